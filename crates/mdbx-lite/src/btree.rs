@@ -1,0 +1,526 @@
+//! B+tree algorithms: search, insert with splits, delete with merges, clear.
+//!
+//! Reads work over any [`PageSource`]; writes copy the root-to-leaf path on first touch
+//! (copy-on-write), so committed pages are never modified. All leaves sit at depth
+//! `rec.depth`; branch entry 0 has an empty key standing for minus infinity, and child
+//! `i` holds the keys in `[key(i), key(i + 1))`.
+
+use std::borrow::Cow;
+
+use crate::error::{Error, Result};
+use crate::meta::TableRecord;
+use crate::page::{
+    self, build, entries, entry_cost, header_count, live_bytes, node_insert, node_remove, usable,
+    LeafValue, Node, OwnedEntry, PageKind, F_OVERFLOW, LEAF_ENTRY_HEAD, MAX_DEPTH,
+};
+use crate::pager::Pager;
+use crate::snapshot::PageSource;
+
+/// Largest key a database with this page size accepts.
+pub fn max_key_size(page_size: usize) -> usize {
+    max_entry(page_size) - page::SLOT - LEAF_ENTRY_HEAD - 8 - 16
+}
+
+/// An entry (slot included) may take at most a quarter of a page, so any split of an
+/// overfull page yields two halves that fit.
+fn max_entry(page_size: usize) -> usize {
+    usable(page_size) / 4
+}
+
+/// Largest value stored inline next to a key of `key_len` bytes; larger values go to
+/// an overflow run.
+pub fn max_inline_value(page_size: usize, key_len: usize) -> usize {
+    max_entry(page_size).saturating_sub(page::SLOT + key_len + LEAF_ENTRY_HEAD)
+}
+
+pub fn check_key(key: &[u8], page_size: usize) -> Result<()> {
+    let max = max_key_size(page_size);
+    if key.len() > max {
+        return Err(Error::KeyTooLarge {
+            len: key.len(),
+            max,
+        });
+    }
+    Ok(())
+}
+
+/// Resolve a leaf value to its bytes.
+#[inline]
+pub(crate) fn value_bytes<'a, S: PageSource + ?Sized>(
+    src: &'a S,
+    v: LeafValue<'a>,
+) -> Result<&'a [u8]> {
+    match v {
+        LeafValue::Inline(b) => Ok(b),
+        LeafValue::Overflow { pgno, len } => src.overflow(pgno, len),
+    }
+}
+
+/// Read the node at `pgno` and check it is a leaf exactly when `leaf` says so.
+#[inline]
+pub(crate) fn node_at<S: PageSource + ?Sized>(src: &S, pgno: u64, leaf: bool) -> Result<Node<'_>> {
+    let node = Node::new(src.page(pgno)?, pgno)?;
+    if node.is_leaf() != leaf {
+        return Err(Error::corrupted(
+            pgno,
+            if leaf {
+                "branch page where the tree depth expects a leaf"
+            } else {
+                "leaf page above the bottom level of the tree"
+            },
+        ));
+    }
+    Ok(node)
+}
+
+/// The leaf that would hold `key`.
+pub(crate) fn find_leaf<'a, S: PageSource + ?Sized>(
+    src: &'a S,
+    rec: &TableRecord,
+    key: &[u8],
+) -> Result<Option<Node<'a>>> {
+    if rec.root == 0 {
+        return Ok(None);
+    }
+    let depth = rec.depth as usize;
+    if depth == 0 || depth > MAX_DEPTH {
+        return Err(Error::corrupted(rec.root, format!("tree depth {depth}")));
+    }
+    let mut pgno = rec.root;
+    for _ in 1..depth {
+        let node = node_at(src, pgno, false)?;
+        pgno = node.child(node.branch_index(key)?)?;
+    }
+    node_at(src, pgno, true).map(Some)
+}
+
+/// Point lookup.
+#[inline]
+pub(crate) fn get<'a, S: PageSource + ?Sized>(
+    src: &'a S,
+    rec: &TableRecord,
+    key: &[u8],
+) -> Result<Option<&'a [u8]>> {
+    let Some(leaf) = find_leaf(src, rec, key)? else {
+        return Ok(None);
+    };
+    match leaf.search(key)? {
+        (i, true) => value_bytes(src, leaf.leaf_value(i)?).map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// How `put` treats an existing key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PutMode {
+    /// Insert or overwrite.
+    Upsert,
+    /// Fail with `KeyExists` if present.
+    NoOverwrite,
+    /// The key must sort after every key in the table (fast sorted loads).
+    Append,
+}
+
+/// Copy the path to `key` on write, returning (path of (branch page, index), leaf page).
+fn cow_path(p: &mut Pager, rec: &mut TableRecord, key: &[u8]) -> Result<(Vec<(u64, usize)>, u64)> {
+    let depth = rec.depth as usize;
+    if depth == 0 || depth > MAX_DEPTH {
+        return Err(Error::corrupted(rec.root, format!("tree depth {depth}")));
+    }
+    let mut pg = p.touch(rec.root)?;
+    rec.root = pg;
+    let mut path = Vec::with_capacity(depth);
+    for _ in 1..depth {
+        let (idx, child) = {
+            let node = node_at(p, pg, false)?;
+            let idx = node.branch_index(key)?;
+            (idx, node.child(idx)?)
+        };
+        let new_child = p.touch(child)?;
+        if new_child != child {
+            page::set_child(p.page_mut(pg)?, pg, idx, new_child)?;
+        }
+        path.push((pg, idx));
+        pg = new_child;
+    }
+    node_at(p, pg, true)?;
+    Ok((path, pg))
+}
+
+/// Insert or overwrite `key`. Returns true if the key was new.
+pub(crate) fn put(
+    p: &mut Pager,
+    rec: &mut TableRecord,
+    key: &[u8],
+    value: &[u8],
+    mode: PutMode,
+) -> Result<bool> {
+    check_key(key, p.page_size)?;
+    if value.len() > u32::MAX as usize {
+        return Err(Error::ValueTooLarge { len: value.len() });
+    }
+    if rec.root == 0 {
+        let body = leaf_body(p, rec, key, value)?;
+        let pg = p.alloc_node(PageKind::Leaf, rec)?;
+        node_insert(p.page_mut(pg)?, 0, key, &[&body]);
+        rec.root = pg;
+        rec.depth = 1;
+        rec.entries = 1;
+        return Ok(true);
+    }
+    let (path, leaf) = cow_path(p, rec, key)?;
+    let (idx, found, count) = {
+        let node = node_at(p, leaf, true)?;
+        let (idx, found) = node.search(key)?;
+        (idx, found, node.count())
+    };
+    if found {
+        match mode {
+            PutMode::NoOverwrite => return Err(Error::KeyExists),
+            PutMode::Append => return Err(Error::KeyNotGreater),
+            PutMode::Upsert => {}
+        }
+        let old = node_at(p, leaf, true)?.leaf_value(idx)?;
+        if let LeafValue::Overflow { pgno, len } = old {
+            p.free_overflow(pgno, len, rec)?;
+        }
+        node_remove(p.page_mut(leaf)?, idx);
+    } else {
+        if mode == PutMode::Append
+            && (idx != count || path.iter().any(|&(pg, i)| !is_last_child(p, pg, i)))
+        {
+            return Err(Error::KeyNotGreater);
+        }
+        rec.entries += 1;
+    }
+    let body = leaf_body(p, rec, key, value)?;
+    insert_up(p, rec, &path, leaf, idx, Cow::Borrowed(key), body, true)?;
+    Ok(!found)
+}
+
+fn is_last_child(p: &Pager, pg: u64, i: usize) -> bool {
+    p.page(pg)
+        .map(|b| header_count(b) == i + 1)
+        .unwrap_or(false)
+}
+
+/// The bytes after the key in a leaf entry, writing an overflow run if the value is big.
+fn leaf_body(p: &mut Pager, rec: &mut TableRecord, key: &[u8], value: &[u8]) -> Result<Vec<u8>> {
+    let mut body = Vec::with_capacity(LEAF_ENTRY_HEAD + value.len().min(4096));
+    if value.len() <= max_inline_value(p.page_size, key.len()) {
+        body.push(0);
+        body.extend_from_slice(&(value.len() as u32).to_le_bytes());
+        body.extend_from_slice(value);
+    } else {
+        let pgno = p.write_overflow(value, rec)?;
+        body.push(F_OVERFLOW);
+        body.extend_from_slice(&(value.len() as u32).to_le_bytes());
+        body.extend_from_slice(&pgno.to_le_bytes());
+    }
+    Ok(body)
+}
+
+/// Insert an entry at `idx` of `pg` (level `path.len()`), splitting upward as needed.
+#[allow(clippy::too_many_arguments)]
+fn insert_up(
+    p: &mut Pager,
+    rec: &mut TableRecord,
+    path: &[(u64, usize)],
+    mut pg: u64,
+    mut idx: usize,
+    mut key: Cow<'_, [u8]>,
+    mut body: Vec<u8>,
+    mut leaf: bool,
+) -> Result<()> {
+    let mut level = path.len();
+    loop {
+        if node_insert(p.page_mut(pg)?, idx, &key, &[&body]) {
+            return Ok(());
+        }
+        let (sep, right) = split(p, rec, pg, idx, &key, &body, leaf)?;
+        if level == 0 {
+            let root = p.alloc_node(PageKind::Branch, rec)?;
+            let page = p.page_mut(root)?;
+            node_insert(page, 0, b"", &[&pg.to_le_bytes()]);
+            node_insert(page, 1, &sep, &[&right.to_le_bytes()]);
+            rec.root = root;
+            rec.depth += 1;
+            if rec.depth as usize > MAX_DEPTH {
+                return Err(Error::Invalid("tree would exceed the maximum depth".into()));
+            }
+            return Ok(());
+        }
+        level -= 1;
+        let (parent, pidx) = path[level];
+        pg = parent;
+        idx = pidx + 1;
+        key = Cow::Owned(sep);
+        body = right.to_le_bytes().to_vec();
+        leaf = false;
+    }
+}
+
+/// Split `pg` while inserting (key, body) at `idx`; `pg` keeps the left half.
+/// Returns the separator for the parent and the new right page.
+fn split(
+    p: &mut Pager,
+    rec: &mut TableRecord,
+    pg: u64,
+    idx: usize,
+    key: &[u8],
+    body: &[u8],
+    leaf: bool,
+) -> Result<(Vec<u8>, u64)> {
+    let mut items = entries(&node_at(p, pg, leaf)?)?;
+    let n = items.len();
+    items.insert(
+        idx,
+        OwnedEntry {
+            key: key.to_vec(),
+            body: body.to_vec(),
+        },
+    );
+    // Inserting past the last entry (sorted loads) keeps the left page full.
+    let m = if idx == n { n } else { split_point(&items) };
+    let mut right_items = items.split_off(m);
+    let kind = if leaf {
+        PageKind::Leaf
+    } else {
+        PageKind::Branch
+    };
+    let sep = if leaf {
+        let last = items.last().map(|e| e.key.as_slice()).unwrap_or(b"");
+        shortest_separator(last, &right_items[0].key)
+    } else {
+        std::mem::take(&mut right_items[0].key)
+    };
+    let right = p.alloc_node(kind, rec)?;
+    let txnid = p.txnid;
+    build(p.page_mut(pg)?, kind, pg, txnid, &items);
+    build(p.page_mut(right)?, kind, right, txnid, &right_items);
+    Ok((sep, right))
+}
+
+/// First index where the bytes before it reach half the total.
+fn split_point(items: &[OwnedEntry]) -> usize {
+    let total: usize = items.iter().map(OwnedEntry::cost).sum();
+    let mut acc = 0;
+    for (i, e) in items.iter().enumerate() {
+        if acc >= total / 2 && i > 0 {
+            return i;
+        }
+        acc += e.cost();
+    }
+    items.len() - 1
+}
+
+/// The shortest key `s` with `left < s <= right` (suffix truncation of separators).
+fn shortest_separator(left: &[u8], right: &[u8]) -> Vec<u8> {
+    let common = left.iter().zip(right).take_while(|(a, b)| a == b).count();
+    right[..(common + 1).min(right.len())].to_vec()
+}
+
+/// Delete `key`. Returns true if it was present.
+pub(crate) fn delete(p: &mut Pager, rec: &mut TableRecord, key: &[u8]) -> Result<bool> {
+    // Probe first so a miss copies nothing.
+    match find_leaf(p, rec, key)? {
+        Some(leaf) if leaf.search(key)?.1 => {}
+        _ => return Ok(false),
+    }
+    let (path, leaf) = cow_path(p, rec, key)?;
+    let (idx, value) = {
+        let node = node_at(p, leaf, true)?;
+        let (idx, _) = node.search(key)?;
+        (idx, node.leaf_value(idx)?)
+    };
+    if let LeafValue::Overflow { pgno, len } = value {
+        p.free_overflow(pgno, len, rec)?;
+    }
+    node_remove(p.page_mut(leaf)?, idx);
+    rec.entries = rec.entries.saturating_sub(1);
+    rebalance(p, rec, &path, leaf)?;
+    Ok(true)
+}
+
+/// After a removal from `pg`: free empty pages, merge an underfull page into a sibling
+/// when both fit in one page, and shrink the root while it has a single child.
+fn rebalance(
+    p: &mut Pager,
+    rec: &mut TableRecord,
+    path: &[(u64, usize)],
+    mut pg: u64,
+) -> Result<()> {
+    let mut level = path.len();
+    let mut leaf = true;
+    loop {
+        let count = header_count(p.page(pg)?);
+        if level == 0 {
+            if count == 0 {
+                p.free_node(pg, leaf, rec);
+                rec.root = 0;
+                rec.depth = 0;
+            } else if !leaf {
+                collapse_root(p, rec)?;
+            }
+            return Ok(());
+        }
+        let (parent, pidx) = path[level - 1];
+        if count == 0 {
+            p.free_node(pg, leaf, rec);
+            remove_branch_entry(p, parent, pidx)?;
+        } else if live_bytes(p.page(pg)?) >= usable(p.page_size) / 4
+            || !merge(p, rec, parent, pidx, leaf)?
+        {
+            return Ok(());
+        }
+        pg = parent;
+        level -= 1;
+        leaf = false;
+    }
+}
+
+/// While the root is a branch with one child, make that child the root.
+fn collapse_root(p: &mut Pager, rec: &mut TableRecord) -> Result<()> {
+    while rec.depth > 1 {
+        let node = node_at(p, rec.root, false)?;
+        if node.count() != 1 {
+            break;
+        }
+        let child = node.child(0)?;
+        p.free_node(rec.root, false, rec);
+        rec.root = child;
+        rec.depth -= 1;
+    }
+    Ok(())
+}
+
+/// Remove entry `idx` of branch `pg`; if it was entry 0, the new entry 0 loses its key
+/// (it now stands for minus infinity).
+fn remove_branch_entry(p: &mut Pager, pg: u64, idx: usize) -> Result<()> {
+    node_remove(p.page_mut(pg)?, idx);
+    if idx == 0 && header_count(p.page(pg)?) > 0 {
+        let child = node_at(p, pg, false)?.child(0)?;
+        let page = p.page_mut(pg)?;
+        node_remove(page, 0);
+        node_insert(page, 0, b"", &[&child.to_le_bytes()]);
+    }
+    Ok(())
+}
+
+/// Merge child `pidx` of `parent` with a neighbour if both fit in one page.
+fn merge(
+    p: &mut Pager,
+    rec: &mut TableRecord,
+    parent: u64,
+    pidx: usize,
+    leaf: bool,
+) -> Result<bool> {
+    let (left_idx, right_idx, left_pg, right_pg, items) = {
+        let pnode = node_at(p, parent, false)?;
+        if pnode.count() < 2 {
+            return Ok(false);
+        }
+        let (li, ri) = if pidx > 0 { (pidx - 1, pidx) } else { (0, 1) };
+        let (lp, rp) = (pnode.child(li)?, pnode.child(ri)?);
+        let mut items = entries(&node_at(p, lp, leaf)?)?;
+        let mut right = entries(&node_at(p, rp, leaf)?)?;
+        if !leaf {
+            right[0].key = pnode.key(ri)?.to_vec();
+        }
+        items.append(&mut right);
+        (li, ri, lp, rp, items)
+    };
+    let total: usize = items.iter().map(OwnedEntry::cost).sum();
+    if total > usable(p.page_size) {
+        return Ok(false);
+    }
+    let new_left = p.touch(left_pg)?;
+    if new_left != left_pg {
+        page::set_child(p.page_mut(parent)?, parent, left_idx, new_left)?;
+    }
+    let kind = if leaf {
+        PageKind::Leaf
+    } else {
+        PageKind::Branch
+    };
+    let txnid = p.txnid;
+    build(p.page_mut(new_left)?, kind, new_left, txnid, &items);
+    p.free_node(right_pg, leaf, rec);
+    remove_branch_entry(p, parent, right_idx)?;
+    Ok(true)
+}
+
+/// Free every page of a table and reset its counters (keeping its flags).
+pub(crate) fn clear(p: &mut Pager, rec: &mut TableRecord) -> Result<()> {
+    if rec.root != 0 {
+        free_subtree(p, rec, rec.root, rec.depth as usize)?;
+    }
+    *rec = TableRecord {
+        flags: rec.flags,
+        ..TableRecord::default()
+    };
+    Ok(())
+}
+
+fn free_subtree(p: &mut Pager, rec: &mut TableRecord, pg: u64, levels: usize) -> Result<()> {
+    if levels == 0 || levels > MAX_DEPTH {
+        return Err(Error::corrupted(pg, "tree deeper than its record says"));
+    }
+    let leaf = levels == 1;
+    let (children, overflows) = {
+        let node = node_at(p, pg, leaf)?;
+        let mut children = Vec::new();
+        let mut overflows = Vec::new();
+        for i in 0..node.count() {
+            if leaf {
+                if let LeafValue::Overflow { pgno, len } = node.leaf_value(i)? {
+                    overflows.push((pgno, len));
+                }
+            } else {
+                children.push(node.child(i)?);
+            }
+        }
+        (children, overflows)
+    };
+    for (pgno, len) in overflows {
+        p.free_overflow(pgno, len, rec)?;
+    }
+    for c in children {
+        free_subtree(p, rec, c, levels - 1)?;
+    }
+    p.free_node(pg, leaf, rec);
+    Ok(())
+}
+
+/// Cost of the entry (key, value) if stored inline; used by the append fast path.
+#[allow(dead_code)]
+pub(crate) fn inline_cost(key: &[u8], value_len: usize) -> usize {
+    entry_cost(key, LEAF_ENTRY_HEAD + value_len)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn separator_is_shortest_between() {
+        assert_eq!(shortest_separator(b"abc", b"abd"), b"abd");
+        assert_eq!(shortest_separator(b"abc", b"b"), b"b");
+        assert_eq!(shortest_separator(b"a", b"abzz"), b"ab");
+        assert_eq!(shortest_separator(b"", b"x"), b"x");
+    }
+
+    #[test]
+    fn prefix_order_is_monotone() {
+        use crate::page::key_prefix;
+        let keys: [&[u8]; 6] = [b"", b"\0", b"a", b"ab\0", b"ab\0\0\x01", b"b"];
+        for w in keys.windows(2) {
+            assert!(key_prefix(w[0]) <= key_prefix(w[1]));
+        }
+    }
+
+    #[test]
+    fn max_key_at_4k_is_at_least_511() {
+        assert!(max_key_size(4096) >= 511);
+    }
+}

@@ -1,0 +1,359 @@
+//! Cursors and range iteration: zero-copy, allocation-free walks over a table.
+//!
+//! A cursor keeps the root-to-leaf path in a fixed array (the tree depth is capped at
+//! `MAX_DEPTH`), so moving never allocates and every loop is bounded by the depth.
+
+use std::ops::Bound;
+
+use crate::btree::{node_at, value_bytes};
+use crate::error::Result;
+use crate::meta::TableRecord;
+use crate::page::{Node, MAX_DEPTH};
+use crate::snapshot::PageSource;
+
+/// A key/value pair borrowed from the transaction.
+pub type Entry<'a> = (&'a [u8], &'a [u8]);
+
+enum Edge<'k> {
+    First,
+    Last,
+    Key(&'k [u8]),
+}
+
+/// The cursor machinery, generic over where pages come from.
+pub(crate) struct RawCursor<'a, S: PageSource + ?Sized> {
+    src: &'a S,
+    rec: TableRecord,
+    stack: [(Node<'a>, usize); MAX_DEPTH],
+    valid: bool,
+}
+
+impl<'a, S: PageSource + ?Sized> RawCursor<'a, S> {
+    pub fn new(src: &'a S, rec: TableRecord) -> Self {
+        RawCursor {
+            src,
+            rec,
+            stack: [(Node::EMPTY, 0); MAX_DEPTH],
+            valid: false,
+        }
+    }
+
+    fn depth(&self) -> usize {
+        (self.rec.depth as usize).min(MAX_DEPTH)
+    }
+
+    /// Fill the stack from `level` down, starting at page `pgno`.
+    fn descend(&mut self, from: usize, mut pgno: u64, edge: Edge<'_>) -> Result<()> {
+        let depth = self.depth();
+        for level in from..depth {
+            let leaf = level + 1 == depth;
+            let node = node_at(self.src, pgno, leaf)?;
+            let idx = match edge {
+                Edge::First => 0,
+                Edge::Last => node.count() - 1,
+                Edge::Key(k) if leaf => node.search(k)?.0,
+                Edge::Key(k) => node.branch_index(k)?,
+            };
+            self.stack[level] = (node, idx);
+            if !leaf {
+                pgno = node.child(idx)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The entry under the cursor.
+    pub fn current(&self) -> Result<Option<Entry<'a>>> {
+        if !self.valid {
+            return Ok(None);
+        }
+        let (node, idx) = self.stack[self.depth() - 1];
+        let key = node.key(idx)?;
+        let value = value_bytes(self.src, node.leaf_value(idx)?)?;
+        Ok(Some((key, value)))
+    }
+
+    /// The leaf page under the cursor (for error messages).
+    pub fn leaf_pgno(&self) -> u64 {
+        self.stack[self.depth().max(1) - 1].0.pgno
+    }
+
+    fn start(&mut self, edge: Edge<'_>) -> Result<bool> {
+        self.valid = false;
+        if self.rec.root == 0 || self.rec.depth == 0 {
+            return Ok(false);
+        }
+        if self.rec.depth as usize > MAX_DEPTH {
+            return Err(crate::Error::corrupted(
+                self.rec.root,
+                "tree deeper than the maximum",
+            ));
+        }
+        self.descend(0, self.rec.root, edge)?;
+        self.valid = true;
+        Ok(true)
+    }
+
+    pub fn first(&mut self) -> Result<Option<Entry<'a>>> {
+        self.start(Edge::First)?;
+        self.current()
+    }
+
+    pub fn last(&mut self) -> Result<Option<Entry<'a>>> {
+        self.start(Edge::Last)?;
+        self.current()
+    }
+
+    /// Position at the first key `>= key`.
+    pub fn seek(&mut self, key: &[u8]) -> Result<Option<Entry<'a>>> {
+        if !self.start(Edge::Key(key))? {
+            return Ok(None);
+        }
+        let d = self.depth() - 1;
+        let (node, idx) = self.stack[d];
+        if idx >= node.count() {
+            self.stack[d].1 = node.count() - 1;
+            return self.next();
+        }
+        self.current()
+    }
+
+    /// Position at `key` exactly, returning its value.
+    pub fn seek_exact(&mut self, key: &[u8]) -> Result<Option<&'a [u8]>> {
+        match self.seek(key)? {
+            Some((k, v)) if k == key => Ok(Some(v)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Move to the next entry; from an unpositioned cursor, to the first.
+    pub fn next(&mut self) -> Result<Option<Entry<'a>>> {
+        if !self.valid {
+            return self.first();
+        }
+        let depth = self.depth();
+        let (node, idx) = self.stack[depth - 1];
+        if idx + 1 < node.count() {
+            self.stack[depth - 1].1 = idx + 1;
+            return self.current();
+        }
+        for level in (0..depth - 1).rev() {
+            let (node, idx) = self.stack[level];
+            if idx + 1 < node.count() {
+                self.stack[level].1 = idx + 1;
+                let child = node.child(idx + 1)?;
+                self.descend(level + 1, child, Edge::First)?;
+                return self.current();
+            }
+        }
+        self.valid = false;
+        Ok(None)
+    }
+
+    /// Move to the previous entry; from an unpositioned cursor, to the last.
+    pub fn prev(&mut self) -> Result<Option<Entry<'a>>> {
+        if !self.valid {
+            return self.last();
+        }
+        let depth = self.depth();
+        let idx = self.stack[depth - 1].1;
+        if idx > 0 {
+            self.stack[depth - 1].1 = idx - 1;
+            return self.current();
+        }
+        for level in (0..depth - 1).rev() {
+            let (node, idx) = self.stack[level];
+            if idx > 0 {
+                self.stack[level].1 = idx - 1;
+                let child = node.child(idx - 1)?;
+                self.descend(level + 1, child, Edge::Last)?;
+                return self.current();
+            }
+        }
+        self.valid = false;
+        Ok(None)
+    }
+}
+
+/// A cursor over one table of a transaction. Every key and value it returns borrows
+/// from the transaction (`'txn`), straight out of the memory map.
+pub struct Cursor<'txn> {
+    inner: RawCursor<'txn, dyn PageSource + 'txn>,
+}
+
+impl<'txn> Cursor<'txn> {
+    pub(crate) fn new(src: &'txn (dyn PageSource + 'txn), rec: TableRecord) -> Self {
+        Cursor {
+            inner: RawCursor::new(src, rec),
+        }
+    }
+    /// Move to the first entry.
+    pub fn first(&mut self) -> Result<Option<Entry<'txn>>> {
+        self.inner.first()
+    }
+    /// Move to the last entry.
+    pub fn last(&mut self) -> Result<Option<Entry<'txn>>> {
+        self.inner.last()
+    }
+    /// Move to the next entry (the first, if the cursor is not positioned).
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> Result<Option<Entry<'txn>>> {
+        self.inner.next()
+    }
+    /// Move to the previous entry (the last, if the cursor is not positioned).
+    pub fn prev(&mut self) -> Result<Option<Entry<'txn>>> {
+        self.inner.prev()
+    }
+    /// Move to the first entry whose key is `>= key`.
+    pub fn seek(&mut self, key: &[u8]) -> Result<Option<Entry<'txn>>> {
+        self.inner.seek(key)
+    }
+    /// Move to `key` exactly; returns its value, or `None` (cursor then at the next key).
+    pub fn seek_exact(&mut self, key: &[u8]) -> Result<Option<&'txn [u8]>> {
+        self.inner.seek_exact(key)
+    }
+    /// The entry under the cursor, if positioned.
+    pub fn current(&self) -> Result<Option<Entry<'txn>>> {
+        self.inner.current()
+    }
+}
+
+/// Iterator over a key range, in both directions (`rev()` works).
+pub struct Range<'txn> {
+    front: RawCursor<'txn, dyn PageSource + 'txn>,
+    back: RawCursor<'txn, dyn PageSource + 'txn>,
+    start: Bound<Vec<u8>>,
+    end: Bound<Vec<u8>>,
+    front_last: Option<&'txn [u8]>,
+    back_last: Option<&'txn [u8]>,
+    front_started: bool,
+    back_started: bool,
+    done: bool,
+}
+
+impl<'txn> Range<'txn> {
+    pub(crate) fn new(
+        src: &'txn (dyn PageSource + 'txn),
+        rec: TableRecord,
+        start: Bound<Vec<u8>>,
+        end: Bound<Vec<u8>>,
+    ) -> Self {
+        Range {
+            front: RawCursor::new(src, rec),
+            back: RawCursor::new(src, rec),
+            start,
+            end,
+            front_last: None,
+            back_last: None,
+            front_started: false,
+            back_started: false,
+            done: false,
+        }
+    }
+
+    fn step_front(&mut self) -> Result<Option<Entry<'txn>>> {
+        if self.front_started {
+            return self.front.next();
+        }
+        self.front_started = true;
+        match &self.start {
+            Bound::Unbounded => self.front.first(),
+            Bound::Included(k) => self.front.seek(k),
+            Bound::Excluded(k) => match self.front.seek(k)? {
+                Some((key, _)) if key == k.as_slice() => self.front.next(),
+                other => Ok(other),
+            },
+        }
+    }
+
+    fn step_back(&mut self) -> Result<Option<Entry<'txn>>> {
+        if self.back_started {
+            return self.back.prev();
+        }
+        self.back_started = true;
+        match &self.end {
+            Bound::Unbounded => self.back.last(),
+            Bound::Included(k) => match self.back.seek(k)? {
+                Some((key, v)) if key == k.as_slice() => Ok(Some((key, v))),
+                Some(_) => self.back.prev(),
+                None => self.back.last(),
+            },
+            Bound::Excluded(k) => match self.back.seek(k)? {
+                Some(_) => self.back.prev(),
+                None => self.back.last(),
+            },
+        }
+    }
+
+    fn before_end(&self, key: &[u8]) -> bool {
+        match &self.end {
+            Bound::Unbounded => true,
+            Bound::Included(e) => key <= e.as_slice(),
+            Bound::Excluded(e) => key < e.as_slice(),
+        }
+    }
+
+    fn after_start(&self, key: &[u8]) -> bool {
+        match &self.start {
+            Bound::Unbounded => true,
+            Bound::Included(s) => key >= s.as_slice(),
+            Bound::Excluded(s) => key > s.as_slice(),
+        }
+    }
+
+    fn finish(
+        &mut self,
+        r: Result<Option<Entry<'txn>>>,
+        front: bool,
+    ) -> Option<Result<Entry<'txn>>> {
+        match r {
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+            Ok(None) => {
+                self.done = true;
+                None
+            }
+            Ok(Some((k, v))) => {
+                let inside = if front {
+                    self.before_end(k) && self.back_last.is_none_or(|b| k < b)
+                } else {
+                    self.after_start(k) && self.front_last.is_none_or(|f| k > f)
+                };
+                if !inside {
+                    self.done = true;
+                    return None;
+                }
+                if front {
+                    self.front_last = Some(k);
+                } else {
+                    self.back_last = Some(k);
+                }
+                Some(Ok((k, v)))
+            }
+        }
+    }
+}
+
+impl<'txn> Iterator for Range<'txn> {
+    type Item = Result<Entry<'txn>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let r = self.step_front();
+        self.finish(r, true)
+    }
+}
+
+impl DoubleEndedIterator for Range<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let r = self.step_back();
+        self.finish(r, false)
+    }
+}

@@ -1,0 +1,460 @@
+//! The environment: one open database file, its metas, locks, readers and writer.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use crate::error::{Error, Result};
+use crate::io::{FileStorage, Storage, StorageLayer};
+use crate::map::{Mapping, ReadAhead};
+use crate::meta::{Meta, MetaProblem, FORMAT_VERSION, MAX_PAGE_SIZE, META_LEN, MIN_PAGE_SIZE};
+use crate::pager::{reservation_for, WriterState};
+use crate::readers::{ReaderInfo, ReaderTable};
+use crate::snapshot::{MappedPages, Snapshot};
+use crate::txn::{ReadTxn, WriteTxn};
+
+/// How hard a commit works to be durable. Every mode keeps the file consistent; they
+/// differ in how many of the latest commits a power loss may take back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// Sync data, then the meta: a commit that returned survives power loss.
+    #[default]
+    Full,
+    /// Sync data but not the meta: the latest commit may be lost on power loss (it
+    /// becomes durable with the next commit's first sync).
+    NoMetaSync,
+    /// No syncs; the OS writes back when it likes. [`Env::sync`] makes everything durable.
+    NoSync,
+}
+
+/// Options for opening an environment; `Env::open` uses the defaults.
+pub struct EnvBuilder {
+    page_size: Option<usize>,
+    durability: Durability,
+    read_ahead: ReadAhead,
+    max_readers: usize,
+    growth_step: u64,
+    read_only: bool,
+    verify_checksums: bool,
+    storage_layer: Option<StorageLayer>,
+}
+
+impl Default for EnvBuilder {
+    fn default() -> Self {
+        EnvBuilder {
+            page_size: None,
+            durability: Durability::Full,
+            read_ahead: ReadAhead::Random,
+            max_readers: 126,
+            growth_step: 1 << 20,
+            read_only: false,
+            verify_checksums: false,
+            storage_layer: None,
+        }
+    }
+}
+
+impl EnvBuilder {
+    /// Page size for a new database (power of two, 4 KiB..64 KiB; default 4 KiB). For an
+    /// existing file, a different value gives `Error::PageSizeMismatch`.
+    pub fn page_size(mut self, bytes: usize) -> Self {
+        self.page_size = Some(bytes);
+        self
+    }
+    pub fn durability(mut self, d: Durability) -> Self {
+        self.durability = d;
+        self
+    }
+    /// Kernel read-ahead for the mapping (default: random access).
+    pub fn read_ahead(mut self, r: ReadAhead) -> Self {
+        self.read_ahead = r;
+        self
+    }
+    /// Most read transactions alive at once (default 126, as LMDB).
+    pub fn max_readers(mut self, n: usize) -> Self {
+        self.max_readers = n;
+        self
+    }
+    /// Smallest step the file grows by (default 1 MiB; steps also grow with the file).
+    pub fn growth_step(mut self, bytes: u64) -> Self {
+        self.growth_step = bytes;
+        self
+    }
+    /// Open without write access; the file and its lock file are never modified.
+    pub fn read_only(mut self, yes: bool) -> Self {
+        self.read_only = yes;
+        self
+    }
+    /// Verify the checksum of every page a read touches (costs a crc32 per page visit).
+    pub fn verify_checksums(mut self, yes: bool) -> Self {
+        self.verify_checksums = yes;
+        self
+    }
+    /// Wrap the file's storage (fault injection and crash simulation in tests).
+    pub fn storage_layer(
+        mut self,
+        layer: impl FnOnce(Box<dyn Storage>) -> Box<dyn Storage> + Send + 'static,
+    ) -> Self {
+        self.storage_layer = Some(Box::new(layer));
+        self
+    }
+
+    /// Open (or create) the database at `path`. See [`Env::open`] for the safety contract.
+    pub fn open(self, path: impl AsRef<Path>) -> Result<Env> {
+        Env::open_with(path.as_ref(), self)
+    }
+}
+
+pub(crate) struct Options {
+    pub durability: Durability,
+    pub read_ahead: ReadAhead,
+    pub read_only: bool,
+    pub verify_checksums: bool,
+}
+
+pub(crate) struct EnvInner {
+    pub path: PathBuf,
+    pub file: File,
+    pub storage: Box<dyn Storage>,
+    pub lock_file: Option<File>,
+    pub opts: Options,
+    pub page_size: usize,
+    /// The latest committed state; readers start from it.
+    pub current: Mutex<Snapshot>,
+    pub readers: ReaderTable,
+    pub writer: Arc<Mutex<WriterState>>,
+    /// Latest transaction known to be on stable storage.
+    pub durable_txnid: AtomicU64,
+    /// Set when a commit failed after its meta may have reached the disk.
+    pub poisoned: AtomicBool,
+}
+
+/// An open database. Cheap to clone (shared handle); `Send + Sync`.
+///
+/// All resources (mapping, descriptors, locks) are released when the last `Env` clone
+/// and the last transaction started from it are dropped.
+#[derive(Clone)]
+pub struct Env {
+    pub(crate) inner: Arc<EnvInner>,
+}
+
+fn io_context(e: io::Error, what: &str, path: &Path) -> Error {
+    Error::Io(io::Error::new(
+        e.kind(),
+        format!("{what} {}: {e}", path.display()),
+    ))
+}
+
+/// Path of the lock file that sits beside the database.
+pub fn lock_path(path: &Path) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push("-lock");
+    PathBuf::from(s)
+}
+
+fn fsync_parent(path: &Path) {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if let Ok(dir) = File::open(parent) {
+        let _ = dir.sync_all();
+    }
+}
+
+impl Env {
+    /// Open or create the database at `path` with default options.
+    ///
+    /// # Safety contract (what other programs must not do)
+    /// The file is memory-mapped and reads return slices of the mapping. While it is
+    /// open, no other program may truncate the file or write to it except through
+    /// mdbx-lite. mdbx-lite itself never changes a page a live snapshot can reach, and it
+    /// validates every page it decodes, so a corrupt file yields `Error::Corrupted`; but
+    /// a file changed underneath a live mapping can crash the process (SIGBUS) or show
+    /// torn bytes. This is the contract of every memory-mapped store (LMDB included).
+    pub fn open(path: impl AsRef<Path>) -> Result<Env> {
+        EnvBuilder::default().open(path)
+    }
+
+    /// Options for opening.
+    pub fn builder() -> EnvBuilder {
+        EnvBuilder::default()
+    }
+
+    fn open_with(path: &Path, b: EnvBuilder) -> Result<Env> {
+        if let Some(ps) = b.page_size {
+            if !(MIN_PAGE_SIZE..=MAX_PAGE_SIZE).contains(&ps) || !ps.is_power_of_two() {
+                return Err(Error::Invalid(format!(
+                    "page size {ps} (must be a power of two from 4096 to 65536)"
+                )));
+            }
+        }
+        let file = OpenOptions::new()
+            .read(true)
+            .write(!b.read_only)
+            .create(!b.read_only)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| io_context(e, "cannot open", path))?;
+        let lpath = lock_path(path);
+        let lock_file = if b.read_only {
+            OpenOptions::new().read(true).open(&lpath).ok()
+        } else {
+            Some(
+                OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .open(&lpath)
+                    .map_err(|e| io_context(e, "cannot open lock file", &lpath))?,
+            )
+        };
+        let mut storage: Box<dyn Storage> = Box::new(FileStorage::new(file.try_clone()?));
+        if let Some(layer) = b.storage_layer {
+            storage = layer(storage);
+        }
+        let mut len = storage.len()?;
+        if len == 0 {
+            if b.read_only {
+                return Err(Error::NotADatabase("the file is empty".into()));
+            }
+            let lock = lock_file.as_ref().ok_or(Error::ReadOnly)?;
+            lock.lock()?;
+            let created = (|| -> Result<()> {
+                if storage.len()? == 0 {
+                    let ps = b.page_size.unwrap_or(MIN_PAGE_SIZE);
+                    init_file(storage.as_ref(), ps, b.growth_step)?;
+                    fsync_parent(path);
+                }
+                Ok(())
+            })();
+            lock.unlock()?;
+            created?;
+            len = storage.len()?;
+        }
+        let meta = read_metas(storage.as_ref(), len, b.page_size)?;
+        let page_size = meta.page_size as usize;
+        if let Some(ps) = b.page_size {
+            if ps != page_size {
+                return Err(Error::PageSizeMismatch {
+                    file: meta.page_size,
+                    requested: ps as u32,
+                });
+            }
+        }
+        check_length(&meta, len)?;
+        let map = Arc::new(
+            Mapping::new(&file, reservation_for(len), b.read_ahead)
+                .map_err(|e| io_context(e, "cannot map", path))?,
+        );
+        let snapshot = Snapshot {
+            meta,
+            pages: MappedPages {
+                map: map.clone(),
+                page_size,
+                high_water: meta.high_water,
+                verify: b.verify_checksums,
+            },
+        };
+        if !b.read_only {
+            // Whatever an earlier session left in the page cache becomes durable now.
+            storage.sync_data()?;
+        }
+        let inner = EnvInner {
+            path: path.to_path_buf(),
+            file,
+            storage,
+            lock_file,
+            opts: Options {
+                durability: b.durability,
+                read_ahead: b.read_ahead,
+                read_only: b.read_only,
+                verify_checksums: b.verify_checksums,
+            },
+            page_size,
+            current: Mutex::new(snapshot),
+            readers: ReaderTable::new(b.max_readers),
+            writer: Arc::new(Mutex::new(WriterState { file_len: len, map })),
+            durable_txnid: AtomicU64::new(meta.txnid),
+            poisoned: AtomicBool::new(false),
+        };
+        Ok(Env {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// Start a read transaction on the latest committed snapshot. Never blocks on the
+    /// writer.
+    pub fn begin_read(&self) -> Result<ReadTxn> {
+        ReadTxn::begin(self.inner.clone())
+    }
+
+    /// Start the write transaction, waiting while another one runs.
+    pub fn begin_write(&self) -> Result<WriteTxn> {
+        WriteTxn::begin(self.inner.clone(), true)
+    }
+
+    /// Start the write transaction, or fail with `Error::Busy` if another one runs.
+    pub fn try_begin_write(&self) -> Result<WriteTxn> {
+        WriteTxn::begin(self.inner.clone(), false)
+    }
+
+    /// Make every commit so far durable (needed only with `NoSync`/`NoMetaSync`).
+    pub fn sync(&self) -> Result<()> {
+        if self.inner.opts.read_only {
+            return Ok(());
+        }
+        let txnid = self.inner.current.lock().meta.txnid;
+        self.inner.storage.sync_data()?;
+        self.inner.durable_txnid.fetch_max(txnid, Ordering::SeqCst);
+        Ok(())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    pub fn page_size(&self) -> usize {
+        self.inner.page_size
+    }
+
+    /// Longest key this database accepts (979 bytes with 4 KiB pages).
+    pub fn max_key_size(&self) -> usize {
+        crate::btree::max_key_size(self.inner.page_size)
+    }
+
+    pub fn is_read_only(&self) -> bool {
+        self.inner.opts.read_only
+    }
+
+    /// Live read transactions.
+    pub fn readers(&self) -> Vec<ReaderInfo> {
+        self.inner.readers.list()
+    }
+
+    /// Id of the latest committed transaction.
+    pub fn last_txnid(&self) -> u64 {
+        self.inner.current.lock().meta.txnid
+    }
+}
+
+impl EnvInner {
+    /// The newest transaction whose freed pages may be reused now: no live reader and
+    /// no meta a crash could fall back to can still reach them.
+    ///
+    /// `durable_txnid` tracks the newest meta a crash cannot take back: after a `Full`
+    /// commit `T` it is `T`; after a `NoMetaSync` commit `T` it is `T - 1` (`T`'s data
+    /// sync flushed meta `T - 1`); with `NoSync` only `Env::sync` advances it.
+    pub fn reuse_limit(&self, base: u64) -> u64 {
+        let durable = self.durable_txnid.load(Ordering::SeqCst).min(base);
+        match self.readers.oldest() {
+            Some(r) => durable.min(r),
+            None => durable,
+        }
+    }
+}
+
+/// Write the two metas of an empty database.
+fn init_file(storage: &dyn Storage, page_size: usize, growth_step: u64) -> Result<()> {
+    let mut buf = vec![0u8; page_size * 2];
+    for slot in 0..2u64 {
+        let meta = Meta::empty(slot, page_size as u32, growth_step);
+        let at = slot as usize * page_size;
+        buf[at..at + META_LEN].copy_from_slice(&meta.encode(slot));
+    }
+    storage.set_len(buf.len() as u64)?;
+    storage.write_at(&buf, 0)?;
+    storage.sync_data()?;
+    Ok(())
+}
+
+/// Read both meta slots and return the newest valid one.
+pub(crate) fn read_metas(
+    storage: &dyn Storage,
+    len: u64,
+    page_size: Option<usize>,
+) -> Result<Meta> {
+    let read = |off: u64| -> Result<Option<Vec<u8>>> {
+        if off + META_LEN as u64 > len {
+            return Ok(None);
+        }
+        let mut b = vec![0u8; META_LEN];
+        storage.read_at(&mut b, off)?;
+        Ok(Some(b))
+    };
+    let Some(m0) = read(0)? else {
+        return Err(Error::NotADatabase(format!(
+            "file of {len} bytes is too short to hold a meta page"
+        )));
+    };
+    let first = Meta::decode(&m0, 0);
+    let candidates: Vec<usize> = match (&first, page_size) {
+        (Ok(m), _) => vec![m.page_size as usize],
+        (Err(_), Some(ps)) => vec![ps],
+        (Err(_), None) => (12..=16).map(|s| 1usize << s).collect(),
+    };
+    let mut second: std::result::Result<Meta, MetaProblem> = Err(MetaProblem::BadMagic);
+    for ps in candidates {
+        if let Some(b) = read(ps as u64)? {
+            match Meta::decode(&b, 1) {
+                Ok(m) if m.page_size as usize == ps => {
+                    second = Ok(m);
+                    break;
+                }
+                Ok(_) => second = Err(MetaProblem::Field("page size disagrees with slot".into())),
+                Err(e) => {
+                    if second == Err(MetaProblem::BadMagic) {
+                        second = Err(e)
+                    }
+                }
+            }
+        }
+    }
+    match (first, second) {
+        (Ok(a), Ok(b)) if a.page_size == b.page_size => Ok(if b.txnid > a.txnid { b } else { a }),
+        (Ok(a), Ok(_)) => Ok(a),
+        (Ok(a), Err(_)) => Ok(a),
+        (Err(_), Ok(b)) => Ok(b),
+        (Err(e0), Err(e1)) => {
+            for e in [&e0, &e1] {
+                if let MetaProblem::Version(v) = e {
+                    return Err(Error::VersionMismatch {
+                        found: *v,
+                        supported: FORMAT_VERSION,
+                    });
+                }
+            }
+            if e0 == MetaProblem::BadMagic && e1 == MetaProblem::BadMagic {
+                Err(Error::NotADatabase(
+                    "no mdbx-lite meta page (bad magic)".into(),
+                ))
+            } else {
+                Err(Error::Corrupted {
+                    page: 0,
+                    what: format!("both meta pages are invalid (page 0: {e0}; page 1: {e1})"),
+                })
+            }
+        }
+    }
+}
+
+/// The file must hold every page the meta says is allocated.
+pub(crate) fn check_length(meta: &Meta, len: u64) -> Result<()> {
+    let need = meta.high_water.saturating_mul(meta.page_size as u64);
+    if need > len {
+        let have = len / meta.page_size as u64;
+        return Err(Error::corrupted(
+            have,
+            format!(
+                "file is truncated: {} pages allocated, only {have} present ({len} bytes)",
+                meta.high_water
+            ),
+        ));
+    }
+    Ok(())
+}

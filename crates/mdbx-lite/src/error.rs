@@ -1,0 +1,110 @@
+//! The one error type of the crate.
+//!
+//! Storage problems are split the way operators need them: `Io` (the OS said no),
+//! `Corrupted` (the file's bytes are wrong — always naming the page), and misuse of the
+//! API (`KeyTooLarge`, `TableNotFound`, ...), so a caller can tell "retry" from "restore".
+
+use std::fmt;
+use std::io;
+
+/// Result alias used throughout the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Every failure mdbx-lite reports. Never a panic.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The operating system failed a read, write, sync, lock or map.
+    Io(io::Error),
+    /// The file is not an mdbx-lite database (no valid meta page).
+    NotADatabase(String),
+    /// The file was written by a newer, incompatible format version.
+    VersionMismatch { found: u32, supported: u32 },
+    /// The file uses a different page size than the one requested.
+    PageSizeMismatch { file: u32, requested: u32 },
+    /// A page's bytes are inconsistent; `page` names it, `what` says how.
+    Corrupted { page: u64, what: String },
+    /// A key is longer than [`crate::Env::max_key_size`].
+    KeyTooLarge { len: usize, max: usize },
+    /// A value is longer than the format can describe (4 GiB - 1).
+    ValueTooLarge { len: usize },
+    /// `put` with `no_overwrite` found the key already present.
+    KeyExists,
+    /// `append` was given a key not greater than the table's last key.
+    KeyNotGreater,
+    /// The named table does not exist.
+    TableNotFound(String),
+    /// `try_begin_write` found another write transaction running.
+    Busy,
+    /// All reader slots are taken.
+    ReadersFull { max: usize },
+    /// A write was attempted on an environment opened read-only.
+    ReadOnly,
+    /// A previous commit failed after its meta page may have reached the disk; the
+    /// in-memory state can no longer be trusted. Reopen the environment to continue.
+    NeedsReopen,
+    /// Invalid argument or option.
+    Invalid(String),
+}
+
+impl Error {
+    pub(crate) fn corrupted(page: u64, what: impl Into<String>) -> Error {
+        Error::Corrupted {
+            page,
+            what: what.into(),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io(e) => write!(f, "I/O error: {e}"),
+            Error::NotADatabase(why) => write!(f, "not an mdbx-lite database: {why}"),
+            Error::VersionMismatch { found, supported } => write!(
+                f,
+                "unsupported format version {found} (this build reads version {supported})"
+            ),
+            Error::PageSizeMismatch { file, requested } => write!(
+                f,
+                "page size mismatch: the file uses {file} bytes, {requested} was requested"
+            ),
+            Error::Corrupted { page, what } => write!(f, "corrupted page {page}: {what}"),
+            Error::KeyTooLarge { len, max } => {
+                write!(f, "key of {len} bytes exceeds the maximum of {max} bytes")
+            }
+            Error::ValueTooLarge { len } => write!(f, "value of {len} bytes is too large"),
+            Error::KeyExists => write!(f, "key already exists"),
+            Error::KeyNotGreater => {
+                write!(
+                    f,
+                    "append: key is not greater than the last key of the table"
+                )
+            }
+            Error::TableNotFound(name) => write!(f, "table not found: {name:?}"),
+            Error::Busy => write!(f, "another write transaction is in progress"),
+            Error::ReadersFull { max } => write!(f, "all {max} reader slots are in use"),
+            Error::ReadOnly => write!(f, "the environment is opened read-only"),
+            Error::NeedsReopen => write!(
+                f,
+                "a failed commit left the environment in an unknown state; reopen it"
+            ),
+            Error::Invalid(why) => write!(f, "invalid argument: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Error {
+        Error::Io(e)
+    }
+}

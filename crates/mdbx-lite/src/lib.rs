@@ -1,0 +1,42 @@
+//! mdbx-lite: a pure-Rust, single-file, memory-mapped, copy-on-write B+tree key-value store.
+//!
+//! ```no_run
+//! # fn main() -> mdbx_lite::Result<()> {
+//! let env = mdbx_lite::Env::open("my.db")?;
+//! let mut wtx = env.begin_write()?;
+//! wtx.create_table("users")?.put(b"alice", b"admin")?;
+//! wtx.commit()?;
+//!
+//! let rtx = env.begin_read()?;
+//! let users = rtx.open_table("users")?;
+//! assert_eq!(users.get(b"alice")?, Some(&b"admin"[..])); // a slice of the map, no copy
+//! # Ok(()) }
+//! ```
+//!
+//! Layers, top to bottom: [`Env`] / transactions / tables / cursors (this crate's API) →
+//! `btree` (search, split, merge) → `pager` (dirty pages, allocation, free space, commit
+//! I/O) → `map` (the read-only mapping; the only `unsafe`) and [`io`] (the write seam).
+
+mod btree;
+pub mod check;
+mod cursor;
+pub mod dump;
+mod env;
+mod error;
+pub mod io;
+mod map;
+mod meta;
+mod page;
+mod pager;
+mod readers;
+mod snapshot;
+mod stat;
+mod txn;
+
+pub use cursor::{Cursor, Entry, Range};
+pub use env::{lock_path, Durability, Env, EnvBuilder};
+pub use error::{Error, Result};
+pub use map::ReadAhead;
+pub use readers::ReaderInfo;
+pub use stat::EnvStat;
+pub use txn::{PutFlags, ReadTable, ReadTxn, TableMut, TableStat, WriteTxn};

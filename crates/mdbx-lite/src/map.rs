@@ -1,0 +1,128 @@
+//! The read-only shared memory map of the database file — the only module with `unsafe`.
+//!
+//! # Safety contract
+//!
+//! The map is created `PROT_READ`, `MAP_SHARED` over the database file and reserves more
+//! address space than the file currently holds, so the file can grow without remapping
+//! every time. Two things could make reading it undefined behaviour, and this module
+//! rules out the first while the second is the user's side of the contract:
+//!
+//! 1. Touching a byte past the end of the file raises SIGBUS. Every access goes through
+//!    [`Mapping::get`], which takes the caller's proof of how many bytes are backed by the
+//!    file (`bound`: the snapshot's high-water mark, checked against the file length when
+//!    the snapshot was taken; the file never shrinks while open) and never forms a slice
+//!    beyond it, nor beyond the reservation.
+//! 2. Bytes handed out as `&[u8]` must not change while borrowed. mdbx-lite itself never
+//!    writes a page reachable from a live snapshot (copy-on-write; pages are reused only
+//!    after every reader that could see them has ended). Other programs must not truncate
+//!    or write the file while it is open — the same rule LMDB and every mmap-based store
+//!    states. Doing so can crash the process or show torn bytes; it cannot be prevented by
+//!    any library that maps files.
+
+use std::fs::File;
+use std::io;
+
+use memmap2::{Advice, Mmap, MmapOptions};
+
+/// Access pattern hint given to the kernel for the whole mapping.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ReadAhead {
+    /// Random access (point lookups): no read-ahead. The default.
+    #[default]
+    Random,
+    /// The kernel's default read-ahead.
+    Normal,
+    /// Aggressive read-ahead, for full scans.
+    Sequential,
+}
+
+/// One mapping of the database file, shared by every transaction started on it.
+///
+/// Transactions hold it through an `Arc`; when the writer outgrows the reservation it
+/// creates a new, larger mapping and the old one is unmapped exactly when its last user
+/// drops.
+pub(crate) struct Mapping {
+    map: Mmap,
+}
+
+impl Mapping {
+    /// Map `reserve` bytes of `file`, read-only and shared.
+    pub(crate) fn new(file: &File, reserve: usize, read_ahead: ReadAhead) -> io::Result<Mapping> {
+        // SAFETY: the map is read-only; bytes past the end of the file are never touched
+        // because every access is bounded by `Mapping::get`'s `bound`, and the contract
+        // above (no external truncation or writes) is documented on `Env::open`.
+        let map = unsafe { MmapOptions::new().len(reserve).map(file)? };
+        let mapping = Mapping { map };
+        mapping.advise(read_ahead);
+        Ok(mapping)
+    }
+
+    /// Number of bytes of address space reserved.
+    pub(crate) fn reserved(&self) -> usize {
+        self.map.len()
+    }
+
+    /// The bytes `[offset, offset + len)` if they lie below `bound` and inside the mapping.
+    #[inline]
+    pub(crate) fn get(&self, offset: usize, len: usize, bound: usize) -> Option<&[u8]> {
+        let end = offset.checked_add(len)?;
+        if end > bound || end > self.map.len() {
+            return None;
+        }
+        let base = self.map.as_ptr();
+        // SAFETY: `offset..end` lies inside the mapping (checked above) and below `bound`,
+        // which callers guarantee is backed by the file, so every byte is readable. The
+        // slice borrows `self`, so the mapping outlives it; copy-on-write guarantees the
+        // bytes do not change while a snapshot that can reach them is alive.
+        Some(unsafe { std::slice::from_raw_parts(base.add(offset), len) })
+    }
+
+    /// Set the kernel's read-ahead policy for the mapping.
+    pub(crate) fn advise(&self, read_ahead: ReadAhead) {
+        let advice = match read_ahead {
+            ReadAhead::Random => Advice::Random,
+            ReadAhead::Normal => Advice::Normal,
+            ReadAhead::Sequential => Advice::Sequential,
+        };
+        // Advice is only a hint; a kernel that refuses it changes nothing we rely on.
+        let _ = self.map.advise(advice);
+    }
+
+    /// Ask the kernel to start reading `[offset, offset + len)` (clamped to `bound`).
+    pub(crate) fn will_need(&self, offset: usize, len: usize, bound: usize) {
+        let end = offset.saturating_add(len).min(bound).min(self.map.len());
+        if end > offset {
+            let _ = self
+                .map
+                .advise_range(Advice::WillNeed, offset, end - offset);
+        }
+    }
+
+    /// How many bytes of `[0, bound)` are resident in the page cache right now (mincore).
+    pub(crate) fn resident_bytes(&self, bound: usize) -> io::Result<u64> {
+        let bound = bound.min(self.map.len());
+        if bound == 0 {
+            return Ok(0);
+        }
+        // SAFETY: sysconf has no memory-safety preconditions.
+        let os_page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        let os_page = usize::try_from(os_page).unwrap_or(4096).max(1);
+        let pages = bound.div_ceil(os_page);
+        let mut vec = vec![0u8; pages];
+        // SAFETY: the address is the start of our live mapping (page aligned by mmap),
+        // `bound` bytes of it are mapped, and `vec` has one byte per OS page of that range
+        // as mincore requires.
+        let rc = unsafe {
+            libc::mincore(
+                self.map.as_ptr() as *mut libc::c_void,
+                bound,
+                vec.as_mut_ptr(),
+            )
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let resident = vec.iter().filter(|b| **b & 1 == 1).count() as u64;
+        Ok((resident * os_page as u64).min(bound as u64))
+    }
+}

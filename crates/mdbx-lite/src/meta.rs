@@ -1,0 +1,222 @@
+//! Meta pages: the two slots (pages 0 and 1) that name the committed state.
+//!
+//! Transaction `T` writes slot `T % 2`; opening picks the valid meta with the highest
+//! transaction id, so a torn or corrupt newest meta leaves the previous commit in charge.
+
+use crate::error::{Error, Result};
+use crate::page::{self, rd_u32, rd_u64, wr_u32, wr_u64, PageKind, HEADER};
+
+pub const MAGIC: [u8; 8] = *b"MDBXLITE";
+pub const FORMAT_VERSION: u32 = 1;
+/// Bytes of a meta covered by its checksum (the rest of the page is zero).
+pub const META_LEN: usize = 256;
+pub const MIN_PAGE_SIZE: usize = 4096;
+pub const MAX_PAGE_SIZE: usize = 65536;
+/// Pages 0 and 1 are the metas; the first tree page is 2.
+pub const FIRST_PAGE: u64 = 2;
+
+/// What the catalog (and a meta) records for one table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TableRecord {
+    /// Root page, or 0 for an empty table.
+    pub root: u64,
+    pub entries: u64,
+    pub branch_pages: u64,
+    pub leaf_pages: u64,
+    pub overflow_pages: u64,
+    /// Levels from root to leaf (0 for an empty table).
+    pub depth: u32,
+    pub flags: u32,
+}
+
+pub const TABLE_RECORD_LEN: usize = 48;
+
+impl TableRecord {
+    pub fn encode(&self) -> [u8; TABLE_RECORD_LEN] {
+        let mut b = [0u8; TABLE_RECORD_LEN];
+        wr_u64(&mut b, 0, self.root);
+        wr_u64(&mut b, 8, self.entries);
+        wr_u64(&mut b, 16, self.branch_pages);
+        wr_u64(&mut b, 24, self.leaf_pages);
+        wr_u64(&mut b, 32, self.overflow_pages);
+        wr_u32(&mut b, 40, self.depth);
+        wr_u32(&mut b, 44, self.flags);
+        b
+    }
+
+    /// Decode a record; `page` is named in the error if the bytes are malformed.
+    pub fn decode(b: &[u8], page: u64) -> Result<TableRecord> {
+        if b.len() != TABLE_RECORD_LEN {
+            return Err(Error::corrupted(
+                page,
+                format!("table record of {} bytes", b.len()),
+            ));
+        }
+        let rec = TableRecord {
+            root: rd_u64(b, 0),
+            entries: rd_u64(b, 8),
+            branch_pages: rd_u64(b, 16),
+            leaf_pages: rd_u64(b, 24),
+            overflow_pages: rd_u64(b, 32),
+            depth: rd_u32(b, 40),
+            flags: rd_u32(b, 44),
+        };
+        if rec.depth as usize > page::MAX_DEPTH || (rec.root == 0) != (rec.depth == 0) {
+            return Err(Error::corrupted(
+                page,
+                format!(
+                    "table record with root {} and depth {}",
+                    rec.root, rec.depth
+                ),
+            ));
+        }
+        Ok(rec)
+    }
+
+    pub fn total_pages(&self) -> u64 {
+        self.branch_pages + self.leaf_pages + self.overflow_pages
+    }
+}
+
+/// The decoded content of a meta page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Meta {
+    pub txnid: u64,
+    pub page_size: u32,
+    /// First never-allocated page: every page below it is in use or free.
+    pub high_water: u64,
+    pub growth_step: u64,
+    /// The unnamed default table.
+    pub main: TableRecord,
+    /// Table name -> TableRecord.
+    pub catalog: TableRecord,
+    /// (txnid, chunk) -> page numbers freed by that transaction.
+    pub free: TableRecord,
+}
+
+// Field offsets after the common page header.
+const O_MAGIC: usize = HEADER;
+const O_VERSION: usize = HEADER + 8;
+const O_PAGE_SIZE: usize = HEADER + 12;
+const O_HIGH_WATER: usize = HEADER + 16;
+const O_GROWTH: usize = HEADER + 24;
+const O_MAIN: usize = HEADER + 32;
+const O_CATALOG: usize = O_MAIN + TABLE_RECORD_LEN;
+const O_FREE: usize = O_CATALOG + TABLE_RECORD_LEN;
+
+/// Why a meta slot was rejected (reported by `check` and open).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetaProblem {
+    BadMagic,
+    BadChecksum,
+    Version(u32),
+    Field(String),
+}
+
+impl std::fmt::Display for MetaProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MetaProblem::BadMagic => write!(f, "bad magic"),
+            MetaProblem::BadChecksum => write!(f, "checksum mismatch"),
+            MetaProblem::Version(v) => write!(f, "format version {v}"),
+            MetaProblem::Field(s) => write!(f, "{s}"),
+        }
+    }
+}
+
+impl Meta {
+    /// Encode into the first `META_LEN` bytes of a meta page for `slot`.
+    pub fn encode(&self, slot: u64) -> [u8; META_LEN] {
+        let mut b = [0u8; META_LEN];
+        b[4] = PageKind::Meta as u8;
+        wr_u64(&mut b, 8, slot);
+        wr_u64(&mut b, 16, self.txnid);
+        b[O_MAGIC..O_MAGIC + 8].copy_from_slice(&MAGIC);
+        wr_u32(&mut b, O_VERSION, FORMAT_VERSION);
+        wr_u32(&mut b, O_PAGE_SIZE, self.page_size);
+        wr_u64(&mut b, O_HIGH_WATER, self.high_water);
+        wr_u64(&mut b, O_GROWTH, self.growth_step);
+        b[O_MAIN..O_MAIN + TABLE_RECORD_LEN].copy_from_slice(&self.main.encode());
+        b[O_CATALOG..O_CATALOG + TABLE_RECORD_LEN].copy_from_slice(&self.catalog.encode());
+        b[O_FREE..O_FREE + TABLE_RECORD_LEN].copy_from_slice(&self.free.encode());
+        let crc = crc32fast::hash(&b[4..]);
+        wr_u32(&mut b, 0, crc);
+        b
+    }
+
+    /// Decode and validate the meta in `b` (at least `META_LEN` bytes) read from `slot`.
+    pub fn decode(b: &[u8], slot: u64) -> std::result::Result<Meta, MetaProblem> {
+        if b.len() < META_LEN {
+            return Err(MetaProblem::Field("meta page truncated".into()));
+        }
+        let b = &b[..META_LEN];
+        if b[O_MAGIC..O_MAGIC + 8] != MAGIC {
+            return Err(MetaProblem::BadMagic);
+        }
+        if crc32fast::hash(&b[4..]) != rd_u32(b, 0) {
+            return Err(MetaProblem::BadChecksum);
+        }
+        let version = rd_u32(b, O_VERSION);
+        if version != FORMAT_VERSION {
+            return Err(MetaProblem::Version(version));
+        }
+        if b[4] != PageKind::Meta as u8 || rd_u64(b, 8) != slot {
+            return Err(MetaProblem::Field(format!(
+                "header says kind {} page {}",
+                b[4],
+                rd_u64(b, 8)
+            )));
+        }
+        let page_size = rd_u32(b, O_PAGE_SIZE);
+        if !(MIN_PAGE_SIZE..=MAX_PAGE_SIZE).contains(&(page_size as usize))
+            || !page_size.is_power_of_two()
+        {
+            return Err(MetaProblem::Field(format!("page size {page_size}")));
+        }
+        let rec = |at: usize| {
+            TableRecord::decode(&b[at..at + TABLE_RECORD_LEN], slot)
+                .map_err(|e| MetaProblem::Field(e.to_string()))
+        };
+        let meta = Meta {
+            txnid: rd_u64(b, 16),
+            page_size,
+            high_water: rd_u64(b, O_HIGH_WATER),
+            growth_step: rd_u64(b, O_GROWTH),
+            main: rec(O_MAIN)?,
+            catalog: rec(O_CATALOG)?,
+            free: rec(O_FREE)?,
+        };
+        if meta.high_water < FIRST_PAGE || meta.high_water > (u64::MAX / MAX_PAGE_SIZE as u64) {
+            return Err(MetaProblem::Field(format!(
+                "high-water page {}",
+                meta.high_water
+            )));
+        }
+        for (name, r) in [
+            ("main", meta.main),
+            ("catalog", meta.catalog),
+            ("free", meta.free),
+        ] {
+            if r.root != 0 && (r.root < FIRST_PAGE || r.root >= meta.high_water) {
+                return Err(MetaProblem::Field(format!(
+                    "{name} root {} outside [2, {})",
+                    r.root, meta.high_water
+                )));
+            }
+        }
+        Ok(meta)
+    }
+
+    /// A meta for a brand-new, empty database.
+    pub fn empty(txnid: u64, page_size: u32, growth_step: u64) -> Meta {
+        Meta {
+            txnid,
+            page_size,
+            high_water: FIRST_PAGE,
+            growth_step,
+            main: TableRecord::default(),
+            catalog: TableRecord::default(),
+            free: TableRecord::default(),
+        }
+    }
+}

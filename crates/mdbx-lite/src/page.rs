@@ -1,0 +1,529 @@
+//! Page layout: the common header, slotted branch/leaf nodes and overflow runs.
+//!
+//! See `docs/format.md` for the byte tables. Read access goes through [`Node`], whose
+//! constructor validates the header and slot array once, so slot reads cannot leave the
+//! page; entry reads (whose offsets come from the slots) are checked as they happen and
+//! return `Error::Corrupted` naming the page.
+//!
+//! Every slot carries the first four key bytes (big-endian, zero padded), so a binary
+//! search decides most comparisons from the slot array alone, touching one or two
+//! cache lines instead of one line per probed entry.
+
+use std::cmp::Ordering;
+
+use crate::error::{Error, Result};
+
+/// Bytes of the common page header.
+pub const HEADER: usize = 32;
+/// Bytes of one slot: key prefix (4), entry offset (2), key length (2).
+pub const SLOT: usize = 8;
+/// Bytes a leaf entry adds to its key: flags (1) + value length (4).
+pub const LEAF_ENTRY_HEAD: usize = 5;
+/// Bytes a branch entry adds to its key: the child page number.
+pub const BRANCH_ENTRY_TAIL: usize = 8;
+/// Deepest tree we follow; deeper means a corrupt file (a cycle, say), never a hang.
+pub const MAX_DEPTH: usize = 32;
+
+/// Leaf entry flag: the value lives in an overflow run; the entry holds its first page.
+pub const F_OVERFLOW: u8 = 1;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum PageKind {
+    Meta = 1,
+    Branch = 2,
+    Leaf = 3,
+    Overflow = 4,
+}
+
+impl PageKind {
+    pub fn from_u8(b: u8) -> Option<PageKind> {
+        match b {
+            1 => Some(PageKind::Meta),
+            2 => Some(PageKind::Branch),
+            3 => Some(PageKind::Leaf),
+            4 => Some(PageKind::Overflow),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PageKind::Meta => "meta",
+            PageKind::Branch => "branch",
+            PageKind::Leaf => "leaf",
+            PageKind::Overflow => "overflow",
+        }
+    }
+}
+
+// ---- little helpers over byte slices (callers guarantee the range is in bounds) ----
+
+#[inline]
+pub fn rd_u16(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([b[at], b[at + 1]])
+}
+#[inline]
+pub fn rd_u32(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+#[inline]
+pub fn rd_u64(b: &[u8], at: usize) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(a)
+}
+#[inline]
+pub fn wr_u16(b: &mut [u8], at: usize, v: u16) {
+    b[at..at + 2].copy_from_slice(&v.to_le_bytes());
+}
+#[inline]
+pub fn wr_u32(b: &mut [u8], at: usize, v: u32) {
+    b[at..at + 4].copy_from_slice(&v.to_le_bytes());
+}
+#[inline]
+pub fn wr_u64(b: &mut [u8], at: usize, v: u64) {
+    b[at..at + 8].copy_from_slice(&v.to_le_bytes());
+}
+
+// ---- header fields ----
+// 0 checksum u32 | 4 kind u8 | 5 flags u8 | 6 count u16 | 8 pgno u64 | 16 txnid u64
+// 24 upper u32 (nodes) or run length in pages (overflow) | 28 reserved u32
+
+pub fn header_kind(page: &[u8]) -> Option<PageKind> {
+    PageKind::from_u8(page[4])
+}
+pub fn header_count(page: &[u8]) -> usize {
+    rd_u16(page, 6) as usize
+}
+pub fn header_pgno(page: &[u8]) -> u64 {
+    rd_u64(page, 8)
+}
+pub fn header_txnid(page: &[u8]) -> u64 {
+    rd_u64(page, 16)
+}
+pub fn header_upper(page: &[u8]) -> usize {
+    rd_u32(page, 24) as usize
+}
+pub fn header_checksum(page: &[u8]) -> u32 {
+    rd_u32(page, 0)
+}
+
+/// Write a fresh header; `upper` starts at the end of the page (no entries yet).
+pub fn init_header(page: &mut [u8], kind: PageKind, pgno: u64, txnid: u64) {
+    page[..HEADER].fill(0);
+    page[4] = kind as u8;
+    wr_u64(page, 8, pgno);
+    wr_u64(page, 16, txnid);
+    let len = page.len() as u32;
+    wr_u32(page, 24, len);
+}
+
+/// Stamp the page number and writing transaction (done when a page is copied on write).
+pub fn set_identity(page: &mut [u8], pgno: u64, txnid: u64) {
+    wr_u64(page, 8, pgno);
+    wr_u64(page, 16, txnid);
+}
+
+/// crc32 of everything after the checksum field.
+pub fn compute_checksum(bytes: &[u8]) -> u32 {
+    crc32fast::hash(&bytes[4..])
+}
+
+pub fn stamp_checksum(bytes: &mut [u8]) {
+    let c = compute_checksum(bytes);
+    wr_u32(bytes, 0, c);
+}
+
+/// The 4-byte big-endian, zero-padded key prefix stored in each slot.
+///
+/// `prefix(a) < prefix(b)` implies `a < b`, so unequal prefixes decide a comparison.
+#[inline]
+pub fn key_prefix(key: &[u8]) -> u32 {
+    let mut p = [0u8; 4];
+    let n = key.len().min(4);
+    p[..n].copy_from_slice(&key[..n]);
+    u32::from_be_bytes(p)
+}
+
+/// A leaf value as stored: inline bytes, or a pointer to an overflow run.
+#[derive(Clone, Copy, Debug)]
+pub enum LeafValue<'a> {
+    Inline(&'a [u8]),
+    Overflow { pgno: u64, len: usize },
+}
+
+/// A validated read-only view of a branch or leaf page.
+#[derive(Clone, Copy)]
+pub struct Node<'a> {
+    pub pgno: u64,
+    data: &'a [u8],
+    count: usize,
+    leaf: bool,
+}
+
+impl Node<'static> {
+    /// A placeholder for fixed-size cursor stacks; never read.
+    pub const EMPTY: Node<'static> = Node {
+        pgno: 0,
+        data: &[],
+        count: 0,
+        leaf: false,
+    };
+}
+
+impl<'a> Node<'a> {
+    /// Validate the header of page `pgno` and its slot array.
+    pub fn new(data: &'a [u8], pgno: u64) -> Result<Node<'a>> {
+        if data.len() < HEADER + SLOT {
+            return Err(Error::corrupted(pgno, "page shorter than its header"));
+        }
+        let leaf = match header_kind(data) {
+            Some(PageKind::Leaf) => true,
+            Some(PageKind::Branch) => false,
+            Some(k) => {
+                return Err(Error::corrupted(
+                    pgno,
+                    format!("expected a branch or leaf page, found {}", k.name()),
+                ))
+            }
+            None => {
+                return Err(Error::corrupted(
+                    pgno,
+                    format!("unknown page kind {}", data[4]),
+                ))
+            }
+        };
+        if header_pgno(data) != pgno {
+            return Err(Error::corrupted(
+                pgno,
+                format!("page header names page {}", header_pgno(data)),
+            ));
+        }
+        let count = header_count(data);
+        let upper = header_upper(data);
+        if HEADER + count * SLOT > upper || upper > data.len() {
+            return Err(Error::corrupted(
+                pgno,
+                format!("slot array ({count} entries) overlaps entry area at {upper}"),
+            ));
+        }
+        if count == 0 {
+            return Err(Error::corrupted(pgno, "empty node page"));
+        }
+        Ok(Node {
+            pgno,
+            data,
+            count,
+            leaf,
+        })
+    }
+
+    #[inline]
+    pub fn is_leaf(&self) -> bool {
+        self.leaf
+    }
+    #[inline]
+    pub fn count(&self) -> usize {
+        self.count
+    }
+    pub fn txnid(&self) -> u64 {
+        header_txnid(self.data)
+    }
+    pub fn bytes(&self) -> &'a [u8] {
+        self.data
+    }
+
+    #[inline]
+    fn slot(&self, i: usize) -> (u32, usize, usize) {
+        let at = HEADER + i * SLOT;
+        let s = &self.data[at..at + SLOT];
+        (
+            u32::from_be_bytes([s[0], s[1], s[2], s[3]]),
+            u16::from_le_bytes([s[4], s[5]]) as usize,
+            u16::from_le_bytes([s[6], s[7]]) as usize,
+        )
+    }
+
+    /// The slot's prefix field (as stored; `check` verifies it matches the key).
+    pub fn slot_prefix(&self, i: usize) -> u32 {
+        self.slot(i).0
+    }
+
+    /// Byte offset and total length of entry `i` (key + body).
+    pub fn entry_span(&self, i: usize) -> Result<(usize, usize)> {
+        let (_, off, klen) = self.slot(i);
+        let upper = header_upper(self.data);
+        let body = if self.leaf {
+            let head_end = off + klen + LEAF_ENTRY_HEAD;
+            let head = self
+                .data
+                .get(off + klen..head_end)
+                .ok_or_else(|| self.bad(i, "entry header past the page end"))?;
+            if head[0] & F_OVERFLOW != 0 {
+                LEAF_ENTRY_HEAD + 8
+            } else {
+                LEAF_ENTRY_HEAD + rd_u32(head, 1) as usize
+            }
+        } else {
+            BRANCH_ENTRY_TAIL
+        };
+        let len = klen + body;
+        if off < upper || off + len > self.data.len() {
+            return Err(self.bad(i, "entry outside the entry area"));
+        }
+        Ok((off, len))
+    }
+
+    fn bad(&self, i: usize, what: &str) -> Error {
+        Error::corrupted(self.pgno, format!("entry {i}: {what}"))
+    }
+
+    /// Key of entry `i`.
+    #[inline]
+    pub fn key(&self, i: usize) -> Result<&'a [u8]> {
+        let (_, off, klen) = self.slot(i);
+        self.data
+            .get(off..off + klen)
+            .ok_or_else(|| self.bad(i, "key past the page end"))
+    }
+
+    /// Entry `i` without its key: the body that follows the key.
+    pub fn body(&self, i: usize) -> Result<&'a [u8]> {
+        let (off, len) = self.entry_span(i)?;
+        let (_, _, klen) = self.slot(i);
+        Ok(&self.data[off + klen..off + len])
+    }
+
+    /// The value of leaf entry `i`.
+    pub fn leaf_value(&self, i: usize) -> Result<LeafValue<'a>> {
+        let (_, off, klen) = self.slot(i);
+        let at = off + klen;
+        let head = self
+            .data
+            .get(at..at + LEAF_ENTRY_HEAD)
+            .ok_or_else(|| self.bad(i, "entry header past the page end"))?;
+        let flags = head[0];
+        let len = rd_u32(head, 1) as usize;
+        let start = at + LEAF_ENTRY_HEAD;
+        if flags & F_OVERFLOW != 0 {
+            let p = self
+                .data
+                .get(start..start + 8)
+                .ok_or_else(|| self.bad(i, "overflow pointer past the page end"))?;
+            Ok(LeafValue::Overflow {
+                pgno: rd_u64(p, 0),
+                len,
+            })
+        } else {
+            let v = self
+                .data
+                .get(start..start + len)
+                .ok_or_else(|| self.bad(i, "value past the page end"))?;
+            Ok(LeafValue::Inline(v))
+        }
+    }
+
+    /// Child page of branch entry `i`.
+    #[inline]
+    pub fn child(&self, i: usize) -> Result<u64> {
+        let (_, off, klen) = self.slot(i);
+        let at = off + klen;
+        let b = self
+            .data
+            .get(at..at + 8)
+            .ok_or_else(|| self.bad(i, "child pointer past the page end"))?;
+        Ok(rd_u64(b, 0))
+    }
+
+    /// Compare entry `i`'s key with `key`, deciding by the slot prefix when it can.
+    #[inline]
+    fn cmp_entry(&self, i: usize, key: &[u8], prefix: u32) -> Result<Ordering> {
+        let (p, _, _) = self.slot(i);
+        match p.cmp(&prefix) {
+            Ordering::Equal => Ok(self.key(i)?.cmp(key)),
+            other => Ok(other),
+        }
+    }
+
+    /// Leaf search: `(index, true)` if found, else `(insertion index, false)`.
+    #[inline]
+    pub fn search(&self, key: &[u8]) -> Result<(usize, bool)> {
+        let prefix = key_prefix(key);
+        let (mut lo, mut hi) = (0usize, self.count);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.cmp_entry(mid, key, prefix)? {
+                Ordering::Less => lo = mid + 1,
+                Ordering::Greater => hi = mid,
+                Ordering::Equal => return Ok((mid, true)),
+            }
+        }
+        Ok((lo, false))
+    }
+
+    /// Branch search: the index of the child whose range holds `key` (the last entry
+    /// whose key is `<= key`; entry 0 stands for minus infinity).
+    #[inline]
+    pub fn branch_index(&self, key: &[u8]) -> Result<usize> {
+        let prefix = key_prefix(key);
+        let (mut lo, mut hi) = (1usize, self.count);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.cmp_entry(mid, key, prefix)? {
+                Ordering::Greater => hi = mid,
+                _ => lo = mid + 1,
+            }
+        }
+        Ok(lo - 1)
+    }
+}
+
+// ---- writing nodes (pages owned by the write transaction) ----
+
+/// Free bytes between the slot array and the entry area.
+pub fn gap(page: &[u8]) -> usize {
+    header_upper(page).saturating_sub(HEADER + header_count(page) * SLOT)
+}
+
+/// Bytes needed to hold an entry with this key and body, slot included.
+pub fn entry_cost(key: &[u8], body_len: usize) -> usize {
+    SLOT + key.len() + body_len
+}
+
+/// Bytes a node page can give to entries and slots.
+pub fn usable(page_size: usize) -> usize {
+    page_size - HEADER
+}
+
+/// Insert an entry at slot `i`. Returns false if it does not fit even after compaction.
+pub fn node_insert(page: &mut [u8], i: usize, key: &[u8], body: &[&[u8]]) -> bool {
+    let body_len: usize = body.iter().map(|b| b.len()).sum();
+    let need = entry_cost(key, body_len);
+    if gap(page) < need {
+        if live_bytes(page) + need > usable(page.len()) {
+            return false;
+        }
+        compact(page);
+        if gap(page) < need {
+            return false;
+        }
+    }
+    let count = header_count(page);
+    let upper = header_upper(page) - key.len() - body_len;
+    let mut at = upper;
+    page[at..at + key.len()].copy_from_slice(key);
+    at += key.len();
+    for b in body {
+        page[at..at + b.len()].copy_from_slice(b);
+        at += b.len();
+    }
+    let slot_at = HEADER + i * SLOT;
+    page.copy_within(slot_at..HEADER + count * SLOT, slot_at + SLOT);
+    write_slot(page, i, key, upper);
+    wr_u16(page, 6, (count + 1) as u16);
+    wr_u32(page, 24, upper as u32);
+    true
+}
+
+fn write_slot(page: &mut [u8], i: usize, key: &[u8], offset: usize) {
+    let at = HEADER + i * SLOT;
+    page[at..at + 4].copy_from_slice(&key_prefix(key).to_be_bytes());
+    wr_u16(page, at + 4, offset as u16);
+    wr_u16(page, at + 6, key.len() as u16);
+}
+
+/// Remove slot `i`; its bytes become a hole reclaimed by the next compaction.
+pub fn node_remove(page: &mut [u8], i: usize) {
+    let count = header_count(page);
+    let at = HEADER + i * SLOT;
+    page.copy_within(at + SLOT..HEADER + count * SLOT, at);
+    wr_u16(page, 6, (count - 1) as u16);
+    if count == 1 {
+        let len = page.len() as u32;
+        wr_u32(page, 24, len);
+    }
+}
+
+/// Overwrite the child pointer of branch entry `i` in place.
+pub fn set_child(page: &mut [u8], pgno: u64, i: usize, child: u64) -> Result<()> {
+    let node = Node::new(page, pgno)?;
+    let (off, len) = node.entry_span(i)?;
+    wr_u64(page, off + len - 8, child);
+    Ok(())
+}
+
+/// Bytes used by entries and slots (excluding holes).
+pub fn live_bytes(page: &[u8]) -> usize {
+    let pgno = header_pgno(page);
+    let Ok(node) = Node::new(page, pgno) else {
+        return 0;
+    };
+    (0..node.count())
+        .map(|i| node.entry_span(i).map(|(_, l)| l + SLOT).unwrap_or(0))
+        .sum()
+}
+
+/// Repack entries to the end of the page, removing holes.
+pub fn compact(page: &mut [u8]) {
+    let copy = page.to_vec();
+    let pgno = header_pgno(&copy);
+    let Ok(node) = Node::new(&copy, pgno) else {
+        return;
+    };
+    let mut upper = page.len();
+    for i in 0..node.count() {
+        let Ok((off, len)) = node.entry_span(i) else {
+            return;
+        };
+        upper -= len;
+        page[upper..upper + len].copy_from_slice(&copy[off..off + len]);
+        let at = HEADER + i * SLOT;
+        wr_u16(page, at + 4, upper as u16);
+    }
+    wr_u32(page, 24, upper as u32);
+}
+
+/// An entry lifted out of a node: its key and its body (everything after the key).
+pub struct OwnedEntry {
+    pub key: Vec<u8>,
+    pub body: Vec<u8>,
+}
+
+impl OwnedEntry {
+    pub fn cost(&self) -> usize {
+        entry_cost(&self.key, self.body.len())
+    }
+}
+
+/// All entries of a node, copied out (used by splits and merges).
+pub fn entries(node: &Node<'_>) -> Result<Vec<OwnedEntry>> {
+    (0..node.count())
+        .map(|i| {
+            Ok(OwnedEntry {
+                key: node.key(i)?.to_vec(),
+                body: node.body(i)?.to_vec(),
+            })
+        })
+        .collect()
+}
+
+/// Rebuild `page` as a node of `kind` holding exactly `items`, which must fit.
+pub fn build(page: &mut [u8], kind: PageKind, pgno: u64, txnid: u64, items: &[OwnedEntry]) {
+    init_header(page, kind, pgno, txnid);
+    for (i, e) in items.iter().enumerate() {
+        let ok = node_insert(page, i, &e.key, &[&e.body]);
+        debug_assert!(ok, "build: entries must fit");
+    }
+}
+
+// ---- overflow runs ----
+// header as above with kind Overflow; byte 24..28 holds the run length in pages.
+
+pub fn overflow_pages_needed(value_len: usize, page_size: usize) -> u64 {
+    (HEADER + value_len).div_ceil(page_size) as u64
+}
+
+pub fn overflow_run_len(page: &[u8]) -> u64 {
+    rd_u32(page, 24) as u64
+}

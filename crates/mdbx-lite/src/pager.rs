@@ -1,0 +1,517 @@
+//! The write transaction's page manager: dirty pages, allocation, free space, commit I/O.
+//!
+//! Invariants kept here:
+//! - A page reachable from a committed meta is never modified: `touch` copies it to a
+//!   new page number and records the old one as freed by this transaction.
+//! - Pages freed by transaction `T` are recorded in the free tree under `T` and may be
+//!   handed out again only when `T <= reuse_limit` (no live reader, nor a meta that a crash
+//!   could fall back to, can still reach them). `reuse_limit` is computed by the
+//!   environment when the write transaction begins.
+//! - Free-tree groups are consumed whole, so their keys can be rewritten with the
+//!   pages left over without colliding with records another transaction still owns.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use crate::btree;
+use crate::env::EnvInner;
+use crate::error::{Error, Result};
+use crate::map::{Mapping, ReadAhead};
+use crate::meta::TableRecord;
+use crate::page::{self, PageKind, HEADER};
+use crate::snapshot::PageSource;
+use parking_lot::lock_api::ArcMutexGuard;
+use parking_lot::RawMutex;
+
+/// File and mapping state owned by whoever holds the writer lock.
+pub(crate) struct WriterState {
+    pub file_len: u64,
+    pub map: Arc<Mapping>,
+}
+
+pub(crate) struct Pager {
+    pub env: Arc<EnvInner>,
+    pub ws: ArcMutexGuard<RawMutex, WriterState>,
+    pub read_ahead: ReadAhead,
+    pub growth_step: u64,
+    pub page_size: usize,
+    pub txnid: u64,
+    /// Pages this transaction may read from the mapping (< high_water, inside the file).
+    pub high_water: u64,
+    committed_high_water: u64,
+    dirty: HashMap<u64, Box<[u8]>>,
+    /// Overflow runs written by this transaction (first page -> run length).
+    fresh_overflow: HashMap<u64, u64>,
+    /// Committed pages this transaction stopped using.
+    freed: Vec<u64>,
+    /// Pages free for use right now.
+    pool: BTreeSet<u64>,
+    /// Free-tree groups (transaction ids) whose pages were moved into `pool`.
+    consumed: Vec<u64>,
+    /// Next free-tree group to look at.
+    next_group: u64,
+    reuse_limit: u64,
+    /// Set while the free tree itself is being saved (see `save_free_tree`).
+    committing: bool,
+    pub free: TableRecord,
+}
+
+/// Value chunks of the free tree hold at most this many page numbers, small enough
+/// to stay inline in a leaf so that saving the free tree never needs overflow runs.
+fn free_chunk_capacity(page_size: usize) -> usize {
+    btree::max_inline_value(page_size, FREE_KEY_LEN) / 8
+}
+
+const FREE_KEY_LEN: usize = 12;
+
+pub(crate) fn free_key(txnid: u64, chunk: u32) -> [u8; FREE_KEY_LEN] {
+    let mut k = [0u8; FREE_KEY_LEN];
+    k[..8].copy_from_slice(&txnid.to_be_bytes());
+    k[8..].copy_from_slice(&chunk.to_be_bytes());
+    k
+}
+
+/// Decode a free-tree key into (txnid, chunk).
+pub(crate) fn parse_free_key(key: &[u8], page: u64) -> Result<(u64, u32)> {
+    if key.len() != FREE_KEY_LEN {
+        return Err(Error::corrupted(
+            page,
+            format!("free-tree key of {} bytes", key.len()),
+        ));
+    }
+    let mut t = [0u8; 8];
+    t.copy_from_slice(&key[..8]);
+    let mut c = [0u8; 4];
+    c.copy_from_slice(&key[8..]);
+    Ok((u64::from_be_bytes(t), u32::from_be_bytes(c)))
+}
+
+/// Decode a free-tree value into page numbers.
+pub(crate) fn parse_free_value(v: &[u8], page: u64) -> Result<impl Iterator<Item = u64> + '_> {
+    if !v.len().is_multiple_of(8) {
+        return Err(Error::corrupted(
+            page,
+            format!("free-tree value of {} bytes", v.len()),
+        ));
+    }
+    Ok(v.chunks_exact(8).map(|c| page::rd_u64(c, 0)))
+}
+
+impl Pager {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        env: Arc<EnvInner>,
+        ws: ArcMutexGuard<RawMutex, WriterState>,
+        read_ahead: ReadAhead,
+        page_size: usize,
+        txnid: u64,
+        high_water: u64,
+        growth_step: u64,
+        free: TableRecord,
+        reuse_limit: u64,
+    ) -> Pager {
+        Pager {
+            env,
+            ws,
+            read_ahead,
+            growth_step,
+            page_size,
+            txnid,
+            high_water,
+            committed_high_water: high_water,
+            dirty: HashMap::new(),
+            fresh_overflow: HashMap::new(),
+            freed: Vec::new(),
+            pool: BTreeSet::new(),
+            consumed: Vec::new(),
+            next_group: 0,
+            reuse_limit,
+            committing: false,
+            free,
+        }
+    }
+
+    pub fn dirty_pages(&self) -> usize {
+        self.dirty.len()
+    }
+
+    /// A page this transaction already owns, for in-place edits.
+    pub fn page_mut(&mut self, pgno: u64) -> Result<&mut [u8]> {
+        self.dirty
+            .get_mut(&pgno)
+            .map(|b| &mut b[..])
+            .ok_or_else(|| Error::corrupted(pgno, "internal: page is not dirty"))
+    }
+
+    pub fn is_dirty(&self, pgno: u64) -> bool {
+        self.dirty.contains_key(&pgno)
+    }
+
+    /// Make `pgno` writable: returns it if already dirty, else a dirty copy's number.
+    pub fn touch(&mut self, pgno: u64) -> Result<u64> {
+        if self.dirty.contains_key(&pgno) {
+            return Ok(pgno);
+        }
+        let copy: Box<[u8]> = self.page(pgno)?.into();
+        let new = self.alloc_page()?;
+        let mut copy = copy;
+        page::set_identity(&mut copy, new, self.txnid);
+        self.dirty.insert(new, copy);
+        self.freed.push(pgno);
+        Ok(new)
+    }
+
+    /// A new empty node page counted in `rec`.
+    pub fn alloc_node(&mut self, kind: PageKind, rec: &mut TableRecord) -> Result<u64> {
+        let pgno = self.alloc_page()?;
+        let mut buf = vec![0u8; self.page_size].into_boxed_slice();
+        page::init_header(&mut buf, kind, pgno, self.txnid);
+        self.dirty.insert(pgno, buf);
+        match kind {
+            PageKind::Leaf => rec.leaf_pages += 1,
+            _ => rec.branch_pages += 1,
+        }
+        Ok(pgno)
+    }
+
+    pub fn free_node(&mut self, pgno: u64, leaf: bool, rec: &mut TableRecord) {
+        if leaf {
+            rec.leaf_pages = rec.leaf_pages.saturating_sub(1);
+        } else {
+            rec.branch_pages = rec.branch_pages.saturating_sub(1);
+        }
+        if self.dirty.remove(&pgno).is_some() && !self.committing {
+            self.pool.insert(pgno);
+        } else {
+            self.freed.push(pgno);
+        }
+    }
+
+    fn alloc_page(&mut self) -> Result<u64> {
+        loop {
+            if let Some(p) = self.pool.pop_first() {
+                return Ok(p);
+            }
+            if self.committing || !self.load_free_group()? {
+                break;
+            }
+        }
+        let p = self.high_water;
+        self.high_water += 1;
+        Ok(p)
+    }
+
+    /// Move the next reusable free-tree group into the pool. False if there is none.
+    fn load_free_group(&mut self) -> Result<bool> {
+        if self.free.root == 0 || self.next_group > self.reuse_limit {
+            return Ok(false);
+        }
+        let free = self.free;
+        let start = free_key(self.next_group, 0);
+        let mut group = None;
+        let mut pages = Vec::new();
+        {
+            let mut cur = crate::cursor::RawCursor::new(self, free);
+            let mut item = cur.seek(&start)?;
+            while let Some((k, v)) = item {
+                let leaf = cur.leaf_pgno();
+                let (txnid, _) = parse_free_key(k, leaf)?;
+                if txnid > self.reuse_limit || group.is_some_and(|g| g != txnid) {
+                    break;
+                }
+                group = Some(txnid);
+                pages.extend(parse_free_value(v, leaf)?);
+                item = cur.next()?;
+            }
+        }
+        let Some(g) = group else {
+            self.next_group = u64::MAX;
+            return Ok(false);
+        };
+        self.consumed.push(g);
+        self.next_group = g + 1;
+        for p in pages {
+            if p < crate::meta::FIRST_PAGE || p >= self.committed_high_water {
+                return Err(Error::corrupted(
+                    self.free.root,
+                    format!("free tree lists page {p} outside the allocated range"),
+                ));
+            }
+            self.pool.insert(p);
+        }
+        Ok(true)
+    }
+
+    /// Find `n` contiguous pages: in the pool (loading every reusable group if needed),
+    /// else at the high-water mark.
+    fn alloc_run(&mut self, n: u64) -> Result<u64> {
+        if n == 1 {
+            return self.alloc_page();
+        }
+        loop {
+            if let Some(start) = find_run(&self.pool, n) {
+                for p in start..start + n {
+                    self.pool.remove(&p);
+                }
+                return Ok(start);
+            }
+            if self.committing || !self.load_free_group()? {
+                break;
+            }
+        }
+        let p = self.high_water;
+        self.high_water += n;
+        Ok(p)
+    }
+
+    /// Write `value` into a new overflow run now (it is unreachable until commit, so
+    /// writing early is safe and keeps large values off the heap). Returns its first page.
+    pub fn write_overflow(&mut self, value: &[u8], rec: &mut TableRecord) -> Result<u64> {
+        let n = page::overflow_pages_needed(value.len(), self.page_size);
+        let pgno = self.alloc_run(n)?;
+        let mut head = vec![0u8; HEADER];
+        head[4] = PageKind::Overflow as u8;
+        page::wr_u64(&mut head, 8, pgno);
+        page::wr_u64(&mut head, 16, self.txnid);
+        page::wr_u32(&mut head, 24, n as u32);
+        let total = n as usize * self.page_size;
+        let pad = total - HEADER - value.len();
+        let mut hasher = crc32fast::Hasher::new();
+        hasher.update(&head[4..]);
+        hasher.update(value);
+        hasher.update(&vec![0u8; pad]);
+        page::wr_u32(&mut head, 0, hasher.finalize());
+        self.ensure_file_len((pgno + n) * self.page_size as u64)?;
+        let off = pgno * self.page_size as u64;
+        self.env.storage.write_at(&head, off)?;
+        self.env.storage.write_at(value, off + HEADER as u64)?;
+        if pad > 0 {
+            self.env
+                .storage
+                .write_at(&vec![0u8; pad], off + (HEADER + value.len()) as u64)?;
+        }
+        self.fresh_overflow.insert(pgno, n);
+        rec.overflow_pages += n;
+        Ok(pgno)
+    }
+
+    /// Release the overflow run holding a value of `len` bytes at `pgno`.
+    pub fn free_overflow(&mut self, pgno: u64, len: usize, rec: &mut TableRecord) -> Result<()> {
+        let n = page::overflow_pages_needed(len, self.page_size);
+        rec.overflow_pages = rec.overflow_pages.saturating_sub(n);
+        if let Some(run) = self.fresh_overflow.remove(&pgno) {
+            for p in pgno..pgno + run {
+                if self.committing {
+                    self.freed.push(p);
+                } else {
+                    self.pool.insert(p);
+                }
+            }
+        } else {
+            // Validate the head so a corrupt pointer cannot free random pages.
+            let head = self.page(pgno)?;
+            crate::snapshot::overflow_run(head, pgno, len, self.page_size)?;
+            self.freed.extend(pgno..pgno + n);
+        }
+        Ok(())
+    }
+
+    /// Grow the file (in steps) so it holds at least `len` bytes; remap if needed.
+    pub fn ensure_file_len(&mut self, len: u64) -> Result<()> {
+        if len <= self.ws.file_len {
+            return Ok(());
+        }
+        let step = self
+            .growth_step
+            .max((self.ws.file_len / 8).min(1 << 30))
+            .max(self.page_size as u64);
+        let new_len = len.div_ceil(step) * step;
+        self.env.storage.set_len(new_len)?;
+        self.ws.file_len = new_len;
+        if new_len as usize > self.ws.map.reserved() {
+            let reserve = reservation_for(new_len);
+            self.ws.map = Arc::new(Mapping::new(&self.env.file, reserve, self.read_ahead)?);
+        }
+        Ok(())
+    }
+
+    /// Record this transaction's freed pages and the unused reclaimed ones in the free
+    /// tree. Runs to a fixpoint: saving the tree can itself allocate (shrinking the
+    /// pool) and free committed free-tree pages (growing `freed`). Both only move one
+    /// way while `committing` is set, and chunks are only ever added, never deleted, so
+    /// the loop ends.
+    pub fn save_free_tree(&mut self) -> Result<()> {
+        self.committing = true;
+        let mut free = self.free;
+        for &g in &self.consumed.clone() {
+            let mut chunk = 0u32;
+            while btree::delete(self, &mut free, &free_key(g, chunk))? {
+                chunk += 1;
+            }
+        }
+        let cap = free_chunk_capacity(self.page_size).max(1);
+        // Pages left in the pool are reusable now: they go back under the oldest group
+        // consumed (whose keys were all just deleted). With nothing consumed, the pool
+        // holds only pages this transaction allocated and freed; they join its own group.
+        let leftover_group = self.consumed.iter().copied().min();
+        let (mut written_own, mut written_left) = (0usize, 0usize);
+        for _round in 0..1000 {
+            let mut own = self.freed.clone();
+            let mut left: Vec<u64> = self.pool.iter().copied().collect();
+            if leftover_group.is_none() {
+                own.append(&mut left);
+            }
+            own.sort_unstable();
+            written_own = self.write_chunks(&mut free, self.txnid, &own, cap, written_own)?;
+            if let Some(g) = leftover_group {
+                written_left = self.write_chunks(&mut free, g, &left, cap, written_left)?;
+            }
+            let unchanged = match leftover_group {
+                Some(_) => self.freed.len() == own.len() && self.pool.len() == left.len(),
+                None => self.freed.len() + self.pool.len() == own.len(),
+            };
+            if unchanged {
+                self.free = free;
+                return Ok(());
+            }
+        }
+        Err(Error::Invalid(
+            "internal: free-space save did not converge".into(),
+        ))
+    }
+
+    /// Write `pages` as chunks `(txnid, 0..)`, also rewriting (as empty) chunks beyond
+    /// the new count that an earlier round wrote, so no stale chunk survives.
+    fn write_chunks(
+        &mut self,
+        free: &mut TableRecord,
+        txnid: u64,
+        pages: &[u64],
+        cap: usize,
+        written: usize,
+    ) -> Result<usize> {
+        let n = pages.len().div_ceil(cap).max(written);
+        for i in 0..n {
+            let chunk = chunk_of(pages, i, cap);
+            let key = free_key(txnid, i as u32);
+            btree::put(self, free, &key, &chunk, btree::PutMode::Upsert)?;
+        }
+        Ok(n)
+    }
+
+    /// Write every dirty page (checksummed), coalescing runs of consecutive pages.
+    pub fn write_dirty(&mut self) -> Result<()> {
+        self.ensure_file_len(self.high_water * self.page_size as u64)?;
+        let mut pgnos: Vec<u64> = self.dirty.keys().copied().collect();
+        pgnos.sort_unstable();
+        let ps = self.page_size;
+        let mut buf: Vec<u8> = Vec::with_capacity(ps * 64);
+        let mut run_start = 0u64;
+        let mut run_len = 0u64;
+        for pgno in pgnos {
+            let Some(page) = self.dirty.get_mut(&pgno) else {
+                continue;
+            };
+            page::stamp_checksum(page);
+            if run_len > 0 && (pgno != run_start + run_len || buf.len() >= (1 << 20)) {
+                self.env.storage.write_at(&buf, run_start * ps as u64)?;
+                buf.clear();
+                run_len = 0;
+            }
+            if run_len == 0 {
+                run_start = pgno;
+            }
+            buf.extend_from_slice(page);
+            run_len += 1;
+        }
+        if run_len > 0 {
+            self.env.storage.write_at(&buf, run_start * ps as u64)?;
+        }
+        Ok(())
+    }
+
+    /// Counters for statistics: pages (freed by this txn, in the pool).
+    pub fn free_counts(&self) -> (usize, usize) {
+        (self.freed.len(), self.pool.len())
+    }
+}
+
+fn chunk_of(pages: &[u64], i: usize, cap: usize) -> Vec<u8> {
+    let start = (i * cap).min(pages.len());
+    let end = ((i + 1) * cap).min(pages.len());
+    let mut out = Vec::with_capacity((end - start) * 8);
+    for p in &pages[start..end] {
+        out.extend_from_slice(&p.to_le_bytes());
+    }
+    out
+}
+
+/// First page of `n` consecutive pages in `pool`.
+fn find_run(pool: &BTreeSet<u64>, n: u64) -> Option<u64> {
+    let mut start = 0u64;
+    let mut len = 0u64;
+    for &p in pool {
+        if len > 0 && p == start + len {
+            len += 1;
+        } else {
+            start = p;
+            len = 1;
+        }
+        if len == n {
+            return Some(start);
+        }
+    }
+    None
+}
+
+/// Address space to reserve for a file of `len` bytes: room to double, at least 1 GiB.
+pub(crate) fn reservation_for(len: u64) -> usize {
+    let want = len.saturating_mul(2).max(1 << 30);
+    usize::try_from(want.next_power_of_two()).unwrap_or(usize::MAX / 2)
+}
+
+impl PageSource for Pager {
+    #[inline]
+    fn page(&self, pgno: u64) -> Result<&[u8]> {
+        if let Some(p) = self.dirty.get(&pgno) {
+            return Ok(p);
+        }
+        if pgno >= self.committed_high_water {
+            return Err(Error::corrupted(
+                pgno,
+                "page number past the committed high-water mark",
+            ));
+        }
+        let high_water = self.ws.file_len / self.page_size as u64;
+        if pgno >= high_water {
+            return Err(Error::corrupted(
+                pgno,
+                "page lies beyond the end of the file",
+            ));
+        }
+        let off = pgno as usize * self.page_size;
+        self.ws
+            .map
+            .get(off, self.page_size, self.ws.file_len as usize)
+            .ok_or_else(|| Error::corrupted(pgno, "page lies beyond the mapping"))
+    }
+
+    fn overflow(&self, pgno: u64, len: usize) -> Result<&[u8]> {
+        let n = page::overflow_pages_needed(len, self.page_size);
+        let end = pgno.checked_add(n).unwrap_or(u64::MAX);
+        if pgno < crate::meta::FIRST_PAGE || end > self.high_water {
+            return Err(Error::corrupted(
+                pgno,
+                "overflow run outside the allocated range",
+            ));
+        }
+        let off = pgno as usize * self.page_size;
+        let run = self
+            .ws
+            .map
+            .get(off, n as usize * self.page_size, self.ws.file_len as usize)
+            .ok_or_else(|| Error::corrupted(pgno, "overflow run beyond the end of the file"))?;
+        crate::snapshot::overflow_run(run, pgno, len, self.page_size)?;
+        Ok(&run[HEADER..HEADER + len])
+    }
+}

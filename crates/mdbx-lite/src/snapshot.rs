@@ -1,0 +1,128 @@
+//! Read access to committed pages: what a read transaction sees.
+
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::map::Mapping;
+use crate::meta::{Meta, FIRST_PAGE};
+use crate::page::{self, PageKind, HEADER};
+
+/// Where tree code gets pages from: a committed snapshot, or a write transaction
+/// (its own dirty pages first, then the snapshot it started from).
+pub(crate) trait PageSource {
+    /// The page `pgno`, exactly one page long.
+    fn page(&self, pgno: u64) -> Result<&[u8]>;
+    /// The `len` value bytes of the overflow run starting at `pgno`.
+    fn overflow(&self, pgno: u64, len: usize) -> Result<&[u8]>;
+}
+
+/// Bounds-checked page reads from a mapping, limited to pages `< high_water`.
+#[derive(Clone)]
+pub(crate) struct MappedPages {
+    pub map: Arc<Mapping>,
+    pub page_size: usize,
+    pub high_water: u64,
+    /// Verify page checksums on every read.
+    pub verify: bool,
+}
+
+impl MappedPages {
+    fn bound(&self) -> usize {
+        (self.high_water as usize).saturating_mul(self.page_size)
+    }
+
+    /// A page without checksum verification (used for overflow heads).
+    pub fn raw(&self, pgno: u64) -> Result<&[u8]> {
+        if pgno < FIRST_PAGE || pgno >= self.high_water {
+            return Err(Error::corrupted(
+                pgno,
+                format!(
+                    "page number outside the allocated range [2, {})",
+                    self.high_water
+                ),
+            ));
+        }
+        let off = (pgno as usize).saturating_mul(self.page_size);
+        self.map
+            .get(off, self.page_size, self.bound())
+            .ok_or_else(|| Error::corrupted(pgno, "page lies beyond the end of the file"))
+    }
+
+    /// Bytes of `n` whole pages starting at `pgno` (all below the high-water mark).
+    pub fn run(&self, pgno: u64, n: u64) -> Result<&[u8]> {
+        let end = pgno.checked_add(n).filter(|e| *e <= self.high_water);
+        if pgno < FIRST_PAGE || end.is_none() {
+            return Err(Error::corrupted(
+                pgno,
+                format!("page run of {n} pages outside [2, {})", self.high_water),
+            ));
+        }
+        let off = (pgno as usize).saturating_mul(self.page_size);
+        let len = (n as usize).saturating_mul(self.page_size);
+        self.map
+            .get(off, len, self.bound())
+            .ok_or_else(|| Error::corrupted(pgno, "page run lies beyond the end of the file"))
+    }
+}
+
+/// Check the stored checksum of a node page or an overflow run.
+pub(crate) fn verify_checksum(bytes: &[u8], pgno: u64) -> Result<()> {
+    let stored = page::header_checksum(bytes);
+    let actual = page::compute_checksum(bytes);
+    if stored != actual {
+        return Err(Error::corrupted(
+            pgno,
+            format!("checksum mismatch (stored {stored:08x}, computed {actual:08x})"),
+        ));
+    }
+    Ok(())
+}
+
+/// Validate an overflow run head and return the run length in pages.
+pub(crate) fn overflow_run(head: &[u8], pgno: u64, len: usize, page_size: usize) -> Result<u64> {
+    if page::header_kind(head) != Some(PageKind::Overflow) {
+        return Err(Error::corrupted(pgno, "expected an overflow page"));
+    }
+    if page::header_pgno(head) != pgno {
+        return Err(Error::corrupted(
+            pgno,
+            format!("page header names page {}", page::header_pgno(head)),
+        ));
+    }
+    let n = page::overflow_run_len(head);
+    if n != page::overflow_pages_needed(len, page_size) {
+        return Err(Error::corrupted(
+            pgno,
+            format!("overflow run of {n} pages cannot hold a value of {len} bytes"),
+        ));
+    }
+    Ok(n)
+}
+
+impl PageSource for MappedPages {
+    #[inline]
+    fn page(&self, pgno: u64) -> Result<&[u8]> {
+        let p = self.raw(pgno)?;
+        if self.verify {
+            verify_checksum(p, pgno)?;
+        }
+        Ok(p)
+    }
+
+    fn overflow(&self, pgno: u64, len: usize) -> Result<&[u8]> {
+        let head = self.raw(pgno)?;
+        let n = overflow_run(head, pgno, len, self.page_size)?;
+        let run = self.run(pgno, n)?;
+        if self.verify {
+            verify_checksum(run, pgno)?;
+        }
+        Ok(&run[HEADER..HEADER + len])
+    }
+}
+
+/// A committed state: the meta that names it and the pages it can reach.
+#[derive(Clone)]
+pub(crate) struct Snapshot {
+    pub meta: Meta,
+    pub pages: MappedPages,
+}

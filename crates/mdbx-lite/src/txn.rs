@@ -1,0 +1,566 @@
+//! Transactions and table handles: the public face of reads and writes.
+
+use std::ops::{Bound, RangeBounds};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use crate::btree::{self, PutMode};
+use crate::cursor::{Cursor, Range, RawCursor};
+use crate::env::{Durability, EnvInner};
+use crate::error::{Error, Result};
+use crate::meta::{Meta, TableRecord, META_LEN};
+use crate::pager::Pager;
+use crate::snapshot::{MappedPages, PageSource, Snapshot};
+
+/// Per-table statistics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TableStat {
+    pub entries: u64,
+    pub depth: u32,
+    pub branch_pages: u64,
+    pub leaf_pages: u64,
+    pub overflow_pages: u64,
+    pub page_size: usize,
+}
+
+impl TableStat {
+    fn new(rec: &TableRecord, page_size: usize) -> TableStat {
+        TableStat {
+            entries: rec.entries,
+            depth: rec.depth,
+            branch_pages: rec.branch_pages,
+            leaf_pages: rec.leaf_pages,
+            overflow_pages: rec.overflow_pages,
+            page_size,
+        }
+    }
+}
+
+fn bounds<K: AsRef<[u8]>, R: RangeBounds<K>>(range: &R) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+    let conv = |b: Bound<&K>| match b {
+        Bound::Included(k) => Bound::Included(k.as_ref().to_vec()),
+        Bound::Excluded(k) => Bound::Excluded(k.as_ref().to_vec()),
+        Bound::Unbounded => Bound::Unbounded,
+    };
+    (conv(range.start_bound()), conv(range.end_bound()))
+}
+
+fn check_table_name(name: &str, page_size: usize) -> Result<()> {
+    if name.is_empty() {
+        return Err(Error::Invalid("table names cannot be empty".into()));
+    }
+    btree::check_key(name.as_bytes(), page_size)
+}
+
+/// Look a table up in the catalog of `src`.
+fn catalog_lookup<S: PageSource + ?Sized>(
+    src: &S,
+    catalog: &TableRecord,
+    name: &str,
+) -> Result<Option<TableRecord>> {
+    match btree::get(src, catalog, name.as_bytes())? {
+        Some(bytes) => TableRecord::decode(bytes, catalog.root).map(Some),
+        None => Ok(None),
+    }
+}
+
+fn catalog_names<S: PageSource + ?Sized>(src: &S, catalog: &TableRecord) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let mut cur = RawCursor::new(src, *catalog);
+    let mut item = cur.first()?;
+    while let Some((k, _)) = item {
+        out.push(String::from_utf8_lossy(k).into_owned());
+        item = cur.next()?;
+    }
+    Ok(out)
+}
+
+// ------------------------------------------------------------------------------------
+// Read transactions
+// ------------------------------------------------------------------------------------
+
+/// A read-only snapshot. `Send + Sync`: share it between threads freely; every slice it
+/// hands out points into the memory map and lives as long as the borrow of the txn.
+pub struct ReadTxn {
+    env: Arc<EnvInner>,
+    snap: Snapshot,
+    slot: usize,
+}
+
+impl ReadTxn {
+    pub(crate) fn begin(env: Arc<EnvInner>) -> Result<ReadTxn> {
+        let (snap, slot) = {
+            let cur = env.current.lock();
+            // Register under the state lock: see the reader-table notes.
+            let slot = env.readers.register(cur.meta.txnid)?;
+            (cur.clone(), slot)
+        };
+        Ok(ReadTxn { env, snap, slot })
+    }
+
+    /// The transaction id of the snapshot.
+    pub fn id(&self) -> u64 {
+        self.snap.meta.txnid
+    }
+
+    /// The unnamed default table.
+    pub fn main_table(&self) -> ReadTable<'_> {
+        ReadTable {
+            src: &self.snap.pages,
+            rec: self.snap.meta.main,
+        }
+    }
+
+    /// A named table; `Error::TableNotFound` if it does not exist.
+    pub fn open_table(&self, name: &str) -> Result<ReadTable<'_>> {
+        match catalog_lookup(&self.snap.pages, &self.snap.meta.catalog, name)? {
+            Some(rec) => Ok(ReadTable {
+                src: &self.snap.pages,
+                rec,
+            }),
+            None => Err(Error::TableNotFound(name.to_string())),
+        }
+    }
+
+    /// Names of all named tables, sorted.
+    pub fn list_tables(&self) -> Result<Vec<String>> {
+        catalog_names(&self.snap.pages, &self.snap.meta.catalog)
+    }
+
+    pub(crate) fn snapshot(&self) -> &Snapshot {
+        &self.snap
+    }
+
+    pub(crate) fn env(&self) -> &Arc<EnvInner> {
+        &self.env
+    }
+}
+
+impl Drop for ReadTxn {
+    fn drop(&mut self) {
+        self.env.readers.release(self.slot);
+    }
+}
+
+/// A table as seen by a read transaction. `Copy`, `Send + Sync`.
+#[derive(Clone, Copy)]
+pub struct ReadTable<'txn> {
+    src: &'txn MappedPages,
+    rec: TableRecord,
+}
+
+impl<'txn> ReadTable<'txn> {
+    /// The value stored under `key`, borrowed from the map (no copy).
+    #[inline]
+    pub fn get(&self, key: &[u8]) -> Result<Option<&'txn [u8]>> {
+        btree::get(self.src, &self.rec, key)
+    }
+    /// Number of entries (O(1)).
+    pub fn len(&self) -> u64 {
+        self.rec.entries
+    }
+    pub fn is_empty(&self) -> bool {
+        self.rec.entries == 0
+    }
+    pub fn stat(&self) -> TableStat {
+        TableStat::new(&self.rec, self.src.page_size)
+    }
+    pub fn cursor(&self) -> Cursor<'txn> {
+        Cursor::new(self.src, self.rec)
+    }
+    /// All entries in key order (use `.rev()` for descending).
+    pub fn iter(&self) -> Range<'txn> {
+        Range::new(self.src, self.rec, Bound::Unbounded, Bound::Unbounded)
+    }
+    /// Entries with keys in `range`, e.g. `t.range(&b"a"[..]..&b"m"[..])`.
+    pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Range<'txn> {
+        let (s, e) = bounds(&range);
+        Range::new(self.src, self.rec, s, e)
+    }
+    pub(crate) fn record(&self) -> TableRecord {
+        self.rec
+    }
+}
+
+// ------------------------------------------------------------------------------------
+// Write transactions
+// ------------------------------------------------------------------------------------
+
+struct TableSlot {
+    /// `None` for the main table.
+    name: Option<String>,
+    rec: TableRecord,
+    /// Changed in this transaction (catalog needs rewriting).
+    dirty: bool,
+    /// Dropped in this transaction.
+    dropped: bool,
+}
+
+/// The single write transaction. Dropping it without `commit` aborts.
+pub struct WriteTxn {
+    env: Arc<EnvInner>,
+    pager: Pager,
+    base: Meta,
+    catalog: TableRecord,
+    /// Slot 0 is the main table.
+    tables: Vec<TableSlot>,
+    /// An operation failed midway (e.g. an I/O error during a split); the tree may be
+    /// half-modified, so the transaction can only be aborted.
+    failed: bool,
+}
+
+/// Options for [`TableMut::put_with`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PutFlags {
+    /// Fail with `Error::KeyExists` instead of overwriting.
+    pub no_overwrite: bool,
+    /// The key sorts after every key in the table: fast path for sorted loads, with
+    /// leaves filled completely. Otherwise `Error::KeyNotGreater`.
+    pub append: bool,
+}
+
+impl WriteTxn {
+    pub(crate) fn begin(env: Arc<EnvInner>, wait: bool) -> Result<WriteTxn> {
+        if env.opts.read_only {
+            return Err(Error::ReadOnly);
+        }
+        if env.poisoned.load(Ordering::SeqCst) {
+            return Err(Error::NeedsReopen);
+        }
+        let ws = if wait {
+            env.writer.lock_arc()
+        } else {
+            env.writer.try_lock_arc().ok_or(Error::Busy)?
+        };
+        // Exclude writers in other processes for the life of this transaction.
+        if let Some(lock) = &env.lock_file {
+            if wait {
+                lock.lock()?;
+            } else if lock.try_lock().is_err() {
+                return Err(Error::Busy);
+            }
+        }
+        let base = env.current.lock().meta;
+        let txnid = base.txnid + 1;
+        let reuse_limit = env.reuse_limit(base.txnid);
+        let pager = Pager::new(
+            env.clone(),
+            ws,
+            env.opts.read_ahead,
+            env.page_size,
+            txnid,
+            base.high_water,
+            base.growth_step.max(1),
+            base.free,
+            reuse_limit,
+        );
+        Ok(WriteTxn {
+            env,
+            pager,
+            base,
+            catalog: base.catalog,
+            tables: vec![TableSlot {
+                name: None,
+                rec: base.main,
+                dirty: false,
+                dropped: false,
+            }],
+            failed: false,
+        })
+    }
+
+    /// The id this transaction will commit as.
+    pub fn id(&self) -> u64 {
+        self.pager.txnid
+    }
+
+    fn find_slot(&self, name: &str) -> Option<usize> {
+        self.tables
+            .iter()
+            .position(|t| t.name.as_deref() == Some(name))
+    }
+
+    fn slot_for(&mut self, name: &str, create: bool) -> Result<usize> {
+        check_table_name(name, self.env.page_size)?;
+        if let Some(i) = self.find_slot(name) {
+            if !self.tables[i].dropped {
+                return Ok(i);
+            }
+            if !create {
+                return Err(Error::TableNotFound(name.to_string()));
+            }
+            self.tables[i].dropped = false;
+            self.tables[i].dirty = true;
+            return Ok(i);
+        }
+        let found = catalog_lookup(&self.pager, &self.catalog, name)?;
+        let (rec, dirty) = match (found, create) {
+            (Some(rec), _) => (rec, false),
+            (None, true) => (TableRecord::default(), true),
+            (None, false) => return Err(Error::TableNotFound(name.to_string())),
+        };
+        self.tables.push(TableSlot {
+            name: Some(name.to_string()),
+            rec,
+            dirty,
+            dropped: false,
+        });
+        Ok(self.tables.len() - 1)
+    }
+
+    /// The unnamed default table.
+    pub fn main_table(&mut self) -> TableMut<'_> {
+        TableMut { txn: self, slot: 0 }
+    }
+
+    /// A named table; `Error::TableNotFound` if it does not exist.
+    pub fn open_table(&mut self, name: &str) -> Result<TableMut<'_>> {
+        let slot = self.slot_for(name, false)?;
+        Ok(TableMut { txn: self, slot })
+    }
+
+    /// A named table, created empty if it does not exist.
+    pub fn create_table(&mut self, name: &str) -> Result<TableMut<'_>> {
+        let slot = self.slot_for(name, true)?;
+        Ok(TableMut { txn: self, slot })
+    }
+
+    /// Delete a named table and all its entries. Returns false if it did not exist.
+    pub fn drop_table(&mut self, name: &str) -> Result<bool> {
+        let slot = match self.slot_for(name, false) {
+            Ok(s) => s,
+            Err(Error::TableNotFound(_)) => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        let mut rec = self.tables[slot].rec;
+        btree::clear(&mut self.pager, &mut rec)?;
+        let t = &mut self.tables[slot];
+        t.rec = rec;
+        t.dropped = true;
+        t.dirty = true;
+        Ok(true)
+    }
+
+    /// Names of all named tables as this transaction sees them, sorted.
+    pub fn list_tables(&self) -> Result<Vec<String>> {
+        let mut names = catalog_names(&self.pager, &self.catalog)?;
+        for t in &self.tables {
+            if let Some(n) = &t.name {
+                if t.dropped {
+                    names.retain(|x| x != n);
+                } else if !names.contains(n) {
+                    names.push(n.clone());
+                }
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    /// Pages this transaction has modified so far (held in memory until commit).
+    pub fn dirty_pages(&self) -> usize {
+        self.pager.dirty_pages()
+    }
+
+    /// Discard every change.
+    pub fn abort(self) {}
+
+    /// Make every change durable (per the environment's `Durability`) and visible.
+    ///
+    /// On error nothing of this transaction is visible and the last committed state is
+    /// intact on disk. If the failure hit the meta write or the final sync, the
+    /// environment reports `Error::NeedsReopen` from then on.
+    pub fn commit(mut self) -> Result<()> {
+        let env = self.env.clone();
+        if env.poisoned.load(Ordering::SeqCst) {
+            return Err(Error::NeedsReopen);
+        }
+        if self.failed {
+            return Err(Error::Invalid(
+                "an operation of this transaction failed; it can only be aborted".into(),
+            ));
+        }
+        // 1. Record changed tables in the catalog.
+        let mut catalog = self.catalog;
+        for t in &self.tables {
+            let (Some(name), true) = (&t.name, t.dirty) else {
+                continue;
+            };
+            if t.dropped {
+                btree::delete(&mut self.pager, &mut catalog, name.as_bytes())?;
+            } else {
+                let rec = t.rec.encode();
+                btree::put(
+                    &mut self.pager,
+                    &mut catalog,
+                    name.as_bytes(),
+                    &rec,
+                    PutMode::Upsert,
+                )?;
+            }
+        }
+        // 2. Free space, then the pages themselves.
+        self.pager.save_free_tree()?;
+        self.pager.write_dirty()?;
+        let durability = env.opts.durability;
+        if durability != Durability::NoSync {
+            env.storage.sync_data()?;
+        }
+        // 3. The meta: from here on a failure leaves the on-disk state unknown.
+        let meta = Meta {
+            txnid: self.pager.txnid,
+            page_size: env.page_size as u32,
+            high_water: self.pager.high_water,
+            growth_step: self.base.growth_step,
+            main: self.tables[0].rec,
+            catalog,
+            free: self.pager.free,
+        };
+        let mut page = vec![0u8; env.page_size];
+        page[..META_LEN].copy_from_slice(&meta.encode(meta.txnid % 2));
+        let written = env
+            .storage
+            .write_at(&page, (meta.txnid % 2) * env.page_size as u64)
+            .and_then(|_| match durability {
+                Durability::Full => env.storage.sync_data(),
+                _ => Ok(()),
+            });
+        if let Err(e) = written {
+            env.poisoned.store(true, Ordering::SeqCst);
+            return Err(e.into());
+        }
+        match durability {
+            Durability::Full => env.durable_txnid.store(meta.txnid, Ordering::SeqCst),
+            Durability::NoMetaSync => {
+                env.durable_txnid
+                    .fetch_max(meta.txnid - 1, Ordering::SeqCst);
+            }
+            Durability::NoSync => {}
+        }
+        // 4. Publish.
+        let snapshot = Snapshot {
+            meta,
+            pages: MappedPages {
+                map: self.pager.ws.map.clone(),
+                page_size: env.page_size,
+                high_water: meta.high_water,
+                verify: env.opts.verify_checksums,
+            },
+        };
+        *env.current.lock() = snapshot;
+        Ok(())
+    }
+}
+
+impl Drop for WriteTxn {
+    fn drop(&mut self) {
+        if let Some(lock) = &self.env.lock_file {
+            let _ = lock.unlock();
+        }
+    }
+}
+
+/// A table inside the write transaction. Reads see the transaction's own changes.
+pub struct TableMut<'txn> {
+    txn: &'txn mut WriteTxn,
+    slot: usize,
+}
+
+impl TableMut<'_> {
+    fn rec(&self) -> TableRecord {
+        self.txn.tables[self.slot].rec
+    }
+
+    fn update(
+        &mut self,
+        f: impl FnOnce(&mut Pager, &mut TableRecord) -> Result<bool>,
+    ) -> Result<bool> {
+        let txn = &mut *self.txn;
+        let mut rec = txn.tables[self.slot].rec;
+        let result = f(&mut txn.pager, &mut rec);
+        // Keep the record in step with the pages even when the operation failed midway.
+        let t = &mut txn.tables[self.slot];
+        if t.rec != rec {
+            t.rec = rec;
+            t.dirty = true;
+        }
+        if let Err(e) = &result {
+            // Refusals decided before any page changed leave the transaction usable.
+            if !matches!(
+                e,
+                Error::KeyExists
+                    | Error::KeyNotGreater
+                    | Error::KeyTooLarge { .. }
+                    | Error::ValueTooLarge { .. }
+            ) {
+                txn.failed = true;
+            }
+        }
+        result
+    }
+
+    /// The value under `key`, including this transaction's changes.
+    pub fn get(&self, key: &[u8]) -> Result<Option<&[u8]>> {
+        btree::get(&self.txn.pager, &self.txn.tables[self.slot].rec, key)
+    }
+
+    /// Insert or overwrite.
+    pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        self.update(|p, r| btree::put(p, r, key, value, PutMode::Upsert))
+            .map(|_| ())
+    }
+
+    /// Insert with flags; returns true if the key was new.
+    pub fn put_with(&mut self, key: &[u8], value: &[u8], flags: PutFlags) -> Result<bool> {
+        let mode = if flags.append {
+            PutMode::Append
+        } else if flags.no_overwrite {
+            PutMode::NoOverwrite
+        } else {
+            PutMode::Upsert
+        };
+        self.update(|p, r| btree::put(p, r, key, value, mode))
+    }
+
+    /// Append a key greater than every key in the table (sorted bulk loads).
+    pub fn append(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        self.update(|p, r| btree::put(p, r, key, value, PutMode::Append))
+            .map(|_| ())
+    }
+
+    /// Remove `key`; returns true if it was present.
+    pub fn delete(&mut self, key: &[u8]) -> Result<bool> {
+        self.update(|p, r| btree::delete(p, r, key))
+    }
+
+    /// Remove every entry (the table stays).
+    pub fn clear(&mut self) -> Result<()> {
+        self.update(|p, r| btree::clear(p, r).map(|_| true))
+            .map(|_| ())
+    }
+
+    pub fn len(&self) -> u64 {
+        self.rec().entries
+    }
+    pub fn is_empty(&self) -> bool {
+        self.rec().entries == 0
+    }
+    pub fn stat(&self) -> TableStat {
+        TableStat::new(&self.rec(), self.txn.env.page_size)
+    }
+    pub fn cursor(&self) -> Cursor<'_> {
+        Cursor::new(&self.txn.pager, self.rec())
+    }
+    pub fn iter(&self) -> Range<'_> {
+        Range::new(
+            &self.txn.pager,
+            self.rec(),
+            Bound::Unbounded,
+            Bound::Unbounded,
+        )
+    }
+    pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Range<'_> {
+        let (s, e) = bounds(&range);
+        Range::new(&self.txn.pager, self.rec(), s, e)
+    }
+}
