@@ -19,6 +19,7 @@
 
 mod btree;
 pub mod check;
+mod copy;
 mod cursor;
 pub mod dump;
 mod env;

@@ -143,10 +143,6 @@ impl Pager {
             .ok_or_else(|| Error::corrupted(pgno, "internal: page is not dirty"))
     }
 
-    pub fn is_dirty(&self, pgno: u64) -> bool {
-        self.dirty.contains_key(&pgno)
-    }
-
     /// Make `pgno` writable: returns it if already dirty, else a dirty copy's number.
     pub fn touch(&mut self, pgno: u64) -> Result<u64> {
         if self.dirty.contains_key(&pgno) {
@@ -428,11 +424,6 @@ impl Pager {
             self.env.storage.write_at(&buf, run_start * ps as u64)?;
         }
         Ok(())
-    }
-
-    /// Counters for statistics: pages (freed by this txn, in the pool).
-    pub fn free_counts(&self) -> (usize, usize) {
-        (self.freed.len(), self.pool.len())
     }
 }
 

@@ -1,2 +1,87 @@
-//! placeholder
-pub struct EnvStat;
+//! Environment statistics: the gauges of the off-heap discipline.
+
+use crate::cursor::RawCursor;
+use crate::error::Result;
+use crate::pager::{parse_free_key, parse_free_value};
+use crate::txn::TableStat;
+use crate::Env;
+
+/// A snapshot of the environment's gauges.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EnvStat {
+    pub page_size: usize,
+    /// Length of the database file.
+    pub file_bytes: u64,
+    /// Address space reserved by the current mapping.
+    pub mapped_bytes: u64,
+    /// Bytes of the file resident in the page cache (mincore).
+    pub resident_bytes: u64,
+    pub last_txnid: u64,
+    /// Pages ever allocated (the high-water mark), metas included.
+    pub high_water_pages: u64,
+    /// Pages listed in the free tree.
+    pub free_pages: u64,
+    /// Free pages the next write transaction may reuse.
+    pub reusable_pages: u64,
+    /// Free pages held back: a live reader (or, without `Full` durability, a meta that
+    /// a crash could fall back to) can still see them.
+    pub held_pages: u64,
+    /// Live read transactions, and the most there can be.
+    pub readers: usize,
+    pub max_readers: usize,
+    /// Transactions committed since the oldest live reader's snapshot (0 if none).
+    pub oldest_reader_lag: u64,
+    /// The main table.
+    pub main: TableStat,
+    /// Number of named tables.
+    pub tables: usize,
+}
+
+impl Env {
+    /// Gather the environment statistics (walks the free tree; cheap).
+    pub fn stat(&self) -> Result<EnvStat> {
+        let rtx = self.begin_read()?;
+        let snap = rtx.snapshot();
+        let inner = &self.inner;
+        let limit = inner.reuse_limit(snap.meta.txnid);
+        let (mut free, mut reusable) = (0u64, 0u64);
+        let mut cur = RawCursor::new(&snap.pages, snap.meta.free);
+        let mut item = cur.first()?;
+        while let Some((k, v)) = item {
+            let leaf = cur.leaf_pgno();
+            let (txnid, _) = parse_free_key(k, leaf)?;
+            let n = parse_free_value(v, leaf)?.count() as u64;
+            free += n;
+            if txnid <= limit {
+                reusable += n;
+            }
+            item = cur.next()?;
+        }
+        let readers = inner.readers.list();
+        // Our own read transaction is one of them; do not count it.
+        let others: Vec<_> = readers.iter().filter(|r| r.slot != rtx.slot()).collect();
+        let oldest = others.iter().map(|r| r.txnid).min();
+        let file_bytes = inner.storage.len()?;
+        let resident = snap
+            .pages
+            .map
+            .resident_bytes(file_bytes.min(snap.pages.map.reserved() as u64) as usize)
+            .unwrap_or(0);
+        Ok(EnvStat {
+            page_size: inner.page_size,
+            file_bytes,
+            mapped_bytes: snap.pages.map.reserved() as u64,
+            resident_bytes: resident,
+            last_txnid: snap.meta.txnid,
+            high_water_pages: snap.meta.high_water,
+            free_pages: free,
+            reusable_pages: reusable,
+            held_pages: free - reusable,
+            readers: others.len(),
+            max_readers: inner.readers.capacity(),
+            oldest_reader_lag: oldest.map(|o| snap.meta.txnid - o).unwrap_or(0),
+            main: rtx.main_table().stat(),
+            tables: rtx.list_tables()?.len(),
+        })
+    }
+}

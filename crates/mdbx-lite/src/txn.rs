@@ -131,8 +131,8 @@ impl ReadTxn {
         &self.snap
     }
 
-    pub(crate) fn env(&self) -> &Arc<EnvInner> {
-        &self.env
+    pub(crate) fn slot(&self) -> usize {
+        self.slot
     }
 }
 
@@ -177,8 +177,11 @@ impl<'txn> ReadTable<'txn> {
         let (s, e) = bounds(&range);
         Range::new(self.src, self.rec, s, e)
     }
-    pub(crate) fn record(&self) -> TableRecord {
-        self.rec
+    /// Ask the kernel to read this snapshot's pages into the page cache in the
+    /// background (madvise WILLNEED), e.g. before a full scan of a cold file.
+    pub fn prefetch(&self) {
+        let bound = self.src.high_water as usize * self.src.page_size;
+        self.src.map.will_need(0, bound, bound);
     }
 }
 

@@ -38,6 +38,8 @@ fn put_get_commit_reopen() {
     let keys: Vec<Vec<u8>> = t.iter().map(|e| e.unwrap().0.to_vec()).collect();
     assert_eq!(keys.len(), 20_000);
     assert!(keys.windows(2).all(|w| w[0] < w[1]));
+    let report = env.check().unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
     let rev: Vec<Vec<u8>> = t.iter().rev().map(|e| e.unwrap().0.to_vec()).collect();
     assert_eq!(rev.len(), 20_000);
     assert_eq!(rev.first(), keys.last());
@@ -61,6 +63,8 @@ fn deletes_and_overwrites() {
         }
         w.commit().unwrap();
     }
+    let report = env.check().unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
     let r = env.begin_read().unwrap();
     let t = r.open_table("t").unwrap();
     assert_eq!(t.len(), 5_000 - 5_000usize.div_ceil(3) as u64);
@@ -74,6 +78,12 @@ fn deletes_and_overwrites() {
         assert_eq!(t.stat().depth, 0);
     }
     w.commit().unwrap();
+    drop(r);
+    let report = env.check().unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
+    let st = env.stat().unwrap();
+    assert!(st.free_pages > 0);
+    assert_eq!(st.readers, 0);
 }
 
 #[test]
@@ -105,6 +115,18 @@ fn large_values_and_flags() {
     let r = env.begin_read().unwrap();
     assert_eq!(r.main_table().get(b"big").unwrap(), Some(&big[..]));
     assert_eq!(r.main_table().get(b"empty").unwrap(), Some(&b""[..]));
+    let report = env.check().unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
+    let copy = dir.path().join("copy");
+    env.copy_to(&copy, false).unwrap();
+    let compact = dir.path().join("compact");
+    env.copy_to(&compact, true).unwrap();
+    for p in [copy, compact] {
+        let e2 = Env::open(&p).unwrap();
+        assert!(e2.check().unwrap().is_ok());
+        let r2 = e2.begin_read().unwrap();
+        assert_eq!(r2.main_table().get(b"big").unwrap(), Some(&big[..]));
+    }
 }
 
 #[test]
