@@ -9,6 +9,7 @@ use std::io;
 use std::os::unix::fs::FileExt;
 
 /// Positional writes, size changes and syncs of the database file.
+#[allow(clippy::len_without_is_empty)]
 pub trait Storage: Send + Sync {
     /// Current length of the file in bytes.
     fn len(&self) -> io::Result<u64>;

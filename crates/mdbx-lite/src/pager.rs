@@ -489,7 +489,7 @@ impl PageSource for Pager {
 
     fn overflow(&self, pgno: u64, len: usize) -> Result<&[u8]> {
         let n = page::overflow_pages_needed(len, self.page_size);
-        let end = pgno.checked_add(n).unwrap_or(u64::MAX);
+        let end = pgno.saturating_add(n);
         if pgno < crate::meta::FIRST_PAGE || end > self.high_water {
             return Err(Error::corrupted(
                 pgno,
