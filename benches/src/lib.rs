@@ -1,1 +1,58 @@
-//! Benchmark helpers.
+//! Shared helpers for the benchmarks: the workload redb publishes (24-byte random keys,
+//! 150-byte random values from a seeded generator) and database builders.
+
+use mdbx_lite::{Durability, Env, Result};
+
+/// SplitMix64: a small, fast, seeded generator (no external crates needed).
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    pub fn fill(&mut self, buf: &mut [u8]) {
+        for chunk in buf.chunks_mut(8) {
+            let v = self.next_u64().to_le_bytes();
+            chunk.copy_from_slice(&v[..chunk.len()]);
+        }
+    }
+}
+
+pub const KEY_LEN: usize = 24;
+pub const VALUE_LEN: usize = 150;
+
+/// The `i`-th key of the workload (deterministic, so benches can re-derive keys).
+pub fn key(i: u64) -> [u8; KEY_LEN] {
+    let mut r = Rng::new(i.wrapping_mul(0x2545_F491_4F6C_DD1D) ^ 0x5EED);
+    let mut k = [0u8; KEY_LEN];
+    r.fill(&mut k);
+    k
+}
+
+pub fn value(i: u64) -> [u8; VALUE_LEN] {
+    let mut r = Rng::new(i ^ 0xA11C_E5ED);
+    let mut v = [0u8; VALUE_LEN];
+    r.fill(&mut v);
+    v
+}
+
+/// Create a database at `path` holding keys `0..n` of the workload in the main table.
+pub fn build(path: &std::path::Path, n: u64) -> Result<Env> {
+    let env = Env::builder().durability(Durability::Full).open(path)?;
+    let mut w = env.begin_write()?;
+    {
+        let mut t = w.main_table();
+        for i in 0..n {
+            t.put(&key(i), &value(i))?;
+        }
+    }
+    w.commit()?;
+    Ok(env)
+}
