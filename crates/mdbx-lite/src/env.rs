@@ -219,14 +219,15 @@ impl Env {
             storage = layer(storage);
         }
         let mut len = storage.len()?;
-        if len == 0 {
+        if len == 0 || (!b.read_only && never_initialised(storage.as_ref(), len)?) {
             if b.read_only {
                 return Err(Error::NotADatabase("the file is empty".into()));
             }
             let lock = lock_file.as_ref().ok_or(Error::ReadOnly)?;
             lock.lock()?;
             let created = (|| -> Result<()> {
-                if storage.len()? == 0 {
+                let len = storage.len()?;
+                if len == 0 || never_initialised(storage.as_ref(), len)? {
                     let ps = b.page_size.unwrap_or(MIN_PAGE_SIZE);
                     init_file(storage.as_ref(), ps, b.growth_step)?;
                     fsync_parent(path);
@@ -344,6 +345,40 @@ impl Env {
 }
 
 impl EnvInner {
+    /// Adopt a commit made through another handle on the file (another `Env` or another
+    /// process): called by the writer once it holds the file lock, so it builds on the
+    /// newest meta on disk instead of a stale in-memory one (which would lose that
+    /// commit and reuse pages it now uses).
+    pub(crate) fn adopt_newer_meta(&self, ws: &mut WriterState) -> Result<()> {
+        let len = self.storage.len()?;
+        let disk = read_metas(self.storage.as_ref(), len, Some(self.page_size))?;
+        let mut cur = self.current.lock();
+        if disk.txnid <= cur.meta.txnid {
+            return Ok(());
+        }
+        check_length(&disk, len)?;
+        if len > ws.file_len {
+            ws.file_len = len;
+        }
+        if ws.file_len as usize > ws.map.reserved() {
+            ws.map = Arc::new(Mapping::new(
+                &self.file,
+                reservation_for(ws.file_len),
+                self.opts.read_ahead,
+            )?);
+        }
+        *cur = Snapshot {
+            meta: disk,
+            pages: MappedPages {
+                map: ws.map.clone(),
+                page_size: self.page_size,
+                high_water: disk.high_water,
+                verify: self.opts.verify_checksums,
+            },
+        };
+        Ok(())
+    }
+
     /// The newest transaction whose freed pages may be reused now: no live reader and
     /// no meta a crash could fall back to can still reach them.
     ///
@@ -357,6 +392,19 @@ impl EnvInner {
             None => durable,
         }
     }
+}
+
+/// A file no longer than two of the largest pages and made only of zero bytes can only
+/// be the remains of a creation interrupted before its metas reached the disk (a real
+/// database always has a non-zero meta): nothing was ever committed to it, so it is
+/// initialised like an empty file.
+fn never_initialised(storage: &dyn Storage, len: u64) -> Result<bool> {
+    if len > 2 * MAX_PAGE_SIZE as u64 {
+        return Ok(false);
+    }
+    let mut buf = vec![0u8; len as usize];
+    storage.read_at(&mut buf, 0)?;
+    Ok(buf.iter().all(|&b| b == 0))
 }
 
 /// Write the two metas of an empty database.

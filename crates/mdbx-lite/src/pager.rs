@@ -352,6 +352,7 @@ impl Pager {
         let leftover_group = self.consumed.iter().copied().min();
         let (mut written_own, mut written_left) = (0usize, 0usize);
         for _round in 0..1000 {
+            let (n_freed, n_pool) = (self.freed.len(), self.pool.len());
             let mut own = self.freed.clone();
             let mut left: Vec<u64> = self.pool.iter().copied().collect();
             if leftover_group.is_none() {
@@ -362,10 +363,12 @@ impl Pager {
             if let Some(g) = leftover_group {
                 written_left = self.write_chunks(&mut free, g, &left, cap, written_left)?;
             }
-            let unchanged = match leftover_group {
-                Some(_) => self.freed.len() == own.len() && self.pool.len() == left.len(),
-                None => self.freed.len() + self.pool.len() == own.len(),
-            };
+            // `freed` only grows and `pool` only shrinks here, so equal lengths mean equal
+            // contents. Compare each on its own: a pool page taken for the free tree while
+            // a committed free-tree page joins `freed` keeps the sum unchanged although
+            // the lists just written are stale (the taken page would be listed free and
+            // the newly freed one leaked).
+            let unchanged = self.freed.len() == n_freed && self.pool.len() == n_pool;
             if unchanged {
                 self.free = free;
                 return Ok(());

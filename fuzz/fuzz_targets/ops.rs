@@ -1,0 +1,214 @@
+//! Operation sequences across several tables with commits, aborts, reopen and readers,
+//! checked against a `BTreeMap` model after every commit.
+#![no_main]
+
+use std::collections::BTreeMap;
+
+use arbitrary::Arbitrary;
+use libfuzzer_sys::fuzz_target;
+use mdbx_lite::{Env, Error, PutFlags};
+
+#[derive(Arbitrary, Debug)]
+enum Op {
+    Put { table: u8, key: Vec<u8>, len: u16, fill: u8 },
+    PutLarge { table: u8, key: Vec<u8>, pages: u8 },
+    PutNoOverwrite { table: u8, key: Vec<u8>, fill: u8 },
+    Delete { table: u8, key: Vec<u8> },
+    DeleteRange { table: u8, from: Vec<u8>, count: u8 },
+    Clear { table: u8 },
+    Drop { table: u8 },
+    Commit,
+    Abort,
+    Reopen,
+    HoldReader,
+    ReleaseReader,
+}
+
+type Model = BTreeMap<u8, BTreeMap<Vec<u8>, Vec<u8>>>;
+
+fn table_name(t: u8) -> Option<String> {
+    match t % 4 {
+        0 => None,
+        n => Some(format!("t{n}")),
+    }
+}
+
+fn verify(env: &Env, model: &Model) {
+    let r = env.begin_read().expect("begin_read");
+    for t in 0..4u8 {
+        let expected = model.get(&t);
+        let table = match table_name(t) {
+            None => Some(r.main_table()),
+            Some(n) => match r.open_table(&n) {
+                Ok(t) => Some(t),
+                Err(Error::TableNotFound(_)) => None,
+                Err(e) => panic!("open_table: {e}"),
+            },
+        };
+        match (table, expected) {
+            (None, None) => {}
+            (None, Some(m)) => assert!(m.is_empty() && t != 0, "table {t} missing"),
+            (Some(tab), m) => {
+                let empty = BTreeMap::new();
+                let m = m.unwrap_or(&empty);
+                assert_eq!(tab.len(), m.len() as u64);
+                let got: Vec<(Vec<u8>, Vec<u8>)> = tab
+                    .iter()
+                    .map(|e| e.map(|(k, v)| (k.to_vec(), v.to_vec())).expect("iter"))
+                    .collect();
+                let want: Vec<(Vec<u8>, Vec<u8>)> =
+                    m.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                assert_eq!(got, want);
+            }
+        }
+    }
+    let report = env.check().expect("check");
+    assert!(report.is_ok(), "{:?}", report.problems);
+}
+
+fuzz_target!(|ops: Vec<Op>| {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("db");
+    let mut env = Env::open(&path).expect("open");
+    let mut committed: Model = BTreeMap::new();
+    committed.insert(0, BTreeMap::new());
+    let mut pending = committed.clone();
+    let mut wtx = None;
+    let mut reader: Option<(mdbx_lite::ReadTxn, Model)> = None;
+    for op in ops.into_iter().take(200) {
+        match op {
+            Op::Commit => {
+                if let Some(w) = wtx.take() {
+                    mdbx_lite::WriteTxn::commit(w).expect("commit");
+                    committed = pending.clone();
+                    verify(&env, &committed);
+                }
+            }
+            Op::Abort => {
+                wtx = None;
+                pending = committed.clone();
+            }
+            Op::Reopen => {
+                wtx = None;
+                reader = None;
+                pending = committed.clone();
+                drop(env);
+                env = Env::open(&path).expect("reopen");
+                verify(&env, &committed);
+            }
+            Op::HoldReader => {
+                reader = Some((env.begin_read().expect("reader"), committed.clone()));
+            }
+            Op::ReleaseReader => {
+                if let Some((r, snapshot)) = reader.take() {
+                    let main: Vec<Vec<u8>> = r
+                        .main_table()
+                        .iter()
+                        .map(|e| e.expect("iter").0.to_vec())
+                        .collect();
+                    let want: Vec<Vec<u8>> = snapshot[&0].keys().cloned().collect();
+                    assert_eq!(main, want, "snapshot changed under a reader");
+                }
+            }
+            op => {
+                let w = match &mut wtx {
+                    Some(w) => w,
+                    None => wtx.insert(env.begin_write().expect("begin_write")),
+                };
+                apply(w, &mut pending, op);
+            }
+        }
+    }
+});
+
+fn apply(w: &mut mdbx_lite::WriteTxn, model: &mut Model, op: Op) {
+    let table_of = |t: u8| t % 4;
+    let open = |w: &mut mdbx_lite::WriteTxn, t: u8| -> Option<mdbx_lite::TableMut<'_>> {
+        match table_name(t) {
+            None => Some(w.main_table()),
+            Some(n) => Some(w.create_table(&n).expect("create_table")),
+        }
+    };
+    match op {
+        Op::Put { table, key, len, fill } => {
+            let t = table_of(table);
+            let value = vec![fill; len as usize % 3000];
+            match open(w, t).expect("table").put(&key, &value) {
+                Ok(()) => {
+                    model.entry(t).or_default().insert(key, value);
+                }
+                Err(Error::KeyTooLarge { .. }) => {}
+                Err(e) => panic!("put: {e}"),
+            }
+        }
+        Op::PutLarge { table, key, pages } => {
+            let t = table_of(table);
+            let value = vec![pages; (pages as usize % 40) * 4096 + 5];
+            match open(w, t).expect("table").put(&key, &value) {
+                Ok(()) => {
+                    model.entry(t).or_default().insert(key, value);
+                }
+                Err(Error::KeyTooLarge { .. }) => {}
+                Err(e) => panic!("put large: {e}"),
+            }
+        }
+        Op::PutNoOverwrite { table, key, fill } => {
+            let t = table_of(table);
+            let flags = PutFlags {
+                no_overwrite: true,
+                ..PutFlags::default()
+            };
+            let exists = model.get(&t).is_some_and(|m| m.contains_key(&key));
+            match open(w, t).expect("table").put_with(&key, &[fill], flags) {
+                Ok(_) => {
+                    assert!(!exists);
+                    model.entry(t).or_default().insert(key, vec![fill]);
+                }
+                Err(Error::KeyExists) => assert!(exists),
+                Err(Error::KeyTooLarge { .. }) => {}
+                Err(e) => panic!("put_with: {e}"),
+            }
+        }
+        Op::Delete { table, key } => {
+            let t = table_of(table);
+            let existed = model.get_mut(&t).and_then(|m| m.remove(&key)).is_some();
+            if t != 0 && !model.contains_key(&t) {
+                return;
+            }
+            let mut tab = open(w, t).expect("table");
+            model.entry(t).or_default();
+            assert_eq!(tab.delete(&key).expect("delete"), existed);
+        }
+        Op::DeleteRange { table, from, count } => {
+            let t = table_of(table);
+            let keys: Vec<Vec<u8>> = model
+                .get(&t)
+                .map(|m| m.range(from..).take(count as usize).map(|(k, _)| k.clone()).collect())
+                .unwrap_or_default();
+            if keys.is_empty() {
+                return;
+            }
+            let mut tab = open(w, t).expect("table");
+            for k in keys {
+                assert!(tab.delete(&k).expect("delete"));
+                model.get_mut(&t).map(|m| m.remove(&k));
+            }
+        }
+        Op::Clear { table } => {
+            let t = table_of(table);
+            if t != 0 && !model.contains_key(&t) {
+                return;
+            }
+            open(w, t).expect("table").clear().expect("clear");
+            model.insert(t, BTreeMap::new());
+        }
+        Op::Drop { table } => {
+            let t = table_of(table);
+            if let Some(name) = table_name(t) {
+                let existed = model.remove(&t).is_some();
+                assert_eq!(w.drop_table(&name).expect("drop"), existed);
+            }
+        }
+        _ => {}
+    }
+}
