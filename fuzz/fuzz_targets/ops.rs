@@ -121,14 +121,15 @@ fuzz_target!(|ops: Vec<Op>| {
     }
 });
 
+fn open(w: &mut mdbx_lite::WriteTxn, t: u8) -> Option<mdbx_lite::TableMut<'_>> {
+    match table_name(t) {
+        None => Some(w.main_table()),
+        Some(n) => Some(w.create_table(&n).expect("create_table")),
+    }
+}
+
 fn apply(w: &mut mdbx_lite::WriteTxn, model: &mut Model, op: Op) {
     let table_of = |t: u8| t % 4;
-    let open = |w: &mut mdbx_lite::WriteTxn, t: u8| -> Option<mdbx_lite::TableMut<'_>> {
-        match table_name(t) {
-            None => Some(w.main_table()),
-            Some(n) => Some(w.create_table(&n).expect("create_table")),
-        }
-    };
     match op {
         Op::Put { table, key, len, fill } => {
             let t = table_of(table);
