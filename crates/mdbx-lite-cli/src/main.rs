@@ -1,1 +1,371 @@
-fn main() {}
+//! `mdbx-lite`: the command-line tool. Argument parsing and presentation only; everything
+//! it shows comes from the `mdbx_lite` library's public API.
+//!
+//! Exit codes: 0 success, 1 error (one line on stderr: `mdbx-lite: <file>: <error>`),
+//! 2 usage error, 3 `check` found problems, 4 `get` found no such key.
+
+mod admin;
+mod check;
+mod demo;
+mod dumpload;
+mod inspect;
+mod lookup;
+mod stat;
+mod util;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use util::{CliError, CliResult};
+
+#[derive(Parser)]
+#[command(
+    name = "mdbx-lite",
+    version,
+    about = "Inspect, check, dump, load and copy mdbx-lite databases",
+    long_about = "Inspect, check, dump, load and copy mdbx-lite databases.\n\n\
+        Flags follow LMDB's mdb_* and libmdbx's mdbx_* tools; dump/load speak mdb_dump's \
+        text format exactly. A database is one file (LMDB's -n mode).",
+    after_help = "Exit codes: 0 ok, 1 error, 2 usage error, 3 check found problems, \
+        4 get: key not found.\n\nTry: mdbx-lite demo"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    Stat(StatArgs),
+    Check(CheckArgs),
+    Dump(DumpArgs),
+    Load(LoadArgs),
+    Copy(CopyArgs),
+    Drop(DropArgs),
+    Pages(PagesArgs),
+    Page(PageArgs),
+    Tree(TreeArgs),
+    Readers(ReadersArgs),
+    Residency(ResidencyArgs),
+    Get(GetArgs),
+    Keys(KeysArgs),
+    Demo(DemoArgs),
+}
+
+/// Environment, free-space, reader and table statistics (like mdb_stat).
+///
+/// Without flags, prints the status of the main table.
+#[derive(Args)]
+#[command(
+    after_help = "Examples:\n  mdbx-lite stat -e -a my.db\n  mdbx-lite stat -s users --json my.db"
+)]
+pub struct StatArgs {
+    /// Environment information: page size, file/mapped/resident bytes, last txn, metas
+    #[arg(short = 'e')]
+    pub env: bool,
+    /// Free-space information
+    #[arg(short = 'f')]
+    pub free: bool,
+    /// Reader table and reader lag
+    #[arg(short = 'r')]
+    pub readers: bool,
+    /// Status of every named table (and the main table)
+    #[arg(short = 'a', conflicts_with = "table")]
+    pub all: bool,
+    /// Status of one named table
+    #[arg(short = 's', value_name = "NAME")]
+    pub table: Option<String>,
+    /// Everything as one JSON object on stdout
+    #[arg(long)]
+    pub json: bool,
+    /// The database file
+    pub db: PathBuf,
+}
+
+/// Full consistency check (like mdbx_chk); opens the file read-only.
+///
+/// Prints each problem with its page number and a summary of pages by kind and space
+/// use. Exit code 0 when the database is clean, 3 when problems were found, 1 when it
+/// cannot be opened at all.
+#[derive(Args)]
+#[command(after_help = "Example:\n  mdbx-lite check my.db && echo clean")]
+pub struct CheckArgs {
+    /// Report as JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+    /// The database file
+    pub db: PathBuf,
+}
+
+/// Write tables in mdb_dump's text format (readable by mdb_load and `mdbx-lite load`).
+///
+/// Without -a or -s the main table is dumped. Like mdb_dump, -a dumps every named table
+/// as its own section and does not include the main table.
+#[derive(Args)]
+#[command(after_help = "Examples:\n  mdbx-lite dump -a -f all.dump my.db\n  \
+    mdbx-lite dump -p -s users my.db | head\n  \
+    mdbx-lite dump -a my.db | mdb_load -n lmdb-file")]
+pub struct DumpArgs {
+    /// Dump every named table (not the main table, as mdb_dump -a)
+    #[arg(short = 'a', conflicts_with = "table")]
+    pub all: bool,
+    /// Dump one named table
+    #[arg(short = 's', value_name = "NAME")]
+    pub table: Option<String>,
+    /// Printable format: printable bytes as themselves, others as \hh
+    #[arg(short = 'p')]
+    pub print: bool,
+    /// Write to FILE instead of stdout
+    #[arg(short = 'f', value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Accepted for compatibility with mdb_dump (databases are always single files)
+    #[arg(short = 'n')]
+    pub nosubdir: bool,
+    /// List the named tables instead of dumping
+    #[arg(short = 'l')]
+    pub list: bool,
+    /// The database file
+    pub db: PathBuf,
+}
+
+/// Load mdb_dump-format text (or -T plain text) into a database, creating it if needed.
+///
+/// Each section goes into the table its `database=` header line names; sections without
+/// one go into the -s table, or the main table. As in mdb_load, `database=` wins over -s.
+/// Sorted input is appended (leaves filled completely); unsorted input is inserted.
+#[derive(Args)]
+#[command(
+    after_help = "Examples:\n  mdb_dump -a -n lmdb-file | mdbx-lite load my.db\n  \
+    mdbx-lite load -f users.dump -s users my.db\n  \
+    printf 'key\\nvalue\\n' | mdbx-lite load -T my.db"
+)]
+pub struct LoadArgs {
+    /// Table for sections without a `database=` line (and for -T input)
+    #[arg(short = 's', value_name = "NAME")]
+    pub table: Option<String>,
+    /// Read from FILE instead of stdin
+    #[arg(short = 'f', value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Do not overwrite existing keys; skip them
+    #[arg(short = 'N')]
+    pub no_overwrite: bool,
+    /// Input is plain text: alternating key and value lines, print-escaped, no header
+    #[arg(short = 'T')]
+    pub plain: bool,
+    /// Input is sorted: append every record (error on the first out-of-order key)
+    #[arg(short = 'a')]
+    pub append: bool,
+    /// Accepted for compatibility with mdb_load (databases are always single files)
+    #[arg(short = 'n')]
+    pub nosubdir: bool,
+    /// The database file (created if missing)
+    pub db: PathBuf,
+}
+
+/// Hot backup: copy a consistent snapshot to a new file (like mdb_copy).
+#[derive(Args)]
+#[command(
+    after_help = "Examples:\n  mdbx-lite copy my.db backup.db\n  mdbx-lite copy -c my.db compact.db"
+)]
+pub struct CopyArgs {
+    /// Compact: rebuild every table in key order, without free pages
+    #[arg(short = 'c')]
+    pub compact: bool,
+    /// Source database file
+    pub src: PathBuf,
+    /// Destination file (must not exist)
+    pub dst: PathBuf,
+}
+
+/// Empty a table, or delete it with -d (like mdb_drop).
+#[derive(Args)]
+#[command(
+    after_help = "Examples:\n  mdbx-lite drop -s sessions my.db\n  mdbx-lite drop -d -s old my.db"
+)]
+pub struct DropArgs {
+    /// Delete the table instead of emptying it
+    #[arg(short = 'd')]
+    pub delete: bool,
+    /// The named table (without -s: empty the main table)
+    #[arg(short = 's', value_name = "NAME")]
+    pub table: Option<String>,
+    /// The database file
+    pub db: PathBuf,
+}
+
+/// List every page: number, kind, owning table, writing txn, fill.
+#[derive(Args)]
+#[command(
+    after_help = "Examples:\n  mdbx-lite pages my.db | grep overflow\n  mdbx-lite pages --json my.db"
+)]
+pub struct PagesArgs {
+    /// JSON array on stdout
+    #[arg(long)]
+    pub json: bool,
+    /// The database file
+    pub db: PathBuf,
+}
+
+/// Decode one page: header, role, owner, entries (or the meta record).
+#[derive(Args)]
+#[command(after_help = "Examples:\n  mdbx-lite page 0 my.db\n  mdbx-lite page 17 --hex my.db")]
+pub struct PageArgs {
+    /// Page number
+    pub pgno: u64,
+    /// Also print a hex dump of the page
+    #[arg(long)]
+    pub hex: bool,
+    /// The database file
+    pub db: PathBuf,
+}
+
+/// Show a table's B+tree level by level.
+#[derive(Args)]
+#[command(after_help = "Examples:\n  mdbx-lite tree my.db\n  mdbx-lite tree -s users -v my.db")]
+pub struct TreeArgs {
+    /// The named table (default: the main table)
+    #[arg(short = 's', value_name = "NAME")]
+    pub table: Option<String>,
+    /// List every page of every level
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
+    /// The database file
+    pub db: PathBuf,
+}
+
+/// Show the reader table: live read transactions and how far they lag.
+///
+/// The reader table lives in the process that opened the database, so this shows the
+/// readers this process can see (none, for a separate run of the tool).
+#[derive(Args)]
+#[command(after_help = "Example:\n  mdbx-lite readers --json my.db")]
+pub struct ReadersArgs {
+    /// JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+    /// The database file
+    pub db: PathBuf,
+}
+
+/// How much of the file and of each table is in the OS page cache (mincore).
+#[derive(Args)]
+#[command(after_help = "Example:\n  cat my.db > /dev/null; mdbx-lite residency my.db")]
+pub struct ResidencyArgs {
+    /// JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+    /// The database file
+    pub db: PathBuf,
+}
+
+/// Print the value stored under KEY.
+///
+/// KEY is written as in `dump -p`: printable characters as themselves, `\\` for a
+/// backslash and `\hh` for any byte; or as hex with --hex. The value is printed the
+/// same way (hex with --hex), or as raw bytes with --raw.
+#[derive(Args)]
+#[command(
+    after_help = "Examples:\n  mdbx-lite get -s users 'user:0000042' my.db\n  \
+    mdbx-lite get --hex -s events 00000000000f4240 my.db\n  \
+    mdbx-lite get --raw -s blobs blob:007 my.db > blob.bin"
+)]
+pub struct GetArgs {
+    /// The named table (default: the main table)
+    #[arg(short = 's', value_name = "NAME")]
+    pub table: Option<String>,
+    /// KEY is hex, and the value is printed as hex
+    #[arg(long)]
+    pub hex: bool,
+    /// Write the value's raw bytes, without escaping or newline
+    #[arg(long, conflicts_with = "hex")]
+    pub raw: bool,
+    /// The key
+    pub key: String,
+    /// The database file
+    pub db: PathBuf,
+}
+
+/// List keys in order (optionally with values), from a prefix, up to a limit.
+///
+/// Keys (and --prefix) are written as in `dump -p` (`\hh` escapes), or as hex with
+/// --hex. With -v each line is `key<TAB>value`; a tab inside data is always escaped.
+#[derive(Args)]
+#[command(
+    after_help = "Examples:\n  mdbx-lite keys -s users --prefix user:00001 --limit 5 my.db\n  \
+    mdbx-lite keys -v --hex -s events --limit 3 my.db"
+)]
+pub struct KeysArgs {
+    /// The named table (default: the main table)
+    #[arg(short = 's', value_name = "NAME")]
+    pub table: Option<String>,
+    /// Only keys starting with P
+    #[arg(long, value_name = "P")]
+    pub prefix: Option<String>,
+    /// At most N keys
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u64>,
+    /// Keys, prefix and values in hex
+    #[arg(long)]
+    pub hex: bool,
+    /// Print values too
+    #[arg(short = 'v', long)]
+    pub values: bool,
+    /// The database file
+    pub db: PathBuf,
+}
+
+/// Create a sample database (~1,000,000 entries in a few tables) and show stat, check
+/// and a dump excerpt of it.
+#[derive(Args)]
+#[command(
+    after_help = "Example:\n  cargo run --release -p mdbx-lite-cli -- demo\n  \
+    mdbx-lite demo ./mdbx-lite-demo"
+)]
+pub struct DemoArgs {
+    /// Directory for the sample database (default: a new directory under the system
+    /// temp dir); the file is DIR/demo.db
+    pub dir: Option<PathBuf>,
+    /// Number of entries (hidden; for tests)
+    #[arg(long, hide = true, default_value_t = 1_000_000)]
+    pub entries: u64,
+}
+
+fn run(cli: Cli) -> CliResult<i32> {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let code = match cli.cmd {
+        Cmd::Stat(a) => stat::run(&a, &mut out),
+        Cmd::Check(a) => check::run(&a, &mut out),
+        Cmd::Dump(a) => dumpload::dump(&a, &mut out),
+        Cmd::Load(a) => dumpload::load(&a, &mut out),
+        Cmd::Copy(a) => admin::copy(&a, &mut out),
+        Cmd::Drop(a) => admin::drop_table(&a, &mut out),
+        Cmd::Pages(a) => inspect::pages(&a, &mut out),
+        Cmd::Page(a) => inspect::page(&a, &mut out),
+        Cmd::Tree(a) => inspect::tree(&a, &mut out),
+        Cmd::Readers(a) => inspect::readers(&a, &mut out),
+        Cmd::Residency(a) => inspect::residency(&a, &mut out),
+        Cmd::Get(a) => lookup::get(&a, &mut out),
+        Cmd::Keys(a) => lookup::keys(&a, &mut out),
+        Cmd::Demo(a) => demo::run(&a, &mut out),
+    };
+    // Flush what was printed even when the command failed, then report.
+    let flushed = std::io::Write::flush(&mut out).map_err(CliError::from);
+    let code = code?;
+    flushed?;
+    Ok(code)
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let code = match run(cli) {
+        Ok(code) => code,
+        Err(e) if e.is_broken_pipe() => 0,
+        Err(e) => {
+            eprintln!("{e}");
+            e.code
+        }
+    };
+    std::process::exit(code);
+}

@@ -351,15 +351,15 @@ impl EnvInner {
     /// commit and reuse pages it now uses).
     pub(crate) fn adopt_newer_meta(&self, ws: &mut WriterState) -> Result<()> {
         let len = self.storage.len()?;
+        // Under the file lock the real length is authoritative: another handle may have
+        // grown the file (a stale, shorter length would make this writer shrink it).
+        ws.file_len = len;
         let disk = read_metas(self.storage.as_ref(), len, Some(self.page_size))?;
         let mut cur = self.current.lock();
         if disk.txnid <= cur.meta.txnid {
             return Ok(());
         }
         check_length(&disk, len)?;
-        if len > ws.file_len {
-            ws.file_len = len;
-        }
         if ws.file_len as usize > ws.map.reserved() {
             ws.map = Arc::new(Mapping::new(
                 &self.file,

@@ -24,6 +24,7 @@ mod cursor;
 pub mod dump;
 mod env;
 mod error;
+pub mod inspect;
 pub mod io;
 mod map;
 mod meta;

@@ -98,6 +98,33 @@ impl Mapping {
         }
     }
 
+    /// Residency of every OS page of `[0, bound)` (mincore): the OS page size and one
+    /// flag per OS page, true when that page is in the page cache right now.
+    pub(crate) fn resident_pages(&self, bound: usize) -> io::Result<(usize, Vec<bool>)> {
+        let bound = bound.min(self.map.len());
+        // SAFETY: sysconf has no memory-safety preconditions.
+        let os_page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        let os_page = usize::try_from(os_page).unwrap_or(4096).max(1);
+        if bound == 0 {
+            return Ok((os_page, Vec::new()));
+        }
+        let mut vec = vec![0u8; bound.div_ceil(os_page)];
+        // SAFETY: the address is the start of our live mapping (page aligned by mmap),
+        // `bound` bytes of it are mapped (clamped to the mapping above), and `vec` has
+        // one byte per OS page of that range as mincore requires.
+        let rc = unsafe {
+            libc::mincore(
+                self.map.as_ptr() as *mut libc::c_void,
+                bound,
+                vec.as_mut_ptr(),
+            )
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok((os_page, vec.iter().map(|b| b & 1 == 1).collect()))
+    }
+
     /// How many bytes of `[0, bound)` are resident in the page cache right now (mincore).
     pub(crate) fn resident_bytes(&self, bound: usize) -> io::Result<u64> {
         let bound = bound.min(self.map.len());

@@ -337,6 +337,13 @@ impl Pager {
     /// way while `committing` is set, and chunks are only ever added, never deleted, so
     /// the loop ends.
     pub fn save_free_tree(&mut self) -> Result<()> {
+        let cap = free_chunk_capacity(self.page_size).max(1);
+        // Saving allocates pages (copies of free-tree nodes) but loads no free groups
+        // once `committing` is set, so take a reserve from reusable free space first;
+        // otherwise a pool that ran dry grows the file while free pages are reusable.
+        while self.pool.len() < 16 + (self.freed.len() + self.pool.len()).div_ceil(cap)
+            && self.load_free_group()?
+        {}
         self.committing = true;
         let mut free = self.free;
         for &g in &self.consumed.clone() {
@@ -345,7 +352,6 @@ impl Pager {
                 chunk += 1;
             }
         }
-        let cap = free_chunk_capacity(self.page_size).max(1);
         // Pages left in the pool are reusable now: they go back under the oldest group
         // consumed (whose keys were all just deleted). With nothing consumed, the pool
         // holds only pages this transaction allocated and freed; they join its own group.

@@ -230,7 +230,7 @@ impl WriteTxn {
         if env.poisoned.load(Ordering::SeqCst) {
             return Err(Error::NeedsReopen);
         }
-        let ws = if wait {
+        let mut ws = if wait {
             env.writer.lock_arc()
         } else {
             env.writer.try_lock_arc().ok_or(Error::Busy)?
@@ -241,6 +241,11 @@ impl WriteTxn {
                 lock.lock()?;
             } else if lock.try_lock().is_err() {
                 return Err(Error::Busy);
+            }
+            // Build on their latest commit, not on what this handle saw last.
+            if let Err(e) = env.adopt_newer_meta(&mut ws) {
+                let _ = lock.unlock();
+                return Err(e);
             }
         }
         let base = env.current.lock().meta;

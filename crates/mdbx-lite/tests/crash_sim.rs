@@ -206,7 +206,6 @@ fn workload(seed: u64, durability: Durability, txns: usize) -> Run {
                 }
                 _ => {
                     if let Some(n) = &table {
-                        drop(tab);
                         w.drop_table(n).unwrap();
                         model.remove(&table);
                     }

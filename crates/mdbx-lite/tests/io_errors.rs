@@ -60,7 +60,7 @@ fn apply(t: u64, model: &mut Model) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
     let mut ops = Vec::new();
     for i in 0..40u64 {
         let k = format!("k{:04}", (t * 37 + i * 11) % 300).into_bytes();
-        if (t + i) % 5 == 0 {
+        if (t + i).is_multiple_of(5) {
             ops.push((k, None));
         } else {
             let len = if i == 7 {

@@ -1,0 +1,356 @@
+//! `mdbx-lite dump` and `mdbx-lite load`: LMDB's mdb_dump text format, via
+//! `mdbx_lite::dump`.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use mdbx_lite::dump::{DumpError, DumpFormat, DumpHeader, DumpReader, DumpWriter};
+use mdbx_lite::{Env, Error, PutFlags, WriteTxn};
+
+use crate::util::{file_len, open_ro, open_rw, progress, CliError, CliResult};
+use crate::{DumpArgs, LoadArgs};
+
+/// `maxreaders=` written in dump headers (LMDB's default).
+const MAX_READERS: u64 = 126;
+/// Commit a load's transaction when it holds this many dirty pages.
+const DIRTY_LIMIT: usize = 1 << 16;
+/// Entries between checks of the dirty-page count.
+const BATCH: u64 = 1 << 14;
+
+/// `mapsize=` for a dump of a file of `file_bytes`: LMDB's loader sizes its map from
+/// it (default only 1 MiB), and LMDB's B+tree built by inserts can need several times
+/// our compact size, so give it plenty: 4x the file, at least 64 MiB, rounded up to a
+/// power of two.
+pub fn dump_mapsize(file_bytes: u64) -> u64 {
+    file_bytes
+        .saturating_mul(4)
+        .max(64 << 20)
+        .checked_next_power_of_two()
+        .unwrap_or(u64::MAX / 2 + 1)
+}
+
+pub fn dump(a: &DumpArgs, out: &mut dyn Write) -> CliResult<i32> {
+    let env = open_ro(&a.db)?;
+    let dberr = |e| CliError::db(&a.db, e);
+    let rtx = env.begin_read().map_err(dberr)?;
+    if a.list {
+        for n in rtx.list_tables().map_err(dberr)? {
+            writeln!(out, "{n}")?;
+        }
+        return Ok(0);
+    }
+    let sections: Vec<Option<String>> = if a.all {
+        let names = rtx.list_tables().map_err(dberr)?;
+        if names.is_empty() {
+            return Err(CliError::new(
+                Some(&a.db),
+                "does not contain named tables (-a dumps named tables only; omit it to dump the main table)",
+            ));
+        }
+        let main = rtx.main_table().len();
+        if main > 0 {
+            eprintln!(
+                "mdbx-lite: {}: note: -a does not include the main table ({main} entries), as mdb_dump -a; dump it without -a",
+                a.db.display()
+            );
+        }
+        names.into_iter().map(Some).collect()
+    } else {
+        vec![a.table.clone()]
+    };
+    // Resolve every table before writing anything.
+    let mut tables = Vec::with_capacity(sections.len());
+    for name in &sections {
+        let t = match name {
+            None => rtx.main_table(),
+            Some(n) => rtx.open_table(n).map_err(dberr)?,
+        };
+        tables.push((name.clone(), t));
+    }
+    let file_bytes = file_len(&a.db);
+    let total: u64 = tables.iter().map(|(_, t)| t.len()).sum();
+    let pb = progress(file_bytes, total, "dump");
+    let (sink, sink_path): (Box<dyn Write + '_>, Option<PathBuf>) = match &a.file {
+        Some(f) => {
+            let file = File::create(f).map_err(|e| CliError::io(f, e))?;
+            (
+                Box::new(BufWriter::with_capacity(1 << 20, file)),
+                Some(f.clone()),
+            )
+        }
+        None => (Box::new(out), None),
+    };
+    let werr = |e: std::io::Error| match &sink_path {
+        Some(p) => CliError::io(p, e),
+        None => CliError::from(e),
+    };
+    let mut w = DumpWriter::new(sink);
+    let mut header = DumpHeader::new(if a.print {
+        DumpFormat::Print
+    } else {
+        DumpFormat::Bytevalue
+    });
+    header.mapsize = Some(dump_mapsize(file_bytes));
+    header.maxreaders = Some(MAX_READERS);
+    header.page_size = Some(env.page_size() as u64);
+    let mut done = 0u64;
+    for (name, t) in tables {
+        header.database = name;
+        w.write_header(&header).map_err(werr)?;
+        for e in t.iter() {
+            let (k, v) = e.map_err(dberr)?;
+            w.write_entry(k, v).map_err(werr)?;
+            done += 1;
+            if done.is_multiple_of(4096) {
+                pb.set_position(done);
+            }
+        }
+        w.end_section().map_err(werr)?;
+    }
+    w.flush().map_err(werr)?;
+    pb.finish_and_clear();
+    Ok(0)
+}
+
+/// Page size a new database gets from a dump's `db_pagesize=`, when it is one we support.
+fn header_page_size(h: &DumpHeader) -> Option<usize> {
+    let ps = usize::try_from(h.page_size?).ok()?;
+    ((4096..=65536).contains(&ps) && ps.is_power_of_two()).then_some(ps)
+}
+
+struct Loader<'a> {
+    args: &'a LoadArgs,
+    /// Name of the input, for messages.
+    src: PathBuf,
+    env: Env,
+    txn: Option<WriteTxn>,
+    skipped: u64,
+}
+
+impl Loader<'_> {
+    fn dberr(&self, e: Error) -> CliError {
+        CliError::db(&self.args.db, e)
+    }
+
+    fn line_err(&self, line: u64, e: impl std::fmt::Display) -> CliError {
+        CliError::new(Some(&self.src), format!("line {line}: {e}"))
+    }
+
+    fn commit_and_restart(&mut self) -> CliResult<()> {
+        if let Some(t) = self.txn.take() {
+            t.commit().map_err(|e| self.dberr(e))?;
+        }
+        self.txn = Some(self.env.begin_write().map_err(|e| self.dberr(e))?);
+        Ok(())
+    }
+
+    /// Load the entries of the current section into `table`.
+    fn section<R: BufRead>(
+        &mut self,
+        r: &mut DumpReader<R>,
+        table: Option<&str>,
+        derr: &dyn Fn(DumpError) -> CliError,
+    ) -> CliResult<()> {
+        let append = PutFlags {
+            append: true,
+            ..PutFlags::default()
+        };
+        let no_overwrite = PutFlags {
+            no_overwrite: true,
+            ..PutFlags::default()
+        };
+        let (mut k, mut v) = (Vec::new(), Vec::new());
+        // The largest key in the table: keys above it are appended.
+        let mut last: Option<Vec<u8>> = None;
+        let mut first_batch = true;
+        loop {
+            let Some(txn) = self.txn.as_mut() else {
+                return Err(CliError::new(None, "internal error: no transaction"));
+            };
+            let mut t = match table {
+                None => txn.main_table(),
+                Some(n) => txn
+                    .create_table(n)
+                    .map_err(|e| CliError::db(&self.args.db, e))?,
+            };
+            if first_batch {
+                first_batch = false;
+                last = t
+                    .cursor()
+                    .last()
+                    .map_err(|e| CliError::db(&self.args.db, e))?
+                    .map(|(k, _)| k.to_vec());
+            }
+            let mut n = 0;
+            let mut more = true;
+            while n < BATCH {
+                if !r.next_entry_into(&mut k, &mut v).map_err(derr)? {
+                    more = false;
+                    break;
+                }
+                n += 1;
+                let line = r.line();
+                let bad = |e: Error| CliError::new(Some(&self.src), format!("line {line}: {e}"));
+                let sorted = last.as_deref().is_none_or(|l| k.as_slice() > l);
+                if self.args.append || sorted {
+                    match t.put_with(&k, &v, append) {
+                        Ok(_) => match &mut last {
+                            Some(l) => {
+                                l.clear();
+                                l.extend_from_slice(&k);
+                            }
+                            None => last = Some(k.clone()),
+                        },
+                        Err(Error::KeyNotGreater) => {
+                            return Err(bad(Error::Invalid(
+                                "key out of order (-a needs input sorted by key)".into(),
+                            )))
+                        }
+                        Err(e) => return Err(bad(e)),
+                    }
+                } else if self.args.no_overwrite {
+                    match t.put_with(&k, &v, no_overwrite) {
+                        Ok(_) => {}
+                        Err(Error::KeyExists) => self.skipped += 1,
+                        Err(e) => return Err(bad(e)),
+                    }
+                } else {
+                    t.put(&k, &v).map_err(bad)?;
+                }
+            }
+            if !more {
+                return Ok(());
+            }
+            if self
+                .txn
+                .as_ref()
+                .is_some_and(|t| t.dirty_pages() > DIRTY_LIMIT)
+            {
+                self.commit_and_restart()?;
+            }
+        }
+    }
+}
+
+/// Table flags LMDB can set that change key order or allow duplicates: such tables
+/// cannot be stored faithfully in an mdbx-lite table.
+fn unsupported_flags(h: &DumpHeader) -> Vec<&str> {
+    h.flags.iter().map(|(k, _)| k.as_str()).collect()
+}
+
+pub fn load(a: &LoadArgs, _out: &mut dyn Write) -> CliResult<i32> {
+    let existed = a.db.exists();
+    let r = load_inner(a);
+    if r.is_err() && !existed {
+        // Do not leave behind a database this failed load created.
+        let _ = std::fs::remove_file(&a.db);
+        let _ = std::fs::remove_file(mdbx_lite::lock_path(&a.db));
+    }
+    r
+}
+
+fn load_inner(a: &LoadArgs) -> CliResult<i32> {
+    let (src, input_len): (PathBuf, u64) = match &a.file {
+        Some(f) => (f.clone(), file_len(f)),
+        None => (PathBuf::from("<stdin>"), 0),
+    };
+    let pb = progress(input_len, input_len, "load");
+    let input: Box<dyn BufRead> = match &a.file {
+        Some(f) => {
+            let file = File::open(f).map_err(|e| CliError::io(f, e))?;
+            Box::new(BufReader::with_capacity(1 << 20, pb.wrap_read(file)))
+        }
+        None => Box::new(BufReader::with_capacity(1 << 20, std::io::stdin().lock())),
+    };
+    let mut r = if a.plain {
+        DumpReader::new_plain(input)
+    } else {
+        DumpReader::new(input)
+    };
+    let src_for_err = src.clone();
+    let derr = move |e: DumpError| CliError::new(Some(&src_for_err), e.to_string());
+    let mut header = r.next_section().map_err(&derr)?;
+    let env = if a.db.exists() {
+        open_rw(&a.db)?
+    } else {
+        let mut b = Env::builder();
+        if let Some(ps) = header.as_ref().and_then(header_page_size) {
+            b = b.page_size(ps);
+        }
+        b.open(&a.db).map_err(|e| CliError::db(&a.db, e))?
+    };
+    let txn = env.begin_write().map_err(|e| CliError::db(&a.db, e))?;
+    let mut loader = Loader {
+        args: a,
+        src,
+        env,
+        txn: Some(txn),
+        skipped: 0,
+    };
+    while let Some(h) = header {
+        for line in &h.unknown {
+            let kw = line.split('=').next().unwrap_or(line);
+            eprintln!(
+                "mdbx-lite: {}: unrecognized keyword ignored: {kw}",
+                loader.src.display()
+            );
+        }
+        let flags = unsupported_flags(&h);
+        if !flags.is_empty() {
+            return Err(loader.line_err(
+                r.line(),
+                format!(
+                    "table flags not supported by mdbx-lite: {} (mdbx-lite tables are sorted bytewise without duplicates)",
+                    flags.join(", ")
+                ),
+            ));
+        }
+        // As mdb_load: a `database=` line wins over -s.
+        let table = h.database.clone().or_else(|| a.table.clone());
+        loader.section(&mut r, table.as_deref(), &derr)?;
+        header = r.next_section().map_err(&derr)?;
+    }
+    if let Some(t) = loader.txn.take() {
+        t.commit().map_err(|e| loader.dberr(e))?;
+    }
+    pb.finish_and_clear();
+    if loader.skipped > 0 {
+        eprintln!(
+            "mdbx-lite: {}: {} existing keys kept (-N)",
+            a.db.display(),
+            loader.skipped
+        );
+    }
+    Ok(0)
+}
+
+/// Used by `demo`: dump the first `max_entries` of `table` in print format.
+pub fn dump_excerpt(
+    env: &Env,
+    db: &Path,
+    table: &str,
+    max_entries: usize,
+    out: &mut dyn Write,
+) -> CliResult<()> {
+    let rtx = env.begin_read().map_err(|e| CliError::db(db, e))?;
+    let t = rtx.open_table(table).map_err(|e| CliError::db(db, e))?;
+    let mut header = DumpHeader::new(DumpFormat::Print);
+    header.database = Some(table.to_string());
+    header.mapsize = Some(dump_mapsize(file_len(db)));
+    header.maxreaders = Some(MAX_READERS);
+    header.page_size = Some(env.page_size() as u64);
+    let mut w = DumpWriter::new(&mut *out);
+    w.write_header(&header)?;
+    for e in t.iter().take(max_entries) {
+        let (k, v) = e.map_err(|e| CliError::db(db, e))?;
+        w.write_entry(k, v)?;
+    }
+    drop(w);
+    writeln!(
+        out,
+        " ... ({} more entries)",
+        t.len().saturating_sub(max_entries as u64)
+    )?;
+    Ok(())
+}

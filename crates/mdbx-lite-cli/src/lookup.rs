@@ -1,0 +1,73 @@
+//! `mdbx-lite get` and `mdbx-lite keys`: quick look-ups.
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::util::{escape, hex, open_ro, unescape, unhex, CliError, CliResult, EXIT_NOT_FOUND};
+use crate::{GetArgs, KeysArgs};
+
+/// Decode a key argument: hex with `--hex`, else `dump -p` escapes.
+fn parse_key(s: &str, is_hex: bool, db: &Path) -> CliResult<Vec<u8>> {
+    let r = if is_hex { unhex(s) } else { unescape(s) };
+    r.map_err(|e| CliError::new(Some(db), e).with_code(2))
+}
+
+fn show(bytes: &[u8], is_hex: bool) -> String {
+    if is_hex {
+        hex(bytes)
+    } else {
+        escape(bytes)
+    }
+}
+
+pub fn get(a: &GetArgs, out: &mut dyn Write) -> CliResult<i32> {
+    let key = parse_key(&a.key, a.hex, &a.db)?;
+    let env = open_ro(&a.db)?;
+    let dberr = |e| CliError::db(&a.db, e);
+    let rtx = env.begin_read().map_err(dberr)?;
+    let t = match &a.table {
+        None => rtx.main_table(),
+        Some(n) => rtx.open_table(n).map_err(dberr)?,
+    };
+    match t.get(&key).map_err(dberr)? {
+        Some(v) if a.raw => out.write_all(v)?,
+        Some(v) => writeln!(out, "{}", show(v, a.hex))?,
+        None => {
+            return Err(
+                CliError::new(Some(&a.db), format!("key not found: {}", show(&key, a.hex)))
+                    .with_code(EXIT_NOT_FOUND),
+            )
+        }
+    }
+    Ok(0)
+}
+
+pub fn keys(a: &KeysArgs, out: &mut dyn Write) -> CliResult<i32> {
+    let prefix = match &a.prefix {
+        Some(p) => parse_key(p, a.hex, &a.db)?,
+        None => Vec::new(),
+    };
+    let env = open_ro(&a.db)?;
+    let dberr = |e| CliError::db(&a.db, e);
+    let rtx = env.begin_read().map_err(dberr)?;
+    let t = match &a.table {
+        None => rtx.main_table(),
+        Some(n) => rtx.open_table(n).map_err(dberr)?,
+    };
+    let limit = a.limit.unwrap_or(u64::MAX);
+    for (n, e) in t.range(prefix.as_slice()..).enumerate() {
+        if n as u64 >= limit {
+            break;
+        }
+        let (k, v) = e.map_err(dberr)?;
+        if !k.starts_with(&prefix) {
+            break;
+        }
+        if a.values {
+            writeln!(out, "{}\t{}", show(k, a.hex), show(v, a.hex))?;
+        } else {
+            writeln!(out, "{}", show(k, a.hex))?;
+        }
+    }
+    Ok(0)
+}

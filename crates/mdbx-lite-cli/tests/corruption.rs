@@ -1,0 +1,226 @@
+//! `mdbx-lite check` finds planted corruption and names the right page. Pages are found
+//! through the library's inspection API, never by hard-coded offsets.
+
+mod common;
+
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use common::{p, run, sample_db};
+use mdbx_lite::inspect::{EntryValue, PageOwner, PageRole, PageSummary};
+use mdbx_lite::Env;
+
+const PS: u64 = 4096;
+
+fn setup() -> (tempfile::TempDir, PathBuf, Vec<PageSummary>) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sample_db(dir.path(), 0, 3000);
+    let pages: Vec<PageSummary> = {
+        let env = Env::builder().read_only(true).open(&db).unwrap();
+        assert_eq!(env.page_size() as u64, PS);
+        env.pages().unwrap().collect()
+    };
+    (dir, db, pages)
+}
+
+fn table_page(pages: &[PageSummary], role: PageRole, level: Option<u32>) -> u64 {
+    pages
+        .iter()
+        .find(|s| {
+            s.owner == PageOwner::Table("t".into())
+                && s.role == role
+                && s.level == level.or(s.level)
+        })
+        .map(|s| s.pgno)
+        .expect("page of table t")
+}
+
+fn write_at(db: &Path, offset: u64, bytes: &[u8]) {
+    let f = std::fs::OpenOptions::new().write(true).open(db).unwrap();
+    f.write_all_at(bytes, offset).unwrap();
+}
+
+fn read_at(db: &Path, offset: u64, len: usize) -> Vec<u8> {
+    let f = std::fs::File::open(db).unwrap();
+    let mut b = vec![0u8; len];
+    f.read_exact_at(&mut b, offset).unwrap();
+    b
+}
+
+/// Run check, expect exit 3 and a problem reported on `page`.
+#[track_caller]
+fn expect_problem(db: &Path, page: u64, needle: &str) -> String {
+    let r = run(["check", p(db)]);
+    assert_eq!(r.code, 3, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("problem"), "{}", r.stderr);
+    let line = format!("problem: page {page}: ");
+    assert!(
+        r.stdout
+            .lines()
+            .any(|l| l.contains(&line) && l.contains(needle)),
+        "no {needle:?} on page {page}:\n{}",
+        r.stdout
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&run(["check", "--json", p(db)]).stdout).unwrap();
+    assert_eq!(v["ok"], false);
+    assert!(v["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|x| x["page"] == page));
+    r.stdout
+}
+
+#[test]
+fn flipped_byte_in_a_leaf() {
+    let (_dir, db, pages) = setup();
+    let leaf = table_page(&pages, PageRole::Leaf, None);
+    let env = Env::builder().read_only(true).open(&db).unwrap();
+    let info = env.page_info(leaf).unwrap();
+    drop(env);
+    // Flip a byte inside the value of entry 3.
+    let e = &info.entries[3];
+    let at = leaf * PS + e.offset as u64 + e.key.len() as u64 + 7;
+    let old = read_at(&db, at, 1)[0];
+    write_at(&db, at, &[old ^ 0x20]);
+    expect_problem(&db, leaf, "checksum mismatch");
+    // `page` shows the mismatch too.
+    let out = run(["page", &leaf.to_string(), p(&db)]).ok();
+    assert!(out.contains("MISMATCH"), "{out}");
+}
+
+#[test]
+fn page_linked_twice() {
+    let (_dir, db, pages) = setup();
+    let root = table_page(&pages, PageRole::Branch, Some(0));
+    let env = Env::builder().read_only(true).open(&db).unwrap();
+    let info = env.page_info(root).unwrap();
+    drop(env);
+    let child = |i: usize| match info.entries[i].value {
+        EntryValue::Child(c) => c,
+        ref v => panic!("not a branch entry: {v:?}"),
+    };
+    let (first, second) = (child(0), child(1));
+    // Point entry 1 at entry 0's child: `first` is now reachable twice, `second` leaks.
+    let e = &info.entries[1];
+    write_at(
+        &db,
+        root * PS + (e.offset + e.key.len()) as u64,
+        &first.to_le_bytes(),
+    );
+    let out = expect_problem(&db, first, "reachable twice");
+    assert!(
+        out.contains(&format!(
+            "page {second}: page is neither reachable nor free"
+        )),
+        "{out}"
+    );
+}
+
+#[test]
+fn wrong_entry_count() {
+    let (_dir, db, pages) = setup();
+    let leaf = table_page(&pages, PageRole::Leaf, None);
+    let count = u16::from_le_bytes(read_at(&db, leaf * PS + 6, 2).try_into().unwrap());
+    write_at(&db, leaf * PS + 6, &(count + 1).to_le_bytes());
+    expect_problem(&db, leaf, "");
+    let r = run(["check", p(&db)]);
+    assert!(
+        r.stdout
+            .contains(&format!("page {leaf}: checksum mismatch")),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn torn_meta() {
+    let (_dir, db, _pages) = setup();
+    let env = Env::builder().read_only(true).open(&db).unwrap();
+    let current = env
+        .metas()
+        .unwrap()
+        .into_iter()
+        .find(|m| m.current)
+        .unwrap();
+    let last = env.last_txnid();
+    drop(env);
+    // The second half of the newest meta never reached the disk.
+    write_at(&db, current.slot * PS + 128, &[0u8; 128]);
+    expect_problem(&db, current.slot, "invalid meta");
+    // The previous meta takes over: still readable, one transaction back.
+    let out = run(["stat", "-e", p(&db)]).ok();
+    assert!(
+        out.contains(&format!("Last transaction ID: {}", last - 1)),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("Meta {}: INVALID", current.slot)),
+        "{out}"
+    );
+}
+
+#[test]
+fn check_never_writes() {
+    let (_dir, db, pages) = setup();
+    let leaf = table_page(&pages, PageRole::Leaf, None);
+    write_at(&db, leaf * PS + 100, b"garbage!");
+    let before = std::fs::read(&db).unwrap();
+    run(["check", p(&db)]);
+    assert_eq!(std::fs::read(&db).unwrap(), before);
+    assert!(!mdbx_lite::lock_path(&db).exists());
+}
+
+#[test]
+fn read_only_commands_never_panic_on_shredded_pages() {
+    let (dir, db, pages) = setup();
+    let pristine = std::fs::read(&db).unwrap();
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut rnd = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let leaf = table_page(&pages, PageRole::Leaf, None).to_string();
+    let root = table_page(&pages, PageRole::Branch, Some(0)).to_string();
+    for round in 0..6 {
+        let mut bytes = pristine.clone();
+        // Overwrite header and slot bytes of a few random pages (metas included sometimes).
+        for _ in 0..8 {
+            let page = (rnd() % pages.len() as u64) as usize;
+            let at = page * PS as usize + (rnd() % 96) as usize;
+            bytes[at] = rnd() as u8;
+        }
+        let shredded = dir.path().join(format!("shredded{round}.db"));
+        std::fs::write(&shredded, &bytes).unwrap();
+        let s = p(&shredded);
+        for args in [
+            vec!["check", s],
+            vec!["stat", "-e", "-f", "-a", s],
+            vec!["pages", s],
+            vec!["page", &leaf, "--hex", s],
+            vec!["page", &root, s],
+            vec!["page", "0", s],
+            vec!["tree", "-s", "t", s],
+            vec!["residency", s],
+            vec!["dump", "-a", s],
+            vec!["keys", "-s", "t", s],
+        ] {
+            let r = run(&args);
+            assert!(
+                !r.stderr.contains("panicked") && r.code != 101,
+                "{args:?} panicked:\n{}",
+                r.stderr
+            );
+            if r.code != 0 {
+                assert!(
+                    r.stderr.starts_with("mdbx-lite: "),
+                    "{args:?}: {}",
+                    r.stderr
+                );
+            }
+        }
+    }
+}

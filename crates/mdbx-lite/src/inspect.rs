@@ -1,0 +1,841 @@
+//! Page-level inspection: what `mdbx-lite stat`, `pages`, `page`, `tree` and
+//! `residency` show.
+//!
+//! Everything here reads one committed snapshot through a read transaction and decodes
+//! pages defensively: a corrupt file yields pages of role [`PageRole::Invalid`] or
+//! [`PageRole::Unreachable`], decoding notes and `Error::Corrupted`, never a panic.
+//! Every walk claims each page at most once and follows at most `MAX_DEPTH` levels, so
+//! cycles in a hostile file cannot hang it. For verdicts, use [`Env::check`].
+
+use std::collections::VecDeque;
+
+use crate::error::{Error, Result};
+use crate::meta::{Meta, TableRecord, FIRST_PAGE, META_LEN};
+use crate::page::{self, LeafValue, Node, PageKind, HEADER, MAX_DEPTH};
+use crate::pager::parse_free_value;
+use crate::snapshot::{MappedPages, Snapshot};
+use crate::{Env, ReadTxn};
+
+/// The counters of one B+tree as a meta or the catalog records them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TreeInfo {
+    /// Root page, 0 for an empty tree.
+    pub root: u64,
+    /// Levels from root to leaf (0 for an empty tree).
+    pub depth: u32,
+    pub entries: u64,
+    pub branch_pages: u64,
+    pub leaf_pages: u64,
+    pub overflow_pages: u64,
+}
+
+impl From<TableRecord> for TreeInfo {
+    fn from(r: TableRecord) -> TreeInfo {
+        TreeInfo {
+            root: r.root,
+            depth: r.depth,
+            entries: r.entries,
+            branch_pages: r.branch_pages,
+            leaf_pages: r.leaf_pages,
+            overflow_pages: r.overflow_pages,
+        }
+    }
+}
+
+/// A decoded meta page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MetaInfo {
+    pub txnid: u64,
+    pub page_size: u32,
+    /// First never-allocated page.
+    pub high_water: u64,
+    pub growth_step: u64,
+    /// The unnamed default table.
+    pub main: TreeInfo,
+    /// The catalog of named tables.
+    pub catalog: TreeInfo,
+    /// The free-space tree.
+    pub free: TreeInfo,
+}
+
+impl From<Meta> for MetaInfo {
+    fn from(m: Meta) -> MetaInfo {
+        MetaInfo {
+            txnid: m.txnid,
+            page_size: m.page_size,
+            high_water: m.high_water,
+            growth_step: m.growth_step,
+            main: m.main.into(),
+            catalog: m.catalog.into(),
+            free: m.free.into(),
+        }
+    }
+}
+
+/// One of the two meta slots as stored in the file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MetaSlot {
+    /// Page number of the slot (0 or 1).
+    pub slot: u64,
+    /// The decoded meta, or why it is invalid.
+    pub meta: std::result::Result<MetaInfo, String>,
+    /// This slot names the snapshot the environment uses.
+    pub current: bool,
+}
+
+/// What a page is used as, as found by walking every tree of the snapshot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PageRole {
+    Meta,
+    Branch,
+    Leaf,
+    /// First page of an overflow run (it carries the header).
+    Overflow,
+    /// A later page of an overflow run (value bytes only, no header).
+    OverflowCont,
+    /// Listed in the free tree.
+    Free,
+    /// Below the high-water mark but neither reachable nor free (leaked).
+    Unreachable,
+    /// Reachable from a tree, but its header does not decode as what the tree expects.
+    Invalid,
+}
+
+impl PageRole {
+    pub fn name(self) -> &'static str {
+        match self {
+            PageRole::Meta => "meta",
+            PageRole::Branch => "branch",
+            PageRole::Leaf => "leaf",
+            PageRole::Overflow => "overflow",
+            PageRole::OverflowCont => "overflow-cont",
+            PageRole::Free => "free",
+            PageRole::Unreachable => "unreachable",
+            PageRole::Invalid => "invalid",
+        }
+    }
+}
+
+/// Who a page belongs to.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum PageOwner {
+    /// The two meta pages.
+    Meta,
+    /// The unnamed default table.
+    Main,
+    /// A named table.
+    Table(String),
+    /// The catalog tree (table name -> table record).
+    Catalog,
+    /// The free-space tree itself.
+    FreeTree,
+    /// A free page (listed in the free tree).
+    Free,
+    /// Nobody: an unreachable page.
+    Nobody,
+}
+
+impl PageOwner {
+    /// A short label: `meta`, `main`, the table name, `@catalog`, `@freetree`, `@free`, `-`.
+    pub fn label(&self) -> &str {
+        match self {
+            PageOwner::Meta => "@meta",
+            PageOwner::Main => "@main",
+            PageOwner::Table(n) => n,
+            PageOwner::Catalog => "@catalog",
+            PageOwner::FreeTree => "@freetree",
+            PageOwner::Free => "@free",
+            PageOwner::Nobody => "-",
+        }
+    }
+}
+
+/// One page in [`Env::pages`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PageSummary {
+    pub pgno: u64,
+    pub role: PageRole,
+    pub owner: PageOwner,
+    /// Level in its tree, 0 being the root (branch and leaf pages only).
+    pub level: Option<u32>,
+    /// The transaction that wrote the page (from its header; `None` for free,
+    /// unreachable and overflow continuation pages, whose headers mean nothing).
+    pub txnid: Option<u64>,
+    /// Entries on a branch or leaf page.
+    pub entries: usize,
+    /// Bytes in use: header, slots and entries of a node; header and value bytes of an
+    /// overflow page; the meta record of a meta page.
+    pub used_bytes: usize,
+    pub page_size: usize,
+}
+
+impl PageSummary {
+    /// `used_bytes` as a fraction of the page.
+    pub fn fill(&self) -> f64 {
+        self.used_bytes as f64 / self.page_size.max(1) as f64
+    }
+}
+
+// Fixed owner indices of a `PageMap`; named tables follow.
+const O_NOBODY: u32 = 0;
+const O_META: u32 = 1;
+const O_MAIN: u32 = 2;
+const O_CATALOG: u32 = 3;
+const O_FREETREE: u32 = 4;
+const O_FREE: u32 = 5;
+
+#[derive(Clone, Copy)]
+struct Slot {
+    role: PageRole,
+    owner: u32,
+    level: u8,
+    entries: u16,
+    used: u32,
+}
+
+/// Role and owner of every page of a snapshot.
+struct PageMap {
+    slots: Vec<Slot>,
+    owners: Vec<PageOwner>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum TreeKind {
+    User,
+    Catalog,
+    Free,
+}
+
+impl PageMap {
+    fn build(pages: &MappedPages, meta: &Meta) -> PageMap {
+        let hw = meta.high_water as usize;
+        let unseen = Slot {
+            role: PageRole::Unreachable,
+            owner: O_NOBODY,
+            level: 0,
+            entries: 0,
+            used: 0,
+        };
+        let mut map = PageMap {
+            slots: vec![unseen; hw],
+            owners: vec![
+                PageOwner::Nobody,
+                PageOwner::Meta,
+                PageOwner::Main,
+                PageOwner::Catalog,
+                PageOwner::FreeTree,
+                PageOwner::Free,
+            ],
+        };
+        for s in map.slots.iter_mut().take(FIRST_PAGE as usize) {
+            s.role = PageRole::Meta;
+            s.owner = O_META;
+            s.used = META_LEN as u32;
+        }
+        let mut tables = Vec::new();
+        map.walk(pages, &meta.free, O_FREETREE, TreeKind::Free, &mut tables);
+        map.walk(
+            pages,
+            &meta.catalog,
+            O_CATALOG,
+            TreeKind::Catalog,
+            &mut tables,
+        );
+        map.walk(pages, &meta.main, O_MAIN, TreeKind::User, &mut tables);
+        for (name, rec) in std::mem::take(&mut tables) {
+            let owner = map.owners.len() as u32;
+            map.owners.push(PageOwner::Table(name));
+            map.walk(pages, &rec, owner, TreeKind::User, &mut tables);
+        }
+        map
+    }
+
+    /// Claim an unseen page in range; false otherwise.
+    fn claim(&mut self, pgno: u64, role: PageRole, owner: u32) -> bool {
+        match self.slots.get_mut(pgno as usize) {
+            Some(s) if pgno >= FIRST_PAGE && s.role == PageRole::Unreachable => {
+                s.role = role;
+                s.owner = owner;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn walk(
+        &mut self,
+        pages: &MappedPages,
+        rec: &TableRecord,
+        owner: u32,
+        kind: TreeKind,
+        tables: &mut Vec<(String, TableRecord)>,
+    ) {
+        let depth = rec.depth as usize;
+        if rec.root == 0 || depth == 0 || depth > MAX_DEPTH {
+            return;
+        }
+        let mut stack = vec![(rec.root, 0usize)];
+        while let Some((pgno, level)) = stack.pop() {
+            if !self.claim(pgno, PageRole::Invalid, owner) {
+                continue;
+            }
+            let Ok(bytes) = pages.raw(pgno) else {
+                continue;
+            };
+            let Ok(node) = Node::new(bytes, pgno) else {
+                continue;
+            };
+            let leaf = level + 1 == depth;
+            if node.is_leaf() != leaf {
+                continue;
+            }
+            let s = &mut self.slots[pgno as usize];
+            s.role = if leaf {
+                PageRole::Leaf
+            } else {
+                PageRole::Branch
+            };
+            s.level = level as u8;
+            s.entries = node.count() as u16;
+            s.used = (HEADER + page::live_bytes(bytes)) as u32;
+            for i in (0..node.count()).rev() {
+                if !leaf {
+                    if let Ok(child) = node.child(i) {
+                        stack.push((child, level + 1));
+                    }
+                    continue;
+                }
+                match node.leaf_value(i) {
+                    Ok(LeafValue::Overflow { pgno: run, len }) => {
+                        self.mark_overflow(pages, run, len, owner)
+                    }
+                    Ok(LeafValue::Inline(v)) => match kind {
+                        TreeKind::User => {}
+                        TreeKind::Catalog => {
+                            if let (Ok(k), Ok(r)) = (node.key(i), TableRecord::decode(v, pgno)) {
+                                tables.push((String::from_utf8_lossy(k).into_owned(), r));
+                            }
+                        }
+                        TreeKind::Free => {
+                            if let Ok(list) = parse_free_value(v, pgno) {
+                                for p in list {
+                                    self.claim(p, PageRole::Free, O_FREE);
+                                }
+                            }
+                        }
+                    },
+                    Err(_) => {}
+                }
+            }
+        }
+    }
+
+    fn mark_overflow(&mut self, pages: &MappedPages, run: u64, len: usize, owner: u32) {
+        let ps = pages.page_size;
+        let n = page::overflow_pages_needed(len, ps);
+        let Ok(head) = pages.raw(run) else {
+            return;
+        };
+        if crate::snapshot::overflow_run(head, run, len, ps).is_err()
+            || run.saturating_add(n) > self.slots.len() as u64
+        {
+            self.claim(run, PageRole::Invalid, owner);
+            return;
+        }
+        let total = HEADER + len;
+        for (i, p) in (run..run + n).enumerate() {
+            let role = if i == 0 {
+                PageRole::Overflow
+            } else {
+                PageRole::OverflowCont
+            };
+            if !self.claim(p, role, owner) {
+                return;
+            }
+            self.slots[p as usize].used = total.saturating_sub(i * ps).min(ps) as u32;
+        }
+    }
+
+    fn summary(
+        &self,
+        pages: &MappedPages,
+        meta_txn: &dyn Fn(u64) -> Option<u64>,
+        pgno: u64,
+    ) -> PageSummary {
+        let s = self.slots[pgno as usize];
+        let txnid = match s.role {
+            PageRole::Meta => meta_txn(pgno),
+            PageRole::Branch | PageRole::Leaf | PageRole::Overflow | PageRole::Invalid => {
+                pages.raw(pgno).ok().map(page::header_txnid)
+            }
+            _ => None,
+        };
+        PageSummary {
+            pgno,
+            role: s.role,
+            owner: self.owners[s.owner as usize].clone(),
+            level: matches!(s.role, PageRole::Branch | PageRole::Leaf).then_some(s.level as u32),
+            txnid,
+            entries: s.entries as usize,
+            used_bytes: s.used as usize,
+            page_size: pages.page_size,
+        }
+    }
+}
+
+/// Iterator over every page of a snapshot, from [`Env::pages`].
+pub struct Pages {
+    rtx: ReadTxn,
+    map: PageMap,
+    metas: [Option<u64>; 2],
+    next: u64,
+}
+
+impl Pages {
+    /// The transaction id of the snapshot being inspected.
+    pub fn txnid(&self) -> u64 {
+        self.rtx.id()
+    }
+}
+
+impl Iterator for Pages {
+    type Item = PageSummary;
+
+    fn next(&mut self) -> Option<PageSummary> {
+        let pgno = self.next;
+        if pgno as usize >= self.map.slots.len() {
+            return None;
+        }
+        self.next += 1;
+        let metas = self.metas;
+        let meta_txn = move |p: u64| metas.get(p as usize).copied().flatten();
+        Some(
+            self.map
+                .summary(&self.rtx.snapshot().pages, &meta_txn, pgno),
+        )
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.map.slots.len().saturating_sub(self.next as usize);
+        (left, Some(left))
+    }
+}
+
+impl ExactSizeIterator for Pages {}
+
+/// The header fields of a page, as stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageHeader {
+    pub checksum: u32,
+    /// The checksum computed over the page (the whole run for an overflow head; the
+    /// meta record for a meta page); `None` when it cannot be computed.
+    pub computed_checksum: Option<u32>,
+    /// Raw kind byte, and its name if it is a known kind.
+    pub kind_byte: u8,
+    pub kind: Option<&'static str>,
+    pub flags: u8,
+    pub count: u16,
+    /// Page number the header claims.
+    pub pgno: u64,
+    pub txnid: u64,
+    /// Start of the entry area of a node, or the run length in pages of an overflow head.
+    pub upper: u32,
+}
+
+/// The value part of a decoded entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EntryValue {
+    /// A leaf value stored on the page.
+    Inline(Vec<u8>),
+    /// A leaf value stored in an overflow run.
+    Overflow { pgno: u64, len: usize },
+    /// A branch entry's child page.
+    Child(u64),
+    /// The entry cannot be decoded; says why.
+    Invalid(String),
+}
+
+/// One entry of a branch or leaf page.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EntryInfo {
+    pub index: usize,
+    /// Byte offset of the entry (its key) in the page, from the slot.
+    pub offset: usize,
+    pub key: Vec<u8>,
+    pub value: EntryValue,
+}
+
+/// Everything `mdbx-lite page N` shows about one page.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PageInfo {
+    pub summary: PageSummary,
+    pub header: PageHeader,
+    /// For a meta page: the decoded meta or why it is invalid.
+    pub meta: Option<std::result::Result<MetaInfo, String>>,
+    /// For an overflow continuation page: the first page of its run.
+    pub run_start: Option<u64>,
+    /// Entries of a branch or leaf page (empty if the header does not decode).
+    pub entries: Vec<EntryInfo>,
+    /// Why the page could not be decoded as a node, if it could not.
+    pub problem: Option<String>,
+    /// The raw bytes of the page.
+    pub bytes: Vec<u8>,
+}
+
+/// One page of a tree level, from [`Env::tree`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TreeNode {
+    pub pgno: u64,
+    /// Branch, Leaf, or Invalid when the page does not decode.
+    pub role: PageRole,
+    pub txnid: u64,
+    pub entries: usize,
+    pub used_bytes: usize,
+    /// First and last key on the page (a branch's entry 0 has no key, so its first
+    /// key is the first separator).
+    pub first_key: Vec<u8>,
+    pub last_key: Vec<u8>,
+}
+
+/// A table's B+tree level by level, from [`Env::tree`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TreeLevels {
+    pub info: TreeInfo,
+    pub page_size: usize,
+    /// `levels[0]` holds the root.
+    pub levels: Vec<Vec<TreeNode>>,
+    /// Overflow runs hanging off the leaves, and their pages.
+    pub overflow_runs: u64,
+    pub overflow_pages: u64,
+}
+
+/// Page-cache residency of one group of pages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResidentGroup {
+    pub owner: PageOwner,
+    pub pages: u64,
+    pub bytes: u64,
+    pub resident_bytes: u64,
+}
+
+/// How much of the file is in the page cache, by owner, from [`Env::residency`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Residency {
+    pub page_size: usize,
+    pub os_page_size: usize,
+    pub file_bytes: u64,
+    pub resident_bytes: u64,
+    /// One group per owner that has pages: metas, main, each named table, catalog,
+    /// free tree, free pages, unreachable pages; the tail of the file beyond the
+    /// high-water mark is not in any group.
+    pub groups: Vec<ResidentGroup>,
+}
+
+impl Env {
+    /// Both meta slots as stored in the file, decoded.
+    pub fn metas(&self) -> Result<Vec<MetaSlot>> {
+        let rtx = self.begin_read()?;
+        let snap = rtx.snapshot();
+        let file_bytes = self.inner.storage.len()?;
+        Ok((0..2u64)
+            .map(|slot| MetaSlot {
+                slot,
+                meta: decode_meta(snap, slot, file_bytes),
+                current: snap.meta.txnid % 2 == slot,
+            })
+            .collect())
+    }
+
+    /// Every page of the latest snapshot below the high-water mark, with its role,
+    /// owner, writing transaction and fill. Walks all trees first (one pass over every
+    /// reachable page), then decodes one page header per item.
+    pub fn pages(&self) -> Result<Pages> {
+        let rtx = self.begin_read()?;
+        let file_bytes = self.inner.storage.len()?;
+        let snap = rtx.snapshot();
+        let map = PageMap::build(&snap.pages, &snap.meta);
+        let meta_txn = |slot: u64| decode_meta(snap, slot, file_bytes).ok().map(|m| m.txnid);
+        let metas = [meta_txn(0), meta_txn(1)];
+        Ok(Pages {
+            rtx,
+            map,
+            metas,
+            next: 0,
+        })
+    }
+
+    /// Decode page `pgno` of the latest snapshot: header, role and owner, entries (for
+    /// branch and leaf pages), the meta (for pages 0 and 1), raw bytes.
+    pub fn page_info(&self, pgno: u64) -> Result<PageInfo> {
+        let rtx = self.begin_read()?;
+        let snap = rtx.snapshot();
+        let hw = snap.meta.high_water;
+        if pgno >= hw {
+            return Err(Error::Invalid(format!(
+                "page {pgno} does not exist: the database has {hw} pages (0..={})",
+                hw - 1
+            )));
+        }
+        let file_bytes = self.inner.storage.len()?;
+        let ps = snap.pages.page_size;
+        let bound = (file_bytes as usize).min(hw as usize * ps);
+        let bytes = snap
+            .pages
+            .map
+            .get(pgno as usize * ps, ps, bound)
+            .ok_or_else(|| Error::corrupted(pgno, "page lies beyond the end of the file"))?;
+        let map = PageMap::build(&snap.pages, &snap.meta);
+        let metas = [
+            decode_meta(snap, 0, file_bytes).ok().map(|m| m.txnid),
+            decode_meta(snap, 1, file_bytes).ok().map(|m| m.txnid),
+        ];
+        let meta_txn = move |p: u64| metas.get(p as usize).copied().flatten();
+        let summary = map.summary(&snap.pages, &meta_txn, pgno);
+        let kind_byte = bytes[4];
+        let kind = PageKind::from_u8(kind_byte);
+        let computed_checksum = match (summary.role, kind) {
+            (PageRole::Meta, _) => Some(crc32fast::hash(&bytes[4..META_LEN])),
+            (_, Some(PageKind::Overflow)) => {
+                let n = page::overflow_run_len(bytes).max(1);
+                snap.pages.run(pgno, n).ok().map(page::compute_checksum)
+            }
+            _ => Some(page::compute_checksum(bytes)),
+        };
+        let header = PageHeader {
+            checksum: page::header_checksum(bytes),
+            computed_checksum,
+            kind_byte,
+            kind: kind.map(PageKind::name),
+            flags: bytes[5],
+            count: page::rd_u16(bytes, 6),
+            pgno: page::header_pgno(bytes),
+            txnid: page::header_txnid(bytes),
+            upper: page::rd_u32(bytes, 24),
+        };
+        let meta = (pgno < FIRST_PAGE).then(|| decode_meta(snap, pgno, file_bytes));
+        let run_start = (summary.role == PageRole::OverflowCont).then(|| {
+            let mut p = pgno;
+            while p > FIRST_PAGE && map.slots[p as usize].role == PageRole::OverflowCont {
+                p -= 1;
+            }
+            p
+        });
+        let (entries, problem) = if pgno >= FIRST_PAGE
+            && matches!(kind, Some(PageKind::Branch | PageKind::Leaf))
+            && !matches!(
+                summary.role,
+                PageRole::OverflowCont | PageRole::Free | PageRole::Unreachable
+            ) {
+            match Node::new(bytes, pgno) {
+                Ok(node) => (decode_entries(&node), None),
+                Err(e) => (Vec::new(), Some(e.to_string())),
+            }
+        } else {
+            (Vec::new(), None)
+        };
+        Ok(PageInfo {
+            summary,
+            header,
+            meta,
+            run_start,
+            entries,
+            problem,
+            bytes: bytes.to_vec(),
+        })
+    }
+
+    /// The B+tree of the main table (`None`) or of a named table, level by level.
+    pub fn tree(&self, table: Option<&str>) -> Result<TreeLevels> {
+        let rtx = self.begin_read()?;
+        let snap = rtx.snapshot();
+        let pages = &snap.pages;
+        let rec = match table {
+            None => snap.meta.main,
+            Some(n) => match crate::btree::get(pages, &snap.meta.catalog, n.as_bytes())? {
+                Some(v) => TableRecord::decode(v, snap.meta.catalog.root)?,
+                None => return Err(Error::TableNotFound(n.to_string())),
+            },
+        };
+        let mut out = TreeLevels {
+            info: rec.into(),
+            page_size: pages.page_size,
+            levels: Vec::new(),
+            overflow_runs: 0,
+            overflow_pages: 0,
+        };
+        let depth = (rec.depth as usize).min(MAX_DEPTH);
+        if rec.root == 0 || depth == 0 {
+            return Ok(out);
+        }
+        let mut seen = vec![false; snap.meta.high_water as usize];
+        let mut current = VecDeque::from([rec.root]);
+        for level in 0..depth {
+            let leaf = level + 1 == depth;
+            let mut next = VecDeque::new();
+            let mut nodes = Vec::with_capacity(current.len());
+            for pgno in current {
+                match seen.get_mut(pgno as usize) {
+                    Some(s) if !*s => *s = true,
+                    _ => continue,
+                }
+                let Ok(bytes) = pages.raw(pgno) else {
+                    continue;
+                };
+                let node = match Node::new(bytes, pgno) {
+                    Ok(n) if n.is_leaf() == leaf => n,
+                    _ => {
+                        nodes.push(TreeNode {
+                            pgno,
+                            role: PageRole::Invalid,
+                            txnid: page::header_txnid(bytes),
+                            entries: 0,
+                            used_bytes: 0,
+                            first_key: Vec::new(),
+                            last_key: Vec::new(),
+                        });
+                        continue;
+                    }
+                };
+                let n = node.count();
+                let first = if leaf { 0 } else { 1.min(n - 1) };
+                let key = |i: usize| node.key(i).map(<[u8]>::to_vec).unwrap_or_default();
+                nodes.push(TreeNode {
+                    pgno,
+                    role: if leaf {
+                        PageRole::Leaf
+                    } else {
+                        PageRole::Branch
+                    },
+                    txnid: node.txnid(),
+                    entries: n,
+                    used_bytes: HEADER + page::live_bytes(bytes),
+                    first_key: key(first),
+                    last_key: key(n - 1),
+                });
+                for i in 0..n {
+                    if leaf {
+                        if let Ok(LeafValue::Overflow { len, .. }) = node.leaf_value(i) {
+                            out.overflow_runs += 1;
+                            out.overflow_pages += page::overflow_pages_needed(len, pages.page_size);
+                        }
+                    } else if let Ok(c) = node.child(i) {
+                        next.push_back(c);
+                    }
+                }
+            }
+            out.levels.push(nodes);
+            current = next;
+        }
+        Ok(out)
+    }
+
+    /// How much of the file, and of each table, is in the OS page cache (mincore).
+    pub fn residency(&self) -> Result<Residency> {
+        let rtx = self.begin_read()?;
+        let snap = rtx.snapshot();
+        let ps = snap.pages.page_size;
+        let file_bytes = self.inner.storage.len()?;
+        let bound = (file_bytes as usize).min(snap.pages.map.reserved());
+        let (os_page, resident) = snap.pages.map.resident_pages(bound)?;
+        let map = PageMap::build(&snap.pages, &snap.meta);
+        let resident_in = |start: usize, end: usize| -> u64 {
+            let end = end.min(bound);
+            if start >= end {
+                return 0;
+            }
+            (start / os_page..end.div_ceil(os_page))
+                .filter(|&i| resident.get(i).copied().unwrap_or(false))
+                .map(|i| {
+                    let (a, b) = (i * os_page, (i + 1) * os_page);
+                    (b.min(end) - a.max(start)) as u64
+                })
+                .sum()
+        };
+        let mut groups: Vec<ResidentGroup> = map
+            .owners
+            .iter()
+            .map(|o| ResidentGroup {
+                owner: o.clone(),
+                pages: 0,
+                bytes: 0,
+                resident_bytes: 0,
+            })
+            .collect();
+        for (pgno, s) in map.slots.iter().enumerate() {
+            let g = &mut groups[s.owner as usize];
+            g.pages += 1;
+            g.bytes += ps as u64;
+            g.resident_bytes += resident_in(pgno * ps, (pgno + 1) * ps);
+        }
+        // Fixed owners first in a readable order, then tables by name.
+        let order = [O_META, O_MAIN, O_CATALOG, O_FREETREE, O_FREE, O_NOBODY];
+        let mut sorted: Vec<ResidentGroup> = order
+            .iter()
+            .map(|&i| groups[i as usize].clone())
+            .filter(|g| g.pages > 0 || g.owner == PageOwner::Main)
+            .collect();
+        let mut tables: Vec<ResidentGroup> = groups.drain(O_FREE as usize + 1..).collect();
+        tables.sort_by(|a, b| a.owner.label().cmp(b.owner.label()));
+        sorted.splice(2..2, tables);
+        Ok(Residency {
+            page_size: ps,
+            os_page_size: os_page,
+            file_bytes,
+            resident_bytes: resident_in(0, bound),
+            groups: sorted,
+        })
+    }
+}
+
+fn decode_meta(
+    snap: &Snapshot,
+    slot: u64,
+    file_bytes: u64,
+) -> std::result::Result<MetaInfo, String> {
+    let ps = snap.pages.page_size;
+    let bytes = snap
+        .pages
+        .map
+        .get(slot as usize * ps, META_LEN, file_bytes as usize)
+        .ok_or_else(|| "meta page missing (file too short)".to_string())?;
+    Meta::decode(bytes, slot)
+        .map(MetaInfo::from)
+        .map_err(|e| e.to_string())
+}
+
+fn decode_entries(node: &Node<'_>) -> Vec<EntryInfo> {
+    (0..node.count())
+        .map(|i| {
+            let offset = page::rd_u16(node.bytes(), HEADER + i * page::SLOT + 4) as usize;
+            let key = match node.key(i) {
+                Ok(k) => k.to_vec(),
+                Err(e) => {
+                    return EntryInfo {
+                        index: i,
+                        offset,
+                        key: Vec::new(),
+                        value: EntryValue::Invalid(e.to_string()),
+                    }
+                }
+            };
+            let value = if node.is_leaf() {
+                match node.leaf_value(i) {
+                    Ok(LeafValue::Inline(v)) => EntryValue::Inline(v.to_vec()),
+                    Ok(LeafValue::Overflow { pgno, len }) => EntryValue::Overflow { pgno, len },
+                    Err(e) => EntryValue::Invalid(e.to_string()),
+                }
+            } else {
+                match node.child(i) {
+                    Ok(c) => EntryValue::Child(c),
+                    Err(e) => EntryValue::Invalid(e.to_string()),
+                }
+            };
+            EntryInfo {
+                index: i,
+                offset,
+                key,
+                value,
+            }
+        })
+        .collect()
+}

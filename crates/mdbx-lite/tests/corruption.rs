@@ -1,0 +1,919 @@
+//! Corrupt files: every single-byte flip, every truncation at a page boundary, and
+//! checksum verification on reads.
+//!
+//! A small database (main table + two named tables, overflow values, a non-empty free
+//! tree; 4 KiB pages) is built once. The test then parses the file itself, following
+//! `docs/format.md`, to learn the role of every byte: meta bytes (0..256 checksummed,
+//! the rest unused), node pages (header fields, slots and entries that reads use, and
+//! the bytes reads never look at: checksum, flags, txnid, reserved, the gap between
+//! the slot array and the entry area, holes), overflow runs (header, value, padding),
+//! free pages and the tail of the file beyond the high-water mark.
+//!
+//! For a flipped byte (xor 0xff), opening must succeed or fail cleanly; if it succeeds,
+//! reading everything and `check()` must not panic, and:
+//! - a byte of a node page or overflow run in use: `check()` names that page (or the
+//!   run's first page), since checksums cover whole pages and runs;
+//! - a byte reads never look at (see above): the contents read back unchanged;
+//! - meta bytes 0..256: that meta is invalid, `check()` names it and the contents are
+//!   those of the other meta (the previous commit, when the newest meta was hit);
+//! - meta bytes 256.., free pages, the file tail: contents unchanged and `check()` clean.
+//!
+//! The file has 40 pages. By default every byte of both metas and of one page of each
+//! role is flipped, and every 7th byte elsewhere (~68,500 cases, ~14 s at opt-level 1);
+//! `MDBX_LITE_FLIP_ALL=1` flips all ~160,000 bytes (~60 s at opt-level 1, 21 s in
+//! release; it passes). The sweep runs on two threads, on tmpfs when there is one.
+//!
+//! Also: writes on flipped files (no panic), truncation at every page boundary, and
+//! `verify_checksums(true)` turning a flipped byte into `Error::Corrupted` naming the
+//! page.
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::fs::{self, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::panic::{self, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+use mdbx_lite::{Env, Error, ReadTable};
+
+const PS: usize = 4096;
+const HEADER: usize = 32;
+const META_LEN: usize = 256;
+
+/// Table name ("" for main) -> entries.
+type Dump = BTreeMap<String, Vec<(Vec<u8>, Vec<u8>)>>;
+
+// ---- panics: caught per case, reported with the offset, without the default hook's noise
+
+thread_local! {
+    static SWEEPING: Cell<bool> = const { Cell::new(false) };
+    static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+fn install_hook() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let default = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            if SWEEPING.with(|s| s.get()) {
+                LAST_PANIC.with(|l| *l.borrow_mut() = Some(info.to_string()));
+            } else {
+                default(info);
+            }
+        }));
+    });
+}
+
+/// Run `f`; a panic becomes `Err(message with location)`.
+fn no_panic<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    SWEEPING.with(|s| s.set(true));
+    let r = panic::catch_unwind(AssertUnwindSafe(f));
+    SWEEPING.with(|s| s.set(false));
+    r.map_err(|_| {
+        LAST_PANIC
+            .with(|l| l.borrow_mut().take())
+            .unwrap_or_else(|| "panic".into())
+    })
+}
+
+// ---- building the database
+
+fn value(seed: u64, len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| (seed.wrapping_mul(31).wrapping_add(i as u64 * 7) % 251) as u8)
+        .collect()
+}
+
+fn scratch_dir() -> tempfile::TempDir {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir() {
+        if let Ok(d) = tempfile::tempdir_in(shm) {
+            return d;
+        }
+    }
+    tempfile::tempdir().unwrap()
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    bytes: Vec<u8>,
+    /// Contents after the last commit and after the one before it.
+    last: Dump,
+    prev: Dump,
+    layout: Layout,
+}
+
+fn dump(env: &Env) -> mdbx_lite::Result<Dump> {
+    let r = env.begin_read()?;
+    let mut out = Dump::new();
+    let mut names = vec![String::new()];
+    names.extend(r.list_tables()?);
+    for name in names {
+        let t = if name.is_empty() {
+            r.main_table()
+        } else {
+            r.open_table(&name)?
+        };
+        let entries = t
+            .iter()
+            .map(|e| e.map(|(k, v)| (k.to_vec(), v.to_vec())))
+            .collect::<mdbx_lite::Result<Vec<_>>>()?;
+        if entries.len() as u64 != t.len() {
+            return Err(Error::Invalid(format!("table {name:?}: len differs")));
+        }
+        out.insert(name, entries);
+    }
+    Ok(out)
+}
+
+/// Whether the database reads back exactly as `want`: the same tables, each with the
+/// same `len` and the same entries in order (compared in place, without copying).
+fn reads_back(env: &Env, want: &Dump) -> bool {
+    let Ok(r) = env.begin_read() else {
+        return false;
+    };
+    let Ok(names) = r.list_tables() else {
+        return false;
+    };
+    if !names.iter().eq(want.keys().filter(|k| !k.is_empty())) {
+        return false;
+    }
+    for (name, entries) in want {
+        let t = if name.is_empty() {
+            r.main_table()
+        } else {
+            match r.open_table(name) {
+                Ok(t) => t,
+                Err(_) => return false,
+            }
+        };
+        if t.len() != entries.len() as u64 {
+            return false;
+        }
+        let mut it = t.iter();
+        for (k, v) in entries {
+            match it.next() {
+                Some(Ok((gk, gv))) if gk == &k[..] && gv == &v[..] => {}
+                _ => return false,
+            }
+        }
+        if it.next().is_some() {
+            return false;
+        }
+    }
+    true
+}
+
+fn build() -> Fixture {
+    let dir = scratch_dir();
+    let path = dir.path().join("db");
+    // growth_step = one page keeps the file close to its high-water mark.
+    let env = Env::builder().growth_step(4096).open(&path).unwrap();
+    let mut w = env.begin_write().unwrap();
+    {
+        let mut t = w.main_table();
+        for i in 0..300u64 {
+            t.put(
+                format!("m/{i:04}").as_bytes(),
+                &value(i, (i as usize * 37) % 160),
+            )
+            .unwrap();
+        }
+        let mut a = w.create_table("alpha").unwrap();
+        for i in 0..150u64 {
+            a.put(format!("a/{i:04}").as_bytes(), &value(i + 1000, 60))
+                .unwrap();
+        }
+        let mut b = w.create_table("beta").unwrap();
+        for i in 0..80u64 {
+            b.put(format!("b/{i:03}").as_bytes(), &value(i + 2000, 20))
+                .unwrap();
+        }
+        b.put(b"b/big1", &value(7, 6_000)).unwrap();
+        b.put(b"b/big2", &value(8, 9_000)).unwrap();
+        b.put(b"b/big3", &value(9, 1_500)).unwrap();
+    }
+    w.commit().unwrap();
+    // Deletes and overwrites: the free tree fills up.
+    let mut w = env.begin_write().unwrap();
+    {
+        let mut t = w.main_table();
+        for i in (0..300u64).step_by(3) {
+            t.delete(format!("m/{i:04}").as_bytes()).unwrap();
+        }
+        let mut b = w.open_table("beta").unwrap();
+        b.delete(b"b/big3").unwrap();
+        b.put(b"b/big1", &value(17, 5_000)).unwrap();
+    }
+    w.commit().unwrap();
+    let prev = dump(&env).unwrap();
+    // A small last commit, so the newest meta's fallback is a different state.
+    let mut w = env.begin_write().unwrap();
+    {
+        let mut t = w.main_table();
+        t.put(b"m/0001", b"changed by the last commit").unwrap();
+        t.delete(b"m/0002").unwrap();
+    }
+    w.commit().unwrap();
+    let last = dump(&env).unwrap();
+    assert_ne!(prev, last);
+    let report = env.check().unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
+    assert!(report.pages.free > 0, "free tree empty: {:?}", report.pages);
+    drop(env);
+    let bytes = fs::read(&path).unwrap();
+    let layout = Layout::parse(&bytes);
+    Fixture {
+        _dir: dir,
+        bytes,
+        last,
+        prev,
+        layout,
+    }
+}
+
+// ---- an independent reading of the format
+
+fn u16_at(b: &[u8], at: usize) -> usize {
+    u16::from_le_bytes([b[at], b[at + 1]]) as usize
+}
+fn u32_at(b: &[u8], at: usize) -> usize {
+    u32::from_le_bytes(b[at..at + 4].try_into().unwrap()) as usize
+}
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().unwrap())
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Role {
+    Meta,
+    /// A branch or leaf page; `used[i]`: byte `i` is read when the page is read.
+    Node {
+        tree: String,
+        leaf: bool,
+        used: Vec<bool>,
+        keys: Vec<Vec<u8>>,
+    },
+    /// Page `index` of the run starting at `head`, holding a value of `len` bytes.
+    Overflow {
+        head: u64,
+        index: usize,
+        len: usize,
+        key: Vec<u8>,
+        table: String,
+    },
+    Free,
+    /// At or beyond the high-water mark.
+    Unallocated,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Tree {
+    User,
+    Catalog,
+    Free,
+}
+
+struct Layout {
+    newest_slot: u64,
+    high_water: u64,
+    pages: Vec<Role>,
+}
+
+impl Layout {
+    fn parse(file: &[u8]) -> Layout {
+        let metas: Vec<(u64, u64)> = (0..2)
+            .map(|s| {
+                let m = &file[s * PS..s * PS + META_LEN];
+                assert_eq!(&m[32..40], b"MDBXLITE");
+                (u64_at(m, 16), s as u64)
+            })
+            .collect();
+        let newest_slot = metas.iter().max().unwrap().1;
+        let m = &file[newest_slot as usize * PS..];
+        let high_water = u64_at(m, 48);
+        let npages = file.len().div_ceil(PS);
+        let mut l = Layout {
+            newest_slot,
+            high_water,
+            pages: vec![Role::Unallocated; npages],
+        };
+        l.pages[0] = Role::Meta;
+        l.pages[1] = Role::Meta;
+        let rec = |at: usize| (u64_at(m, at), u32_at(m, at + 40) as u32);
+        let (root, depth) = rec(64);
+        l.walk(file, root, depth, 0, Tree::User, "");
+        let (root, depth) = rec(112);
+        l.walk(file, root, depth, 0, Tree::Catalog, "<catalog>");
+        let (root, depth) = rec(160);
+        l.walk(file, root, depth, 0, Tree::Free, "<free>");
+        for p in 2..high_water as usize {
+            assert_ne!(l.pages[p], Role::Unallocated, "page {p}: no role found");
+        }
+        l
+    }
+
+    fn set(&mut self, p: u64, role: Role) {
+        assert_eq!(
+            self.pages[p as usize],
+            Role::Unallocated,
+            "page {p} has two roles"
+        );
+        assert!(p >= 2 && p < self.high_water);
+        self.pages[p as usize] = role;
+    }
+
+    fn walk(&mut self, file: &[u8], pg: u64, depth: u32, level: u32, tree: Tree, name: &str) {
+        if depth == 0 {
+            return;
+        }
+        let p = &file[pg as usize * PS..(pg as usize + 1) * PS];
+        let leaf = level + 1 == depth;
+        assert_eq!(p[4], if leaf { 3 } else { 2 }, "page {pg}");
+        assert_eq!(u64_at(p, 8), pg);
+        let count = u16_at(p, 6);
+        let mut used = vec![false; PS];
+        // Header fields reads look at: kind, count, pgno, upper.
+        for i in [4, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27] {
+            used[i] = true;
+        }
+        let mut keys = Vec::new();
+        let mut children = Vec::new();
+        for i in 0..count {
+            let s = HEADER + i * 8;
+            used[s..s + 8].fill(true);
+            let off = u16_at(p, s + 4);
+            let klen = u16_at(p, s + 6);
+            let key = p[off..off + klen].to_vec();
+            let body = off + klen;
+            if leaf {
+                let flags = p[body];
+                let vlen = u32_at(p, body + 1);
+                let overflow = flags & 1 != 0;
+                let span = klen + 5 + if overflow { 8 } else { vlen };
+                used[off..off + span].fill(true);
+                let v = &p[body + 5..body + 5 + if overflow { 8 } else { vlen }];
+                if overflow {
+                    let head = u64_at(v, 0);
+                    let n = (HEADER + vlen).div_ceil(PS);
+                    for index in 0..n {
+                        self.set(
+                            head + index as u64,
+                            Role::Overflow {
+                                head,
+                                index,
+                                len: vlen,
+                                key: key.clone(),
+                                table: name.to_string(),
+                            },
+                        );
+                    }
+                }
+                match tree {
+                    Tree::User => {}
+                    Tree::Catalog => {
+                        let tname = String::from_utf8(key.clone()).unwrap();
+                        self.walk(
+                            file,
+                            u64_at(v, 0),
+                            u32_at(v, 40) as u32,
+                            0,
+                            Tree::User,
+                            &tname,
+                        );
+                    }
+                    Tree::Free => {
+                        for c in v.chunks_exact(8) {
+                            self.set(u64_at(c, 0), Role::Free);
+                        }
+                    }
+                }
+            } else {
+                used[off..off + klen + 8].fill(true);
+                children.push(u64_at(p, body));
+            }
+            keys.push(key);
+        }
+        self.set(
+            pg,
+            Role::Node {
+                tree: name.to_string(),
+                leaf,
+                used,
+                keys,
+            },
+        );
+        for c in children {
+            self.walk(file, c, depth, level + 1, tree, name);
+        }
+    }
+}
+
+// ---- what a case expects
+
+#[derive(Debug)]
+enum Expect {
+    /// Meta bytes 0..256 of `slot`: that meta is invalid.
+    BadMeta { slot: u64 },
+    /// A byte nothing reads: contents unchanged and `check()` clean.
+    Harmless,
+    /// A byte of a page in use: `check()` names `page` (or `alt`); if `neutral`, reads
+    /// never look at it, so contents are unchanged.
+    Detected { page: u64, alt: u64, neutral: bool },
+}
+
+fn expectation(l: &Layout, off: usize) -> Expect {
+    let (p, b) = (off / PS, off % PS);
+    match &l.pages[p] {
+        Role::Meta if b < META_LEN => Expect::BadMeta { slot: p as u64 },
+        Role::Meta | Role::Free | Role::Unallocated => Expect::Harmless,
+        Role::Node { used, .. } => Expect::Detected {
+            page: p as u64,
+            alt: p as u64,
+            neutral: !used[b],
+        },
+        Role::Overflow {
+            head, index, len, ..
+        } => {
+            let at = index * PS + b;
+            // Head fields reads check: kind, pgno, run length. Value bytes are read;
+            // the checksum, flags, count, txnid, reserved and the padding are not.
+            let read = if *index == 0 && b < HEADER {
+                matches!(b, 4 | 8..=15 | 24..=27)
+            } else {
+                at < HEADER + len
+            };
+            Expect::Detected {
+                page: *head,
+                alt: p as u64,
+                neutral: !read,
+            }
+        }
+    }
+}
+
+/// (whether the contents read back as expected — `None` when not compared —, the
+/// problems `check()` found — `None` if it failed).
+type Outcome = (Option<bool>, Option<Vec<mdbx_lite::check::Problem>>);
+
+/// Open `path` read-only, then either compare the contents with `compare` or, for a
+/// byte whose flip may change them, run every kind of read on every table (errors are
+/// fine, panics are not); then `stat()` and `check()`.
+fn read_everything(path: &Path, original: &Dump, compare: Option<&Dump>) -> Result<Outcome, Error> {
+    let env = Env::builder().read_only(true).open(path)?;
+    let same = compare.map(|want| reads_back(&env, want));
+    if compare.is_none() {
+        if let Ok(r) = env.begin_read() {
+            let _ = r.list_tables();
+            let cap = original.values().map(|v| v.len()).sum::<usize>() * 4 + 16;
+            for (name, entries) in original {
+                let t = if name.is_empty() {
+                    r.main_table()
+                } else {
+                    match r.open_table(name) {
+                        Ok(t) => t,
+                        Err(_) => continue,
+                    }
+                };
+                poke(&t, entries, cap);
+            }
+        }
+    }
+    let _ = env.stat();
+    let problems = env.check().ok().map(|r| r.problems);
+    Ok((same, problems))
+}
+
+/// The contents a flip at `off` must leave, if it must leave any particular ones.
+fn expected_contents(fx: &Fixture, off: usize) -> Option<&Dump> {
+    match expectation(&fx.layout, off) {
+        Expect::BadMeta { slot } if slot == fx.layout.newest_slot => Some(&fx.prev),
+        Expect::BadMeta { .. } | Expect::Harmless => Some(&fx.last),
+        Expect::Detected { neutral: true, .. } => Some(&fx.last),
+        Expect::Detected { neutral: false, .. } => None,
+    }
+}
+
+/// Every read operation on one table, ignoring errors (they are allowed; panics are not).
+fn poke(t: &ReadTable<'_>, entries: &[(Vec<u8>, Vec<u8>)], cap: usize) {
+    let _ = (t.len(), t.stat());
+    for e in t.iter().take(cap) {
+        if e.is_err() {
+            break;
+        }
+    }
+    for e in t.iter().rev().take(cap) {
+        if e.is_err() {
+            break;
+        }
+    }
+    for (k, _) in entries {
+        let _ = t.get(k);
+    }
+    if let Some((mid, _)) = entries.get(entries.len() / 2) {
+        let _ = t.range(&mid[..]..).take(5).count();
+        let _ = t.range(..=&mid[..]).rev().take(5).count();
+        let mut c = t.cursor();
+        let _ = c.seek(mid);
+        let _ = c.prev();
+        let _ = c.next();
+        let _ = c.seek_exact(mid);
+        let _ = c.last();
+        let _ = c.current();
+    }
+}
+
+struct Failures(Vec<String>);
+
+impl Failures {
+    fn add(&mut self, msg: String) {
+        self.0.push(msg);
+    }
+    fn assert_none(self, what: &str) {
+        let n = self.0.len();
+        let shown: Vec<&String> = self.0.iter().take(25).collect();
+        assert!(n == 0, "{what}: {n} failures, first ones:\n{shown:#?}");
+    }
+}
+
+fn judge(
+    fx: &Fixture,
+    off: usize,
+    outcome: Result<Result<Outcome, Error>, String>,
+) -> Option<String> {
+    let expect = expectation(&fx.layout, off);
+    let ctx = format!(
+        "byte {off} (page {}, offset {}, {:?})",
+        off / PS,
+        off % PS,
+        expect
+    );
+    let (contents, problems) = match outcome {
+        Err(panic) => return Some(format!("{ctx}: PANIC: {panic}")),
+        Ok(Err(e)) => {
+            // Opening may fail only when the metas are hit; both are valid otherwise.
+            return match expect {
+                Expect::BadMeta { .. } => Some(format!(
+                    "{ctx}: open failed although the other meta is valid: {e}"
+                )),
+                _ => Some(format!("{ctx}: open failed: {e}")),
+            };
+        }
+        Ok(Ok(o)) => o,
+    };
+    let Some(problems) = problems else {
+        return Some(format!("{ctx}: check() returned an error"));
+    };
+    let names = |p: u64| problems.iter().any(|x| x.page == Some(p));
+    let unchanged = contents == Some(true);
+    match expect {
+        Expect::BadMeta { slot } => {
+            if !unchanged {
+                return Some(format!("{ctx}: contents are not those of the other meta"));
+            }
+            if !names(slot) || problems.iter().any(|x| x.page != Some(slot)) {
+                return Some(format!(
+                    "{ctx}: check should name exactly meta {slot}: {problems:?}"
+                ));
+            }
+        }
+        Expect::Harmless => {
+            if !unchanged {
+                return Some(format!("{ctx}: contents changed"));
+            }
+            if !problems.is_empty() {
+                return Some(format!("{ctx}: check reports {problems:?}"));
+            }
+        }
+        Expect::Detected { page, alt, neutral } => {
+            if !names(page) && !names(alt) {
+                return Some(format!(
+                    "{ctx}: check does not name page {page}: {problems:?}"
+                ));
+            }
+            if neutral && !unchanged {
+                return Some(format!("{ctx}: contents changed by a byte reads never use"));
+            }
+        }
+    }
+    None
+}
+
+/// The offsets to flip: every byte of both metas and of one page of each role (leaf and
+/// branch of the main table, a named table's leaf, the catalog, the free tree, first
+/// and last page of an overflow run, a free page, an unallocated page), and every 7th
+/// byte of the other pages. Flipping all ~160,000 bytes takes about a minute at
+/// opt-level 1, so that is opt-in: `MDBX_LITE_FLIP_ALL=1`.
+fn offsets(l: &Layout, len: usize) -> Vec<usize> {
+    if std::env::var_os("MDBX_LITE_FLIP_ALL").is_some() {
+        return (0..len).collect();
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for (p, role) in l.pages.iter().enumerate() {
+        let kind = match role {
+            Role::Meta => format!("meta {p}"),
+            Role::Node { tree, leaf, .. } => {
+                let tree = if tree.starts_with('<') || tree.is_empty() {
+                    tree.as_str()
+                } else {
+                    "named"
+                };
+                format!("node {tree} {leaf}")
+            }
+            Role::Overflow { index, len, .. } => {
+                let last = index + 1 == (HEADER + len).div_ceil(PS);
+                format!("overflow {} {last}", *index == 0)
+            }
+            Role::Free => "free".into(),
+            Role::Unallocated => "unallocated".into(),
+        };
+        let all = seen.insert(kind);
+        let end = ((p + 1) * PS).min(len);
+        out.extend((p * PS..end).filter(|o| all || o.is_multiple_of(7)));
+    }
+    out
+}
+
+fn working_copy(fx: &Fixture, dir: &Path, name: &str) -> PathBuf {
+    let path = dir.join(name);
+    fs::write(&path, &fx.bytes).unwrap();
+    path
+}
+
+#[test]
+fn every_byte_flip_is_detected_or_harmless() {
+    install_hook();
+    let fx = build();
+    let npages = fx.bytes.len().div_ceil(PS);
+    let count = |f: &dyn Fn(&Role) -> bool| fx.layout.pages.iter().filter(|r| f(r)).count();
+    eprintln!(
+        "file: {} bytes, {npages} pages, high water {}: {} node, {} overflow, {} free, {} unallocated",
+        fx.bytes.len(),
+        fx.layout.high_water,
+        count(&|r| matches!(r, Role::Node { .. })),
+        count(&|r| matches!(r, Role::Overflow { .. })),
+        count(&|r| matches!(r, Role::Free)),
+        count(&|r| matches!(r, Role::Unallocated)),
+    );
+    assert!(count(&|r| matches!(r, Role::Free)) > 0);
+    assert!(count(&|r| matches!(r, Role::Overflow { .. })) >= 3);
+    let offsets = offsets(&fx.layout, fx.bytes.len());
+    let dir = scratch_dir();
+    let threads = 2;
+    let t0 = std::time::Instant::now();
+    let results: Vec<(usize, Vec<String>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|tid| {
+                let (fx, offsets) = (&fx, &offsets);
+                let path = working_copy(fx, dir.path(), &format!("flip{tid}"));
+                s.spawn(move || {
+                    let file = OpenOptions::new().write(true).open(&path).unwrap();
+                    let mut failures = Vec::new();
+                    let mut cases = 0;
+                    for &off in offsets.iter().skip(tid).step_by(threads) {
+                        let orig = fx.bytes[off];
+                        file.write_all_at(&[orig ^ 0xff], off as u64).unwrap();
+                        let want = expected_contents(fx, off);
+                        let outcome = no_panic(|| read_everything(&path, &fx.last, want));
+                        file.write_all_at(&[orig], off as u64).unwrap();
+                        cases += 1;
+                        if let Some(f) = judge(fx, off, outcome) {
+                            failures.push(f);
+                        }
+                    }
+                    (cases, failures)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let cases: usize = results.iter().map(|r| r.0).sum();
+    eprintln!("{cases} flips in {:?}", t0.elapsed());
+    assert_eq!(cases, offsets.len());
+    Failures(results.into_iter().flat_map(|r| r.1).collect()).assert_none("byte flips");
+}
+
+#[test]
+fn flips_survive_a_write_transaction() {
+    // Writing on a corrupt file: every operation returns Ok or an error, never panics.
+    // One flip per 16-byte stride of every page (each header field and a sample of the
+    // slots and entries); the file is restored after each case.
+    install_hook();
+    let fx = build();
+    let dir = scratch_dir();
+    let path = working_copy(&fx, dir.path(), "w");
+    let mut failures = Failures(Vec::new());
+    let offsets: Vec<usize> = (0..fx.bytes.len())
+        .filter(|o| o % 16 == (o / PS) % 16 || o % PS < 32)
+        .collect();
+    for &off in &offsets {
+        let mut bytes = fx.bytes.clone();
+        bytes[off] ^= 0xff;
+        fs::write(&path, &bytes).unwrap();
+        let r = no_panic(|| -> mdbx_lite::Result<()> {
+            let env = Env::open(&path)?;
+            let mut w = env.begin_write()?;
+            for (name, entries) in &fx.last {
+                let mut t = if name.is_empty() {
+                    w.main_table()
+                } else {
+                    match w.open_table(name) {
+                        Ok(t) => t,
+                        Err(_) => continue,
+                    }
+                };
+                for (i, (k, v)) in entries.iter().enumerate() {
+                    let _ = match i % 3 {
+                        0 => t.delete(k).map(|_| ()),
+                        1 => t.put(k, &[v.as_slice(), b"+"].concat()),
+                        _ => t.get(k).map(|_| ()),
+                    };
+                }
+                let _ = t.put(b"zz-new", &value(1, 7_000));
+            }
+            let _ = w.drop_table("alpha");
+            let _ = w.commit();
+            let _ = env.check();
+            let _ = dump(&env);
+            Ok(())
+        });
+        if let Err(p) = r {
+            failures.add(format!(
+                "byte {off} (page {}, offset {}): PANIC: {p}",
+                off / PS,
+                off % PS
+            ));
+        }
+    }
+    eprintln!("{} flips with a write transaction", offsets.len());
+    failures.assert_none("writes on flipped files");
+}
+
+#[test]
+fn truncation_at_every_page_boundary() {
+    install_hook();
+    let fx = build();
+    let dir = scratch_dir();
+    let path = dir.path().join("t");
+    let hw = fx.layout.high_water as usize;
+    let npages = fx.bytes.len().div_ceil(PS);
+    let mut failures = Failures(Vec::new());
+    for k in 0..=npages {
+        let len = (k * PS).min(fx.bytes.len());
+        for read_only in [true, false] {
+            fs::write(&path, &fx.bytes[..len]).unwrap();
+            let r = no_panic(|| -> mdbx_lite::Result<(Dump, bool)> {
+                let env = Env::builder().read_only(read_only).open(&path)?;
+                let contents = dump(&env);
+                let r = env.begin_read()?;
+                for (name, entries) in &fx.last {
+                    let t = if name.is_empty() {
+                        r.main_table()
+                    } else {
+                        r.open_table(name)?
+                    };
+                    poke(&t, entries, 10_000);
+                }
+                let ok = env.check()?.is_ok();
+                Ok((contents?, ok))
+            });
+            let ctx = format!("truncated to {k} pages ({len} bytes), read_only {read_only}");
+            match r {
+                Err(p) => failures.add(format!("{ctx}: PANIC: {p}")),
+                Ok(Ok((contents, ok))) => {
+                    if len == 0 && !read_only {
+                        // An empty file is a new database.
+                        if contents != Dump::from([(String::new(), Vec::new())]) {
+                            failures.add(format!("{ctx}: a new database is not empty"));
+                        }
+                    } else if len < hw * PS {
+                        failures.add(format!(
+                            "{ctx}: opened below the high-water mark ({hw} pages)"
+                        ));
+                    } else if contents != fx.last || !ok {
+                        failures.add(format!("{ctx}: contents or check differ"));
+                    }
+                }
+                Ok(Err(e)) => {
+                    if len >= hw * PS {
+                        failures.add(format!(
+                            "{ctx}: error although nothing allocated is missing: {e}"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    failures.assert_none("truncations");
+}
+
+#[test]
+fn verify_checksums_names_the_corrupt_page() {
+    let fx = build();
+    let dir = scratch_dir();
+    let path = dir.path().join("v");
+    let l = &fx.layout;
+    // A leaf of the main table, a branch of it, and the second page of an overflow run.
+    let find = |want_leaf: bool| {
+        l.pages.iter().enumerate().find_map(|(p, r)| match r {
+            Role::Node {
+                tree,
+                leaf,
+                used,
+                keys,
+            } if tree.is_empty() && *leaf == want_leaf => {
+                Some((p, used.iter().position(|u| !u).unwrap(), keys.clone()))
+            }
+            _ => None,
+        })
+    };
+    let (leaf, leaf_gap, leaf_keys) = find(true).expect("a main-table leaf");
+    let (branch, branch_gap, _) = find(false).expect("a main-table branch");
+    let (run_page, head, key, table) = l
+        .pages
+        .iter()
+        .enumerate()
+        .find_map(|(p, r)| match r {
+            Role::Overflow {
+                head,
+                index: 1,
+                key,
+                table,
+                ..
+            } => Some((p, *head, key.clone(), table.clone())),
+            _ => None,
+        })
+        .expect("an overflow run of 2+ pages");
+    let some_leaf_key = leaf_keys[leaf_keys.len() / 2].clone();
+    let cases: [(usize, u64, &str, Vec<u8>); 3] = [
+        (leaf * PS + leaf_gap, leaf as u64, "", some_leaf_key.clone()),
+        (branch * PS + branch_gap, branch as u64, "", some_leaf_key),
+        (run_page * PS + 100, head, &table, key),
+    ];
+    for (off, page, table, key) in cases {
+        let mut bytes = fx.bytes.clone();
+        bytes[off] ^= 0xff;
+        fs::write(&path, &bytes).unwrap();
+        let ctx = format!("byte {off} (page {}): key {key:?} of {table:?}", off / PS);
+        fn table_of<'a>(r: &'a mdbx_lite::ReadTxn, table: &str) -> ReadTable<'a> {
+            if table.is_empty() {
+                r.main_table()
+            } else {
+                r.open_table(table).unwrap()
+            }
+        }
+        // Without verification the flipped byte goes unnoticed by this read...
+        let plain = Env::builder().read_only(true).open(&path).unwrap();
+        let r = plain.begin_read().unwrap();
+        let want = fx.last[table]
+            .iter()
+            .find(|(k, _)| *k == key)
+            .unwrap()
+            .1
+            .clone();
+        let got = table_of(&r, table).get(&key).unwrap().map(|v| v.to_vec());
+        if off / PS == run_page {
+            // ... the value itself is changed (the byte is inside it).
+            assert_ne!(got.as_ref(), Some(&want), "{ctx}");
+        } else {
+            assert_eq!(got.as_ref(), Some(&want), "{ctx}");
+        }
+        drop(r);
+        drop(plain);
+        // ... with it, the read fails and names the page.
+        let env = Env::builder()
+            .read_only(true)
+            .verify_checksums(true)
+            .open(&path)
+            .unwrap();
+        let r = env.begin_read().unwrap();
+        let t = table_of(&r, table);
+        match t.get(&key) {
+            Err(Error::Corrupted { page: p, .. }) => assert_eq!(p, page, "{ctx}"),
+            other => panic!("{ctx}: expected Corrupted naming page {page}, got {other:?}"),
+        }
+        let first_err = t.iter().find_map(|e| e.err());
+        assert!(
+            matches!(first_err, Some(Error::Corrupted { page: p, .. }) if p == page),
+            "{ctx}: iteration: {first_err:?}"
+        );
+        let report = env.check().unwrap();
+        assert!(
+            report.problems.iter().any(|p| p.page == Some(page)),
+            "{ctx}: {:?}",
+            report.problems
+        );
+        // An intact database reads fine with verification on.
+        drop(r);
+        drop(env);
+        fs::write(&path, &fx.bytes).unwrap();
+        let env = Env::builder()
+            .read_only(true)
+            .verify_checksums(true)
+            .open(&path)
+            .unwrap();
+        assert_eq!(dump(&env).unwrap(), fx.last);
+    }
+}
