@@ -259,16 +259,38 @@ pub fn tree(a: &TreeArgs, out: &mut dyn Write) -> CliResult<i32> {
 
 pub fn readers(a: &ReadersArgs, out: &mut dyn Write) -> CliResult<i32> {
     let env = open_ro(&a.db)?;
+    let cleared = if a.clear_stale {
+        if !env.readers_shared() {
+            return Err(CliError::db(
+                &a.db,
+                mdbx_lite::Error::Invalid(
+                    "no writable lock file: cannot clear reader slots".into(),
+                ),
+            ));
+        }
+        Some(env.reader_check())
+    } else {
+        None
+    };
     let st = env.stat().map_err(|e| CliError::db(&a.db, e))?;
     let list = env.readers();
     let last = env.last_txnid();
+    // Our own stat() read transaction has ended; list only other readers.
+    let list: Vec<_> = list.into_iter().filter(|r| !r.this_process).collect();
+    let scope = if env.readers_shared() {
+        "all processes"
+    } else {
+        "this process only"
+    };
     if a.json {
         let v = json!({
             "max_readers": st.max_readers,
             "last_txnid": last,
-            "scope": "process",
+            "scope": scope,
+            "cleared": cleared,
             "readers": list.iter().map(|r| json!({
-                "slot": r.slot, "pid": r.pid, "txnid": r.txnid, "lag": last.saturating_sub(r.txnid),
+                "slot": r.slot, "pid": r.pid, "txnid": r.txnid,
+                "lag": last.saturating_sub(r.txnid), "alive": r.alive,
             })).collect::<Vec<_>>(),
         });
         writeln!(
@@ -279,22 +301,36 @@ pub fn readers(a: &ReadersArgs, out: &mut dyn Write) -> CliResult<i32> {
         return Ok(0);
     }
     writeln!(out, "max readers: {}, last txn: {last}", st.max_readers)?;
-    writeln!(
-        out,
-        "note: the reader table lives in the process that opened the database; readers of other processes are not shown"
-    )?;
+    if !env.readers_shared() {
+        writeln!(
+            out,
+            "note: the lock file is missing or not writable; readers of other processes are not visible"
+        )?;
+    }
+    if let Some(n) = cleared {
+        writeln!(out, "cleared {n} stale slot(s)")?;
+    }
     if list.is_empty() {
         writeln!(out, "no active readers")?;
     } else {
-        writeln!(out, "{:>5} {:>8} {:>10} {:>6}", "slot", "pid", "txn", "lag")?;
+        writeln!(
+            out,
+            "{:>5} {:>8} {:>10} {:>6}  state",
+            "slot", "pid", "txn", "lag"
+        )?;
         for r in list {
             writeln!(
                 out,
-                "{:>5} {:>8} {:>10} {:>6}",
+                "{:>5} {:>8} {:>10} {:>6}  {}",
                 r.slot,
                 r.pid,
                 r.txnid,
-                last.saturating_sub(r.txnid)
+                last.saturating_sub(r.txnid),
+                if r.alive {
+                    "alive"
+                } else {
+                    "stale (process gone)"
+                }
             )?;
         }
     }

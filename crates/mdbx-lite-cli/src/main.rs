@@ -234,16 +234,19 @@ pub struct TreeArgs {
     pub db: PathBuf,
 }
 
-/// Show the reader table: live read transactions and how far they lag.
-///
-/// The reader table lives in the process that opened the database, so this shows the
-/// readers this process can see (none, for a separate run of the tool).
+/// Reader slots of every process using the database (from the lock file), with the
+/// snapshot each holds and how far it lags; marks slots whose process has died.
 #[derive(Args)]
-#[command(after_help = "Example:\n  mdbx-lite readers --json my.db")]
+#[command(
+    after_help = "Examples:\n  mdbx-lite readers my.db\n  mdbx-lite readers --clear-stale my.db"
+)]
 pub struct ReadersArgs {
     /// JSON on stdout
     #[arg(long)]
     pub json: bool,
+    /// Clear the slots of processes that no longer run (needs a writable lock file)
+    #[arg(long)]
+    pub clear_stale: bool,
     /// The database file
     pub db: PathBuf,
 }

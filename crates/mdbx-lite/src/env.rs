@@ -201,8 +201,11 @@ impl Env {
             .open(path)
             .map_err(|e| io_context(e, "cannot open", path))?;
         let lpath = lock_path(path);
+        // A read-only open uses the shared reader table when the lock file exists and is
+        // writable (so writers in other processes respect its readers); otherwise it
+        // reads alone (see `ReaderTable`), and it never creates the lock file.
         let lock_file = if b.read_only {
-            OpenOptions::new().read(true).open(&lpath).ok()
+            OpenOptions::new().read(true).write(true).open(&lpath).ok()
         } else {
             Some(
                 OpenOptions::new()
@@ -266,6 +269,13 @@ impl Env {
             // Whatever an earlier session left in the page cache becomes durable now.
             storage.sync_data()?;
         }
+        let readers = match &lock_file {
+            Some(lock) => ReaderTable::shared(lock, b.max_readers).map_err(|e| match e {
+                Error::Io(e) => io_context(e, "cannot set up the reader table in", &lpath),
+                e => e,
+            })?,
+            None => ReaderTable::private(b.max_readers),
+        };
         let inner = EnvInner {
             path: path.to_path_buf(),
             file,
@@ -279,7 +289,7 @@ impl Env {
             },
             page_size,
             current: Mutex::new(snapshot),
-            readers: ReaderTable::new(b.max_readers),
+            readers,
             writer: Arc::new(Mutex::new(WriterState { file_len: len, map })),
             durable_txnid: AtomicU64::new(meta.txnid),
             poisoned: AtomicBool::new(false),
@@ -333,14 +343,30 @@ impl Env {
         self.inner.opts.read_only
     }
 
-    /// Live read transactions.
+    /// Live read transactions of every process using the database (only this
+    /// process's when the lock file is not writable; see [`Env::readers_shared`]).
     pub fn readers(&self) -> Vec<ReaderInfo> {
         self.inner.readers.list()
     }
 
+    /// Whether the reader table is shared with other processes through the lock file.
+    pub fn readers_shared(&self) -> bool {
+        self.inner.readers.is_shared()
+    }
+
+    /// Clear reader slots left by processes that died; returns how many were cleared.
+    /// Writers also do this by themselves when a dead reader holds back the oldest
+    /// snapshot, so calling it is only needed to tidy up or to report.
+    pub fn reader_check(&self) -> usize {
+        self.inner.readers.clear_stale()
+    }
+
     /// Id of the latest committed transaction.
     pub fn last_txnid(&self) -> u64 {
-        self.inner.current.lock().meta.txnid
+        match self.inner.latest() {
+            Ok(s) => s.meta.txnid,
+            Err(_) => self.inner.current.lock().meta.txnid,
+        }
     }
 }
 
@@ -349,6 +375,59 @@ impl EnvInner {
     /// process): called by the writer once it holds the file lock, so it builds on the
     /// newest meta on disk instead of a stale in-memory one (which would lose that
     /// commit and reuse pages it now uses).
+    /// The newest committed snapshot, re-read from the file when another environment
+    /// (in this process or another) announced a newer commit than this one has seen.
+    pub(crate) fn latest(&self) -> Result<Snapshot> {
+        let hint = self.readers.commit_hint();
+        let mut cur = self.current.lock();
+        if hint > cur.meta.txnid {
+            self.refresh(&mut cur, hint)?;
+        }
+        Ok(cur.clone())
+    }
+
+    fn refresh(&self, cur: &mut Snapshot, hint: u64) -> Result<()> {
+        // A meta being rewritten right now reads as torn; a second look settles it.
+        let mut attempt = 0;
+        let (disk, len) = loop {
+            let len = self.storage.len()?;
+            match read_metas(self.storage.as_ref(), len, Some(self.page_size)) {
+                Ok(m) if m.txnid >= hint || attempt >= 3 => break (m, len),
+                Err(e) if attempt >= 3 => return Err(e),
+                _ => attempt += 1,
+            }
+        };
+        if disk.txnid < hint {
+            // The hint names a commit this file does not have (restored from a backup
+            // under a live lock file, say): correct it so readers stop re-reading.
+            self.readers.correct_hint(hint, disk.txnid);
+        }
+        if disk.txnid <= cur.meta.txnid {
+            return Ok(());
+        }
+        check_length(&disk, len)?;
+        let need = disk.high_water as usize * self.page_size;
+        let map = if need > cur.pages.map.reserved() {
+            Arc::new(Mapping::new(
+                &self.file,
+                reservation_for(len),
+                self.opts.read_ahead,
+            )?)
+        } else {
+            cur.pages.map.clone()
+        };
+        *cur = Snapshot {
+            meta: disk,
+            pages: MappedPages {
+                map,
+                page_size: self.page_size,
+                high_water: disk.high_water,
+                verify: self.opts.verify_checksums,
+            },
+        };
+        Ok(())
+    }
+
     pub(crate) fn adopt_newer_meta(&self, ws: &mut WriterState) -> Result<()> {
         let len = self.storage.len()?;
         // Under the file lock the real length is authoritative: another handle may have
@@ -360,6 +439,12 @@ impl EnvInner {
             return Ok(());
         }
         check_length(&disk, len)?;
+        // Another environment committed it. Unless this one never syncs, treat the
+        // commit before it as durable: its data sync flushed that meta in every mode.
+        if self.opts.durability != Durability::NoSync {
+            self.durable_txnid
+                .fetch_max(disk.txnid.saturating_sub(1), Ordering::SeqCst);
+        }
         if ws.file_len as usize > ws.map.reserved() {
             ws.map = Arc::new(Mapping::new(
                 &self.file,

@@ -21,8 +21,9 @@
 
 use std::fs::File;
 use std::io;
+use std::sync::atomic::AtomicU64;
 
-use memmap2::{Advice, Mmap, MmapOptions};
+use memmap2::{Advice, Mmap, MmapMut, MmapOptions};
 
 /// Access pattern hint given to the kernel for the whole mapping.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -151,5 +152,46 @@ impl Mapping {
         }
         let resident = vec.iter().filter(|b| **b & 1 == 1).count() as u64;
         Ok((resident * os_page as u64).min(bound as u64))
+    }
+}
+
+/// A read-write shared mapping of the lock file, seen as an array of `AtomicU64`.
+///
+/// Every process that opens the database maps the same lock file; the reader table
+/// lives there. All access goes through atomics, so concurrent processes never race on
+/// plain memory.
+pub(crate) struct SharedWords {
+    map: MmapMut,
+}
+
+impl SharedWords {
+    /// Map the first `words * 8` bytes of `file` (which must be at least that long).
+    pub(crate) fn new(file: &File, words: usize) -> io::Result<SharedWords> {
+        let len = words
+            .checked_mul(8)
+            .filter(|&l| l > 0)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty shared mapping"))?;
+        if file.metadata()?.len() < len as u64 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "lock file shorter than its reader table",
+            ));
+        }
+        // SAFETY: the lock file is at least `len` bytes long (checked above) and is only
+        // ever written through this kind of mapping, with atomic operations, by mdbx-lite
+        // processes; the lock file's contract (documented on `Env::open`) forbids other
+        // writers and truncation while it is in use.
+        let map = unsafe { MmapOptions::new().len(len).map_mut(file)? };
+        Ok(SharedWords { map })
+    }
+
+    /// The mapping as atomic words.
+    pub(crate) fn words(&self) -> &[AtomicU64] {
+        let ptr = self.map.as_ptr() as *const AtomicU64;
+        // SAFETY: the mapping is page aligned (so 8-byte aligned), `len / 8` whole words
+        // long, lives as long as `&self`, and `AtomicU64` has the size, alignment and bit
+        // validity of `u64`. Other processes modify the memory concurrently, which is
+        // exactly what atomics permit; nothing ever takes a non-atomic reference to it.
+        unsafe { std::slice::from_raw_parts(ptr, self.map.len() / 8) }
     }
 }

@@ -1,102 +1,305 @@
-//! The reader table: which snapshots live read transactions hold.
+//! The reader table: which snapshots live read transactions hold, in every process.
 //!
-//! A fixed array of slots made only of atomics (snapshot id, process id, owner token),
-//! so the same layout can later live in the shared lock file for multi-process readers.
-//! The writer scans it to find the oldest snapshot still in use; pages freed after that
-//! snapshot are not reused.
+//! The table is an array of 64-bit atomic words. Normally it lives in the lock file
+//! (`<db>-lock`), mapped shared by every process that opens the database, so a writer
+//! in any process sees the readers of all of them. When the lock file cannot be written
+//! (read-only open of a file whose lock file is missing or not writable), the same
+//! layout lives in process memory and only this process's readers are visible.
 //!
-//! Why scanning without a lock is safe: a reader publishes its slot while holding the
-//! environment's state lock, and the writer publishes a new commit under the same lock.
-//! So a reader either registered before a commit became visible (and every later writer
-//! sees its slot) or it reads the newer snapshot. A writer building on snapshot `L`
-//! never reuses pages freed after `L` anyway, so a reader registering on `L` concurrently
-//! is safe too.
+//! Layout (words of 8 bytes, little-endian as the CPU stores them):
+//!
+//! | word | content |
+//! |---:|---|
+//! | 0 | magic `MDBXLOCK` |
+//! | 1 | version (low 32 bits), slot count (high 32 bits) |
+//! | 2 | id of the latest commit (a hint: written by the writer after each commit) |
+//! | 3..8 | reserved |
+//! | 8 + 8i | slot i: snapshot id + 1 (0 = free, `u64::MAX` = being claimed) |
+//! | 9 + 8i | slot i: process id |
+//! | 10 + 8i | slot i: process start time (clock ticks since boot, from /proc) |
+//! | 11 + 8i | slot i: owner token (unique per read transaction in its process) |
+//! | 12..16 + 8i | reserved (a slot fills one 64-byte cache line) |
+//!
+//! Registration (why a writer scanning without a lock never misses a reader that needs
+//! protecting): a reader claims a slot, publishes the id `T` of the newest commit it
+//! knows, then re-reads the commit hint. If the hint is still `T`, any later commit
+//! stores its hint after our publication, and the writer after that one — the first that
+//! may reuse pages `T` can see — starts after it and sees our slot. If the hint moved,
+//! the reader republishes the newer snapshot and checks again. (A writer concurrent with
+//! the publication builds on `T` itself and never reuses pages `T` can reach.)
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 
 use crate::error::{Error, Result};
+use crate::map::SharedWords;
 
-#[derive(Default)]
-struct Slot {
-    /// Snapshot txn id + 1; 0 marks a free slot.
-    txn: AtomicU64,
-    pid: AtomicU32,
-    token: AtomicU64,
+const MAGIC: u64 = u64::from_le_bytes(*b"MDBXLOCK");
+const VERSION: u64 = 1;
+const HEADER_WORDS: usize = 8;
+const SLOT_WORDS: usize = 8;
+const W_HINT: usize = 2;
+const CLAIMED: u64 = u64::MAX;
+
+enum Memory {
+    Private(Box<[AtomicU64]>),
+    Shared(SharedWords),
 }
 
 pub(crate) struct ReaderTable {
-    slots: Box<[Slot]>,
+    mem: Memory,
+    slots: usize,
+    pid: u64,
+    start: u64,
     next_token: AtomicU64,
 }
 
-/// One reader's view of its slot, for statistics and `mdbx-lite readers`.
+/// One reader slot, for statistics and `mdbx-lite readers`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ReaderInfo {
     pub slot: usize,
+    /// The snapshot (transaction id) the reader holds.
     pub txnid: u64,
     pub pid: u32,
-    pub token: u64,
+    /// Whether the owning process is this one.
+    pub this_process: bool,
+    /// Whether the owning process still runs (false: a stale slot, cleared by
+    /// `Env::reader_check` or automatically by the next writer that needs the space).
+    pub alive: bool,
+}
+
+/// Start time of process `pid` in clock ticks since boot, or `None` if it does not exist.
+fn process_start(pid: u64) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Field 2 (the command) may contain spaces and parentheses: parse after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+fn process_alive(pid: u64, start: u64) -> bool {
+    if !std::path::Path::new("/proc/self/stat").exists() {
+        return true; // no /proc: assume alive, never clear
+    }
+    match process_start(pid) {
+        None => false,
+        Some(s) => start == 0 || s == start,
+    }
+}
+
+fn words_for(slots: usize) -> usize {
+    HEADER_WORDS + SLOT_WORDS * slots
+}
+
+/// Read the header of a lock file: its slot count if the file holds a valid table.
+fn valid_table(file: &File) -> io::Result<Option<usize>> {
+    let len = file.metadata()?.len();
+    if len < (HEADER_WORDS * 8) as u64 {
+        return Ok(None);
+    }
+    let mut head = [0u8; 16];
+    file.read_exact_at(&mut head, 0)?;
+    let magic = u64::from_le_bytes(head[..8].try_into().unwrap_or_default());
+    let word1 = u64::from_le_bytes(head[8..].try_into().unwrap_or_default());
+    let slots = (word1 >> 32) as usize;
+    if magic != MAGIC || word1 & 0xffff_ffff != VERSION || slots == 0 || slots > 1 << 20 {
+        return Ok(None);
+    }
+    if len < (words_for(slots) * 8) as u64 {
+        return Ok(None);
+    }
+    Ok(Some(slots))
 }
 
 impl ReaderTable {
-    pub fn new(max: usize) -> ReaderTable {
+    fn new(mem: Memory, slots: usize) -> ReaderTable {
+        let pid = u64::from(std::process::id());
         ReaderTable {
-            slots: (0..max.max(1)).map(|_| Slot::default()).collect(),
+            mem,
+            slots,
+            pid,
+            start: process_start(pid).unwrap_or(0),
             next_token: AtomicU64::new(1),
         }
     }
 
-    pub fn capacity(&self) -> usize {
-        self.slots.len()
+    /// A table in process memory (only this process's readers are visible).
+    pub fn private(max: usize) -> ReaderTable {
+        let slots = max.max(1);
+        let words = (0..words_for(slots)).map(|_| AtomicU64::new(0)).collect();
+        ReaderTable::new(Memory::Private(words), slots)
     }
 
-    /// Claim a slot for a reader of snapshot `txnid`.
-    pub fn register(&self, txnid: u64) -> Result<usize> {
-        let token = self.next_token.fetch_add(1, Ordering::Relaxed);
-        for (i, s) in self.slots.iter().enumerate() {
-            if s.txn.load(Ordering::Relaxed) == 0
-                && s.txn
-                    .compare_exchange(0, txnid + 1, Ordering::SeqCst, Ordering::Relaxed)
-                    .is_ok()
-            {
-                s.pid.store(std::process::id(), Ordering::Relaxed);
-                s.token.store(token, Ordering::Relaxed);
-                return Ok(i);
+    /// The table in the lock file, initialising the file if it holds none. The caller
+    /// must pass a writable lock file; initialisation takes the file's writer lock so
+    /// that two processes never initialise it at once.
+    pub fn shared(lock: &File, max: usize) -> Result<ReaderTable> {
+        let slots = match valid_table(lock)? {
+            Some(n) => n,
+            None => {
+                lock.lock()?;
+                let init = (|| -> Result<usize> {
+                    if let Some(n) = valid_table(lock)? {
+                        return Ok(n);
+                    }
+                    let n = max.max(1);
+                    lock.set_len(0)?;
+                    lock.set_len((words_for(n) * 8) as u64)?;
+                    let mut head = [0u8; 16];
+                    head[8..].copy_from_slice(&(VERSION | (n as u64) << 32).to_le_bytes());
+                    lock.write_all_at(&head, 0)?;
+                    // The magic goes last: a half-initialised file stays invalid.
+                    lock.write_all_at(&MAGIC.to_le_bytes(), 0)?;
+                    Ok(n)
+                })();
+                lock.unlock()?;
+                init?
+            }
+        };
+        let words = SharedWords::new(lock, words_for(slots))?;
+        Ok(ReaderTable::new(Memory::Shared(words), slots))
+    }
+
+    fn words(&self) -> &[AtomicU64] {
+        match &self.mem {
+            Memory::Private(w) => w,
+            Memory::Shared(m) => m.words(),
+        }
+    }
+
+    fn slot(&self, i: usize) -> &[AtomicU64] {
+        let at = HEADER_WORDS + SLOT_WORDS * i;
+        &self.words()[at..at + SLOT_WORDS]
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.slots
+    }
+
+    pub fn is_shared(&self) -> bool {
+        matches!(self.mem, Memory::Shared(_))
+    }
+
+    /// The id of the latest commit any process announced (0 if none yet).
+    pub fn commit_hint(&self) -> u64 {
+        self.words()[W_HINT].load(SeqCst)
+    }
+
+    /// Announce commit `txnid` (the writer holds the file lock, so stores never race).
+    pub fn announce_commit(&self, txnid: u64) {
+        self.words()[W_HINT].store(txnid, SeqCst);
+    }
+
+    /// Lower a hint that names a commit the file does not have (e.g. the database was
+    /// restored from a backup under a live lock file). Loses to any concurrent store.
+    pub fn correct_hint(&self, seen: u64, actual: u64) {
+        let _ = self.words()[W_HINT].compare_exchange(seen, actual, SeqCst, SeqCst);
+    }
+
+    /// Claim a free slot; returns (slot, token). Clears stale slots if the table is full.
+    pub fn claim(&self) -> Result<(usize, u64)> {
+        let token = self.next_token.fetch_add(1, SeqCst);
+        for attempt in 0..2 {
+            for i in 0..self.slots {
+                let s = self.slot(i);
+                if s[0].load(SeqCst) == 0
+                    && s[0].compare_exchange(0, CLAIMED, SeqCst, SeqCst).is_ok()
+                {
+                    s[1].store(self.pid, SeqCst);
+                    s[2].store(self.start, SeqCst);
+                    s[3].store(token, SeqCst);
+                    return Ok((i, token));
+                }
+            }
+            if attempt == 0 && self.clear_stale() == 0 {
+                break;
             }
         }
-        Err(Error::ReadersFull {
-            max: self.slots.len(),
-        })
+        Err(Error::ReadersFull { max: self.slots })
     }
 
-    pub fn release(&self, slot: usize) {
-        if let Some(s) = self.slots.get(slot) {
-            s.token.store(0, Ordering::Relaxed);
-            s.txn.store(0, Ordering::SeqCst);
+    /// Publish the snapshot a claimed slot reads.
+    pub fn publish(&self, slot: usize, txnid: u64) {
+        self.slot(slot)[0].store(txnid + 1, SeqCst);
+    }
+
+    /// Free a slot this process claimed with `token`.
+    pub fn release(&self, slot: usize, token: u64) {
+        if slot >= self.slots {
+            return;
+        }
+        let s = self.slot(slot);
+        if s[3].load(SeqCst) == token && s[1].load(SeqCst) == self.pid {
+            s[3].store(0, SeqCst);
+            s[0].store(0, SeqCst);
         }
     }
 
     /// The oldest snapshot held by any reader.
     pub fn oldest(&self) -> Option<u64> {
-        self.slots
-            .iter()
-            .map(|s| s.txn.load(Ordering::SeqCst))
-            .filter(|&t| t != 0)
+        (0..self.slots)
+            .map(|i| self.slot(i)[0].load(SeqCst))
+            .filter(|&t| t != 0 && t != CLAIMED)
             .min()
             .map(|t| t - 1)
     }
 
+    /// Clear the slots of processes that no longer run. Returns how many were cleared.
+    pub fn clear_stale(&self) -> usize {
+        let mut cleared = 0;
+        for i in 0..self.slots {
+            let s = self.slot(i);
+            let t = s[0].load(SeqCst);
+            let pid = s[1].load(SeqCst);
+            if t == 0 || pid == self.pid {
+                continue;
+            }
+            if !process_alive(pid, s[2].load(SeqCst))
+                && s[0].compare_exchange(t, 0, SeqCst, SeqCst).is_ok()
+            {
+                cleared += 1;
+            }
+        }
+        cleared
+    }
+
+    /// If the oldest reader belongs to a process that is gone, clear it (and repeat):
+    /// called by writers, so a killed reader never pins space for long. One /proc look-up
+    /// per write transaction at most, and only when the oldest reader is foreign.
+    pub fn clear_stale_oldest(&self) {
+        for _ in 0..self.slots {
+            let oldest = (0..self.slots)
+                .filter_map(|i| {
+                    let t = self.slot(i)[0].load(SeqCst);
+                    (t != 0 && t != CLAIMED).then_some((t, i))
+                })
+                .min();
+            let Some((t, i)) = oldest else { return };
+            let s = self.slot(i);
+            let pid = s[1].load(SeqCst);
+            if pid == self.pid || process_alive(pid, s[2].load(SeqCst)) {
+                return;
+            }
+            let _ = s[0].compare_exchange(t, 0, SeqCst, SeqCst);
+        }
+    }
+
     pub fn list(&self) -> Vec<ReaderInfo> {
-        self.slots
-            .iter()
-            .enumerate()
-            .filter_map(|(i, s)| {
-                let t = s.txn.load(Ordering::SeqCst);
-                (t != 0).then(|| ReaderInfo {
+        (0..self.slots)
+            .filter_map(|i| {
+                let s = self.slot(i);
+                let t = s[0].load(SeqCst);
+                if t == 0 || t == CLAIMED {
+                    return None;
+                }
+                let pid = s[1].load(SeqCst);
+                Some(ReaderInfo {
                     slot: i,
                     txnid: t - 1,
-                    pid: s.pid.load(Ordering::Relaxed),
-                    token: s.token.load(Ordering::Relaxed),
+                    pid: pid as u32,
+                    this_process: pid == self.pid,
+                    alive: pid == self.pid || process_alive(pid, s[2].load(SeqCst)),
                 })
             })
             .collect()

@@ -85,17 +85,35 @@ pub struct ReadTxn {
     env: Arc<EnvInner>,
     snap: Snapshot,
     slot: usize,
+    token: u64,
 }
 
 impl ReadTxn {
     pub(crate) fn begin(env: Arc<EnvInner>) -> Result<ReadTxn> {
-        let (snap, slot) = {
-            let cur = env.current.lock();
-            // Register under the state lock: see the reader-table notes.
-            let slot = env.readers.register(cur.meta.txnid)?;
-            (cur.clone(), slot)
+        let (slot, token) = env.readers.claim()?;
+        // Publish, then make sure no newer commit was announced meanwhile (see the
+        // registration notes in `readers.rs`).
+        let mut round = 0;
+        let snap = loop {
+            let snap = match env.latest() {
+                Ok(s) => s,
+                Err(e) => {
+                    env.readers.release(slot, token);
+                    return Err(e);
+                }
+            };
+            env.readers.publish(slot, snap.meta.txnid);
+            round += 1;
+            if env.readers.commit_hint() <= snap.meta.txnid || round > 64 {
+                break snap;
+            }
         };
-        Ok(ReadTxn { env, snap, slot })
+        Ok(ReadTxn {
+            env,
+            snap,
+            slot,
+            token,
+        })
     }
 
     /// The transaction id of the snapshot.
@@ -138,7 +156,7 @@ impl ReadTxn {
 
 impl Drop for ReadTxn {
     fn drop(&mut self) {
-        self.env.readers.release(self.slot);
+        self.env.readers.release(self.slot, self.token);
     }
 }
 
@@ -248,6 +266,8 @@ impl WriteTxn {
                 return Err(e);
             }
         }
+        // A reader that died in another process must not pin free space.
+        env.readers.clear_stale_oldest();
         let base = env.current.lock().meta;
         let txnid = base.txnid + 1;
         let reuse_limit = env.reuse_limit(base.txnid);
@@ -456,6 +476,8 @@ impl WriteTxn {
             },
         };
         *env.current.lock() = snapshot;
+        // Tell every environment on this file, in any process, that a commit happened.
+        env.readers.announce_commit(meta.txnid);
         Ok(())
     }
 }
