@@ -280,8 +280,16 @@ fn split(
             body: body.to_vec(),
         },
     );
-    // Inserting past the last entry (sorted loads) keeps the left page full.
-    let m = if idx == n { n } else { split_point(&items) };
+    // Inserting past the last entry (ascending loads) keeps the left page full;
+    // inserting before the first (descending loads) keeps the right page full.
+    let m = if idx == n {
+        n
+    } else if (idx == 0 && leaf) || (idx == 1 && !leaf) {
+        // (In a branch the new entry lands right after the minus-infinity entry.)
+        1
+    } else {
+        split_point(&items)
+    };
     let mut right_items = items.split_off(m);
     let kind = if leaf {
         PageKind::Leaf
@@ -422,6 +430,13 @@ fn merge(
         }
         let (li, ri) = if pidx > 0 { (pidx - 1, pidx) } else { (0, 1) };
         let (lp, rp) = (pnode.child(li)?, pnode.child(ri)?);
+        // Decide from byte counts before copying anything: most candidates do not fit.
+        // (A merged branch gives the right page's first entry the parent's separator.)
+        let sep_len = if leaf { 0 } else { pnode.key(ri)?.len() };
+        let fits = live_bytes(p.page(lp)?) + live_bytes(p.page(rp)?) + sep_len;
+        if fits > usable(p.page_size) {
+            return Ok(false);
+        }
         let mut items = entries(&node_at(p, lp, leaf)?)?;
         let mut right = entries(&node_at(p, rp, leaf)?)?;
         if !leaf {
