@@ -1,5 +1,6 @@
 //! Hot-path micro-benchmarks on 1,000,000 entries (24-byte keys, 150-byte values):
-//! point get (hit, miss), full scan, cursor next, seek, batched put, commit.
+//! point get (hit, miss; hit also with `verify_checksums(true)`), full scan, cursor next,
+//! seek, batched put, commit.
 //!
 //! Run: `cargo bench -p mdbx-lite-benches --bench engine`
 
@@ -13,7 +14,8 @@ const N: u64 = 1_000_000;
 
 fn reads(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let env = build(&dir.path().join("db"), N).expect("build");
+    let path = dir.path().join("db");
+    let env = build(&path, N).expect("build");
     let rtx = env.begin_read().expect("read txn");
     let table = rtx.main_table();
     let mut g = c.benchmark_group("read_1M");
@@ -63,6 +65,26 @@ fn reads(c: &mut Criterion) {
                 n += k.len() as u64;
             }
             black_box(n)
+        })
+    });
+    g.finish();
+    drop(rtx);
+    drop(env);
+
+    // The same point get with `verify_checksums(true)`: every page the search touches
+    // gets its crc32 checked, so this measures what checksum verification costs a read.
+    let env = Env::builder()
+        .verify_checksums(true)
+        .open(&path)
+        .expect("reopen with verify_checksums");
+    let rtx = env.begin_read().expect("read txn");
+    let table = rtx.main_table();
+    let mut g = c.benchmark_group("read_1M_verify_checksums");
+    let mut rng = Rng::new(1);
+    g.bench_function("get_hit", |b| {
+        b.iter(|| {
+            let k = key(rng.next_u64() % N);
+            black_box(table.get(&k).expect("get"));
         })
     });
     g.finish();

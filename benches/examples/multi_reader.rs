@@ -42,7 +42,10 @@ fn main() -> mdbx_lite::Result<()> {
         println!("{}", get_loop(&env, n, seed));
         return Ok(());
     }
-    let n: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
+    let n: u64 = args
+        .get(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("db");
     let env = build(&path, n)?;
@@ -66,7 +69,10 @@ fn main() -> mdbx_lite::Result<()> {
                 s.spawn(move || get_loop(env, n, 10 + i))
             })
             .collect();
-        handles.into_iter().map(|h| h.join().expect("thread")).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect()
     });
 
     let exe = std::env::current_exe()?;
@@ -84,7 +90,10 @@ fn main() -> mdbx_lite::Result<()> {
         .into_iter()
         .map(|c| {
             let out = c.wait_with_output().expect("child");
-            String::from_utf8_lossy(&out.stdout).trim().parse().expect("child time")
+            String::from_utf8_lossy(&out.stdout)
+                .trim()
+                .parse()
+                .expect("child time")
         })
         .collect();
 
