@@ -218,12 +218,43 @@ impl<'txn> Cursor<'txn> {
     }
 }
 
+/// A range bound's key: inline when short, so typical range scans never allocate.
+pub(crate) enum BoundKey {
+    Inline { len: u8, bytes: [u8; 64] },
+    Heap(Vec<u8>),
+}
+
+impl BoundKey {
+    pub(crate) fn new(key: &[u8]) -> BoundKey {
+        if key.len() <= 64 {
+            let mut bytes = [0u8; 64];
+            bytes[..key.len()].copy_from_slice(key);
+            BoundKey::Inline {
+                len: key.len() as u8,
+                bytes,
+            }
+        } else {
+            BoundKey::Heap(key.to_vec())
+        }
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            BoundKey::Inline { len, bytes } => &bytes[..*len as usize],
+            BoundKey::Heap(v) => v,
+        }
+    }
+}
+
 /// Iterator over a key range, in both directions (`rev()` works).
 pub struct Range<'txn> {
+    src: &'txn (dyn PageSource + 'txn),
+    rec: TableRecord,
     front: RawCursor<'txn, dyn PageSource + 'txn>,
-    back: RawCursor<'txn, dyn PageSource + 'txn>,
-    start: Bound<Vec<u8>>,
-    end: Bound<Vec<u8>>,
+    /// Made on the first `next_back`: forward-only scans never pay for it.
+    back: Option<RawCursor<'txn, dyn PageSource + 'txn>>,
+    start: Bound<BoundKey>,
+    end: Bound<BoundKey>,
     front_last: Option<&'txn [u8]>,
     back_last: Option<&'txn [u8]>,
     front_started: bool,
@@ -235,12 +266,14 @@ impl<'txn> Range<'txn> {
     pub(crate) fn new(
         src: &'txn (dyn PageSource + 'txn),
         rec: TableRecord,
-        start: Bound<Vec<u8>>,
-        end: Bound<Vec<u8>>,
+        start: Bound<BoundKey>,
+        end: Bound<BoundKey>,
     ) -> Self {
         Range {
+            src,
+            rec,
             front: RawCursor::new(src, rec),
-            back: RawCursor::new(src, rec),
+            back: None,
             start,
             end,
             front_last: None,
@@ -258,8 +291,8 @@ impl<'txn> Range<'txn> {
         self.front_started = true;
         match &self.start {
             Bound::Unbounded => self.front.first(),
-            Bound::Included(k) => self.front.seek(k),
-            Bound::Excluded(k) => match self.front.seek(k)? {
+            Bound::Included(k) => self.front.seek(k.as_slice()),
+            Bound::Excluded(k) => match self.front.seek(k.as_slice())? {
                 Some((key, _)) if key == k.as_slice() => self.front.next(),
                 other => Ok(other),
             },
@@ -267,20 +300,22 @@ impl<'txn> Range<'txn> {
     }
 
     fn step_back(&mut self) -> Result<Option<Entry<'txn>>> {
+        let (src, rec) = (self.src, self.rec);
+        let back = self.back.get_or_insert_with(|| RawCursor::new(src, rec));
         if self.back_started {
-            return self.back.prev();
+            return back.prev();
         }
         self.back_started = true;
         match &self.end {
-            Bound::Unbounded => self.back.last(),
-            Bound::Included(k) => match self.back.seek(k)? {
+            Bound::Unbounded => back.last(),
+            Bound::Included(k) => match back.seek(k.as_slice())? {
                 Some((key, v)) if key == k.as_slice() => Ok(Some((key, v))),
-                Some(_) => self.back.prev(),
-                None => self.back.last(),
+                Some(_) => back.prev(),
+                None => back.last(),
             },
-            Bound::Excluded(k) => match self.back.seek(k)? {
-                Some(_) => self.back.prev(),
-                None => self.back.last(),
+            Bound::Excluded(k) => match back.seek(k.as_slice())? {
+                Some(_) => back.prev(),
+                None => back.last(),
             },
         }
     }

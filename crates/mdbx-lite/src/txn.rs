@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::btree::{self, PutMode};
-use crate::cursor::{Cursor, Range, RawCursor};
+use crate::cursor::{BoundKey, Cursor, Range, RawCursor};
 use crate::env::{Durability, EnvInner};
 use crate::error::{Error, Result};
 use crate::meta::{Meta, TableRecord, META_LEN};
@@ -36,10 +36,10 @@ impl TableStat {
     }
 }
 
-fn bounds<K: AsRef<[u8]>, R: RangeBounds<K>>(range: &R) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+fn bounds<K: AsRef<[u8]>, R: RangeBounds<K>>(range: &R) -> (Bound<BoundKey>, Bound<BoundKey>) {
     let conv = |b: Bound<&K>| match b {
-        Bound::Included(k) => Bound::Included(k.as_ref().to_vec()),
-        Bound::Excluded(k) => Bound::Excluded(k.as_ref().to_vec()),
+        Bound::Included(k) => Bound::Included(BoundKey::new(k.as_ref())),
+        Bound::Excluded(k) => Bound::Excluded(BoundKey::new(k.as_ref())),
         Bound::Unbounded => Bound::Unbounded,
     };
     (conv(range.start_bound()), conv(range.end_bound()))
