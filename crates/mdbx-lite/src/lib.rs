@@ -15,7 +15,8 @@
 //!
 //! Layers, top to bottom: [`Env`] / transactions / tables / cursors (this crate's API) →
 //! `btree` (search, split, merge) → `pager` (dirty pages, allocation, free space, commit
-//! I/O) → `map` (the read-only mapping; the only `unsafe`) and [`io`] (the write seam).
+//! I/O) → `map` (the memory mappings, the one module allowed raw memory access) and
+//! [`io`] (the write seam).
 
 mod btree;
 pub mod check;

@@ -6,6 +6,9 @@
 //! other test's allocations run concurrently (the per-thread counters would ignore them
 //! anyway).
 
+mod common;
+use common::tmpfs_dir;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -99,32 +102,6 @@ fn value(i: u64) -> [u8; VALUE] {
     v[8..16].copy_from_slice(&(!i).to_le_bytes());
     v[VALUE - 1] = i as u8;
     v
-}
-
-/// A temporary directory on tmpfs (`/dev/shm`) if it has `need` bytes free, else in the
-/// default temporary directory.
-fn tmpfs_dir(need: u64) -> tempfile::TempDir {
-    let shm = std::path::Path::new("/dev/shm");
-    if free_bytes(shm) >= need {
-        if let Ok(d) = tempfile::tempdir_in(shm) {
-            return d;
-        }
-    }
-    tempfile::tempdir().unwrap()
-}
-
-fn free_bytes(path: &std::path::Path) -> u64 {
-    use std::os::unix::ffi::OsStrExt;
-    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
-        return 0;
-    };
-    // SAFETY: statvfs is plain old data; all zeroes is a valid value.
-    let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: `c` is a NUL-terminated path and `s` a valid, writable statvfs.
-    if unsafe { libc::statvfs(c.as_ptr(), &mut s) } != 0 {
-        return 0;
-    }
-    (s.f_bavail as u64).saturating_mul(s.f_frsize as u64)
 }
 
 #[test]

@@ -4,55 +4,12 @@
 //! accounted for by what readers pin (`EnvStat::held_pages`), and freed space must be
 //! reused rather than the file extended forever.
 
+mod common;
+use common::{tmpfs_dir, Rng};
+
 use std::time::Instant;
 
 use mdbx_lite::{Durability, Env, EnvStat};
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    fn shuffle<T>(&mut self, v: &mut [T]) {
-        for i in (1..v.len()).rev() {
-            v.swap(i, self.below(i as u64 + 1) as usize);
-        }
-    }
-}
-
-/// A temporary directory on tmpfs (`/dev/shm`) if it has `need` bytes free, else in the
-/// default temporary directory. What these tests measure (page allocation and reuse)
-/// does not depend on the disk.
-fn tmpfs_dir(need: u64) -> tempfile::TempDir {
-    let shm = std::path::Path::new("/dev/shm");
-    if free_bytes(shm) >= need {
-        if let Ok(d) = tempfile::tempdir_in(shm) {
-            return d;
-        }
-    }
-    tempfile::tempdir().unwrap()
-}
-
-fn free_bytes(path: &std::path::Path) -> u64 {
-    use std::os::unix::ffi::OsStrExt;
-    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
-        return 0;
-    };
-    // SAFETY: statvfs is plain old data; all zeroes is a valid value.
-    let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: `c` is a NUL-terminated path and `s` a valid, writable statvfs.
-    if unsafe { libc::statvfs(c.as_ptr(), &mut s) } != 0 {
-        return 0;
-    }
-    (s.f_bavail as u64).saturating_mul(s.f_frsize as u64)
-}
 
 fn check(env: &Env, what: &str) {
     let t = Instant::now();

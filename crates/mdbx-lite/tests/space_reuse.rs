@@ -1,6 +1,9 @@
 //! Free-space reuse: rewriting the same data must not grow the file, a long-lived reader
 //! holds back exactly what it can see, and the space comes back once it is gone.
 
+mod common;
+use common::tmpfs_dir;
+
 use mdbx_lite::{Env, EnvStat};
 
 const KEYS: u64 = 10_000;
@@ -37,32 +40,7 @@ fn rewrite(env: &Env, round: u64) {
 }
 
 // The test commits ~270 times with `Full` durability, and what it measures (page reuse)
-// does not depend on the disk: use tmpfs when it has room for the ~100 MB file.
-/// A temporary directory on tmpfs (`/dev/shm`) if it has `need` bytes free, else in the
-/// default temporary directory.
-fn tmpfs_dir(need: u64) -> tempfile::TempDir {
-    let shm = std::path::Path::new("/dev/shm");
-    if free_bytes(shm) >= need {
-        if let Ok(d) = tempfile::tempdir_in(shm) {
-            return d;
-        }
-    }
-    tempfile::tempdir().unwrap()
-}
-
-fn free_bytes(path: &std::path::Path) -> u64 {
-    use std::os::unix::ffi::OsStrExt;
-    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
-        return 0;
-    };
-    // SAFETY: statvfs is plain old data; all zeroes is a valid value.
-    let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: `c` is a NUL-terminated path and `s` a valid, writable statvfs.
-    if unsafe { libc::statvfs(c.as_ptr(), &mut s) } != 0 {
-        return 0;
-    }
-    (s.f_bavail as u64).saturating_mul(s.f_frsize as u64)
-}
+// does not depend on the disk: `tmpfs_dir` uses tmpfs when it has room for the file.
 
 fn check(env: &Env, what: &str) {
     let report = env.check().unwrap();
