@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::meta::TableRecord;
 use crate::page::{
     self, build, entries, entry_cost, header_count, live_bytes, node_insert, node_remove, usable,
-    LeafValue, Node, OwnedEntry, PageKind, F_OVERFLOW, LEAF_ENTRY_HEAD, MAX_DEPTH,
+    Item, LeafValue, Node, PageKind, F_OVERFLOW, LEAF_ENTRY_HEAD, MAX_DEPTH,
 };
 use crate::pager::Pager;
 use crate::snapshot::PageSource;
@@ -271,15 +271,15 @@ fn split(
     body: &[u8],
     leaf: bool,
 ) -> Result<(Vec<u8>, u64)> {
-    let mut items = entries(&node_at(p, pg, leaf)?)?;
+    // One copy of the page; every entry is then a borrowed slice of it.
+    let old = p.page(pg)?.to_vec();
+    let node = Node::new(&old, pg)?;
+    if node.is_leaf() != leaf {
+        return Err(Error::corrupted(pg, "page kind changed during a split"));
+    }
+    let mut items = entries(&node)?;
     let n = items.len();
-    items.insert(
-        idx,
-        OwnedEntry {
-            key: key.to_vec(),
-            body: body.to_vec(),
-        },
-    );
+    items.insert(idx, Item { key, body });
     // Inserting past the last entry (ascending loads) keeps the left page full;
     // inserting before the first (descending loads) keeps the right page full.
     let m = if idx == n {
@@ -297,10 +297,12 @@ fn split(
         PageKind::Branch
     };
     let sep = if leaf {
-        let last = items.last().map(|e| e.key.as_slice()).unwrap_or(b"");
-        shortest_separator(last, &right_items[0].key)
+        let last = items.last().map(|e| e.key).unwrap_or(b"");
+        shortest_separator(last, right_items[0].key)
     } else {
-        std::mem::take(&mut right_items[0].key)
+        let sep = right_items[0].key.to_vec();
+        right_items[0].key = b"";
+        sep
     };
     let right = p.alloc_node(kind, rec)?;
     let txnid = p.txnid;
@@ -310,8 +312,8 @@ fn split(
 }
 
 /// First index where the bytes before it reach half the total.
-fn split_point(items: &[OwnedEntry]) -> usize {
-    let total: usize = items.iter().map(OwnedEntry::cost).sum();
+fn split_point(items: &[Item<'_>]) -> usize {
+    let total: usize = items.iter().map(Item::cost).sum();
     let mut acc = 0;
     for (i, e) in items.iter().enumerate() {
         if acc >= total / 2 && i > 0 {
@@ -423,29 +425,41 @@ fn merge(
     pidx: usize,
     leaf: bool,
 ) -> Result<bool> {
-    let (left_idx, right_idx, left_pg, right_pg, items) = {
-        let pnode = node_at(p, parent, false)?;
-        if pnode.count() < 2 {
-            return Ok(false);
-        }
-        let (li, ri) = if pidx > 0 { (pidx - 1, pidx) } else { (0, 1) };
-        let (lp, rp) = (pnode.child(li)?, pnode.child(ri)?);
-        // Decide from byte counts before copying anything: most candidates do not fit.
-        // (A merged branch gives the right page's first entry the parent's separator.)
-        let sep_len = if leaf { 0 } else { pnode.key(ri)?.len() };
-        let fits = live_bytes(p.page(lp)?) + live_bytes(p.page(rp)?) + sep_len;
-        if fits > usable(p.page_size) {
-            return Ok(false);
-        }
-        let mut items = entries(&node_at(p, lp, leaf)?)?;
-        let mut right = entries(&node_at(p, rp, leaf)?)?;
-        if !leaf {
-            right[0].key = pnode.key(ri)?.to_vec();
-        }
-        items.append(&mut right);
-        (li, ri, lp, rp, items)
+    let pnode = node_at(p, parent, false)?;
+    if pnode.count() < 2 {
+        return Ok(false);
+    }
+    let (left_idx, right_idx) = if pidx > 0 { (pidx - 1, pidx) } else { (0, 1) };
+    let (left_pg, right_pg) = (pnode.child(left_idx)?, pnode.child(right_idx)?);
+    // Decide from byte counts before copying anything: most candidates do not fit.
+    // (A merged branch gives the right page's first entry the parent's separator.)
+    let sep = if leaf {
+        Vec::new()
+    } else {
+        pnode.key(right_idx)?.to_vec()
     };
-    let total: usize = items.iter().map(OwnedEntry::cost).sum();
+    let fits = live_bytes(p.page(left_pg)?) + live_bytes(p.page(right_pg)?) + sep.len();
+    if fits > usable(p.page_size) {
+        return Ok(false);
+    }
+    let (left_copy, right_copy) = (p.page(left_pg)?.to_vec(), p.page(right_pg)?.to_vec());
+    let (lnode, rnode) = (
+        Node::new(&left_copy, left_pg)?,
+        Node::new(&right_copy, right_pg)?,
+    );
+    if lnode.is_leaf() != leaf || rnode.is_leaf() != leaf {
+        return Err(Error::corrupted(
+            right_pg,
+            "sibling pages of different kinds",
+        ));
+    }
+    let mut items = entries(&lnode)?;
+    let mut right = entries(&rnode)?;
+    if !leaf {
+        right[0].key = &sep;
+    }
+    items.append(&mut right);
+    let total: usize = items.iter().map(Item::cost).sum();
     if total > usable(p.page_size) {
         return Ok(false);
     }

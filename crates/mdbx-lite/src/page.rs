@@ -484,35 +484,38 @@ pub fn compact(page: &mut [u8]) {
     wr_u32(page, 24, upper as u32);
 }
 
-/// An entry lifted out of a node: its key and its body (everything after the key).
-pub struct OwnedEntry {
-    pub key: Vec<u8>,
-    pub body: Vec<u8>,
+/// An entry of a node as borrowed slices: its key and its body (everything after the
+/// key). Splits and merges copy a page once and rebuild from these, with no per-entry
+/// allocation.
+#[derive(Clone, Copy)]
+pub struct Item<'a> {
+    pub key: &'a [u8],
+    pub body: &'a [u8],
 }
 
-impl OwnedEntry {
+impl Item<'_> {
     pub fn cost(&self) -> usize {
-        entry_cost(&self.key, self.body.len())
+        entry_cost(self.key, self.body.len())
     }
 }
 
-/// All entries of a node, copied out (used by splits and merges).
-pub fn entries(node: &Node<'_>) -> Result<Vec<OwnedEntry>> {
+/// All entries of a node, borrowed from its bytes.
+pub fn entries<'a>(node: &Node<'a>) -> Result<Vec<Item<'a>>> {
     (0..node.count())
         .map(|i| {
-            Ok(OwnedEntry {
-                key: node.key(i)?.to_vec(),
-                body: node.body(i)?.to_vec(),
+            Ok(Item {
+                key: node.key(i)?,
+                body: node.body(i)?,
             })
         })
         .collect()
 }
 
 /// Rebuild `page` as a node of `kind` holding exactly `items`, which must fit.
-pub fn build(page: &mut [u8], kind: PageKind, pgno: u64, txnid: u64, items: &[OwnedEntry]) {
+pub fn build(page: &mut [u8], kind: PageKind, pgno: u64, txnid: u64, items: &[Item<'_>]) {
     init_header(page, kind, pgno, txnid);
     for (i, e) in items.iter().enumerate() {
-        let ok = node_insert(page, i, &e.key, &[&e.body]);
+        let ok = node_insert(page, i, e.key, &[e.body]);
         debug_assert!(ok, "build: entries must fit");
     }
 }
