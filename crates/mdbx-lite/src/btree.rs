@@ -10,8 +10,8 @@ use std::borrow::Cow;
 use crate::error::{Error, Result};
 use crate::meta::TableRecord;
 use crate::page::{
-    self, build, entries, entry_cost, header_count, live_bytes, node_insert, node_remove, usable,
-    Item, LeafValue, Node, PageKind, F_OVERFLOW, LEAF_ENTRY_HEAD, MAX_DEPTH,
+    self, build, entries, header_count, live_bytes, node_insert, node_remove, usable, Item,
+    LeafValue, Node, PageKind, F_OVERFLOW, LEAF_ENTRY_HEAD, MAX_DEPTH,
 };
 use crate::pager::Pager;
 use crate::snapshot::PageSource;
@@ -519,12 +519,6 @@ fn free_subtree(p: &mut Pager, rec: &mut TableRecord, pg: u64, levels: usize) ->
     }
     p.free_node(pg, leaf, rec);
     Ok(())
-}
-
-/// Cost of the entry (key, value) if stored inline; used by the append fast path.
-#[allow(dead_code)]
-pub(crate) fn inline_cost(key: &[u8], value_len: usize) -> usize {
-    entry_cost(key, LEAF_ENTRY_HEAD + value_len)
 }
 
 #[cfg(test)]
