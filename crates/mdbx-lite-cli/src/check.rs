@@ -54,11 +54,7 @@ fn print_json(r: &CheckReport, out: &mut dyn Write) -> std::io::Result<()> {
         "payload_bytes": r.payload_bytes,
         "tables": r.tables.iter().map(|(n, s)| crate::stat::table_json(n.as_deref(), s)).collect::<Vec<_>>(),
     });
-    writeln!(
-        out,
-        "{}",
-        serde_json::to_string_pretty(&v).unwrap_or_default()
-    )
+    crate::util::write_json(out, &v)
 }
 
 fn print_text(a: &CheckArgs, r: &CheckReport, out: &mut dyn Write) -> std::io::Result<()> {

@@ -62,10 +62,7 @@ pub fn dump(a: &DumpArgs, out: &mut dyn Write) -> CliResult<i32> {
     // Resolve every table before writing anything.
     let mut tables = Vec::with_capacity(sections.len());
     for name in &sections {
-        let t = match name {
-            None => rtx.main_table(),
-            Some(n) => rtx.open_table(n).map_err(dberr)?,
-        };
+        let t = crate::util::read_table(&rtx, name.as_deref(), &a.db)?;
         tables.push((name.clone(), t));
     }
     let file_bytes = file_len(&a.db);

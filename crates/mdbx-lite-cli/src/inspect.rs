@@ -293,11 +293,7 @@ pub fn readers(a: &ReadersArgs, out: &mut dyn Write) -> CliResult<i32> {
                 "lag": last.saturating_sub(r.txnid), "alive": r.alive,
             })).collect::<Vec<_>>(),
         });
-        writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&v).unwrap_or_default()
-        )?;
+        crate::util::write_json(out, &v)?;
         return Ok(0);
     }
     writeln!(out, "max readers: {}, last txn: {last}", st.max_readers)?;
@@ -351,11 +347,7 @@ pub fn residency(a: &ResidencyArgs, out: &mut dyn Write) -> CliResult<i32> {
                 "resident_bytes": g.resident_bytes,
             })).collect::<Vec<_>>(),
         });
-        writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&v).unwrap_or_default()
-        )?;
+        crate::util::write_json(out, &v)?;
         return Ok(0);
     }
     writeln!(

@@ -25,10 +25,7 @@ pub fn get(a: &GetArgs, out: &mut dyn Write) -> CliResult<i32> {
     let env = open_ro(&a.db)?;
     let dberr = |e| CliError::db(&a.db, e);
     let rtx = env.begin_read().map_err(dberr)?;
-    let t = match &a.table {
-        None => rtx.main_table(),
-        Some(n) => rtx.open_table(n).map_err(dberr)?,
-    };
+    let t = crate::util::read_table(&rtx, a.table.as_deref(), &a.db)?;
     match t.get(&key).map_err(dberr)? {
         Some(v) if a.raw => out.write_all(v)?,
         Some(v) => writeln!(out, "{}", show(v, a.hex))?,
@@ -50,10 +47,7 @@ pub fn keys(a: &KeysArgs, out: &mut dyn Write) -> CliResult<i32> {
     let env = open_ro(&a.db)?;
     let dberr = |e| CliError::db(&a.db, e);
     let rtx = env.begin_read().map_err(dberr)?;
-    let t = match &a.table {
-        None => rtx.main_table(),
-        Some(n) => rtx.open_table(n).map_err(dberr)?,
-    };
+    let t = crate::util::read_table(&rtx, a.table.as_deref(), &a.db)?;
     let limit = a.limit.unwrap_or(u64::MAX);
     for (n, e) in t.range(prefix.as_slice()..).enumerate() {
         if n as u64 >= limit {

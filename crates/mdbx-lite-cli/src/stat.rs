@@ -112,11 +112,7 @@ pub fn run(a: &StatArgs, out: &mut dyn Write) -> CliResult<i32> {
             },
             "tables": tabs.iter().map(|(n, s)| table_json(n.as_deref(), s)).collect::<Vec<_>>(),
         });
-        writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&v).unwrap_or_default()
-        )?;
+        crate::util::write_json(out, &v)?;
         return Ok(0);
     }
     if a.env {

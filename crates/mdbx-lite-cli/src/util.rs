@@ -251,3 +251,24 @@ pub fn progress(file_bytes: u64, total: u64, what: &str) -> ProgressBar {
 pub fn file_len(path: &Path) -> u64 {
     std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
 }
+
+/// Write `v` as pretty-printed JSON on its own line (the `--json` output of every command).
+pub fn write_json(out: &mut dyn io::Write, v: &serde_json::Value) -> io::Result<()> {
+    writeln!(
+        out,
+        "{}",
+        serde_json::to_string_pretty(v).unwrap_or_default()
+    )
+}
+
+/// The main table (`None`) or the named table of a read transaction.
+pub fn read_table<'t>(
+    rtx: &'t mdbx_lite::ReadTxn,
+    name: Option<&str>,
+    db: &Path,
+) -> CliResult<mdbx_lite::ReadTable<'t>> {
+    match name {
+        None => Ok(rtx.main_table()),
+        Some(n) => rtx.open_table(n).map_err(|e| CliError::db(db, e)),
+    }
+}

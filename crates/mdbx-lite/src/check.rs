@@ -411,7 +411,7 @@ impl<'a> Checker<'a> {
                         self.walk_tree(&rec, TreeKind::User, &label);
                         self.report
                             .tables
-                            .push((Some(table), stat_of(&rec, self.pages.page_size)));
+                            .push((Some(table), TableStat::new(&rec, self.pages.page_size)));
                     }
                     Err(e) => self.error(e),
                 }
@@ -504,17 +504,6 @@ impl<'a> Checker<'a> {
     }
 }
 
-fn stat_of(rec: &TableRecord, page_size: usize) -> TableStat {
-    TableStat {
-        entries: rec.entries,
-        depth: rec.depth,
-        branch_pages: rec.branch_pages,
-        leaf_pages: rec.leaf_pages,
-        overflow_pages: rec.overflow_pages,
-        page_size,
-    }
-}
-
 /// Check both meta slots as stored in the file.
 fn check_metas(pages: &MappedPages, chosen: &Meta, file_bytes: u64, c: &mut Checker<'_>) {
     let ps = pages.page_size;
@@ -586,7 +575,7 @@ pub(crate) fn check_snapshot(
     c.walk_tree(&meta.main, TreeKind::User, "main table");
     c.report
         .tables
-        .insert(0, (None, stat_of(&meta.main, pages.page_size)));
+        .insert(0, (None, TableStat::new(&meta.main, pages.page_size)));
     let mut leaked = Vec::new();
     for (p, m) in c.marks.iter().enumerate().skip(FIRST_PAGE as usize) {
         if *m == Mark::Unseen {

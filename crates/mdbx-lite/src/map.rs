@@ -128,30 +128,9 @@ impl Mapping {
 
     /// How many bytes of `[0, bound)` are resident in the page cache right now (mincore).
     pub(crate) fn resident_bytes(&self, bound: usize) -> io::Result<u64> {
-        let bound = bound.min(self.map.len());
-        if bound == 0 {
-            return Ok(0);
-        }
-        // SAFETY: sysconf has no memory-safety preconditions.
-        let os_page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-        let os_page = usize::try_from(os_page).unwrap_or(4096).max(1);
-        let pages = bound.div_ceil(os_page);
-        let mut vec = vec![0u8; pages];
-        // SAFETY: the address is the start of our live mapping (page aligned by mmap),
-        // `bound` bytes of it are mapped, and `vec` has one byte per OS page of that range
-        // as mincore requires.
-        let rc = unsafe {
-            libc::mincore(
-                self.map.as_ptr() as *mut libc::c_void,
-                bound,
-                vec.as_mut_ptr(),
-            )
-        };
-        if rc != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let resident = vec.iter().filter(|b| **b & 1 == 1).count() as u64;
-        Ok((resident * os_page as u64).min(bound as u64))
+        let (os_page, pages) = self.resident_pages(bound)?;
+        let resident = pages.iter().filter(|&&r| r).count() as u64;
+        Ok((resident * os_page as u64).min(bound.min(self.map.len()) as u64))
     }
 }
 

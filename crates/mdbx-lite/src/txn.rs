@@ -24,7 +24,7 @@ pub struct TableStat {
 }
 
 impl TableStat {
-    fn new(rec: &TableRecord, page_size: usize) -> TableStat {
+    pub(crate) fn new(rec: &TableRecord, page_size: usize) -> TableStat {
         TableStat {
             entries: rec.entries,
             depth: rec.depth,
