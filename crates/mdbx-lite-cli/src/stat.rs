@@ -39,6 +39,8 @@ fn meta_json(m: &MetaSlot) -> Value {
             "current": m.current,
             "valid": true,
             "txnid": i.txnid,
+            "steady": i.steady,
+            "stale": i.stale,
             "high_water": i.high_water,
             "main": tree_json(&i.main),
             "catalog": tree_json(&i.catalog),
@@ -145,10 +147,15 @@ pub fn run(a: &StatArgs, out: &mut dyn Write) -> CliResult<i32> {
             match &m.meta {
                 Ok(i) => writeln!(
                     out,
-                    "  Meta {}: txn {}, {} pages{cur}",
+                    "  Meta {}: txn {}, {} pages, {}{cur}",
                     m.slot,
                     i.txnid,
-                    num(i.high_water)
+                    num(i.high_water),
+                    match (i.steady, i.stale) {
+                        (true, _) => "steady",
+                        (false, false) => "weak",
+                        (false, true) => "weak, from before a restart (ignored)",
+                    }
                 )?,
                 Err(e) => writeln!(out, "  Meta {}: INVALID: {e}{cur}", m.slot)?,
             }

@@ -524,12 +524,6 @@ fn check_metas(pages: &MappedPages, chosen: &Meta, file_bytes: u64, c: &mut Chec
                         format!("meta page size {} differs", m.page_size),
                     );
                 }
-                if m.txnid % 2 != slot {
-                    c.problem(
-                        Some(slot),
-                        format!("meta txn {} stored in the wrong slot", m.txnid),
-                    );
-                }
                 ids.push(m.txnid);
             }
             Err(e) => c.problem(Some(slot), format!("invalid meta: {e}")),

@@ -45,10 +45,14 @@ impl Env {
         let mut out = OpenOptions::new().write(true).create_new(true).open(path)?;
         // Both metas name the snapshot, with consecutive ids so they differ.
         let mut head = vec![0u8; 2 * ps];
-        for id in [meta.txnid, meta.txnid + 1] {
-            let m = Meta { txnid: id, ..meta };
-            let slot = (id % 2) as usize;
-            head[slot * ps..slot * ps + META_LEN].copy_from_slice(&m.encode(slot as u64));
+        for (slot, id) in [meta.txnid, meta.txnid + 1].into_iter().enumerate() {
+            let m = Meta {
+                txnid: id,
+                slot: slot as u64,
+                steady: true,
+                ..meta
+            };
+            head[slot * ps..slot * ps + META_LEN].copy_from_slice(&m.encode());
         }
         out.write_all(&head)?;
         snap.pages.map.advise(crate::ReadAhead::Sequential);

@@ -40,6 +40,7 @@ pub struct EnvBuilder {
     growth_step: u64,
     read_only: bool,
     verify_checksums: bool,
+    auto_sync_bytes: u64,
     storage_layer: Option<StorageLayer>,
 }
 
@@ -53,6 +54,7 @@ impl Default for EnvBuilder {
             growth_step: 1 << 20,
             read_only: false,
             verify_checksums: false,
+            auto_sync_bytes: 64 << 20,
             storage_layer: None,
         }
     }
@@ -94,6 +96,16 @@ impl EnvBuilder {
         self.verify_checksums = yes;
         self
     }
+    /// With `NoSync`: once this many bytes were written by commits since the last
+    /// steady point, the next commit syncs and writes a steady meta (default 64 MiB).
+    ///
+    /// Pages a steady meta can reach are not reused until a newer steady meta is on
+    /// disk (a power loss falls back to it), so this bounds how far the file can grow
+    /// between checkpoints, and how much work a power loss can take back.
+    pub fn auto_sync_bytes(mut self, bytes: u64) -> Self {
+        self.auto_sync_bytes = bytes;
+        self
+    }
     /// Wrap the file's storage (fault injection and crash simulation in tests).
     pub fn storage_layer(
         mut self,
@@ -114,6 +126,7 @@ pub(crate) struct Options {
     pub read_ahead: ReadAhead,
     pub read_only: bool,
     pub verify_checksums: bool,
+    pub auto_sync_bytes: u64,
 }
 
 pub(crate) struct EnvInner {
@@ -127,10 +140,16 @@ pub(crate) struct EnvInner {
     pub current: Mutex<Snapshot>,
     pub readers: ReaderTable,
     pub writer: Arc<Mutex<WriterState>>,
-    /// Latest transaction known to be on stable storage.
+    /// Newest steady meta known to be on stable storage: a power loss cannot take the
+    /// state back further than this.
     pub durable_txnid: AtomicU64,
+    /// Bytes written by `NoSync` commits since the last steady meta.
+    pub weak_bytes: AtomicU64,
     /// Set when a commit failed after its meta may have reached the disk.
     pub poisoned: AtomicBool,
+    /// The thread running this environment's write transaction (`WriteTxn` is not
+    /// `Send`), so that thread's own `sync` or `begin_write` cannot deadlock on it.
+    pub writer_thread: Mutex<Option<std::thread::ThreadId>>,
 }
 
 /// An open database. Cheap to clone (shared handle); `Send + Sync`.
@@ -241,7 +260,15 @@ impl Env {
             created?;
             len = storage.len()?;
         }
-        let meta = read_metas(storage.as_ref(), len, b.page_size)?;
+        let mut pair = read_meta_pair(storage.as_ref(), len, b.page_size)?;
+        if pair.stale_weak.is_some() && !b.read_only {
+            let lock = lock_file.as_ref().ok_or(Error::ReadOnly)?;
+            lock.lock()?;
+            let recovered = roll_back_weak_meta(storage.as_ref(), len);
+            lock.unlock()?;
+            pair = recovered?;
+        }
+        let meta = pair.head;
         let page_size = meta.page_size as usize;
         if let Some(ps) = b.page_size {
             if ps != page_size {
@@ -265,9 +292,15 @@ impl Env {
                 verify: b.verify_checksums,
             },
         };
+        let mut durable = pair.durable_txnid();
         if !b.read_only {
-            // Whatever an earlier session left in the page cache becomes durable now.
+            // Whatever an earlier session left in the page cache is on disk now; a weak
+            // head stays weak (only a steady meta survives a restart), so the steady
+            // meta beside it is the durable one.
             storage.sync_data()?;
+            if meta.steady {
+                durable = meta.txnid;
+            }
         }
         let readers = match &lock_file {
             Some(lock) => ReaderTable::shared(lock, b.max_readers).map_err(|e| match e {
@@ -286,13 +319,16 @@ impl Env {
                 read_ahead: b.read_ahead,
                 read_only: b.read_only,
                 verify_checksums: b.verify_checksums,
+                auto_sync_bytes: b.auto_sync_bytes,
             },
             page_size,
             current: Mutex::new(snapshot),
             readers,
             writer: Arc::new(Mutex::new(WriterState { file_len: len, map })),
-            durable_txnid: AtomicU64::new(meta.txnid),
+            durable_txnid: AtomicU64::new(durable),
+            weak_bytes: AtomicU64::new(0),
             poisoned: AtomicBool::new(false),
+            writer_thread: Mutex::new(None),
         };
         Ok(Env {
             inner: Arc::new(inner),
@@ -315,15 +351,13 @@ impl Env {
         WriteTxn::begin(self.inner.clone(), false)
     }
 
-    /// Make every commit so far durable (needed only with `NoSync`/`NoMetaSync`).
+    /// Make every commit so far durable (needed only with `NoSync`/`NoMetaSync`): sync
+    /// the file and, if the latest commit is weak, rewrite its meta as steady.
+    ///
+    /// Waits while a write transaction runs (so it must not be called by a thread
+    /// that holds one).
     pub fn sync(&self) -> Result<()> {
-        if self.inner.opts.read_only {
-            return Ok(());
-        }
-        let txnid = self.inner.current.lock().meta.txnid;
-        self.inner.storage.sync_data()?;
-        self.inner.durable_txnid.fetch_max(txnid, Ordering::SeqCst);
-        Ok(())
+        self.inner.make_steady(true)
     }
 
     pub fn path(&self) -> &Path {
@@ -433,18 +467,21 @@ impl EnvInner {
         // Under the file lock the real length is authoritative: another handle may have
         // grown the file (a stale, shorter length would make this writer shrink it).
         ws.file_len = len;
-        let disk = read_metas(self.storage.as_ref(), len, Some(self.page_size))?;
+        let pair = read_meta_pair(self.storage.as_ref(), len, Some(self.page_size))?;
+        let disk = pair.head;
+        self.durable_txnid
+            .fetch_max(pair.durable_txnid(), Ordering::SeqCst);
         let mut cur = self.current.lock();
+        if disk.txnid == cur.meta.txnid && disk.steady != cur.meta.steady {
+            // Another environment turned the head steady (`Env::sync`): the next commit
+            // must not overwrite it in place.
+            cur.meta = disk;
+            return Ok(());
+        }
         if disk.txnid <= cur.meta.txnid {
             return Ok(());
         }
         check_length(&disk, len)?;
-        // Another environment committed it. Unless this one never syncs, treat the
-        // commit before it as durable: its data sync flushed that meta in every mode.
-        if self.opts.durability != Durability::NoSync {
-            self.durable_txnid
-                .fetch_max(disk.txnid.saturating_sub(1), Ordering::SeqCst);
-        }
         if ws.file_len as usize > ws.map.reserved() {
             ws.map = Arc::new(Mapping::new(
                 &self.file,
@@ -464,6 +501,72 @@ impl EnvInner {
         Ok(())
     }
 
+    /// Sync the file and turn a weak head meta steady in place (a torn rewrite leaves
+    /// the steady meta in the other slot in charge, which is where a power loss would
+    /// have left the state anyway). With `wait == false` it gives up quietly when
+    /// another writer holds the file.
+    pub(crate) fn make_steady(&self, wait: bool) -> Result<()> {
+        if self.opts.read_only {
+            return Ok(());
+        }
+        if self.poisoned.load(Ordering::SeqCst) {
+            return Err(Error::NeedsReopen);
+        }
+        if self.is_writer_thread() {
+            // This thread's write transaction holds both locks and has adopted the
+            // newest meta; nothing can commit until it returns.
+            return self.steady_head();
+        }
+        let mut ws = if wait {
+            self.writer.lock()
+        } else {
+            match self.writer.try_lock() {
+                Some(ws) => ws,
+                None => return Ok(()),
+            }
+        };
+        if let Some(lock) = &self.lock_file {
+            if wait {
+                lock.lock()?;
+            } else if lock.try_lock().is_err() {
+                return Ok(());
+            }
+        }
+        let result = self
+            .adopt_newer_meta(&mut ws)
+            .and_then(|_| self.steady_head());
+        if let Some(lock) = &self.lock_file {
+            let _ = lock.unlock();
+        }
+        result
+    }
+
+    pub(crate) fn is_writer_thread(&self) -> bool {
+        *self.writer_thread.lock() == Some(std::thread::current().id())
+    }
+
+    /// `make_steady` once the writer's locks are held.
+    fn steady_head(&self) -> Result<()> {
+        let head = self.current.lock().meta;
+        self.storage.sync_data()?;
+        if !head.steady {
+            let steady = Meta {
+                steady: true,
+                ..head
+            };
+            let written = write_meta(self.storage.as_ref(), &steady)
+                .and_then(|_| self.storage.sync_data().map_err(Error::from));
+            if let Err(e) = written {
+                self.poisoned.store(true, Ordering::SeqCst);
+                return Err(e);
+            }
+            self.current.lock().meta = steady;
+        }
+        self.durable_txnid.fetch_max(head.txnid, Ordering::SeqCst);
+        self.weak_bytes.store(0, Ordering::SeqCst);
+        Ok(())
+    }
+
     /// The newest transaction whose freed pages may be reused now: no live reader and
     /// no meta a crash could fall back to can still reach them.
     ///
@@ -475,6 +578,16 @@ impl EnvInner {
         match self.readers.oldest() {
             Some(r) => durable.min(r),
             None => durable,
+        }
+    }
+}
+
+impl Drop for EnvInner {
+    /// A clean close leaves no weak meta behind (as libmdbx does): `NoSync` commits
+    /// survive a later power loss once their environment is closed.
+    fn drop(&mut self) {
+        if self.opts.durability == Durability::NoSync && !self.opts.read_only {
+            let _ = self.make_steady(false);
         }
     }
 }
@@ -492,18 +605,73 @@ fn never_initialised(storage: &dyn Storage, len: u64) -> Result<bool> {
     Ok(buf.iter().all(|&b| b == 0))
 }
 
+/// Replace a weak meta left by a previous boot (its pages may be missing) with a steady
+/// copy of the state it was built on, under a newer transaction id so ids stay
+/// monotonic. Called with the file lock held; returns the pair as it is afterwards.
+fn roll_back_weak_meta(storage: &dyn Storage, len: u64) -> Result<MetaPair> {
+    let pair = read_meta_pair(storage, len, None)?;
+    let Some(weak) = pair.stale_weak else {
+        return Ok(pair); // another process got here first
+    };
+    let head = pair.head;
+    let copy = Meta {
+        txnid: weak.txnid.max(head.txnid) + 1,
+        slot: weak.slot,
+        steady: true,
+        boot_id: storage.boot_id().unwrap_or_default(),
+        ..head
+    };
+    write_meta(storage, &copy)?;
+    storage.sync_data()?;
+    read_meta_pair(storage, len, None)
+}
+
+/// Write `meta` as the whole of its meta page (zeros after the record).
+pub(crate) fn write_meta(storage: &dyn Storage, meta: &Meta) -> Result<()> {
+    let ps = meta.page_size as usize;
+    let mut page = vec![0u8; ps];
+    page[..META_LEN].copy_from_slice(&meta.encode());
+    storage.write_at(&page, meta.slot * ps as u64)?;
+    Ok(())
+}
+
 /// Write the two metas of an empty database.
 fn init_file(storage: &dyn Storage, page_size: usize, growth_step: u64) -> Result<()> {
     let mut buf = vec![0u8; page_size * 2];
     for slot in 0..2u64 {
         let meta = Meta::empty(slot, page_size as u32, growth_step);
         let at = slot as usize * page_size;
-        buf[at..at + META_LEN].copy_from_slice(&meta.encode(slot));
+        buf[at..at + META_LEN].copy_from_slice(&meta.encode());
     }
     storage.set_len(buf.len() as u64)?;
     storage.write_at(&buf, 0)?;
     storage.sync_data()?;
     Ok(())
+}
+
+/// Both meta slots as read from the file.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct MetaPair {
+    /// The newest valid, trusted meta: the committed state.
+    pub head: Meta,
+    /// The other slot's meta, when valid and trusted.
+    pub other: Option<Meta>,
+    /// A weak meta written before the machine restarted: its pages may not have reached
+    /// the disk, so it is ignored (and replaced by the next writable open).
+    pub stale_weak: Option<Meta>,
+}
+
+impl MetaPair {
+    /// The newest steady meta that is certainly on stable storage, judged from the file
+    /// alone: every commit syncs (or has synced) the steady meta it was built on before
+    /// it overwrites the other slot, so the older of two steady metas, and the steady
+    /// meta beside a weak head, are durable.
+    pub fn durable_txnid(&self) -> u64 {
+        match self.other {
+            Some(o) if o.steady => o.txnid,
+            _ => 0,
+        }
+    }
 }
 
 /// Read both meta slots and return the newest valid one.
@@ -512,6 +680,15 @@ pub(crate) fn read_metas(
     len: u64,
     page_size: Option<usize>,
 ) -> Result<Meta> {
+    read_meta_pair(storage, len, page_size).map(|p| p.head)
+}
+
+/// Read and classify both meta slots.
+pub(crate) fn read_meta_pair(
+    storage: &dyn Storage,
+    len: u64,
+    page_size: Option<usize>,
+) -> Result<MetaPair> {
     let read = |off: u64| -> Result<Option<Vec<u8>>> {
         if off + META_LEN as u64 > len {
             return Ok(None);
@@ -548,31 +725,55 @@ pub(crate) fn read_metas(
             }
         }
     }
-    match (first, second) {
-        (Ok(a), Ok(b)) if a.page_size == b.page_size => Ok(if b.txnid > a.txnid { b } else { a }),
-        (Ok(a), Ok(_)) => Ok(a),
-        (Ok(a), Err(_)) => Ok(a),
-        (Err(_), Ok(b)) => Ok(b),
-        (Err(e0), Err(e1)) => {
-            for e in [&e0, &e1] {
-                if let MetaProblem::Version(v) = e {
-                    return Err(Error::VersionMismatch {
-                        found: *v,
-                        supported: FORMAT_VERSION,
-                    });
-                }
-            }
-            if e0 == MetaProblem::BadMagic && e1 == MetaProblem::BadMagic {
-                Err(Error::NotADatabase(
-                    "no mdbx-lite meta page (bad magic)".into(),
-                ))
-            } else {
-                Err(Error::Corrupted {
-                    page: 0,
-                    what: format!("both meta pages are invalid (page 0: {e0}; page 1: {e1})"),
-                })
-            }
+    if let (Ok(a), Ok(b)) = (&first, &second) {
+        if a.page_size != b.page_size {
+            second = Err(MetaProblem::Field("page size disagrees with slot 0".into()));
         }
+    }
+    let boot = storage.boot_id();
+    let mut stale_weak = None;
+    let mut valid: Vec<Meta> = Vec::with_capacity(2);
+    for m in [&first, &second].into_iter().flatten() {
+        if m.trusted(boot) {
+            valid.push(*m);
+        } else {
+            stale_weak = Some(*m);
+        }
+    }
+    valid.sort_by_key(|m| std::cmp::Reverse(m.txnid));
+    if let Some(&head) = valid.first() {
+        return Ok(MetaPair {
+            head,
+            other: valid.get(1).copied(),
+            stale_weak,
+        });
+    }
+    if stale_weak.is_some() {
+        return Err(Error::Corrupted {
+            page: 0,
+            what: "the only valid meta is a weak one from before a restart".into(),
+        });
+    }
+    let (Err(e0), Err(e1)) = (first, second) else {
+        return Err(Error::corrupted(0, "no usable meta"));
+    };
+    for e in [&e0, &e1] {
+        if let MetaProblem::Version(v) = e {
+            return Err(Error::VersionMismatch {
+                found: *v,
+                supported: FORMAT_VERSION,
+            });
+        }
+    }
+    if e0 == MetaProblem::BadMagic && e1 == MetaProblem::BadMagic {
+        Err(Error::NotADatabase(
+            "no mdbx-lite meta page (bad magic)".into(),
+        ))
+    } else {
+        Err(Error::Corrupted {
+            page: 0,
+            what: format!("both meta pages are invalid (page 0: {e0}; page 1: {e1})"),
+        })
     }
 }
 

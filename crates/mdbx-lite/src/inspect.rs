@@ -46,6 +46,12 @@ impl From<TableRecord> for TreeInfo {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MetaInfo {
     pub txnid: u64,
+    /// Written after its pages were synced; a weak meta (`NoSync`) is trusted only
+    /// until the machine restarts.
+    pub steady: bool,
+    /// A weak meta written before the machine restarted: ignored, and replaced by the
+    /// next writable open.
+    pub stale: bool,
     pub page_size: u32,
     /// First never-allocated page.
     pub high_water: u64,
@@ -62,6 +68,8 @@ impl From<Meta> for MetaInfo {
     fn from(m: Meta) -> MetaInfo {
         MetaInfo {
             txnid: m.txnid,
+            steady: m.steady,
+            stale: false,
             page_size: m.page_size,
             high_water: m.high_water,
             growth_step: m.growth_step,
@@ -537,11 +545,12 @@ impl Env {
         let rtx = self.begin_read()?;
         let snap = rtx.snapshot();
         let file_bytes = self.inner.storage.len()?;
+        let boot = self.inner.storage.boot_id();
         Ok((0..2u64)
             .map(|slot| MetaSlot {
                 slot,
-                meta: decode_meta(snap, slot, file_bytes),
-                current: snap.meta.txnid % 2 == slot,
+                meta: decode_meta(snap, slot, file_bytes, boot),
+                current: snap.meta.slot == slot,
             })
             .collect())
     }
@@ -554,7 +563,11 @@ impl Env {
         let file_bytes = self.inner.storage.len()?;
         let snap = rtx.snapshot();
         let map = PageMap::build(&snap.pages, &snap.meta);
-        let meta_txn = |slot: u64| decode_meta(snap, slot, file_bytes).ok().map(|m| m.txnid);
+        let meta_txn = |slot: u64| {
+            decode_meta(snap, slot, file_bytes, None)
+                .ok()
+                .map(|m| m.txnid)
+        };
         let metas = [meta_txn(0), meta_txn(1)];
         Ok(Pages {
             rtx,
@@ -586,8 +599,8 @@ impl Env {
             .ok_or_else(|| Error::corrupted(pgno, "page lies beyond the end of the file"))?;
         let map = PageMap::build(&snap.pages, &snap.meta);
         let metas = [
-            decode_meta(snap, 0, file_bytes).ok().map(|m| m.txnid),
-            decode_meta(snap, 1, file_bytes).ok().map(|m| m.txnid),
+            decode_meta(snap, 0, file_bytes, None).ok().map(|m| m.txnid),
+            decode_meta(snap, 1, file_bytes, None).ok().map(|m| m.txnid),
         ];
         let meta_txn = move |p: u64| metas.get(p as usize).copied().flatten();
         let summary = map.summary(&snap.pages, &meta_txn, pgno);
@@ -612,7 +625,8 @@ impl Env {
             txnid: page::header_txnid(bytes),
             upper: page::rd_u32(bytes, 24),
         };
-        let meta = (pgno < FIRST_PAGE).then(|| decode_meta(snap, pgno, file_bytes));
+        let meta = (pgno < FIRST_PAGE)
+            .then(|| decode_meta(snap, pgno, file_bytes, self.inner.storage.boot_id()));
         let run_start = (summary.role == PageRole::OverflowCont).then(|| {
             let mut p = pgno;
             while p > FIRST_PAGE && map.slots[p as usize].role == PageRole::OverflowCont {
@@ -791,6 +805,7 @@ fn decode_meta(
     snap: &Snapshot,
     slot: u64,
     file_bytes: u64,
+    boot: Option<[u8; 16]>,
 ) -> std::result::Result<MetaInfo, String> {
     let ps = snap.pages.page_size;
     let bytes = snap
@@ -799,7 +814,10 @@ fn decode_meta(
         .get(slot as usize * ps, META_LEN, file_bytes as usize)
         .ok_or_else(|| "meta page missing (file too short)".to_string())?;
     Meta::decode(bytes, slot)
-        .map(MetaInfo::from)
+        .map(|m| MetaInfo {
+            stale: !m.trusted(boot),
+            ..MetaInfo::from(m)
+        })
         .map_err(|e| e.to_string())
 }
 

@@ -21,6 +21,36 @@ pub trait Storage: Send + Sync {
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
     /// Make every completed write and the file length durable (fdatasync).
     fn sync_data(&self) -> io::Result<()>;
+    /// Identity of the current boot of the machine holding the file: a weak meta is
+    /// trusted only under the boot that wrote it (see `meta`). `None` when unknown.
+    /// Crash simulations override it to model the restart after a power loss.
+    fn boot_id(&self) -> Option<[u8; 16]> {
+        system_boot_id()
+    }
+}
+
+/// The kernel's random id of the current boot (`/proc/sys/kernel/random/boot_id`),
+/// read once per process.
+pub fn system_boot_id() -> Option<[u8; 16]> {
+    static BOOT_ID: std::sync::OnceLock<Option<[u8; 16]>> = std::sync::OnceLock::new();
+    *BOOT_ID.get_or_init(|| {
+        let text = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+        parse_uuid(text.trim())
+    })
+}
+
+/// Parse a textual UUID (`8-4-4-4-12` hex digits) into its 16 bytes.
+fn parse_uuid(s: &str) -> Option<[u8; 16]> {
+    let hex: Vec<u8> = s.bytes().filter(|&c| c != b'-').collect();
+    if hex.len() != 32 {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    for (i, pair) in hex.chunks(2).enumerate() {
+        let digits = std::str::from_utf8(pair).ok()?;
+        out[i] = u8::from_str_radix(digits, 16).ok()?;
+    }
+    (out != [0; 16]).then_some(out)
 }
 
 /// The real file.
@@ -58,3 +88,24 @@ impl Storage for FileStorage {
 
 /// Wraps the storage an environment opens with; see [`crate::EnvBuilder::storage_layer`].
 pub type StorageLayer = Box<dyn FnOnce(Box<dyn Storage>) -> Box<dyn Storage> + Send>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn boot_id_parses() {
+        assert_eq!(
+            parse_uuid("0123abcd-0000-1111-2222-333344445555"),
+            Some([
+                0x01, 0x23, 0xab, 0xcd, 0, 0, 0x11, 0x11, 0x22, 0x22, 0x33, 0x33, 0x44, 0x44, 0x55,
+                0x55
+            ])
+        );
+        assert_eq!(parse_uuid("garbage"), None);
+        assert_eq!(parse_uuid("0123abcd-0000-1111-2222-33334444555z"), None);
+        if cfg!(target_os = "linux") {
+            assert!(system_boot_id().is_some());
+        }
+    }
+}

@@ -1,7 +1,15 @@
 //! Meta pages: the two slots (pages 0 and 1) that name the committed state.
 //!
-//! Transaction `T` writes slot `T % 2`; opening picks the valid meta with the highest
-//! transaction id, so a torn or corrupt newest meta leaves the previous commit in charge.
+//! A commit writes the slot that does not hold the newest *steady* meta, and opening picks
+//! the valid, trusted meta with the highest transaction id, so a torn or corrupt newest
+//! meta leaves an earlier commit in charge.
+//!
+//! A meta is *steady* when its pages were synced before it was written (every commit with
+//! `Full` or `NoMetaSync`, and the checkpoints of `NoSync`), and *weak* otherwise. A weak
+//! meta is trusted only while the machine has not restarted since it was written (its
+//! boot id matches): until then the OS page cache holds all of its pages, after a power
+//! loss any of them may be missing. The steady meta in the other slot is never
+//! overwritten while a weak meta depends on it.
 
 use crate::error::{Error, Result};
 use crate::page::{self, rd_u32, rd_u64, wr_u32, wr_u64, PageKind, HEADER};
@@ -82,6 +90,12 @@ impl TableRecord {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Meta {
     pub txnid: u64,
+    /// The meta page this meta lives in (0 or 1); stored as the page header's number.
+    pub slot: u64,
+    /// Written after its pages were synced (see the module docs).
+    pub steady: bool,
+    /// Boot id of the machine when it was written (all zero when unknown).
+    pub boot_id: [u8; 16],
     pub page_size: u32,
     /// First never-allocated page: every page below it is in use or free.
     pub high_water: u64,
@@ -103,6 +117,10 @@ const O_GROWTH: usize = HEADER + 24;
 const O_MAIN: usize = HEADER + 32;
 const O_CATALOG: usize = O_MAIN + TABLE_RECORD_LEN;
 const O_FREE: usize = O_CATALOG + TABLE_RECORD_LEN;
+const O_FLAGS: usize = O_FREE + TABLE_RECORD_LEN;
+const O_BOOT_ID: usize = O_FLAGS + 4;
+/// Flag bit: the meta is weak (written without syncing its pages first).
+const FLAG_WEAK: u32 = 1;
 
 /// Why a meta slot was rejected (reported by `check` and open).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,11 +143,11 @@ impl std::fmt::Display for MetaProblem {
 }
 
 impl Meta {
-    /// Encode into the first `META_LEN` bytes of a meta page for `slot`.
-    pub fn encode(&self, slot: u64) -> [u8; META_LEN] {
+    /// Encode into the first `META_LEN` bytes of meta page `self.slot`.
+    pub fn encode(&self) -> [u8; META_LEN] {
         let mut b = [0u8; META_LEN];
         b[4] = PageKind::Meta as u8;
-        wr_u64(&mut b, 8, slot);
+        wr_u64(&mut b, 8, self.slot);
         wr_u64(&mut b, 16, self.txnid);
         b[O_MAGIC..O_MAGIC + 8].copy_from_slice(&MAGIC);
         wr_u32(&mut b, O_VERSION, FORMAT_VERSION);
@@ -139,6 +157,8 @@ impl Meta {
         b[O_MAIN..O_MAIN + TABLE_RECORD_LEN].copy_from_slice(&self.main.encode());
         b[O_CATALOG..O_CATALOG + TABLE_RECORD_LEN].copy_from_slice(&self.catalog.encode());
         b[O_FREE..O_FREE + TABLE_RECORD_LEN].copy_from_slice(&self.free.encode());
+        wr_u32(&mut b, O_FLAGS, if self.steady { 0 } else { FLAG_WEAK });
+        b[O_BOOT_ID..O_BOOT_ID + 16].copy_from_slice(&self.boot_id);
         let crc = crc32fast::hash(&b[4..]);
         wr_u32(&mut b, 0, crc);
         b
@@ -177,8 +197,15 @@ impl Meta {
             TableRecord::decode(&b[at..at + TABLE_RECORD_LEN], slot)
                 .map_err(|e| MetaProblem::Field(e.to_string()))
         };
+        let flags = rd_u32(b, O_FLAGS);
+        if flags & !FLAG_WEAK != 0 {
+            return Err(MetaProblem::Field(format!("unknown flags {flags:#x}")));
+        }
         let meta = Meta {
             txnid: rd_u64(b, 16),
+            slot,
+            steady: flags & FLAG_WEAK == 0,
+            boot_id: b[O_BOOT_ID..O_BOOT_ID + 16].try_into().unwrap_or_default(),
             page_size,
             high_water: rd_u64(b, O_HIGH_WATER),
             growth_step: rd_u64(b, O_GROWTH),
@@ -207,10 +234,20 @@ impl Meta {
         Ok(meta)
     }
 
-    /// A meta for a brand-new, empty database.
+    /// Whether this meta may name the committed state on a machine whose boot id is
+    /// `boot` (`None` when it cannot be known; weak metas are then trusted, as before a
+    /// restart there is no way to tell).
+    pub fn trusted(&self, boot: Option<[u8; 16]>) -> bool {
+        self.steady || boot.is_none_or(|b| b == self.boot_id)
+    }
+
+    /// A meta for a brand-new, empty database, stored in slot `txnid` (0 or 1).
     pub fn empty(txnid: u64, page_size: u32, growth_step: u64) -> Meta {
         Meta {
             txnid,
+            slot: txnid,
+            steady: true,
+            boot_id: [0; 16],
             page_size,
             high_water: FIRST_PAGE,
             growth_step,

@@ -62,6 +62,8 @@ pub(crate) struct Pager {
     /// Pages this transaction may read from the mapping (< high_water, inside the file).
     pub high_water: u64,
     committed_high_water: u64,
+    /// Bytes this transaction wrote to the file so far (pages and overflow runs).
+    pub bytes_written: u64,
     dirty: PageMap<Box<[u8]>>,
     /// Overflow runs written by this transaction (first page -> run length).
     fresh_overflow: PageMap<u64>,
@@ -142,6 +144,7 @@ impl Pager {
             txnid,
             high_water,
             committed_high_water: high_water,
+            bytes_written: 0,
             dirty: PageMap::default(),
             fresh_overflow: PageMap::default(),
             freed: Vec::new(),
@@ -309,6 +312,7 @@ impl Pager {
                 .storage
                 .write_at(&vec![0u8; pad], off + (HEADER + value.len()) as u64)?;
         }
+        self.bytes_written += total as u64;
         self.fresh_overflow.insert(pgno, n);
         rec.overflow_pages += n;
         Ok(pgno)
@@ -443,6 +447,7 @@ impl Pager {
             page::stamp_checksum(page);
             if run_len > 0 && (pgno != run_start + run_len || buf.len() >= (1 << 20)) {
                 self.env.storage.write_at(&buf, run_start * ps as u64)?;
+                self.bytes_written += buf.len() as u64;
                 buf.clear();
                 run_len = 0;
             }
@@ -454,6 +459,7 @@ impl Pager {
         }
         if run_len > 0 {
             self.env.storage.write_at(&buf, run_start * ps as u64)?;
+            self.bytes_written += buf.len() as u64;
         }
         Ok(())
     }

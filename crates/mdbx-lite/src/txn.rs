@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use crate::btree::{self, PutMode};
 use crate::cursor::{BoundKey, Cursor, Range, RawCursor};
-use crate::env::{Durability, EnvInner};
+use crate::env::{write_meta, Durability, EnvInner};
 use crate::error::{Error, Result};
-use crate::meta::{Meta, TableRecord, META_LEN};
+use crate::meta::{Meta, TableRecord};
 use crate::pager::Pager;
 use crate::snapshot::{MappedPages, PageSource, Snapshot};
 
@@ -248,6 +248,14 @@ impl WriteTxn {
         if env.poisoned.load(Ordering::SeqCst) {
             return Err(Error::NeedsReopen);
         }
+        if env.is_writer_thread() {
+            // Waiting would deadlock: the transaction this thread holds never ends.
+            return Err(if wait {
+                Error::Invalid("this thread already has a write transaction open".into())
+            } else {
+                Error::Busy
+            });
+        }
         let mut ws = if wait {
             env.writer.lock_arc()
         } else {
@@ -282,6 +290,7 @@ impl WriteTxn {
             base.free,
             reuse_limit,
         );
+        *env.writer_thread.lock() = Some(std::thread::current().id());
         Ok(WriteTxn {
             env,
             pager,
@@ -431,12 +440,41 @@ impl WriteTxn {
         self.pager.save_free_tree()?;
         self.pager.write_dirty()?;
         let durability = env.opts.durability;
-        if durability != Durability::NoSync {
+        // `Env::sync` on this thread may have turned the base steady meanwhile.
+        let base = {
+            let cur = env.current.lock().meta;
+            if cur.txnid == self.base.txnid {
+                cur
+            } else {
+                self.base
+            }
+        };
+        // A steady meta may only follow synced pages; `NoSync` writes one once enough
+        // bytes went out without a sync, so the space pinned for a power loss is bounded.
+        let steady = durability != Durability::NoSync
+            || env.weak_bytes.load(Ordering::SeqCst) + self.pager.bytes_written
+                >= env.opts.auto_sync_bytes;
+        let base_durable = base.txnid <= env.durable_txnid.load(Ordering::SeqCst);
+        if steady || (base.steady && !base_durable) {
+            // Also required before a weak meta overwrites the other slot: the steady
+            // meta it builds on is then the one a power loss falls back to.
             env.storage.sync_data()?;
+            if base.steady {
+                env.durable_txnid.fetch_max(base.txnid, Ordering::SeqCst);
+            }
         }
-        // 3. The meta: from here on a failure leaves the on-disk state unknown.
+        // 3. The meta: from here on a failure leaves the on-disk state unknown. It goes
+        // to the slot that does not hold the newest steady meta: beside a steady base,
+        // over a weak one (whose steady predecessor sits in the other slot).
         let meta = Meta {
             txnid: self.pager.txnid,
+            slot: if base.steady {
+                1 - base.slot
+            } else {
+                base.slot
+            },
+            steady,
+            boot_id: env.storage.boot_id().unwrap_or_default(),
             page_size: env.page_size as u32,
             high_water: self.pager.high_water,
             growth_step: self.base.growth_step,
@@ -444,26 +482,22 @@ impl WriteTxn {
             catalog,
             free: self.pager.free,
         };
-        let mut page = vec![0u8; env.page_size];
-        page[..META_LEN].copy_from_slice(&meta.encode(meta.txnid % 2));
-        let written = env
-            .storage
-            .write_at(&page, (meta.txnid % 2) * env.page_size as u64)
-            .and_then(|_| match durability {
-                Durability::Full => env.storage.sync_data(),
-                _ => Ok(()),
-            });
+        let written = write_meta(env.storage.as_ref(), &meta).and_then(|_| match durability {
+            Durability::Full => env.storage.sync_data().map_err(Error::from),
+            _ => Ok(()),
+        });
         if let Err(e) = written {
             env.poisoned.store(true, Ordering::SeqCst);
-            return Err(e.into());
+            return Err(e);
         }
-        match durability {
-            Durability::Full => env.durable_txnid.store(meta.txnid, Ordering::SeqCst),
-            Durability::NoMetaSync => {
-                env.durable_txnid
-                    .fetch_max(meta.txnid - 1, Ordering::SeqCst);
-            }
-            Durability::NoSync => {}
+        if durability == Durability::Full {
+            env.durable_txnid.fetch_max(meta.txnid, Ordering::SeqCst);
+        }
+        if steady {
+            env.weak_bytes.store(0, Ordering::SeqCst);
+        } else {
+            env.weak_bytes
+                .fetch_add(self.pager.bytes_written, Ordering::SeqCst);
         }
         // 4. Publish.
         let snapshot = Snapshot {
@@ -484,6 +518,7 @@ impl WriteTxn {
 
 impl Drop for WriteTxn {
     fn drop(&mut self) {
+        *self.env.writer_thread.lock() = None;
         if let Some(lock) = &self.env.lock_file {
             let _ = lock.unlock();
         }

@@ -6,10 +6,16 @@
 //! 512-byte sectors (or, as a separate mode, at 4 KiB). The database is reopened on
 //! that image and must: open, pass `check`, and hold exactly the state after some
 //! committed transaction — with `Full` durability, the last one whose commit returned
-//! or the one being committed at the crash; with `NoMetaSync`, possibly one earlier.
+//! or the one being committed at the crash; with `NoMetaSync`, possibly one earlier;
+//! with `NoSync`, any earlier one down to the last `Env::sync`.
+//!
+//! The recording storage reports its own boot id, so every reopen models the restart
+//! after a power loss (weak `NoSync` metas are not trusted); `no_sync_process_crash_*`
+//! reopens under the same boot id instead, as after a process crash. Some crash
+//! images are crashed again while the recovery open and a first commit run.
 
 mod common;
-use common::Rng;
+use common::{BootAs, Rng};
 
 use std::collections::BTreeMap;
 use std::io;
@@ -25,9 +31,13 @@ enum Op {
     Sync,
 }
 
+/// Boot id the recording "machine" runs under (the real one differs).
+const RECORDED_BOOT: [u8; 16] = [0xab; 16];
+
 struct Recorder {
     inner: Box<dyn Storage>,
     log: Arc<Mutex<Vec<Op>>>,
+    boot: [u8; 16],
 }
 
 impl Storage for Recorder {
@@ -52,6 +62,9 @@ impl Storage for Recorder {
         self.log.lock().unwrap().push(Op::Sync);
         self.inner.sync_data()
     }
+    fn boot_id(&self) -> Option<[u8; 16]> {
+        Some(self.boot)
+    }
 }
 
 fn apply_write(image: &mut Vec<u8>, offset: u64, data: &[u8]) {
@@ -72,12 +85,22 @@ fn apply(image: &mut Vec<u8>, op: &Op) {
 
 /// The image a crash right after operation `upto` (exclusive) could leave.
 fn crash_image(log: &[Op], upto: usize, sector: usize, rng: &mut Rng) -> Vec<u8> {
+    crash_image_over(Vec::new(), log, upto, sector, rng)
+}
+
+/// The same, for a log recorded on a file that started as `image`.
+fn crash_image_over(
+    mut image: Vec<u8>,
+    log: &[Op],
+    upto: usize,
+    sector: usize,
+    rng: &mut Rng,
+) -> Vec<u8> {
     let last_sync = log[..upto]
         .iter()
         .rposition(|op| matches!(op, Op::Sync))
         .map(|i| i + 1)
         .unwrap_or(0);
-    let mut image = Vec::new();
     for op in &log[..last_sync] {
         apply(&mut image, op);
     }
@@ -146,6 +169,9 @@ struct Run {
     log: Vec<Op>,
     /// (log index where commit `i` started, log index after it returned, state after it)
     commits: Vec<(usize, usize, Model)>,
+    /// (log index after an `Env::sync` returned, index of the last commit before it):
+    /// no crash after that point may lose that commit.
+    syncs: Vec<(usize, usize)>,
 }
 
 /// A random workload: puts, deletes, overwrites, large values, tables created and
@@ -157,13 +183,22 @@ fn workload(seed: u64, durability: Durability, txns: usize) -> Run {
     let env = Env::builder()
         .durability(durability)
         .growth_step(16 * 1024)
-        .storage_layer(move |inner| Box::new(Recorder { inner, log: l2 }))
+        // `NoSync` checkpoints on its own every few commits of this workload.
+        .auto_sync_bytes(160 * 1024)
+        .storage_layer(move |inner| {
+            Box::new(Recorder {
+                inner,
+                log: l2,
+                boot: RECORDED_BOOT,
+            })
+        })
         .open(dir.path().join("db"))
         .unwrap();
     let mut rng = Rng(seed);
     let mut model = Model::new();
     model.insert(None, BTreeMap::new());
     let mut commits = vec![(0, log.lock().unwrap().len(), model.clone())];
+    let mut syncs = Vec::new();
     let mut reader = None;
     for t in 0..txns {
         let mut w = env.begin_write().unwrap();
@@ -213,13 +248,21 @@ fn workload(seed: u64, durability: Durability, txns: usize) -> Run {
         match rng.below(8) {
             0 => reader = Some(env.begin_read().unwrap()),
             1 => reader = None,
+            2 if durability == Durability::NoSync && rng.below(2) == 0 => {
+                env.sync().unwrap();
+                syncs.push((log.lock().unwrap().len(), commits.len() - 1));
+            }
             _ => {}
         }
     }
     drop(reader);
     drop(env);
     let log = log.lock().unwrap().clone();
-    Run { log, commits }
+    Run {
+        log,
+        commits,
+        syncs,
+    }
 }
 
 /// Crash after every operation of the log (several images each); returns images checked.
@@ -241,8 +284,20 @@ fn crash_everywhere(
         let in_flight = run.commits.get(done + 1).filter(|c| c.0 < upto);
         let oldest_allowed = match durability {
             Durability::Full => done,
-            _ => done.saturating_sub(1),
+            Durability::NoMetaSync => done.saturating_sub(1),
+            Durability::NoSync => run
+                .syncs
+                .iter()
+                .filter(|s| s.0 <= upto)
+                .map(|s| s.1)
+                .max()
+                .unwrap_or(0),
         };
+        let allowed: Vec<&Model> = run.commits[oldest_allowed..=done]
+            .iter()
+            .chain(in_flight)
+            .map(|c| &c.2)
+            .collect();
         for _ in 0..images_per_point {
             let image = crash_image(&run.log, upto, sector, &mut rng);
             std::fs::write(&path, &image).unwrap();
@@ -255,10 +310,7 @@ fn crash_everywhere(
                 report.problems
             );
             let now = read_all(&env);
-            let ok = run.commits[oldest_allowed..=done]
-                .iter()
-                .chain(in_flight)
-                .any(|c| normal(&c.2) == now);
+            let ok = allowed.iter().any(|m| normal(m) == now);
             assert!(
                 ok,
                 "op {upto}: contents are not a committed state (done {done}, in flight {})",
@@ -272,9 +324,63 @@ fn crash_everywhere(
                 assert!(env.check().unwrap().is_ok());
             }
             checked += 1;
+            drop(env);
+            if rng.below(25) == 0 {
+                checked += crash_during_recovery(&image, &allowed, sector, &mut rng);
+            }
         }
     }
     checked
+}
+
+/// Compound failure: crash the crash image again at every operation of its recovery
+/// open (which may roll back a weak meta and syncs) and of a first commit after it.
+/// Every such image must open to a state the first crash allowed, or to that state
+/// plus the new commit.
+fn crash_during_recovery(image: &[u8], allowed: &[&Model], sector: usize, rng: &mut Rng) -> usize {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("again");
+    std::fs::write(&path, image).unwrap();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let l2 = log.clone();
+    let env = Env::builder()
+        .storage_layer(move |inner| {
+            Box::new(Recorder {
+                inner,
+                log: l2,
+                boot: [0xcd; 16],
+            })
+        })
+        .open(&path)
+        .unwrap();
+    let recovered = read_all(&env);
+    let mut w = env.begin_write().unwrap();
+    w.main_table().put(b"recovered", b"1").unwrap();
+    w.commit().unwrap();
+    let after = read_all(&env);
+    drop(env);
+    let log = log.lock().unwrap().clone();
+    let mut n = 0;
+    for upto in 0..=log.len() {
+        let again = crash_image_over(image.to_vec(), &log, upto, sector, rng);
+        std::fs::write(&path, &again).unwrap();
+        let _ = std::fs::remove_file(mdbx_lite::lock_path(&path));
+        let env = Env::open(&path)
+            .unwrap_or_else(|e| panic!("recovery crash at op {upto}: open failed: {e}"));
+        let report = env.check().unwrap();
+        assert!(
+            report.is_ok(),
+            "recovery crash at op {upto}: {:?}",
+            report.problems
+        );
+        let now = read_all(&env);
+        assert!(
+            now == recovered || now == after || allowed.iter().any(|m| normal(m) == now),
+            "recovery crash at op {upto}: contents are not a committed state"
+        );
+        n += 1;
+    }
+    n
 }
 
 #[test]
@@ -294,6 +400,55 @@ fn no_meta_sync_recovers_an_earlier_commit() {
     let run = workload(99, Durability::NoMetaSync, 40);
     let n = crash_everywhere(&run, Durability::NoMetaSync, 6, 512, 5);
     assert!(n > 1_000);
+}
+
+#[test]
+fn no_sync_power_loss_recovers_an_earlier_commit() {
+    let mut total = 0;
+    for seed in [201u64, 202] {
+        let run = workload(seed, Durability::NoSync, 60);
+        assert!(!run.syncs.is_empty(), "the workload never called Env::sync");
+        total += crash_everywhere(&run, Durability::NoSync, 6, 512, seed);
+    }
+    assert!(total > 1_000);
+}
+
+/// Without a power loss (same boot), the page cache keeps every write: a `NoSync`
+/// database killed at any point holds the last commit that returned, or the one whose
+/// meta was being written.
+#[test]
+fn no_sync_process_crash_keeps_every_commit() {
+    let run = workload(303, Durability::NoSync, 60);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("img");
+    let mut image = Vec::new();
+    for upto in 0..=run.log.len() {
+        if upto > 0 {
+            apply(&mut image, &run.log[upto - 1]);
+        }
+        if upto <= run.commits[0].1 {
+            continue;
+        }
+        let done = run.commits.iter().rposition(|c| c.1 <= upto).unwrap();
+        let in_flight = run.commits.get(done + 1).filter(|c| c.0 < upto);
+        std::fs::write(&path, &image).unwrap();
+        let _ = std::fs::remove_file(mdbx_lite::lock_path(&path));
+        let env = Env::builder()
+            .storage_layer(|inner| {
+                Box::new(BootAs {
+                    inner,
+                    boot: RECORDED_BOOT,
+                })
+            })
+            .open(&path)
+            .unwrap();
+        assert!(env.check().unwrap().is_ok(), "op {upto}");
+        let now = read_all(&env);
+        assert!(
+            normal(&run.commits[done].2) == now || in_flight.is_some_and(|c| normal(&c.2) == now),
+            "op {upto}: lost a commit (done {done})"
+        );
+    }
 }
 
 #[test]

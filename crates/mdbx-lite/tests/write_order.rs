@@ -3,18 +3,20 @@
 //! A storage layer (`EnvBuilder::storage_layer`) keeps a shadow copy of the database
 //! file and checks every positional write before passing it on:
 //!
-//! - A write to pages 0/1 must be a whole meta record of transaction `T` in slot `T % 2`.
+//! - A write to pages 0/1 must be a whole meta record, newer than the one it replaces
+//!   (or the same one turned steady), and never replace the durable meta.
 //! - Any other write must not touch a page reachable from a snapshot that is still
 //!   needed: a meta that a crash at this moment could make current, or the snapshot of
 //!   a live read transaction.
 //!
-//! "A meta a crash could make current": the newest meta covered by a sync (the durable
-//! one — even if its slot has been overwritten since, as with `NoSync`) and every meta
+//! "A meta a crash could make current": the newest steady meta covered by a sync (the
+//! durable one; a weak meta does not survive a power loss) and every meta
 //! written after it. An older meta still sitting in the other slot can never be chosen
-//! again, because a newer valid meta is durable. With `NoMetaSync` and `NoSync` these are
-//! always at least both metas in the file (the strict rule); with `Full` the meta in the
-//! other slot is one transaction behind a synced meta, and the engine deliberately
-//! reuses its pages (see `docs/design.md`, "Durability modes and page reuse").
+//! again, because a newer steady meta is durable. With `NoMetaSync` these are always at
+//! least both metas in the file (the strict rule); with `Full` the meta in the other
+//! slot is one transaction behind a synced meta, and with `NoSync` it can be an older
+//! steady meta beside a durable checkpoint: the engine deliberately reuses its pages
+//! (see `docs/design.md`, "Durability modes and page reuse").
 //! `WRITE_ORDER_STRICT=1` applies the strict both-slots rule in every mode.
 //!
 //! "Reachable from meta M" is computed with the public API: the shadow image, with M in
@@ -64,9 +66,11 @@ struct State {
     slots: [Vec<u8>; 2],
     /// Txn id of the valid meta in each slot.
     slot_txn: [Option<u64>; 2],
-    /// Meta record (first META_LEN bytes) of every meta still of interest.
-    metas: HashMap<u64, Vec<u8>>,
-    /// Newest meta covered by a sync.
+    /// Slot and meta record (first META_LEN bytes) of every meta still of interest.
+    metas: HashMap<u64, (usize, Vec<u8>)>,
+    /// Whether the meta in each slot is steady.
+    slot_steady: [bool; 2],
+    /// Newest steady meta covered by a sync.
     durable: Option<u64>,
     /// Pages reachable from each meta of interest (indexed by page number).
     reach: HashMap<u64, Arc<Vec<bool>>>,
@@ -82,6 +86,13 @@ fn meta_txn(page: &[u8]) -> Option<u64> {
         return None;
     }
     Some(u64::from_le_bytes(page[16..24].try_into().unwrap()))
+}
+
+/// Offset of the meta flags (after the header, the fixed fields and three table records).
+const META_FLAGS: usize = 32 + 32 + 3 * 48;
+
+fn meta_steady(page: &[u8]) -> bool {
+    u32::from_le_bytes(page[META_FLAGS..META_FLAGS + 4].try_into().unwrap()) & 1 == 0
 }
 
 impl State {
@@ -110,6 +121,7 @@ impl State {
             slots: [vec![0u8; PAGE], vec![0u8; PAGE]],
             slot_txn: [None, None],
             metas: HashMap::new(),
+            slot_steady: [true; 2],
             durable: None,
             reach: HashMap::new(),
             readers,
@@ -125,11 +137,13 @@ impl State {
                 st.shadow.read_exact_at(&mut st.slots[slot], at).unwrap();
                 if let Some(t) = meta_txn(&st.slots[slot]) {
                     st.slot_txn[slot] = Some(t);
-                    st.metas.insert(t, st.slots[slot][..META_LEN].to_vec());
+                    st.slot_steady[slot] = meta_steady(&st.slots[slot]);
+                    st.metas
+                        .insert(t, (slot, st.slots[slot][..META_LEN].to_vec()));
                 }
             }
         }
-        st.durable = st.slot_txn.iter().flatten().copied().max();
+        st.durable = st.newest_steady();
         for t in st.slot_txn.into_iter().flatten() {
             if strict || Some(t) == st.durable {
                 st.compute_reach(t);
@@ -138,10 +152,18 @@ impl State {
         st
     }
 
+    /// The newest steady meta in the file.
+    fn newest_steady(&self) -> Option<u64> {
+        (0..2)
+            .filter(|&s| self.slot_steady[s])
+            .filter_map(|s| self.slot_txn[s])
+            .max()
+    }
+
     /// Pages reachable from meta `t`, computed on the shadow as it is now.
     fn compute_reach(&mut self, t: u64) {
-        let meta = &self.metas[&t];
-        let slot = (t % 2) as usize;
+        let (slot, meta) = &self.metas[&t];
+        let slot = *slot;
         let mut image_slots = [vec![0u8; PAGE], vec![0u8; PAGE]];
         image_slots[slot][..META_LEN].copy_from_slice(meta);
         self.shadow.write_all_at(&image_slots[0], 0).unwrap();
@@ -239,14 +261,24 @@ impl State {
             let slot = offset / PAGE as u64 + i as u64;
             assert!(slot < 2, "a meta write spills into page {slot}");
             let t = meta_txn(page).unwrap_or_else(|| panic!("write of a non-meta to slot {slot}"));
-            assert_eq!(t % 2, slot, "meta of txn {t} written to slot {slot}");
-            if let Some(old) = self.slot_txn[slot as usize] {
-                assert!(t > old, "meta {t} overwrites the newer meta {old}");
+            let steady = meta_steady(page);
+            let s = slot as usize;
+            if let Some(old) = self.slot_txn[s] {
+                let turned_steady = t == old && steady && !self.slot_steady[s];
+                assert!(
+                    t > old || turned_steady,
+                    "meta {t} overwrites the newer meta {old}"
+                );
+                assert!(
+                    turned_steady || Some(old) != self.durable,
+                    "meta {t} overwrites the durable meta {old}"
+                );
             }
             self.counts.meta_writes += 1;
-            self.slots[slot as usize].copy_from_slice(page);
-            self.slot_txn[slot as usize] = Some(t);
-            self.metas.insert(t, page[..META_LEN].to_vec());
+            self.slots[s].copy_from_slice(page);
+            self.slot_txn[s] = Some(t);
+            self.slot_steady[s] = steady;
+            self.metas.insert(t, (s, page[..META_LEN].to_vec()));
         }
     }
 }
@@ -291,7 +323,7 @@ impl Storage for Checker {
     fn sync_data(&self) -> io::Result<()> {
         let mut st = self.state.lock().unwrap();
         st.counts.syncs += 1;
-        let newest = st.slot_txn.iter().flatten().copied().max();
+        let newest = st.newest_steady();
         if newest > st.durable {
             st.durable = newest;
         }
@@ -318,7 +350,7 @@ fn open_checked(
 ) -> (Env, Arc<Mutex<State>>) {
     let slot: Arc<Mutex<Option<Arc<Mutex<State>>>>> = Arc::new(Mutex::new(None));
     let (s2, r2, w2) = (slot.clone(), readers.clone(), work.to_path_buf());
-    let strict = strict_env() || durability != Durability::Full;
+    let strict = strict_env() || durability == Durability::NoMetaSync;
     let env = Env::builder()
         .page_size(PAGE)
         .durability(durability)

@@ -52,3 +52,36 @@ pub fn free_bytes(path: &std::path::Path) -> u64 {
     }
     (s.f_bavail as u64).saturating_mul(s.f_frsize as u64)
 }
+
+/// The real file, reporting a chosen boot id: reopening under another id models the
+/// restart after a power loss, under the same id a process crash.
+pub struct BootAs {
+    pub inner: Box<dyn mdbx_lite::io::Storage>,
+    pub boot: [u8; 16],
+}
+
+impl mdbx_lite::io::Storage for BootAs {
+    fn len(&self) -> std::io::Result<u64> {
+        self.inner.len()
+    }
+    fn set_len(&self, len: u64) -> std::io::Result<()> {
+        self.inner.set_len(len)
+    }
+    fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
+        self.inner.write_at(buf, offset)
+    }
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+        self.inner.read_at(buf, offset)
+    }
+    fn sync_data(&self) -> std::io::Result<()> {
+        self.inner.sync_data()
+    }
+    fn boot_id(&self) -> Option<[u8; 16]> {
+        Some(self.boot)
+    }
+}
+
+/// Builder for an environment that believes it runs under boot `boot`.
+pub fn under_boot(b: mdbx_lite::EnvBuilder, boot: [u8; 16]) -> mdbx_lite::EnvBuilder {
+    b.storage_layer(move |inner| Box::new(BootAs { inner, boot }))
+}

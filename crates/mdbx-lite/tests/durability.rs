@@ -1,0 +1,166 @@
+//! `NoSync` checkpoints and weak metas: what survives a restart, and API misuse that
+//! must not deadlock.
+
+mod common;
+use common::under_boot;
+
+use mdbx_lite::{Durability, Env, Error};
+
+const BOOT_A: [u8; 16] = [0x0a; 16];
+const BOOT_B: [u8; 16] = [0x0b; 16];
+
+fn put(env: &Env, k: &[u8], v: &[u8]) {
+    let mut w = env.begin_write().unwrap();
+    w.main_table().put(k, v).unwrap();
+    w.commit().unwrap();
+}
+
+fn get(env: &Env, k: &[u8]) -> Option<Vec<u8>> {
+    let r = env.begin_read().unwrap();
+    r.main_table().get(k).unwrap().map(|v| v.to_vec())
+}
+
+fn steady_flags(env: &Env) -> Vec<(u64, bool, bool)> {
+    env.metas()
+        .unwrap()
+        .into_iter()
+        .filter_map(|m| m.meta.ok().map(|i| (i.txnid, i.steady, i.stale)))
+        .collect()
+}
+
+fn no_sync(boot: [u8; 16]) -> mdbx_lite::EnvBuilder {
+    under_boot(
+        Env::builder()
+            .durability(Durability::NoSync)
+            .auto_sync_bytes(u64::MAX),
+        boot,
+    )
+}
+
+#[test]
+fn weak_commits_are_rolled_back_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let env = no_sync(BOOT_A).open(&path).unwrap();
+    put(&env, b"a", b"1");
+    env.sync().unwrap();
+    put(&env, b"b", b"2");
+    put(&env, b"c", b"3");
+    let weak_txn = env.last_txnid();
+    assert!(steady_flags(&env).contains(&(weak_txn, false, false)));
+    // The process dies without closing (a clean close would checkpoint).
+    std::mem::forget(env);
+
+    // Same boot: the page cache still holds everything, so the weak head is trusted.
+    let same = under_boot(Env::builder().read_only(true), BOOT_A)
+        .open(&path)
+        .unwrap();
+    assert_eq!(get(&same, b"c"), Some(b"3".to_vec()));
+    drop(same);
+
+    // After a restart a read-only open ignores the weak meta...
+    let ro = under_boot(Env::builder().read_only(true), BOOT_B)
+        .open(&path)
+        .unwrap();
+    assert_eq!(get(&ro, b"a"), Some(b"1".to_vec()));
+    assert_eq!(get(&ro, b"b"), None);
+    assert!(steady_flags(&ro).contains(&(weak_txn, false, true)));
+    drop(ro);
+    // ...and a writable one replaces it with a steady copy under a newer id.
+    let env = under_boot(Env::builder(), BOOT_B).open(&path).unwrap();
+    assert_eq!(get(&env, b"b"), None);
+    assert!(env.last_txnid() > weak_txn);
+    assert!(steady_flags(&env).iter().all(|m| m.1));
+    assert!(env.check().unwrap().is_ok());
+    put(&env, b"d", b"4");
+    assert!(env.check().unwrap().is_ok());
+}
+
+#[test]
+fn closing_checkpoints_no_sync_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let env = no_sync(BOOT_A).open(&path).unwrap();
+    for i in 0..20u32 {
+        put(&env, &i.to_be_bytes(), b"v");
+    }
+    assert!(!steady_flags(&env).iter().all(|m| m.1));
+    drop(env);
+    let env = under_boot(Env::builder(), BOOT_B).open(&path).unwrap();
+    assert_eq!(get(&env, &19u32.to_be_bytes()), Some(b"v".to_vec()));
+}
+
+#[test]
+fn sync_from_the_writing_thread_does_not_deadlock() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let env = no_sync(BOOT_A).open(&path).unwrap();
+    put(&env, b"a", b"1");
+    let mut w = env.begin_write().unwrap();
+    w.main_table().put(b"b", b"2").unwrap();
+    // The committed weak head becomes steady while this thread's transaction runs.
+    env.sync().unwrap();
+    assert!(steady_flags(&env).iter().all(|m| m.1));
+    // A second write transaction on this thread would wait forever: refused instead.
+    assert!(matches!(env.begin_write(), Err(Error::Invalid(_))));
+    assert!(matches!(env.try_begin_write(), Err(Error::Busy)));
+    w.commit().unwrap();
+    std::mem::forget(env);
+    // The commit after the checkpoint was weak; the checkpoint survives a restart.
+    let env = under_boot(Env::builder(), BOOT_B).open(&path).unwrap();
+    assert_eq!(get(&env, b"a"), Some(b"1".to_vec()));
+    assert_eq!(get(&env, b"b"), None);
+    assert!(env.check().unwrap().is_ok());
+}
+
+/// With `NoSync`, pages a steady meta reaches are held until the next checkpoint; the
+/// automatic checkpoint keeps that bounded, so rewriting the same keys reuses space.
+#[test]
+fn automatic_checkpoints_bound_growth() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let env = under_boot(
+        Env::builder()
+            .durability(Durability::NoSync)
+            .auto_sync_bytes(1 << 20),
+        BOOT_A,
+    )
+    .open(&path)
+    .unwrap();
+    let mut sizes = Vec::new();
+    for round in 0..3_000u32 {
+        let mut w = env.begin_write().unwrap();
+        let mut t = w.main_table();
+        for k in 0..20u32 {
+            t.put(&(k * 97 + round % 50).to_be_bytes(), &[round as u8; 100])
+                .unwrap();
+        }
+        w.commit().unwrap();
+        if round % 500 == 499 {
+            sizes.push(std::fs::metadata(&path).unwrap().len());
+        }
+    }
+    assert!(
+        sizes.windows(2).skip(1).all(|w| w[1] == w[0]),
+        "file keeps growing: {sizes:?}"
+    );
+    assert!(*sizes.last().unwrap() < 8 << 20, "{sizes:?}");
+    // Without checkpoints the same workload only grows.
+    drop(env);
+    let path2 = dir.path().join("db2");
+    let env = no_sync(BOOT_A).open(&path2).unwrap();
+    for round in 0..1_000u32 {
+        let mut w = env.begin_write().unwrap();
+        let mut t = w.main_table();
+        for k in 0..20u32 {
+            t.put(&(k * 97 + round % 50).to_be_bytes(), &[round as u8; 100])
+                .unwrap();
+        }
+        w.commit().unwrap();
+    }
+    let unbounded = std::fs::metadata(&path2).unwrap().len();
+    assert!(
+        unbounded > *sizes.last().unwrap(),
+        "{unbounded} vs {sizes:?}"
+    );
+}
