@@ -366,7 +366,7 @@ fn rebalance(
         let count = header_count(p.page(pg)?);
         if level == 0 {
             if count == 0 {
-                p.free_node(pg, leaf, rec);
+                p.free_node(pg, leaf, rec)?;
                 rec.root = 0;
                 rec.depth = 0;
             } else if !leaf {
@@ -376,7 +376,7 @@ fn rebalance(
         }
         let (parent, pidx) = path[level - 1];
         if count == 0 {
-            p.free_node(pg, leaf, rec);
+            p.free_node(pg, leaf, rec)?;
             remove_branch_entry(p, parent, pidx)?;
         } else if live_bytes(p.page(pg)?) >= usable(p.page_size) / 4
             || !merge(p, rec, parent, pidx, leaf)?
@@ -397,7 +397,7 @@ fn collapse_root(p: &mut Pager, rec: &mut TableRecord) -> Result<()> {
             break;
         }
         let child = node.child(0)?;
-        p.free_node(rec.root, false, rec);
+        p.free_node(rec.root, false, rec)?;
         rec.root = child;
         rec.depth -= 1;
     }
@@ -474,7 +474,7 @@ fn merge(
     };
     let txnid = p.txnid;
     build(p.page_mut(new_left)?, kind, new_left, txnid, &items);
-    p.free_node(right_pg, leaf, rec);
+    p.free_node(right_pg, leaf, rec)?;
     remove_branch_entry(p, parent, right_idx)?;
     Ok(true)
 }
@@ -517,7 +517,7 @@ fn free_subtree(p: &mut Pager, rec: &mut TableRecord, pg: u64, levels: usize) ->
     for c in children {
         free_subtree(p, rec, c, levels - 1)?;
     }
-    p.free_node(pg, leaf, rec);
+    p.free_node(pg, leaf, rec)?;
     Ok(())
 }
 

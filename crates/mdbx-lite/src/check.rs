@@ -17,7 +17,7 @@ use crate::btree::max_key_size;
 use crate::error::{Error, Result};
 use crate::meta::{Meta, TableRecord, FIRST_PAGE, META_LEN};
 use crate::page::{self, key_prefix, LeafValue, Node, HEADER, MAX_DEPTH, SLOT};
-use crate::pager::{parse_free_key, parse_free_value};
+use crate::pager::{parse_free_entries, parse_free_key};
 use crate::snapshot::{overflow_run, verify_checksum, MappedPages};
 use crate::txn::TableStat;
 use crate::Env;
@@ -417,9 +417,10 @@ impl<'a> Checker<'a> {
                 }
             }
             TreeKind::Free => {
-                if let Err(e) = parse_free_key(key, pgno) {
-                    return self.error(e);
-                }
+                let group = match parse_free_key(key, pgno) {
+                    Ok((txnid, _)) => txnid,
+                    Err(e) => return self.error(e),
+                };
                 let v = match value {
                     LeafValue::Inline(v) => v,
                     LeafValue::Overflow { .. } => {
@@ -427,13 +428,22 @@ impl<'a> Checker<'a> {
                             .problem(Some(pgno), "free-tree chunk stored in an overflow run")
                     }
                 };
-                match parse_free_value(v, pgno) {
+                match parse_free_entries(v, pgno) {
                     Ok(list) => {
-                        let list: Vec<u64> = list.collect();
-                        if list.windows(2).any(|w| w[0] >= w[1]) {
+                        let list: Vec<(u64, u64)> = list.collect();
+                        if list.windows(2).any(|w| w[0].0 >= w[1].0) {
                             self.problem(Some(pgno), format!("entry {i}: free list not sorted"));
                         }
-                        for p in list {
+                        if let Some((p, birth)) = list.iter().find(|e| e.1 > group) {
+                            self.problem(
+                                Some(pgno),
+                                format!(
+                                    "entry {i}: page {p} born in txn {birth}, after the txn \
+                                     {group} that freed it"
+                                ),
+                            );
+                        }
+                        for (p, _) in list {
                             self.mark_free(p, pgno);
                         }
                     }

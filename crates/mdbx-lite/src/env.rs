@@ -99,9 +99,9 @@ impl EnvBuilder {
     /// With `NoSync`: once this many bytes were written by commits since the last
     /// steady point, the next commit syncs and writes a steady meta (default 64 MiB).
     ///
-    /// Pages a steady meta can reach are not reused until a newer steady meta is on
-    /// disk (a power loss falls back to it), so this bounds how far the file can grow
-    /// between checkpoints, and how much work a power loss can take back.
+    /// A power loss falls back to the last checkpoint, so this bounds how much work it
+    /// can take back; the pages that checkpoint reaches are kept intact until the next
+    /// one (pages born and freed since are reused meanwhile).
     pub fn auto_sync_bytes(mut self, bytes: u64) -> Self {
         self.auto_sync_bytes = bytes;
         self
@@ -324,7 +324,11 @@ impl Env {
             page_size,
             current: Mutex::new(snapshot),
             readers,
-            writer: Arc::new(Mutex::new(WriterState { file_len: len, map })),
+            writer: Arc::new(Mutex::new(WriterState {
+                file_len: len,
+                map,
+                young_floor: None,
+            })),
             durable_txnid: AtomicU64::new(durable),
             weak_bytes: AtomicU64::new(0),
             poisoned: AtomicBool::new(false),

@@ -3,10 +3,13 @@
 //! Invariants kept here:
 //! - A page reachable from a committed meta is never modified: `touch` copies it to a
 //!   new page number and records the old one as freed by this transaction.
-//! - Pages freed by transaction `T` are recorded in the free tree under `T` and may be
-//!   handed out again only when `T <= reuse_limit` (no live reader, nor a meta that a crash
-//!   could fall back to, can still reach them). `reuse_limit` is computed by the
-//!   environment when the write transaction begins.
+//! - Pages freed by transaction `T` are recorded in the free tree under `T`, each with
+//!   the transaction that wrote it (its birth `B`): snapshots `B..T` can see it. It may
+//!   be handed out again when `T <= reuse_limit` (no live reader, nor a meta that a
+//!   crash could fall back to, is older than `T`), or when no such protected snapshot
+//!   lies in `B..T` at all: a page born and freed after a long-lived reader's snapshot
+//!   is reclaimed while that reader lives (bbolt's "release range"). `reuse_limit` is
+//!   computed by the environment when the write transaction begins.
 //! - Free-tree groups are consumed whole, so their keys can be rewritten with the
 //!   pages left over without colliding with records another transaction still owns.
 
@@ -50,6 +53,19 @@ type PageMap<V> = HashMap<u64, V, BuildHasherDefault<PageHasher>>;
 pub(crate) struct WriterState {
     pub file_len: u64,
     pub map: Arc<Mapping>,
+    /// What the last commit learned about groups above the reuse limit.
+    pub young_floor: Option<YoungFloor>,
+}
+
+/// Every free-tree group below `floor` holds only pages that a snapshot in
+/// `protected` (the protected snapshots below `floor`) can see, as of the commit
+/// `base`. Valid for the next transaction if it builds on `base` and the protected
+/// snapshots below `floor` are the same; it then starts its search at `floor`
+/// instead of rereading those groups (a long reader can pin thousands).
+pub(crate) struct YoungFloor {
+    floor: u64,
+    base: u64,
+    protected: Vec<u64>,
 }
 
 pub(crate) struct Pager {
@@ -67,24 +83,34 @@ pub(crate) struct Pager {
     dirty: PageMap<Box<[u8]>>,
     /// Overflow runs written by this transaction (first page -> run length).
     fresh_overflow: PageMap<u64>,
-    /// Committed pages this transaction stopped using.
-    freed: Vec<u64>,
+    /// Committed pages this transaction stopped using, with their births.
+    freed: Vec<(u64, u64)>,
     /// Pages free for use right now.
     pool: BTreeSet<u64>,
     /// Free-tree groups (transaction ids) whose pages were moved into `pool`.
     consumed: Vec<u64>,
     /// Next free-tree group to look at.
     next_group: u64,
+    /// Next group above `reuse_limit` to search for pages no protected snapshot sees.
+    next_young: u64,
+    /// Snapshots that must stay intact (live readers and the durable meta), sorted;
+    /// read when the first young group is searched.
+    protected: Option<Vec<u64>>,
+    /// The oldest young group consumed, or `base + 1` once the search found none.
+    young_floor: Option<u64>,
     reuse_limit: u64,
     /// Set while the free tree itself is being saved (see `save_free_tree`).
     committing: bool,
     pub free: TableRecord,
 }
 
-/// Value chunks of the free tree hold at most this many page numbers, small enough
-/// to stay inline in a leaf so that saving the free tree never needs overflow runs.
+/// Bytes of one free-tree entry: page number and birth (both u64 little-endian).
+const FREE_ENTRY_LEN: usize = 16;
+
+/// Value chunks of the free tree hold at most this many entries, small enough to stay
+/// inline in a leaf so that saving the free tree never needs overflow runs.
 fn free_chunk_capacity(page_size: usize) -> usize {
-    btree::max_inline_value(page_size, FREE_KEY_LEN) / 8
+    btree::max_inline_value(page_size, FREE_KEY_LEN) / FREE_ENTRY_LEN
 }
 
 const FREE_KEY_LEN: usize = 12;
@@ -113,13 +139,29 @@ pub(crate) fn parse_free_key(key: &[u8], page: u64) -> Result<(u64, u32)> {
 
 /// Decode a free-tree value into page numbers.
 pub(crate) fn parse_free_value(v: &[u8], page: u64) -> Result<impl Iterator<Item = u64> + '_> {
-    if !v.len().is_multiple_of(8) {
+    Ok(parse_free_entries(v, page)?.map(|(p, _)| p))
+}
+
+/// Decode a free-tree value into (page number, birth) entries.
+pub(crate) fn parse_free_entries(
+    v: &[u8],
+    page: u64,
+) -> Result<impl Iterator<Item = (u64, u64)> + '_> {
+    if !v.len().is_multiple_of(FREE_ENTRY_LEN) {
         return Err(Error::corrupted(
             page,
             format!("free-tree value of {} bytes", v.len()),
         ));
     }
-    Ok(v.chunks_exact(8).map(|c| page::rd_u64(c, 0)))
+    Ok(v.chunks_exact(FREE_ENTRY_LEN)
+        .map(|c| (page::rd_u64(c, 0), page::rd_u64(c, 8))))
+}
+
+/// Whether a page born in `birth` and freed by transaction `freed` is invisible to every
+/// snapshot in `protected` (sorted): none of them lies in `birth..freed`.
+pub(crate) fn unseen_by(protected: &[u64], birth: u64, freed: u64) -> bool {
+    let i = protected.partition_point(|&p| p < birth);
+    protected.get(i).is_none_or(|&p| p >= freed)
 }
 
 impl Pager {
@@ -151,6 +193,9 @@ impl Pager {
             pool: BTreeSet::new(),
             consumed: Vec::new(),
             next_group: 0,
+            next_young: reuse_limit.saturating_add(1),
+            protected: None,
+            young_floor: None,
             reuse_limit,
             committing: false,
             free,
@@ -175,11 +220,12 @@ impl Pager {
             return Ok(pgno);
         }
         let copy: Box<[u8]> = self.page(pgno)?.into();
+        let birth = page::header_txnid(&copy);
         let new = self.alloc_page()?;
         let mut copy = copy;
         page::set_identity(&mut copy, new, self.txnid);
         self.dirty.insert(new, copy);
-        self.freed.push(pgno);
+        self.freed.push((pgno, birth));
         Ok(new)
     }
 
@@ -196,17 +242,23 @@ impl Pager {
         Ok(pgno)
     }
 
-    pub fn free_node(&mut self, pgno: u64, leaf: bool, rec: &mut TableRecord) {
+    pub fn free_node(&mut self, pgno: u64, leaf: bool, rec: &mut TableRecord) -> Result<()> {
         if leaf {
             rec.leaf_pages = rec.leaf_pages.saturating_sub(1);
         } else {
             rec.branch_pages = rec.branch_pages.saturating_sub(1);
         }
-        if self.dirty.remove(&pgno).is_some() && !self.committing {
-            self.pool.insert(pgno);
+        if self.dirty.remove(&pgno).is_some() {
+            if self.committing {
+                self.freed.push((pgno, self.txnid));
+            } else {
+                self.pool.insert(pgno);
+            }
         } else {
-            self.freed.push(pgno);
+            let birth = page::header_txnid(self.page(pgno)?);
+            self.freed.push((pgno, birth));
         }
+        Ok(())
     }
 
     fn alloc_page(&mut self) -> Result<u64> {
@@ -214,13 +266,113 @@ impl Pager {
             if let Some(p) = self.pool.pop_first() {
                 return Ok(p);
             }
-            if self.committing || !self.load_free_group()? {
+            if self.committing || !self.load_reusable()? {
                 break;
             }
         }
         let p = self.high_water;
         self.high_water += 1;
         Ok(p)
+    }
+
+    /// Move more reusable pages into the pool: a whole group freed at or before the
+    /// reuse limit, else the unseen pages of a younger group. False if there are none.
+    fn load_reusable(&mut self) -> Result<bool> {
+        Ok(self.load_free_group()? || self.load_young_group()?)
+    }
+
+    /// Search the groups above the reuse limit, oldest first, for one with pages no
+    /// protected snapshot can see; consume it: those pages go to the pool, the others
+    /// join this transaction's own group (a later freeing id only widens the range of
+    /// snapshots a page counts as visible to, so it is never reused too early).
+    fn load_young_group(&mut self) -> Result<bool> {
+        // Groups above the base snapshot cannot exist; this transaction's own frees
+        // are not in the tree yet.
+        let base = self.txnid - 1;
+        if self.free.root == 0 || self.next_young > base {
+            return Ok(false);
+        }
+        if self.protected.is_none() {
+            let mut p = self.env.readers.snapshots();
+            p.push(
+                self.env
+                    .durable_txnid
+                    .load(std::sync::atomic::Ordering::SeqCst),
+            );
+            p.sort_unstable();
+            p.dedup();
+            if let Some(f) = &self.ws.young_floor {
+                let below = p.partition_point(|&t| t < f.floor);
+                if f.base == base && p[..below] == f.protected[..] {
+                    self.next_young = self.next_young.max(f.floor);
+                }
+            }
+            self.protected = Some(p);
+        }
+        let free = self.free;
+        let mut entries: Vec<(u64, u64)> = Vec::new();
+        let mut group: Option<u64> = None;
+        let mut found = None;
+        {
+            let protected = self.protected.as_deref().unwrap_or(&[]);
+            let mut cur = crate::cursor::RawCursor::new(self, free);
+            let mut item = cur.seek(&free_key(self.next_young, 0))?;
+            loop {
+                let next = match item {
+                    Some((k, v)) => {
+                        let leaf = cur.leaf_pgno();
+                        let (txnid, _) = parse_free_key(k, leaf)?;
+                        Some((txnid, leaf, v))
+                    }
+                    None => None,
+                };
+                // A group ends when the key's txnid changes or the tree does.
+                let ended = match (group, &next) {
+                    (Some(g), Some((t, _, _))) => *t != g,
+                    (Some(_), None) => true,
+                    _ => false,
+                };
+                if ended {
+                    let g = group.unwrap_or_default();
+                    if entries.iter().any(|&(_, b)| unseen_by(protected, b, g)) {
+                        found = Some(g);
+                        break;
+                    }
+                    entries.clear();
+                }
+                let Some((txnid, leaf, v)) = next else { break };
+                if txnid > base {
+                    break;
+                }
+                group = Some(txnid);
+                entries.extend(parse_free_entries(v, leaf)?);
+                item = cur.next()?;
+            }
+        }
+        let Some(g) = found else {
+            self.next_young = u64::MAX;
+            self.young_floor.get_or_insert(base + 1);
+            return Ok(false);
+        };
+        self.next_young = g + 1;
+        self.young_floor = Some(self.young_floor.map_or(g, |f| f.min(g)));
+        self.consumed.push(g);
+        let protected = self.protected.take().unwrap_or_default();
+        for (p, birth) in entries {
+            if p < crate::meta::FIRST_PAGE || p >= self.committed_high_water {
+                return Err(Error::corrupted(
+                    self.free.root,
+                    format!("free tree lists page {p} outside the allocated range"),
+                ));
+            }
+            if unseen_by(&protected, birth, g) {
+                self.pool.insert(p);
+            } else {
+                self.freed.push((p, birth));
+            }
+        }
+        self.protected = Some(protected);
+        Ok(true)
     }
 
     /// Move the next reusable free-tree group into the pool. False if there is none.
@@ -277,7 +429,7 @@ impl Pager {
                 }
                 return Ok(start);
             }
-            if self.committing || !self.load_free_group()? {
+            if self.committing || !self.load_reusable()? {
                 break;
             }
         }
@@ -325,7 +477,7 @@ impl Pager {
         if let Some(run) = self.fresh_overflow.remove(&pgno) {
             for p in pgno..pgno + run {
                 if self.committing {
-                    self.freed.push(p);
+                    self.freed.push((p, self.txnid));
                 } else {
                     self.pool.insert(p);
                 }
@@ -334,7 +486,8 @@ impl Pager {
             // Validate the head so a corrupt pointer cannot free random pages.
             let head = self.page(pgno)?;
             crate::snapshot::overflow_run(head, pgno, len, self.page_size)?;
-            self.freed.extend(pgno..pgno + n);
+            let birth = page::header_txnid(head);
+            self.freed.extend((pgno..pgno + n).map(|p| (p, birth)));
         }
         Ok(())
     }
@@ -369,7 +522,7 @@ impl Pager {
         // once `committing` is set, so take a reserve from reusable free space first;
         // otherwise a pool that ran dry grows the file while free pages are reusable.
         while self.pool.len() < 16 + (self.freed.len() + self.pool.len()).div_ceil(cap)
-            && self.load_free_group()?
+            && self.load_reusable()?
         {}
         self.committing = true;
         let mut free = self.free;
@@ -387,7 +540,10 @@ impl Pager {
         for _round in 0..1000 {
             let (n_freed, n_pool) = (self.freed.len(), self.pool.len());
             let mut own = self.freed.clone();
-            let mut left: Vec<u64> = self.pool.iter().copied().collect();
+            // A page left in the pool is seen by no snapshot: recorded with its group
+            // as birth, it counts as visible to none.
+            let left_as = leftover_group.unwrap_or(self.txnid);
+            let mut left: Vec<(u64, u64)> = self.pool.iter().map(|&p| (p, left_as)).collect();
             if leftover_group.is_none() {
                 own.append(&mut left);
             }
@@ -418,7 +574,7 @@ impl Pager {
         &mut self,
         free: &mut TableRecord,
         txnid: u64,
-        pages: &[u64],
+        pages: &[(u64, u64)],
         cap: usize,
         written: usize,
     ) -> Result<usize> {
@@ -429,6 +585,20 @@ impl Pager {
             btree::put(self, free, &key, &chunk, btree::PutMode::Upsert)?;
         }
         Ok(n)
+    }
+
+    /// After a successful commit: remember where the next transaction's search for
+    /// young free pages may start (see `YoungFloor`); forget it if this one did not
+    /// search.
+    pub fn remember_young_floor(&mut self) {
+        self.ws.young_floor = match (self.young_floor, &self.protected) {
+            (Some(floor), Some(p)) => Some(YoungFloor {
+                floor,
+                base: self.txnid,
+                protected: p[..p.partition_point(|&t| t < floor)].to_vec(),
+            }),
+            _ => None,
+        };
     }
 
     /// Write every dirty page (checksummed), coalescing runs of consecutive pages.
@@ -465,12 +635,13 @@ impl Pager {
     }
 }
 
-fn chunk_of(pages: &[u64], i: usize, cap: usize) -> Vec<u8> {
+fn chunk_of(pages: &[(u64, u64)], i: usize, cap: usize) -> Vec<u8> {
     let start = (i * cap).min(pages.len());
     let end = ((i + 1) * cap).min(pages.len());
-    let mut out = Vec::with_capacity((end - start) * 8);
-    for p in &pages[start..end] {
+    let mut out = Vec::with_capacity((end - start) * FREE_ENTRY_LEN);
+    for (p, birth) in &pages[start..end] {
         out.extend_from_slice(&p.to_le_bytes());
+        out.extend_from_slice(&birth.to_le_bytes());
     }
     out
 }

@@ -245,6 +245,15 @@ impl ReaderTable {
             .map(|t| t - 1)
     }
 
+    /// Snapshot ids of every live reader (unsorted, may repeat).
+    pub fn snapshots(&self) -> Vec<u64> {
+        (0..self.slots)
+            .map(|i| self.slot(i)[0].load(SeqCst))
+            .filter(|&t| t != 0 && t != CLAIMED)
+            .map(|t| t - 1)
+            .collect()
+    }
+
     /// Clear the slots of processes that no longer run. Returns how many were cleared.
     pub fn clear_stale(&self) -> usize {
         let mut cleared = 0;

@@ -2,7 +2,7 @@
 
 use crate::cursor::RawCursor;
 use crate::error::Result;
-use crate::pager::{parse_free_key, parse_free_value};
+use crate::pager::{parse_free_entries, parse_free_key, unseen_by};
 use crate::txn::TableStat;
 use crate::Env;
 
@@ -44,16 +44,31 @@ impl Env {
         let snap = rtx.snapshot();
         let inner = &self.inner;
         let limit = inner.reuse_limit(snap.meta.txnid);
+        // Snapshots a writer must keep intact, other than this call's own reader.
+        let mut protected: Vec<u64> = inner
+            .readers
+            .list()
+            .iter()
+            .filter(|r| r.slot != rtx.slot())
+            .map(|r| r.txnid)
+            .collect();
+        protected.push(
+            inner
+                .durable_txnid
+                .load(std::sync::atomic::Ordering::SeqCst),
+        );
+        protected.sort_unstable();
         let (mut free, mut reusable) = (0u64, 0u64);
         let mut cur = RawCursor::new(&snap.pages, snap.meta.free);
         let mut item = cur.first()?;
         while let Some((k, v)) = item {
             let leaf = cur.leaf_pgno();
             let (txnid, _) = parse_free_key(k, leaf)?;
-            let n = parse_free_value(v, leaf)?.count() as u64;
-            free += n;
-            if txnid <= limit {
-                reusable += n;
+            for (_, birth) in parse_free_entries(v, leaf)? {
+                free += 1;
+                if txnid <= limit || unseen_by(&protected, birth, txnid) {
+                    reusable += 1;
+                }
             }
             item = cur.next()?;
         }

@@ -499,6 +499,7 @@ impl WriteTxn {
             env.weak_bytes
                 .fetch_add(self.pager.bytes_written, Ordering::SeqCst);
         }
+        self.pager.remember_young_floor();
         // 4. Publish.
         let snapshot = Snapshot {
             meta,

@@ -384,7 +384,8 @@ impl Layout {
                         );
                     }
                     Tree::Free => {
-                        for c in v.chunks_exact(8) {
+                        // Entries: page number, birth (16 bytes).
+                        for c in v.chunks_exact(16) {
                             self.set(u64_at(c, 0), Role::Free);
                         }
                     }

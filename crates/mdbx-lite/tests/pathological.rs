@@ -1,8 +1,8 @@
 //! Pathological access patterns: a reader held open across 100,000 write transactions,
 //! and 1,000,000 keys inserted in sequential, reverse and random order, deleted, and
 //! grown and shrunk again. The file must stay consistent (`check`), its growth must be
-//! accounted for by what readers pin (`EnvStat::held_pages`), and freed space must be
-//! reused rather than the file extended forever.
+//! bounded by what readers pin (`EnvStat::held_pages`) rather than by how long they
+//! live, and freed space must be reused rather than the file extended forever.
 
 mod common;
 use common::{tmpfs_dir, Rng};
@@ -54,12 +54,17 @@ fn small_txn(env: &Env, n: u64, rng: &mut Rng) {
 }
 
 /// `NoSync` is legitimate here: this test is about which pages the allocator may reuse,
-/// and durability changes only one input of that decision. The reuse limit is
-/// `min(durable txn, oldest reader)`; with `NoSync` the durable txn advances only at
-/// `Env::sync`, so syncing every 1,000 transactions makes the limit lag by less than
-/// 1,000 transactions — while the reader is held (lag up to 100,000), the reader is the
-/// binding limit, exactly as with `Full`. What `NoSync` skips is only the `fdatasync`
-/// calls, which would make 100,000 commits take minutes on a real disk.
+/// and durability changes only one input of that decision. The snapshots a writer must
+/// keep intact are the live readers' and the durable (steady) meta's; with `NoSync` the
+/// latter advances at `Env::sync`, every 1,000 transactions here, and pins only the
+/// pages born before it and freed after it. What `NoSync` skips is only the
+/// `fdatasync` calls, which would make 100,000 commits take minutes on a real disk.
+///
+/// A page is held only while some protected snapshot can see it: one born and freed
+/// after the reader's snapshot is reused while the reader lives. So the file grows by
+/// at most the pages the reader's snapshot reaches (as they are replaced), not by the
+/// reader's lag (LMDB and, before this rule, mdbx-lite hold every page freed after the
+/// reader started: ~4 per transaction, 1.6 GB over this test).
 #[test]
 fn long_lived_reader_growth_is_bounded_and_reclaimed() {
     let start = Instant::now();
@@ -101,8 +106,7 @@ fn long_lived_reader_growth_is_bounded_and_reclaimed() {
         st0.held_pages
     );
 
-    // The reader pins the snapshot it started on; every later transaction's garbage is
-    // held for it.
+    // The reader pins the snapshot it started on: the pages it reaches stay intact.
     let reader = env.begin_read().unwrap();
     let pinned = reader.id();
     let probe = reader
@@ -142,21 +146,35 @@ fn long_lived_reader_growth_is_bounded_and_reclaimed() {
         reader.main_table().get(&small_key(5)).unwrap().unwrap(),
         &probe[..]
     );
+    // Pages a checkpoint can pin: born before it, freed after it (a handful).
+    const CHECKPOINT_SLACK: u64 = 16;
     for (i, st) in &samples {
-        // Every transaction frees at least the leaf it copied, and at most a handful
-        // of pages (leaf, root, the free tree's edge): growth is proportional to the
-        // reader's lag, and all of it is reported as held.
-        assert!(st.held_pages >= *i, "lag {i}: {st:?}");
-        assert!(st.held_pages <= 8 * i, "lag {i}: {st:?}");
+        // Held: the reader's pages that were replaced since, never more than it
+        // reaches, and at least the table leaf it reads (rewritten every transaction).
+        assert!(st.held_pages >= 1, "lag {i}: {st:?}");
+        assert!(
+            st.held_pages <= pinned_pages + CHECKPOINT_SLACK,
+            "lag {i}: holds more than the reader reaches ({pinned_pages}): {st:?}"
+        );
         // No growth beyond what is held: the file holds the live trees, the held pages,
         // the few pages freed since the last reuse decision, and the warm-up's size.
         assert!(
-            st.high_water_pages <= st0.high_water_pages + st.held_pages,
+            st.high_water_pages <= st0.high_water_pages + st.held_pages + CHECKPOINT_SLACK,
             "lag {i}: grew past what the reader holds: {st:?} (warm {st0:?})"
         );
         // Nothing reusable is left unused while the file grows.
         assert!(st.reusable_pages <= 64, "lag {i}: {st:?}");
     }
+    // Growth stopped with the reader still there: as large at lag 100,000 as at 10,000.
+    let at = |lag: u64| {
+        samples
+            .iter()
+            .find(|s| s.0 == lag)
+            .unwrap()
+            .1
+            .high_water_pages
+    };
+    assert!(at(READER_TXNS) <= at(10_000), "{samples:?}");
     check(&env, "100,000 txns under a reader");
     let peak = env.stat().unwrap();
 
