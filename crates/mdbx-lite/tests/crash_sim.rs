@@ -383,10 +383,18 @@ fn crash_during_recovery(image: &[u8], allowed: &[&Model], sector: usize, rng: &
     n
 }
 
+/// Workload seeds per test: 3 in CI; `CRASH_SIM_SEEDS=N` for a longer run.
+fn seeds() -> u64 {
+    std::env::var("CRASH_SIM_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3)
+}
+
 #[test]
 fn full_durability_survives_any_crash() {
     let mut total = 0;
-    for seed in 1..=3u64 {
+    for seed in 1..=seeds() {
         let run = workload(seed, Durability::Full, 40);
         total += crash_everywhere(&run, Durability::Full, 12, 512, seed * 7);
         total += crash_everywhere(&run, Durability::Full, 3, 4096, seed * 11);
@@ -405,11 +413,12 @@ fn no_meta_sync_recovers_an_earlier_commit() {
 #[test]
 fn no_sync_power_loss_recovers_an_earlier_commit() {
     let mut total = 0;
-    for seed in [201u64, 202] {
+    for seed in 201..201 + seeds().max(3) - 1 {
         let run = workload(seed, Durability::NoSync, 60);
         assert!(!run.syncs.is_empty(), "the workload never called Env::sync");
         total += crash_everywhere(&run, Durability::NoSync, 6, 512, seed);
     }
+    eprintln!("checked {total} NoSync crash images");
     assert!(total > 1_000);
 }
 
