@@ -618,8 +618,13 @@ fn roll_back_weak_meta(storage: &dyn Storage, len: u64) -> Result<MetaPair> {
         return Ok(pair); // another process got here first
     };
     let head = pair.head;
+    let txnid = weak
+        .txnid
+        .max(head.txnid)
+        .checked_add(1)
+        .ok_or_else(|| Error::corrupted(weak.slot, "meta transaction id at its maximum"))?;
     let copy = Meta {
-        txnid: weak.txnid.max(head.txnid) + 1,
+        txnid,
         slot: weak.slot,
         steady: true,
         boot_id: storage.boot_id().unwrap_or_default(),

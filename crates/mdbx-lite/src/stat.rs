@@ -44,14 +44,11 @@ impl Env {
         let snap = rtx.snapshot();
         let inner = &self.inner;
         let limit = inner.reuse_limit(snap.meta.txnid);
-        // Snapshots a writer must keep intact, other than this call's own reader.
-        let mut protected: Vec<u64> = inner
-            .readers
-            .list()
-            .iter()
-            .filter(|r| r.slot != rtx.slot())
-            .map(|r| r.txnid)
-            .collect();
+        let readers = inner.readers.list();
+        // Our own read transaction is one of them; do not count it.
+        let others: Vec<_> = readers.iter().filter(|r| r.slot != rtx.slot()).collect();
+        // Snapshots a writer must keep intact.
+        let mut protected: Vec<u64> = others.iter().map(|r| r.txnid).collect();
         protected.push(
             inner
                 .durable_txnid
@@ -72,9 +69,6 @@ impl Env {
             }
             item = cur.next()?;
         }
-        let readers = inner.readers.list();
-        // Our own read transaction is one of them; do not count it.
-        let others: Vec<_> = readers.iter().filter(|r| r.slot != rtx.slot()).collect();
         let oldest = others.iter().map(|r| r.txnid).min();
         let file_bytes = inner.storage.len()?;
         let resident = snap
