@@ -1,7 +1,7 @@
 //! Rough timing of the main phases (not a benchmark; see benches/engine.rs).
 use std::time::Instant;
 
-use mdbx_lite_benches::{build, key, Rng};
+use mdbx_lite_benches::{key, value, Rng};
 
 fn main() -> mdbx_lite::Result<()> {
     let n: u64 = std::env::args()
@@ -10,8 +10,21 @@ fn main() -> mdbx_lite::Result<()> {
         .unwrap_or(1_000_000);
     let dir = tempfile::tempdir()?;
     let t = Instant::now();
-    let env = build(&dir.path().join("db"), n)?;
-    println!("load {n}: {:?}", t.elapsed());
+    let env = mdbx_lite::Env::open(dir.path().join("db"))?;
+    let mut w = env.begin_write()?;
+    {
+        let mut tab = w.main_table();
+        for i in 0..n {
+            tab.put(&key(i), &value(i))?;
+        }
+    }
+    let puts = t.elapsed();
+    w.commit()?;
+    println!(
+        "load {n}: {:?} (puts {puts:?}, commit {:?})",
+        t.elapsed(),
+        t.elapsed() - puts
+    );
     let st = env.stat()?;
     println!(
         "file {} MiB, depth {}, leaves {}",
@@ -19,6 +32,13 @@ fn main() -> mdbx_lite::Result<()> {
         st.main.depth,
         st.main.leaf_pages
     );
+    let t = Instant::now();
+    for i in 0..1000u64 {
+        let mut w = env.begin_write()?;
+        w.main_table().put(&key(n + i), &value(n + i))?;
+        w.commit()?;
+    }
+    println!("1000 single-put commits: {:?}", t.elapsed());
     let rtx = env.begin_read()?;
     let tab = rtx.main_table();
     let mut rng = Rng::new(1);
@@ -30,6 +50,16 @@ fn main() -> mdbx_lite::Result<()> {
         }
     }
     println!("1M gets: {:?} ({found} found)", t.elapsed());
+    let t = Instant::now();
+    let mut seen = 0u64;
+    for _ in 0..500_000 {
+        let k = key(rng.next_u64() % n);
+        for e in tab.range(&k[..]..).take(10) {
+            let (k, v) = e?;
+            seen += u64::from(k[0]) + v.len() as u64 + u64::from(v[0]);
+        }
+    }
+    println!("500k scans of 10: {:?} ({seen})", t.elapsed());
     let t = Instant::now();
     let c = tab.iter().count();
     println!("scan {c}: {:?}", t.elapsed());

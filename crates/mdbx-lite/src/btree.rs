@@ -237,6 +237,9 @@ fn insert_up(
         if node_insert(p.page_mut(pg)?, idx, &key, &[&body]) {
             return Ok(());
         }
+        if leaf && level > 0 && shift_to_sibling(p, path[level - 1], pg, idx, &key, &body)? {
+            return Ok(());
+        }
         let (sep, right) = split(p, rec, pg, idx, &key, &body, leaf)?;
         if level == 0 {
             let root = p.alloc_node(PageKind::Branch, rec)?;
@@ -311,6 +314,159 @@ fn split(
     Ok((sep, right))
 }
 
+/// Room a shift must leave in each of the two pages, so the next inserts do not have to
+/// shift again at once.
+fn shift_slack(page_size: usize) -> usize {
+    usable(page_size) / 6
+}
+
+/// Instead of splitting full leaf `pg`, move some of its entries (counting the new
+/// one) to a neighbour under the same parent (`parent`, with `pg` at index `pidx`) when
+/// that neighbour is already dirty (so this costs no extra page write) and both end up
+/// with room to spare. Large transactions (bulk loads) then fill leaves to about 76%
+/// instead of the 65% that plain splits of random inserts left. Returns false,
+/// changing nothing, when no neighbour qualifies.
+fn shift_to_sibling(
+    p: &mut Pager,
+    (parent, pidx): (u64, usize),
+    pg: u64,
+    idx: usize,
+    key: &[u8],
+    body: &[u8],
+) -> Result<bool> {
+    let limit = 2 * (usable(p.page_size) - shift_slack(p.page_size));
+    let candidates = {
+        let pnode = node_at(p, parent, false)?;
+        let left = pidx.checked_sub(1).map(|i| pnode.child(i));
+        let right = (pidx + 1 < pnode.count()).then(|| pnode.child(pidx + 1));
+        [(false, left), (true, right)]
+    };
+    let mut sibs = [(false, 0u64, 0usize); 2];
+    let mut found = 0;
+    for (to_right, sib) in candidates {
+        if let Some(sib) = sib.transpose()? {
+            if p.is_dirty(sib) {
+                sibs[found] = (to_right, sib, live_bytes(p.page(sib)?));
+                found += 1;
+            }
+        }
+    }
+    // The emptier neighbour first.
+    let sibs = &mut sibs[..found];
+    sibs.sort_by_key(|s| s.2);
+    if sibs
+        .first()
+        .is_none_or(|s| s.2 + page::entry_cost(key, body.len()) >= limit / 2)
+    {
+        return Ok(false);
+    }
+    // One copy of the page; its entries (with the new one) are borrowed from it.
+    let old = p.page(pg)?.to_vec();
+    let node = Node::new(&old, pg)?;
+    let mut items = entries(&node)?;
+    items.insert(idx, Item { key, body });
+    let own: usize = items.iter().map(Item::cost).sum();
+    for &(to_right, sib, sib_live) in sibs.iter() {
+        if own + sib_live > limit || own <= sib_live {
+            continue;
+        }
+        let shift = Shift {
+            parent,
+            pidx,
+            pg,
+            sib,
+            sib_live,
+            to_right,
+        };
+        if shift.run(p, (own - sib_live) / 2, &items, own)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// One move of entries from leaf `pg` into its neighbour `sib` (right of it when
+/// `to_right`), both children of `parent`.
+struct Shift {
+    parent: u64,
+    pidx: usize,
+    pg: u64,
+    sib: u64,
+    sib_live: usize,
+    to_right: bool,
+}
+
+impl Shift {
+    /// Move about `want` bytes: from the end of `pg` (`items`, new entry included, `total`
+    /// bytes) to the
+    /// start of a right neighbour, or from its start to the end of a left one; then fix
+    /// the parent's separator. False, changing nothing, if the result would not fit.
+    fn run(&self, p: &mut Pager, want: usize, items: &[Item<'_>], total: usize) -> Result<bool> {
+        let n = items.len();
+        let (mut cut, mut moved) = if self.to_right { (n, 0) } else { (0, 0) };
+        while moved < want {
+            if self.to_right && cut > 1 {
+                cut -= 1;
+                moved += items[cut].cost();
+            } else if !self.to_right && cut + 1 < n {
+                moved += items[cut].cost();
+                cut += 1;
+            } else {
+                break;
+            }
+        }
+        let room = usable(p.page_size);
+        if cut == 0 || cut == n || total - moved > room || self.sib_live + moved > room {
+            return Ok(false);
+        }
+        let sep = shortest_separator(items[cut - 1].key, items[cut].key);
+        // The right page of the pair gets the new separator in the parent.
+        let right_idx = if self.to_right {
+            self.pidx + 1
+        } else {
+            self.pidx
+        };
+        let old_sep_len = node_at(p, self.parent, false)?.key(right_idx)?.len();
+        if sep.len() > old_sep_len
+            && live_bytes(p.page(self.parent)?) - old_sep_len + sep.len() > room
+        {
+            return Ok(false);
+        }
+        let (kept, gone) = if self.to_right {
+            items.split_at(cut)
+        } else {
+            let (gone, kept) = items.split_at(cut);
+            (kept, gone)
+        };
+        let sib_page = p.page_mut(self.sib)?;
+        let at = if self.to_right {
+            0
+        } else {
+            header_count(sib_page)
+        };
+        for (i, e) in gone.iter().enumerate() {
+            if !node_insert(sib_page, at + i, e.key, &[e.body]) {
+                return Err(Error::corrupted(
+                    self.sib,
+                    "internal: shifted entry did not fit",
+                ));
+            }
+        }
+        let txnid = p.txnid;
+        build(p.page_mut(self.pg)?, PageKind::Leaf, self.pg, txnid, kept);
+        let right_pg = if self.to_right { self.sib } else { self.pg };
+        let ppage = p.page_mut(self.parent)?;
+        node_remove(ppage, right_idx);
+        if !node_insert(ppage, right_idx, &sep, &[&right_pg.to_le_bytes()]) {
+            return Err(Error::corrupted(
+                self.parent,
+                "internal: separator did not fit",
+            ));
+        }
+        Ok(true)
+    }
+}
+
 /// First index where the bytes before it reach half the total.
 fn split_point(items: &[Item<'_>]) -> usize {
     let total: usize = items.iter().map(Item::cost).sum();
@@ -378,7 +534,7 @@ fn rebalance(
         if count == 0 {
             p.free_node(pg, leaf, rec)?;
             remove_branch_entry(p, parent, pidx)?;
-        } else if live_bytes(p.page(pg)?) >= usable(p.page_size) / 4
+        } else if page::live_bytes_reach(p.page(pg)?, usable(p.page_size) / 4)
             || !merge(p, rec, parent, pidx, leaf)?
         {
             return Ok(());

@@ -251,8 +251,9 @@ pub struct Range<'txn> {
     src: &'txn (dyn PageSource + 'txn),
     rec: TableRecord,
     front: RawCursor<'txn, dyn PageSource + 'txn>,
-    /// Made on the first `next_back`: forward-only scans never pay for it.
-    back: Option<RawCursor<'txn, dyn PageSource + 'txn>>,
+    /// Made on the first `next_back`: forward-only scans never pay for it (boxed, so
+    /// they do not carry or copy its path stack either).
+    back: Option<Box<RawCursor<'txn, dyn PageSource + 'txn>>>,
     start: Bound<BoundKey>,
     end: Bound<BoundKey>,
     front_last: Option<&'txn [u8]>,
@@ -301,7 +302,9 @@ impl<'txn> Range<'txn> {
 
     fn step_back(&mut self) -> Result<Option<Entry<'txn>>> {
         let (src, rec) = (self.src, self.rec);
-        let back = self.back.get_or_insert_with(|| RawCursor::new(src, rec));
+        let back = self
+            .back
+            .get_or_insert_with(|| Box::new(RawCursor::new(src, rec)));
         if self.back_started {
             return back.prev();
         }

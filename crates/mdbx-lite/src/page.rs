@@ -158,7 +158,8 @@ pub enum LeafValue<'a> {
 pub struct Node<'a> {
     pub pgno: u64,
     data: &'a [u8],
-    count: usize,
+    /// From the header's u16 field; kept narrow so cursor stacks stay small.
+    count: u16,
     leaf: bool,
 }
 
@@ -214,7 +215,7 @@ impl<'a> Node<'a> {
         Ok(Node {
             pgno,
             data,
-            count,
+            count: count as u16,
             leaf,
         })
     }
@@ -225,7 +226,7 @@ impl<'a> Node<'a> {
     }
     #[inline]
     pub fn count(&self) -> usize {
-        self.count
+        self.count as usize
     }
     pub fn txnid(&self) -> u64 {
         header_txnid(self.data)
@@ -350,7 +351,7 @@ impl<'a> Node<'a> {
     #[inline]
     pub fn search(&self, key: &[u8]) -> Result<(usize, bool)> {
         let prefix = key_prefix(key);
-        let (mut lo, mut hi) = (0usize, self.count);
+        let (mut lo, mut hi) = (0usize, self.count as usize);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             match self.cmp_entry(mid, key, prefix)? {
@@ -367,7 +368,7 @@ impl<'a> Node<'a> {
     #[inline]
     pub fn branch_index(&self, key: &[u8]) -> Result<usize> {
         let prefix = key_prefix(key);
-        let (mut lo, mut hi) = (1usize, self.count);
+        let (mut lo, mut hi) = (1usize, self.count as usize);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             match self.cmp_entry(mid, key, prefix)? {
@@ -462,6 +463,23 @@ pub fn live_bytes(page: &[u8]) -> usize {
     (0..node.count())
         .map(|i| node.entry_span(i).map(|(_, l)| l + SLOT).unwrap_or(0))
         .sum()
+}
+
+/// Whether entries and slots use at least `min` bytes; stops counting once they do,
+/// so the check after a delete reads only a few entries of a well-filled page.
+pub fn live_bytes_reach(page: &[u8], min: usize) -> bool {
+    let pgno = header_pgno(page);
+    let Ok(node) = Node::new(page, pgno) else {
+        return false;
+    };
+    let mut live = 0;
+    for i in 0..node.count() {
+        live += node.entry_span(i).map(|(_, l)| l + SLOT).unwrap_or(0);
+        if live >= min {
+            return true;
+        }
+    }
+    false
 }
 
 /// Repack entries to the end of the page, removing holes.

@@ -206,6 +206,11 @@ impl Pager {
         self.dirty.len()
     }
 
+    /// Whether this transaction already owns `pgno` (editing it costs no copy).
+    pub fn is_dirty(&self, pgno: u64) -> bool {
+        self.dirty.contains_key(&pgno)
+    }
+
     /// A page this transaction already owns, for in-place edits.
     pub fn page_mut(&mut self, pgno: u64) -> Result<&mut [u8]> {
         self.dirty

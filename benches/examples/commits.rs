@@ -1,0 +1,42 @@
+//! Profiling aid: bulk load, then many single-put durable commits (`perf record -D`).
+use std::time::{Duration, Instant};
+
+use mdbx_lite_benches::{build, key, value};
+
+fn main() -> mdbx_lite::Result<()> {
+    let n: u64 = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
+    let commits: u64 = std::env::args()
+        .nth(2)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5000);
+    let dir = tempfile::tempdir()?;
+    let env = build(&dir.path().join("db"), n)?;
+    eprintln!("PROFILE START hw {:?}", env.stat()?.high_water_pages);
+    let (mut tb, mut tp, mut tc) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+    let t = Instant::now();
+    for i in 0..commits {
+        let a = Instant::now();
+        let mut w = env.begin_write()?;
+        let b = Instant::now();
+        w.main_table().put(&key(n + i), &value(n + i))?;
+        let c = Instant::now();
+        w.commit()?;
+        let d = Instant::now();
+        tb += b - a;
+        tp += c - b;
+        tc += d - c;
+    }
+    eprintln!("end hw {:?}", env.stat()?.high_water_pages);
+    let per = |d: Duration| d.as_secs_f64() * 1e6 / commits as f64;
+    eprintln!(
+        "{commits} commits: {:.0} µs each (begin {:.1}, put {:.1}, commit {:.1})",
+        per(t.elapsed()),
+        per(tb),
+        per(tp),
+        per(tc)
+    );
+    Ok(())
+}
