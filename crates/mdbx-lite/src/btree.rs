@@ -488,24 +488,74 @@ fn shortest_separator(left: &[u8], right: &[u8]) -> Vec<u8> {
 
 /// Delete `key`. Returns true if it was present.
 pub(crate) fn delete(p: &mut Pager, rec: &mut TableRecord, key: &[u8]) -> Result<bool> {
-    // Probe first so a miss copies nothing.
-    match find_leaf(p, rec, key)? {
-        Some(leaf) if leaf.search(key)?.1 => {}
-        _ => return Ok(false),
-    }
-    let (path, leaf) = cow_path(p, rec, key)?;
-    let (idx, value) = {
-        let node = node_at(p, leaf, true)?;
-        let (idx, _) = node.search(key)?;
-        (idx, node.leaf_value(idx)?)
+    // Probe first, read-only, so a miss copies nothing; the copy then follows the path
+    // the probe recorded instead of searching every branch again.
+    let mut path = [(0u64, 0usize); MAX_DEPTH];
+    let Some((levels, leaf, idx)) = probe_path(p, rec, key, &mut path)? else {
+        return Ok(false);
     };
+    let path = &mut path[..levels];
+    let leaf = cow_recorded(p, rec, path, leaf)?;
+    let value = node_at(p, leaf, true)?.leaf_value(idx)?;
     if let LeafValue::Overflow { pgno, len } = value {
         p.free_overflow(pgno, len, rec)?;
     }
     node_remove(p.page_mut(leaf)?, idx);
     rec.entries = rec.entries.saturating_sub(1);
-    rebalance(p, rec, &path, leaf)?;
+    rebalance(p, rec, path, leaf)?;
     Ok(true)
+}
+
+/// Descend to `key` without changing anything, recording (branch page, child index)
+/// per level in `path`. Returns the number of branch levels, the leaf and the key's
+/// index in it, or `None` if the key is absent.
+fn probe_path(
+    p: &Pager,
+    rec: &TableRecord,
+    key: &[u8],
+    path: &mut [(u64, usize); MAX_DEPTH],
+) -> Result<Option<(usize, u64, usize)>> {
+    if rec.root == 0 {
+        return Ok(None);
+    }
+    let depth = rec.depth as usize;
+    if depth == 0 || depth > MAX_DEPTH {
+        return Err(Error::corrupted(rec.root, format!("tree depth {depth}")));
+    }
+    let mut pgno = rec.root;
+    for slot in path.iter_mut().take(depth - 1) {
+        let node = node_at(p, pgno, false)?;
+        let idx = node.branch_index(key)?;
+        *slot = (pgno, idx);
+        pgno = node.child(idx)?;
+    }
+    match node_at(p, pgno, true)?.search(key)? {
+        (idx, true) => Ok(Some((depth - 1, pgno, idx))),
+        _ => Ok(None),
+    }
+}
+
+/// Copy on write the path `probe_path` recorded (rewriting its page numbers to the
+/// copies) and return the leaf's writable number.
+fn cow_recorded(
+    p: &mut Pager,
+    rec: &mut TableRecord,
+    path: &mut [(u64, usize)],
+    leaf: u64,
+) -> Result<u64> {
+    let mut pg = p.touch(rec.root)?;
+    rec.root = pg;
+    for level in 0..path.len() {
+        let idx = path[level].1;
+        path[level].0 = pg;
+        let child = path.get(level + 1).map_or(leaf, |&(c, _)| c);
+        let new_child = p.touch(child)?;
+        if new_child != child {
+            page::set_child(p.page_mut(pg)?, pg, idx, new_child)?;
+        }
+        pg = new_child;
+    }
+    Ok(pg)
 }
 
 /// After a removal from `pg`: free empty pages, merge an underfull page into a sibling
