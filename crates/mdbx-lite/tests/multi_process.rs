@@ -137,7 +137,10 @@ fn child() {
                     "snapshot {}",
                     r.id()
                 );
-                seen.insert(r.id());
+                if seen.insert(r.id()) && seen.len() == 1 {
+                    // Lets the test start the writer only once every reader reads.
+                    println!("reader-ready");
+                }
                 let done = r.main_table().get(b"writer-done").unwrap().is_some();
                 if done || Instant::now() > deadline {
                     break;
@@ -185,11 +188,23 @@ fn reader_processes_see_only_whole_transactions() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db");
     drop(setup_accounts(&db));
-    let readers: Vec<Child> = (0..3).map(|_| spawn("reader", &db)).collect();
+    let mut readers: Vec<(Child, _)> = (0..3)
+        .map(|_| {
+            let mut child = spawn("reader", &db);
+            let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+            (child, lines)
+        })
+        .collect();
+    // On a loaded machine a reader process can take longer to start than the writer
+    // takes to finish; start the writer once all of them are reading.
+    for (_, lines) in &mut readers {
+        expect_line(lines, "reader-ready");
+    }
     let writer = spawn("writer", &db);
     finish(writer, "writer-done");
-    for r in readers {
-        let seen: usize = finish(r, "reader-snapshots").parse().unwrap();
+    for (mut child, mut lines) in readers {
+        let seen: usize = expect_line(&mut lines, "reader-snapshots").parse().unwrap();
+        assert!(child.wait().unwrap().success(), "a reader process failed");
         // Each reader saw the other process's commits as they happened.
         assert!(seen > 10, "a reader saw only {seen} snapshots");
     }
