@@ -73,6 +73,15 @@ pub(crate) fn node_at<S: PageSource + ?Sized>(src: &S, pgno: u64, leaf: bool) ->
     Ok(node)
 }
 
+/// The record's tree depth, which every descent follows: 1..=`MAX_DEPTH`.
+fn checked_depth(rec: &TableRecord) -> Result<usize> {
+    let depth = rec.depth as usize;
+    if depth == 0 || depth > MAX_DEPTH {
+        return Err(Error::corrupted(rec.root, format!("tree depth {depth}")));
+    }
+    Ok(depth)
+}
+
 /// The leaf that would hold `key`.
 pub(crate) fn find_leaf<'a, S: PageSource + ?Sized>(
     src: &'a S,
@@ -82,10 +91,7 @@ pub(crate) fn find_leaf<'a, S: PageSource + ?Sized>(
     if rec.root == 0 {
         return Ok(None);
     }
-    let depth = rec.depth as usize;
-    if depth == 0 || depth > MAX_DEPTH {
-        return Err(Error::corrupted(rec.root, format!("tree depth {depth}")));
-    }
+    let depth = checked_depth(rec)?;
     let mut pgno = rec.root;
     for _ in 1..depth {
         let node = node_at(src, pgno, false)?;
@@ -123,10 +129,7 @@ pub enum PutMode {
 
 /// Copy the path to `key` on write, returning (path of (branch page, index), leaf page).
 fn cow_path(p: &mut Pager, rec: &mut TableRecord, key: &[u8]) -> Result<(Vec<(u64, usize)>, u64)> {
-    let depth = rec.depth as usize;
-    if depth == 0 || depth > MAX_DEPTH {
-        return Err(Error::corrupted(rec.root, format!("tree depth {depth}")));
-    }
+    let depth = checked_depth(rec)?;
     let mut pg = p.touch(rec.root)?;
     rec.root = pg;
     let mut path = Vec::with_capacity(depth);
@@ -518,10 +521,7 @@ fn probe_path(
     if rec.root == 0 {
         return Ok(None);
     }
-    let depth = rec.depth as usize;
-    if depth == 0 || depth > MAX_DEPTH {
-        return Err(Error::corrupted(rec.root, format!("tree depth {depth}")));
-    }
+    let depth = checked_depth(rec)?;
     let mut pgno = rec.root;
     for slot in path.iter_mut().take(depth - 1) {
         let node = node_at(p, pgno, false)?;
