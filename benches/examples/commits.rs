@@ -4,14 +4,8 @@ use std::time::{Duration, Instant};
 use mdbx_lite_benches::{build, key, value};
 
 fn main() -> mdbx_lite::Result<()> {
-    let n: u64 = std::env::args()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1_000_000);
-    let commits: u64 = std::env::args()
-        .nth(2)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(5000);
+    let n: u64 = mdbx_lite_benches::arg_u64(1, 1_000_000);
+    let commits: u64 = mdbx_lite_benches::arg_u64(2, 5000);
     let dir = tempfile::tempdir()?;
     let env = build(&dir.path().join("db"), n)?;
     eprintln!("PROFILE START hw {:?}", env.stat()?.high_water_pages);

@@ -4,10 +4,7 @@ use std::time::Instant;
 use mdbx_lite_benches::{key, value, Rng};
 
 fn main() -> mdbx_lite::Result<()> {
-    let n: u64 = std::env::args()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1_000_000);
+    let n: u64 = mdbx_lite_benches::arg_u64(1, 1_000_000);
     let dir = tempfile::tempdir()?;
     let t = Instant::now();
     let env = mdbx_lite::Env::open(dir.path().join("db"))?;

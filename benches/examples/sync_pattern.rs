@@ -34,10 +34,7 @@ fn run(f: &File, commits: u64, pick: &dyn Fn(&mut Rng) -> u64) -> std::io::Resul
 }
 
 fn main() -> std::io::Result<()> {
-    let commits: u64 = std::env::args()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(2000);
+    let commits: u64 = mdbx_lite_benches::arg_u64(1, 2000);
     let dir = tempfile::tempdir()?;
     let f = OpenOptions::new()
         .read(true)

@@ -43,6 +43,15 @@ pub fn value(i: u64) -> [u8; VALUE_LEN] {
     v
 }
 
+/// The `i`-th command-line argument (1-based) as a number, or `default` (for the
+/// examples).
+pub fn arg_u64(i: usize, default: u64) -> u64 {
+    std::env::args()
+        .nth(i)
+        .and_then(|s| s.replace(['_', ','], "").parse().ok())
+        .unwrap_or(default)
+}
+
 /// Create a database at `path` holding keys `0..n` of the workload in the main table.
 pub fn build(path: &std::path::Path, n: u64) -> Result<Env> {
     let env = Env::builder().durability(Durability::Full).open(path)?;

@@ -431,7 +431,7 @@ impl Shift {
         };
         let old_sep_len = node_at(p, self.parent, false)?.key(right_idx)?.len();
         if sep.len() > old_sep_len
-            && live_bytes(p.page(self.parent)?) - old_sep_len + sep.len() > room
+            && live_bytes(p.page(self.parent)?).saturating_sub(old_sep_len) + sep.len() > room
         {
             return Ok(false);
         }

@@ -454,32 +454,30 @@ pub fn set_child(page: &mut [u8], pgno: u64, i: usize, child: u64) -> Result<()>
     Ok(())
 }
 
+/// What each entry takes, slot included (0 for an entry that fails to decode; none
+/// if the header does).
+fn entry_costs(page: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    let node = Node::new(page, header_pgno(page)).ok();
+    let count = node.map_or(0, |n| n.count());
+    (0..count).map(move |i| {
+        node.and_then(|n| n.entry_span(i).ok())
+            .map_or(0, |(_, l)| l + SLOT)
+    })
+}
+
 /// Bytes used by entries and slots (excluding holes).
 pub fn live_bytes(page: &[u8]) -> usize {
-    let pgno = header_pgno(page);
-    let Ok(node) = Node::new(page, pgno) else {
-        return 0;
-    };
-    (0..node.count())
-        .map(|i| node.entry_span(i).map(|(_, l)| l + SLOT).unwrap_or(0))
-        .sum()
+    entry_costs(page).sum()
 }
 
 /// Whether entries and slots use at least `min` bytes; stops counting once they do,
 /// so the check after a delete reads only a few entries of a well-filled page.
 pub fn live_bytes_reach(page: &[u8], min: usize) -> bool {
-    let pgno = header_pgno(page);
-    let Ok(node) = Node::new(page, pgno) else {
-        return false;
-    };
     let mut live = 0;
-    for i in 0..node.count() {
-        live += node.entry_span(i).map(|(_, l)| l + SLOT).unwrap_or(0);
-        if live >= min {
-            return true;
-        }
-    }
-    false
+    entry_costs(page).any(|c| {
+        live += c;
+        live >= min
+    })
 }
 
 /// Repack entries to the end of the page, removing holes.
