@@ -686,18 +686,23 @@ fn vm_hwm_bytes() -> u64 {
         .map_or(0, |kb| kb * 1024)
 }
 
-fn run_child(engine: &str, n: u64, dir: &Path, profile: Option<f64>) -> Res<Map<String, Value>> {
+fn run_child(
+    engine: &str,
+    n: u64,
+    dir: &Path,
+    profile: Option<Profile>,
+) -> Res<Map<String, Value>> {
     let dir = tempfile::Builder::new()
         .prefix(&format!("compare-{engine}-"))
         .tempdir_in(dir)?;
     let dir = dir.path();
     match (engine, profile) {
         ("mdbx-lite", None) => workload::<MdbxLite>(engine, n, dir),
-        ("mdbx-lite", Some(secs)) => profile_gets::<MdbxLite>(engine, n, dir, secs),
+        ("mdbx-lite", Some(p)) => profile_reads::<MdbxLite>(engine, n, dir, p),
         #[cfg(feature = "lmdb")]
         ("lmdb", None) => workload::<Lmdb>(engine, n, dir),
         #[cfg(feature = "lmdb")]
-        ("lmdb", Some(secs)) => profile_gets::<Lmdb>(engine, n, dir, secs),
+        ("lmdb", Some(p)) => profile_reads::<Lmdb>(engine, n, dir, p),
         #[cfg(feature = "libmdbx")]
         ("libmdbx", None) => workload::<Libmdbx>(engine, n, dir),
         #[cfg(feature = "redb")]
@@ -708,23 +713,37 @@ fn run_child(engine: &str, n: u64, dir: &Path, profile: Option<f64>) -> Res<Map<
     }
 }
 
+/// What `--profile-gets` / `--profile-scans` repeat, and for how long.
+#[derive(Clone, Copy)]
+struct Profile {
+    secs: f64,
+    /// 0: random gets; L > 0: range scans of L entries.
+    scan_len: usize,
+}
+
 /// For `perf record -D <delay>`: bulk load N entries, print `PROFILE START` on stderr,
-/// then only random gets (the random-reads phase) for `secs` seconds.
-fn profile_gets<E: Engine>(name: &str, n: u64, dir: &Path, secs: f64) -> Res<Map<String, Value>> {
+/// then only random gets or only range scans (one read phase) for `secs` seconds.
+fn profile_reads<E: Engine>(name: &str, n: u64, dir: &Path, p: Profile) -> Res<Map<String, Value>> {
     let e = E::open(dir)?;
     let t = Instant::now();
     e.insert(0, n)?;
     eprintln!("PROFILE START after {:.0} ms of loading", ms(t.elapsed()));
     let (t, mut rounds) = (Instant::now(), 0u64);
-    while t.elapsed().as_secs_f64() < secs {
+    let per_round = if p.scan_len == 0 { READS } else { SCANS };
+    while t.elapsed().as_secs_f64() < p.secs {
         rounds += 1;
-        black_box(e.gets(rounds, READS, n, &|| {})?);
+        if p.scan_len == 0 {
+            black_box(e.gets(rounds, READS, n, &|| {})?);
+        } else {
+            black_box(e.scans(rounds, SCANS, n, p.scan_len)?);
+        }
     }
-    let per_get_ns = t.elapsed().as_secs_f64() * 1e9 / (rounds * READS) as f64;
-    eprintln!("PROFILE END: {rounds} × 1M gets, {per_get_ns:.0} ns/get");
+    let per_op_ns = t.elapsed().as_secs_f64() * 1e9 / (rounds * per_round) as f64;
+    let what = if p.scan_len == 0 { "get" } else { "scan" };
+    eprintln!("PROFILE END: {rounds} × {per_round} {what}s, {per_op_ns:.0} ns/{what}");
     let mut m = Map::new();
     m.insert("engine".into(), Value::from(name));
-    m.insert("ns_per_get".into(), Value::from(per_get_ns));
+    m.insert(format!("ns_per_{what}"), Value::from(per_op_ns));
     Ok(m)
 }
 
@@ -899,7 +918,7 @@ struct Args {
     out: Option<PathBuf>,
     note: Option<String>,
     child: Option<String>,
-    profile: Option<f64>,
+    profile: Option<Profile>,
     raw: Vec<String>,
 }
 
@@ -927,8 +946,17 @@ fn parse_args() -> Res<Args> {
             "--out" => a.out = Some(val()?.into()),
             "--note" => a.note = Some(val()?),
             "--child" => a.child = Some(val()?),
-            // Hidden, with --child: see `profile_gets`.
-            "--profile-gets" => a.profile = Some(val()?.parse()?),
+            // Hidden, with --child: see `profile_reads`. `--profile-scans SECS[:LEN]`.
+            "--profile-gets" => {
+                let secs = val()?.parse()?;
+                a.profile = Some(Profile { secs, scan_len: 0 });
+            }
+            "--profile-scans" => {
+                let v = val()?;
+                let (secs, len) = v.split_once(':').unwrap_or((&v, "10"));
+                let (secs, scan_len) = (secs.parse()?, len.parse()?);
+                a.profile = Some(Profile { secs, scan_len });
+            }
             "-h" | "--help" => {
                 println!(
                     "compare [--n N] [--runs R] [--engines {}] [--dir DIR] [--out FILE] [--note TEXT]",

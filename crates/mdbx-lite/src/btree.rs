@@ -60,6 +60,9 @@ pub(crate) fn value_bytes<'a, S: PageSource + ?Sized>(
 #[inline]
 pub(crate) fn node_at<S: PageSource + ?Sized>(src: &S, pgno: u64, leaf: bool) -> Result<Node<'_>> {
     let node = Node::new(src.page(pgno)?, pgno)?;
+    if !leaf {
+        node.prefetch_slots();
+    }
     if node.is_leaf() != leaf {
         return Err(Error::corrupted(
             pgno,

@@ -24,6 +24,12 @@ pub const BRANCH_ENTRY_TAIL: usize = 8;
 /// Deepest tree we follow; deeper means a corrupt file (a cycle, say), never a hang.
 pub const MAX_DEPTH: usize = 32;
 
+/// Value bytes a cursor's look-ahead asks the CPU to load with each entry.
+const PREFETCH_VALUE: usize = 128;
+
+/// Slot-array bytes a descent asks the CPU to load at once (32 cache lines).
+const PREFETCH_SLOTS: usize = 2048;
+
 /// Leaf entry flag: the value lives in an overflow run; the entry holds its first page.
 pub const F_OVERFLOW: u8 = 1;
 
@@ -323,6 +329,28 @@ impl<'a> Node<'a> {
                 .ok_or_else(|| self.bad(i, "value past the page end"))?;
             Ok(LeafValue::Inline(v))
         }
+    }
+
+    /// Hint the CPU to load entry `i` (its key, entry head and the start of its value),
+    /// so a cursor about to visit it does not wait for memory. No-op past the end.
+    #[inline]
+    pub fn prefetch_entry(&self, i: usize) {
+        if i < self.count() {
+            let (_, off, klen) = self.slot(i);
+            let end = (off + klen + LEAF_ENTRY_HEAD + PREFETCH_VALUE).min(self.data.len());
+            if let Some(b) = self.data.get(off..end) {
+                crate::map::prefetch(b);
+            }
+        }
+    }
+
+    /// Hint the CPU to load the slot array (up to `PREFETCH_SLOTS` bytes of it), so a
+    /// binary search over a page that is not in cache waits for memory once, for all its
+    /// probes together, instead of once per probe.
+    #[inline]
+    pub fn prefetch_slots(&self) {
+        let end = (HEADER + self.count() * SLOT).min(HEADER + PREFETCH_SLOTS);
+        crate::map::prefetch(&self.data[HEADER..end]);
     }
 
     /// Child page of branch entry `i`.
