@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use crate::error::{Error, Result};
 use crate::meta::TableRecord;
 use crate::page::{
-    self, build, entries, header_count, live_bytes, node_insert, node_remove, usable, Item,
+    self, build, entries, header_count, live_bytes_quick, node_insert, node_remove, usable, Item,
     LeafValue, Node, PageKind, F_OVERFLOW, LEAF_ENTRY_HEAD, MAX_DEPTH,
 };
 use crate::pager::Pager;
@@ -352,7 +352,7 @@ fn shift_to_sibling(
     for (to_right, sib) in candidates {
         if let Some(sib) = sib.transpose()? {
             if p.is_dirty(sib) {
-                sibs[found] = (to_right, sib, live_bytes(p.page(sib)?));
+                sibs[found] = (to_right, sib, live_bytes_quick(p.page(sib)?));
                 found += 1;
             }
         }
@@ -434,7 +434,7 @@ impl Shift {
         };
         let old_sep_len = node_at(p, self.parent, false)?.key(right_idx)?.len();
         if sep.len() > old_sep_len
-            && live_bytes(p.page(self.parent)?).saturating_sub(old_sep_len) + sep.len() > room
+            && live_bytes_quick(p.page(self.parent)?).saturating_sub(old_sep_len) + sep.len() > room
         {
             return Ok(false);
         }
@@ -647,7 +647,7 @@ fn merge(
     } else {
         pnode.key(right_idx)?.to_vec()
     };
-    let fits = live_bytes(p.page(left_pg)?) + live_bytes(p.page(right_pg)?) + sep.len();
+    let fits = live_bytes_quick(p.page(left_pg)?) + live_bytes_quick(p.page(right_pg)?) + sep.len();
     if fits > usable(p.page_size) {
         return Ok(false);
     }

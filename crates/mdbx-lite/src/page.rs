@@ -30,6 +30,13 @@ const PREFETCH_VALUE: usize = 128;
 /// Slot-array bytes a descent asks the CPU to load at once (32 cache lines).
 const PREFETCH_SLOTS: usize = 2048;
 
+/// Page header flag (byte 5, branch and leaf pages): an entry was removed since the
+/// page was last built or compacted, so its entry area may hold holes. A clear flag lets
+/// the writer take the page's live bytes from the header alone (see [`live_bytes_quick`]).
+/// Only a hint: readers ignore it, and a clear flag on a page with holes (a damaged page)
+/// only makes the writer think the page fuller than it is.
+pub const F_HOLES: u8 = 1;
+
 /// Leaf entry flag: the value lives in an overflow run; the entry holds its first page.
 pub const F_OVERFLOW: u8 = 1;
 
@@ -430,7 +437,8 @@ pub fn node_insert(page: &mut [u8], i: usize, key: &[u8], body: &[&[u8]]) -> boo
     let body_len: usize = body.iter().map(|b| b.len()).sum();
     let need = entry_cost(key, body_len);
     if gap(page) < need {
-        if live_bytes(page) + need > usable(page.len()) {
+        // Without holes, compaction cannot make room: skip counting the entries.
+        if page[5] & F_HOLES == 0 || live_bytes(page) + need > usable(page.len()) {
             return false;
         }
         compact(page);
@@ -471,6 +479,9 @@ pub fn node_remove(page: &mut [u8], i: usize) {
     if count == 1 {
         let len = page.len() as u32;
         wr_u32(page, 24, len);
+        page[5] &= !F_HOLES;
+    } else {
+        page[5] |= F_HOLES;
     }
 }
 
@@ -498,9 +509,23 @@ pub fn live_bytes(page: &[u8]) -> usize {
     entry_costs(page).sum()
 }
 
+/// Bytes used by entries and slots, read from the header when the page has no holes
+/// ([`F_HOLES`] clear), else counted. Never below [`live_bytes`], so a writer deciding
+/// whether entries fit errs only towards splitting.
+pub fn live_bytes_quick(page: &[u8]) -> usize {
+    if page[5] & F_HOLES == 0 {
+        usable(page.len()).saturating_sub(gap(page))
+    } else {
+        live_bytes(page)
+    }
+}
+
 /// Whether entries and slots use at least `min` bytes; stops counting once they do,
 /// so the check after a delete reads only a few entries of a well-filled page.
 pub fn live_bytes_reach(page: &[u8], min: usize) -> bool {
+    if page[5] & F_HOLES == 0 {
+        return live_bytes_quick(page) >= min;
+    }
     let mut live = 0;
     entry_costs(page).any(|c| {
         live += c;
@@ -526,6 +551,7 @@ pub fn compact(page: &mut [u8]) {
         wr_u16(page, at + 4, upper as u16);
     }
     wr_u32(page, 24, upper as u32);
+    page[5] &= !F_HOLES;
 }
 
 /// An entry of a node as borrowed slices: its key and its body (everything after the
