@@ -130,13 +130,22 @@ pub enum PutMode {
     Append,
 }
 
-/// Copy the path to `key` on write, returning (path of (branch page, index), leaf page).
-fn cow_path(p: &mut Pager, rec: &mut TableRecord, key: &[u8]) -> Result<(Vec<(u64, usize)>, u64)> {
+/// (branch page, child index) per level of a descent, root first; `MAX_DEPTH` bounds it,
+/// so a write records its path without allocating.
+type Path = [(u64, usize); MAX_DEPTH];
+
+/// Copy the path to `key` on write, recording (branch page, index) per level in `path`;
+/// returns the number of branch levels and the leaf's writable page.
+fn cow_path(
+    p: &mut Pager,
+    rec: &mut TableRecord,
+    key: &[u8],
+    path: &mut Path,
+) -> Result<(usize, u64)> {
     let depth = checked_depth(rec)?;
     let mut pg = p.touch(rec.root)?;
     rec.root = pg;
-    let mut path = Vec::with_capacity(depth);
-    for _ in 1..depth {
+    for slot in path.iter_mut().take(depth - 1) {
         let (idx, child) = {
             let node = node_at(p, pg, false)?;
             let idx = node.branch_index(key)?;
@@ -146,11 +155,10 @@ fn cow_path(p: &mut Pager, rec: &mut TableRecord, key: &[u8]) -> Result<(Vec<(u6
         if new_child != child {
             page::set_child(p.page_mut(pg)?, pg, idx, new_child)?;
         }
-        path.push((pg, idx));
+        *slot = (pg, idx);
         pg = new_child;
     }
-    node_at(p, pg, true)?;
-    Ok((path, pg))
+    Ok((depth - 1, pg))
 }
 
 /// Insert or overwrite `key`. Returns true if the key was new.
@@ -168,17 +176,24 @@ pub(crate) fn put(
     if rec.root == 0 {
         let body = leaf_body(p, rec, key, value)?;
         let pg = p.alloc_node(PageKind::Leaf, rec)?;
-        node_insert(p.page_mut(pg)?, 0, key, &[&body]);
+        node_insert(p.page_mut(pg)?, 0, key, &body.pieces());
         rec.root = pg;
         rec.depth = 1;
         rec.entries = 1;
         return Ok(true);
     }
-    let (path, leaf) = cow_path(p, rec, key)?;
-    let (idx, found, count) = {
+    let mut path = [(0u64, 0usize); MAX_DEPTH];
+    let (levels, leaf) = cow_path(p, rec, key, &mut path)?;
+    let path = &path[..levels];
+    // One look at the leaf: where the key goes, and the overflow run it replaces.
+    let (idx, found, count, old_run) = {
         let node = node_at(p, leaf, true)?;
         let (idx, found) = node.search(key)?;
-        (idx, found, node.count())
+        let old_run = match found.then(|| node.leaf_value(idx)).transpose()? {
+            Some(LeafValue::Overflow { pgno, len }) => Some((pgno, len)),
+            _ => None,
+        };
+        (idx, found, node.count(), old_run)
     };
     if found {
         match mode {
@@ -186,8 +201,7 @@ pub(crate) fn put(
             PutMode::Append => return Err(Error::KeyNotGreater),
             PutMode::Upsert => {}
         }
-        let old = node_at(p, leaf, true)?.leaf_value(idx)?;
-        if let LeafValue::Overflow { pgno, len } = old {
+        if let Some((pgno, len)) = old_run {
             p.free_overflow(pgno, len, rec)?;
         }
         node_remove(p.page_mut(leaf)?, idx);
@@ -200,7 +214,7 @@ pub(crate) fn put(
         rec.entries += 1;
     }
     let body = leaf_body(p, rec, key, value)?;
-    insert_up(p, rec, &path, leaf, idx, Cow::Borrowed(key), body, true)?;
+    insert_up(p, rec, path, leaf, idx, key, body)?;
     Ok(!found)
 }
 
@@ -210,42 +224,74 @@ fn is_last_child(p: &Pager, pg: u64, i: usize) -> bool {
         .unwrap_or(false)
 }
 
-/// The bytes after the key in a leaf entry, writing an overflow run if the value is big.
-fn leaf_body(p: &mut Pager, rec: &mut TableRecord, key: &[u8], value: &[u8]) -> Result<Vec<u8>> {
-    let mut body = Vec::with_capacity(LEAF_ENTRY_HEAD + value.len().min(4096));
-    if value.len() <= max_inline_value(p.page_size, key.len()) {
-        body.push(0);
-        body.extend_from_slice(&(value.len() as u32).to_le_bytes());
-        body.extend_from_slice(value);
-    } else {
-        let pgno = p.write_overflow(value, rec)?;
-        body.push(F_OVERFLOW);
-        body.extend_from_slice(&(value.len() as u32).to_le_bytes());
-        body.extend_from_slice(&pgno.to_le_bytes());
-    }
-    Ok(body)
+/// A leaf entry's body (everything after the key) in two pieces, so the common insert
+/// copies the value straight from the caller into the page without an interim buffer.
+struct LeafBody<'v> {
+    /// Flags, value length and, for an overflow value, its first page.
+    head: [u8; LEAF_ENTRY_HEAD + 8],
+    head_len: usize,
+    /// The inline value (empty for an overflow value).
+    value: &'v [u8],
 }
 
-/// Insert an entry at `idx` of `pg` (level `path.len()`), splitting upward as needed.
-#[allow(clippy::too_many_arguments)]
+impl LeafBody<'_> {
+    fn pieces(&self) -> [&[u8]; 2] {
+        [&self.head[..self.head_len], self.value]
+    }
+
+    fn to_vec(&self) -> Vec<u8> {
+        [&self.head[..self.head_len], self.value].concat()
+    }
+}
+
+/// The bytes after the key in a leaf entry, writing an overflow run if the value is big.
+fn leaf_body<'v>(
+    p: &mut Pager,
+    rec: &mut TableRecord,
+    key: &[u8],
+    value: &'v [u8],
+) -> Result<LeafBody<'v>> {
+    let mut head = [0u8; LEAF_ENTRY_HEAD + 8];
+    head[1..5].copy_from_slice(&(value.len() as u32).to_le_bytes());
+    if value.len() <= max_inline_value(p.page_size, key.len()) {
+        return Ok(LeafBody {
+            head,
+            head_len: LEAF_ENTRY_HEAD,
+            value,
+        });
+    }
+    let pgno = p.write_overflow(value, rec)?;
+    head[0] = F_OVERFLOW;
+    head[LEAF_ENTRY_HEAD..].copy_from_slice(&pgno.to_le_bytes());
+    Ok(LeafBody {
+        head,
+        head_len: LEAF_ENTRY_HEAD + 8,
+        value: &[],
+    })
+}
+
+/// Insert a leaf entry at `idx` of leaf `pg` (below the branch levels in `path`),
+/// moving entries to a neighbour or splitting upward when it does not fit.
 fn insert_up(
     p: &mut Pager,
     rec: &mut TableRecord,
     path: &[(u64, usize)],
     mut pg: u64,
     mut idx: usize,
-    mut key: Cow<'_, [u8]>,
-    mut body: Vec<u8>,
-    mut leaf: bool,
+    key: &[u8],
+    body: LeafBody<'_>,
 ) -> Result<()> {
+    if node_insert(p.page_mut(pg)?, idx, key, &body.pieces()) {
+        return Ok(());
+    }
+    let mut body = body.to_vec();
     let mut level = path.len();
+    if level > 0 && shift_to_sibling(p, path[level - 1], pg, idx, key, &body)? {
+        return Ok(());
+    }
+    let mut key = Cow::Borrowed(key);
+    let mut leaf = true;
     loop {
-        if node_insert(p.page_mut(pg)?, idx, &key, &[&body]) {
-            return Ok(());
-        }
-        if leaf && level > 0 && shift_to_sibling(p, path[level - 1], pg, idx, &key, &body)? {
-            return Ok(());
-        }
         let (sep, right) = split(p, rec, pg, idx, &key, &body, leaf)?;
         if level == 0 {
             let root = p.alloc_node(PageKind::Branch, rec)?;
@@ -266,6 +312,9 @@ fn insert_up(
         key = Cow::Owned(sep);
         body = right.to_le_bytes().to_vec();
         leaf = false;
+        if node_insert(p.page_mut(pg)?, idx, &key, &[&body]) {
+            return Ok(());
+        }
     }
 }
 
@@ -357,15 +406,23 @@ fn shift_to_sibling(
             }
         }
     }
-    // The emptier neighbour first.
-    let sibs = &mut sibs[..found];
-    sibs.sort_by_key(|s| s.2);
-    if sibs
-        .first()
-        .is_none_or(|s| s.2 + page::entry_cost(key, body.len()) >= limit / 2)
-    {
+    // Which neighbours could take entries, judged from byte counts (the page is full and,
+    // having just failed an insert, without holes), before copying anything.
+    let own_estimate = live_bytes_quick(p.page(pg)?) + page::entry_cost(key, body.len());
+    let mut kept = 0;
+    for i in 0..found {
+        let sib_live = sibs[i].2;
+        if own_estimate + sib_live <= limit && own_estimate > sib_live {
+            sibs[kept] = sibs[i];
+            kept += 1;
+        }
+    }
+    if kept == 0 {
         return Ok(false);
     }
+    let sibs = &mut sibs[..kept];
+    // The emptier neighbour first.
+    sibs.sort_by_key(|s| s.2);
     // One copy of the page; its entries (with the new one) are borrowed from it.
     let old = p.page(pg)?.to_vec();
     let node = Node::new(&old, pg)?;
