@@ -600,3 +600,103 @@ pub fn overflow_pages_needed(value_len: usize, page_size: usize) -> u64 {
 pub fn overflow_run_len(page: &[u8]) -> u64 {
     rd_u32(page, 24) as u64
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PAGE: usize = 4096;
+
+    /// A leaf page holding `n` entries with 8-byte keys and `value_len`-byte values.
+    fn leaf(n: usize, value_len: usize) -> Vec<u8> {
+        let mut page = vec![0u8; PAGE];
+        init_header(&mut page, PageKind::Leaf, 7, 1);
+        let value = vec![0xAB; value_len];
+        let head = [0u8, value_len as u8, 0, 0, 0];
+        for i in 0..n {
+            let key = (i as u64).to_be_bytes();
+            assert!(node_insert(&mut page, i, &key, &[&head, &value]));
+        }
+        page
+    }
+
+    #[test]
+    fn removal_sets_the_holes_flag_and_compaction_clears_it() {
+        let mut page = leaf(10, 100);
+        assert_eq!(page[5] & F_HOLES, 0);
+        assert_eq!(live_bytes_quick(&page), live_bytes(&page));
+        node_remove(&mut page, 3);
+        assert_ne!(page[5] & F_HOLES, 0);
+        // With holes the quick count is the exact one, not the header's.
+        assert_eq!(live_bytes_quick(&page), live_bytes(&page));
+        assert!(usable(PAGE) - gap(&page) > live_bytes(&page));
+        compact(&mut page);
+        assert_eq!(page[5] & F_HOLES, 0);
+        assert_eq!(live_bytes_quick(&page), live_bytes(&page));
+        assert_eq!(Node::new(&page, 7).unwrap().count(), 9);
+    }
+
+    #[test]
+    fn removing_the_last_entry_leaves_an_empty_page_without_holes() {
+        let mut page = leaf(1, 10);
+        node_remove(&mut page, 0);
+        assert_eq!(page[5] & F_HOLES, 0);
+        assert_eq!(header_upper(&page), PAGE);
+        assert_eq!(live_bytes_quick(&page), 0);
+    }
+
+    #[test]
+    fn a_full_page_admits_an_insert_only_after_removing_from_it() {
+        let mut page = leaf(0, 0);
+        let head = [0u8, 100, 0, 0, 0];
+        let value = [1u8; 100];
+        let mut n = 0;
+        while node_insert(&mut page, n, &(n as u64).to_be_bytes(), &[&head, &value]) {
+            n += 1;
+        }
+        // Full and without holes: refused at once, nothing changed.
+        let before = page.clone();
+        assert!(!node_insert(
+            &mut page,
+            n,
+            &u64::MAX.to_be_bytes(),
+            &[&head, &value]
+        ));
+        assert_eq!(page, before);
+        // A removal leaves a hole big enough: the insert compacts and fits.
+        node_remove(&mut page, 0);
+        assert!(node_insert(
+            &mut page,
+            n - 1,
+            &u64::MAX.to_be_bytes(),
+            &[&head, &value]
+        ));
+        assert_eq!(page[5] & F_HOLES, 0, "the insert compacted the page");
+        let node = Node::new(&page, 7).unwrap();
+        assert_eq!(node.count(), n);
+        assert_eq!(node.key(n - 1).unwrap(), u64::MAX.to_be_bytes());
+        assert_eq!(node.key(0).unwrap(), 1u64.to_be_bytes());
+    }
+
+    #[test]
+    fn a_clear_flag_on_a_page_with_holes_only_overstates_its_fill() {
+        let mut page = leaf(12, 200);
+        node_remove(&mut page, 5);
+        page[5] &= !F_HOLES; // as a damaged or foreign page might say
+        assert!(live_bytes_quick(&page) >= live_bytes(&page));
+        assert!(live_bytes_reach(&page, live_bytes(&page)));
+    }
+
+    #[test]
+    fn prefetch_hints_accept_any_slice() {
+        let page = leaf(10, 100);
+        let node = Node::new(&page, 7).unwrap();
+        for i in 0..12 {
+            node.prefetch_entry(i); // past the end: no-op
+        }
+        node.prefetch_slots();
+        crate::map::prefetch(&[]);
+        crate::map::prefetch(&page[PAGE - 1..]);
+        crate::map::prefetch(&page[3..]);
+    }
+}
