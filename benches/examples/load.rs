@@ -19,9 +19,12 @@ fn main() -> mdbx_lite::Result<()> {
     let puts = t.elapsed();
     w.commit()?;
     let total = t.elapsed();
+    let st = env.stat()?;
     println!(
-        "load {n}: {total:?} (puts {puts:?}, commit {:?})",
-        total - puts
+        "load {n}: {total:?} (puts {puts:?}, commit {:?}); file {} MiB, {} leaves",
+        total - puts,
+        st.file_bytes >> 20,
+        st.main.leaf_pages
     );
     Ok(())
 }
