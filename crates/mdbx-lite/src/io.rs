@@ -21,6 +21,9 @@ pub trait Storage: Send + Sync {
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
     /// Make every completed write and the file length durable (fdatasync).
     fn sync_data(&self) -> io::Result<()>;
+    /// Hint: start writing `[offset, offset + len)` to the device now, without waiting,
+    /// so a large commit's final sync has less left to do. No durability meaning.
+    fn start_writeback(&self, _offset: u64, _len: u64) {}
     /// Identity of the current boot of the machine holding the file: a weak meta is
     /// trusted only under the boot that wrote it (see `meta`). `None` when unknown.
     /// Crash simulations override it to model the restart after a power loss.
@@ -83,6 +86,10 @@ impl Storage for FileStorage {
 
     fn sync_data(&self) -> io::Result<()> {
         self.file.sync_data()
+    }
+
+    fn start_writeback(&self, offset: u64, len: u64) {
+        crate::map::start_writeback(&self.file, offset, len);
     }
 }
 

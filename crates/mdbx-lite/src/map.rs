@@ -1,5 +1,9 @@
 //! The read-only shared memory map of the database file — the only module with `unsafe`.
 //!
+//! Besides the map itself it holds the other calls that need `unsafe` and concern the
+//! file's pages in memory: `mincore` (residency), the CPU prefetch hint and the kernel
+//! writeback hint.
+//!
 //! # Safety contract
 //!
 //! The map is created `PROT_READ`, `MAP_SHARED` over the database file and reserves more
@@ -158,6 +162,30 @@ pub(crate) fn prefetch(bytes: &[u8]) {
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = bytes;
+}
+
+/// Ask the kernel to start writing the file's dirty pages in `[offset, offset + len)` to
+/// the device, without waiting (Linux `sync_file_range(SYNC_FILE_RANGE_WRITE)`). Only a
+/// hint: it makes nothing durable (the commit's fdatasync still does that) and its
+/// errors are ignored, because a failed write surfaces again at that fdatasync. A large
+/// commit calls it as it goes, so the device works while later pages are still being
+/// checksummed and copied. A no-op on other systems.
+pub(crate) fn start_writeback(file: &File, offset: u64, len: u64) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) else {
+            return;
+        };
+        // SAFETY: sync_file_range takes a descriptor and three integers and passes no
+        // memory, so it cannot break memory safety; the descriptor stays open while
+        // `file` is borrowed.
+        let _ = unsafe {
+            libc::sync_file_range(file.as_raw_fd(), offset, len, libc::SYNC_FILE_RANGE_WRITE)
+        };
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (file, offset, len);
 }
 
 /// A read-write shared mapping of the lock file, seen as an array of `AtomicU64`.

@@ -615,14 +615,25 @@ impl Pager {
         let mut buf: Vec<u8> = Vec::with_capacity(ps * 64);
         let mut run_start = 0u64;
         let mut run_len = 0u64;
+        let mut hint_from: Option<u64> = None;
+        let mut unhinted = 0usize;
         for pgno in pgnos {
             let Some(page) = self.dirty.get_mut(&pgno) else {
                 continue;
             };
             page::stamp_checksum(page);
             if run_len > 0 && (pgno != run_start + run_len || buf.len() >= (1 << 20)) {
-                self.env.storage.write_at(&buf, run_start * ps as u64)?;
+                let at = run_start * ps as u64;
+                self.env.storage.write_at(&buf, at)?;
                 self.bytes_written += buf.len() as u64;
+                let from = *hint_from.get_or_insert(at);
+                unhinted += buf.len();
+                if unhinted >= WRITEBACK_STEP {
+                    let end = at + buf.len() as u64;
+                    self.env.storage.start_writeback(from, end - from);
+                    hint_from = Some(end);
+                    unhinted = 0;
+                }
                 buf.clear();
                 run_len = 0;
             }
@@ -639,6 +650,9 @@ impl Pager {
         Ok(())
     }
 }
+
+/// Bytes a commit writes between two writeback hints (see `Storage::start_writeback`).
+const WRITEBACK_STEP: usize = 8 << 20;
 
 fn chunk_of(pages: &[(u64, u64)], i: usize, cap: usize) -> Vec<u8> {
     let start = (i * cap).min(pages.len());
