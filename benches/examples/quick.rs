@@ -6,21 +6,11 @@ use mdbx_lite_benches::{key, value, Rng};
 fn main() -> mdbx_lite::Result<()> {
     let n: u64 = mdbx_lite_benches::arg_u64(1, 1_000_000);
     let dir = tempfile::tempdir()?;
-    let t = Instant::now();
     let env = mdbx_lite::Env::open(dir.path().join("db"))?;
-    let mut w = env.begin_write()?;
-    {
-        let mut tab = w.main_table();
-        for i in 0..n {
-            tab.put(&key(i), &value(i))?;
-        }
-    }
-    let puts = t.elapsed();
-    w.commit()?;
+    let (puts, total) = mdbx_lite_benches::load(&env, n)?;
     println!(
-        "load {n}: {:?} (puts {puts:?}, commit {:?})",
-        t.elapsed(),
-        t.elapsed() - puts
+        "load {n}: {total:?} (puts {puts:?}, commit {:?})",
+        total - puts
     );
     let st = env.stat()?;
     println!(

@@ -55,13 +55,22 @@ pub fn arg_u64(i: usize, default: u64) -> u64 {
 /// Create a database at `path` holding keys `0..n` of the workload in the main table.
 pub fn build(path: &std::path::Path, n: u64) -> Result<Env> {
     let env = Env::builder().durability(Durability::Full).open(path)?;
+    load(&env, n)?;
+    Ok(env)
+}
+
+/// Put keys `0..n` of the workload into the main table in one transaction and commit;
+/// returns how long the puts took and how long the whole load took.
+pub fn load(env: &Env, n: u64) -> Result<(std::time::Duration, std::time::Duration)> {
+    let t = std::time::Instant::now();
     let mut w = env.begin_write()?;
     {
-        let mut t = w.main_table();
+        let mut tab = w.main_table();
         for i in 0..n {
-            t.put(&key(i), &value(i))?;
+            tab.put(&key(i), &value(i))?;
         }
     }
+    let puts = t.elapsed();
     w.commit()?;
-    Ok(env)
+    Ok((puts, t.elapsed()))
 }

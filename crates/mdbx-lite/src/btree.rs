@@ -406,8 +406,8 @@ fn shift_to_sibling(
             }
         }
     }
-    // Which neighbours could take entries, judged from byte counts (the page is full and,
-    // having just failed an insert, without holes), before copying anything.
+    // Which neighbours could take entries, judged from byte counts before copying
+    // anything (an estimate never below the exact count: see `live_bytes_quick`).
     let own_estimate = live_bytes_quick(p.page(pg)?) + page::entry_cost(key, body.len());
     let mut kept = 0;
     for i in 0..found {
