@@ -472,6 +472,11 @@ fn write_slot(page: &mut [u8], i: usize, key: &[u8], offset: usize) {
 
 /// Remove slot `i`; its bytes become a hole reclaimed by the next compaction.
 pub fn node_remove(page: &mut [u8], i: usize) {
+    // The entry's bytes join the holes count (nothing is added if the entry does not
+    // decode: a count too small only makes the page look fuller).
+    let removed = Node::new(page, header_pgno(page))
+        .and_then(|n| n.entry_span(i))
+        .map_or(0, |(_, len)| len);
     let count = header_count(page);
     let at = HEADER + i * SLOT;
     page.copy_within(at + SLOT..HEADER + count * SLOT, at);
@@ -480,9 +485,18 @@ pub fn node_remove(page: &mut [u8], i: usize) {
         let len = page.len() as u32;
         wr_u32(page, 24, len);
         page[5] &= !F_HOLES;
+        wr_u32(page, 28, 0);
     } else {
         page[5] |= F_HOLES;
+        let holes = header_holes(page).saturating_add(removed);
+        wr_u32(page, 28, u32::try_from(holes).unwrap_or(u32::MAX));
     }
+}
+
+/// Bytes of removed entries in the entry area since the page was last packed (header
+/// bytes 28..32; see `F_HOLES`). A hint kept by writers.
+pub fn header_holes(page: &[u8]) -> usize {
+    rd_u32(page, 28) as usize
 }
 
 /// Overwrite the child pointer of branch entry `i` in place.
@@ -520,17 +534,21 @@ pub fn live_bytes_quick(page: &[u8]) -> usize {
     }
 }
 
-/// Whether entries and slots use at least `min` bytes; stops counting once they do,
-/// so the check after a delete reads only a few entries of a well-filled page.
+/// Whether entries and slots use at least `min` bytes: the check after a delete for an
+/// underfull page, read from the header alone.
+///
+/// On a page with holes it subtracts the header's holes count instead of decoding the
+/// entries. A damaged count can err either way here, which is harmless: too small keeps
+/// an underfull page as it is, too large only proposes a merge, and `merge` counts the
+/// entries exactly before it changes anything.
 pub fn live_bytes_reach(page: &[u8], min: usize) -> bool {
-    if page[5] & F_HOLES == 0 {
-        return live_bytes_quick(page) >= min;
-    }
-    let mut live = 0;
-    entry_costs(page).any(|c| {
-        live += c;
-        live >= min
-    })
+    let used = usable(page.len()).saturating_sub(gap(page));
+    let holes = if page[5] & F_HOLES == 0 {
+        0
+    } else {
+        header_holes(page)
+    };
+    used.saturating_sub(holes) >= min
 }
 
 /// Repack entries to the end of the page, removing holes.
@@ -552,6 +570,7 @@ pub fn compact(page: &mut [u8]) {
     }
     wr_u32(page, 24, upper as u32);
     page[5] &= !F_HOLES;
+    wr_u32(page, 28, 0);
 }
 
 /// An entry of a node as borrowed slices: its key and its body (everything after the
@@ -626,14 +645,22 @@ mod tests {
         assert_eq!(page[5] & F_HOLES, 0);
         assert_eq!(live_bytes_quick(&page), live_bytes(&page));
         node_remove(&mut page, 3);
+        node_remove(&mut page, 0);
+        node_remove(&mut page, 7);
         assert_ne!(page[5] & F_HOLES, 0);
+        // The header's holes count is exact: used bytes minus holes are the live bytes.
+        let used = usable(PAGE) - gap(&page);
+        assert_eq!(used - header_holes(&page), live_bytes(&page));
+        assert!(live_bytes_reach(&page, live_bytes(&page)));
+        assert!(!live_bytes_reach(&page, live_bytes(&page) + 1));
         // With holes the quick count is the exact one, not the header's.
         assert_eq!(live_bytes_quick(&page), live_bytes(&page));
         assert!(usable(PAGE) - gap(&page) > live_bytes(&page));
         compact(&mut page);
         assert_eq!(page[5] & F_HOLES, 0);
+        assert_eq!(header_holes(&page), 0);
         assert_eq!(live_bytes_quick(&page), live_bytes(&page));
-        assert_eq!(Node::new(&page, 7).unwrap().count(), 9);
+        assert_eq!(Node::new(&page, 7).unwrap().count(), 7);
     }
 
     #[test]
