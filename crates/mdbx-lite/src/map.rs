@@ -147,6 +147,9 @@ pub(crate) fn prefetch(bytes: &[u8]) {
     {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
         const LINE: usize = 64;
+        if bytes.is_empty() {
+            return;
+        }
         let skew = bytes.as_ptr() as usize % LINE;
         let lines = (skew + bytes.len()).div_ceil(LINE);
         // The start of the cache line holding the first byte; wrapping arithmetic only

@@ -507,20 +507,15 @@ pub fn set_child(page: &mut [u8], pgno: u64, i: usize, child: u64) -> Result<()>
     Ok(())
 }
 
-/// What each entry takes, slot included (0 for an entry that fails to decode; none
-/// if the header does).
-fn entry_costs(page: &[u8]) -> impl Iterator<Item = usize> + '_ {
-    let node = Node::new(page, header_pgno(page)).ok();
-    let count = node.map_or(0, |n| n.count());
-    (0..count).map(move |i| {
-        node.and_then(|n| n.entry_span(i).ok())
-            .map_or(0, |(_, l)| l + SLOT)
-    })
-}
-
 /// Bytes used by entries and slots (excluding holes).
 pub fn live_bytes(page: &[u8]) -> usize {
-    entry_costs(page).sum()
+    // An entry that fails to decode counts 0, and so does a page whose header does.
+    let Ok(node) = Node::new(page, header_pgno(page)) else {
+        return 0;
+    };
+    (0..node.count())
+        .map(|i| node.entry_span(i).map_or(0, |(_, l)| l + SLOT))
+        .sum()
 }
 
 /// Bytes used by entries and slots, read from the header when the page has no holes
