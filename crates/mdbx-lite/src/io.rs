@@ -69,7 +69,12 @@ impl FileStorage {
 
 impl Storage for FileStorage {
     fn len(&self) -> io::Result<u64> {
-        Ok(self.file.metadata()?.len())
+        // lseek, not fstat: a stat that reports timestamps makes Linux (6.13+, multigrain
+        // timestamps) stamp the next write with a fine-grained time, so every commit
+        // after a writer's begin would dirty the inode. With lseek, single-put commits
+        // dirty it ~4x less often and run 5-10% faster (docs/benchmarks.md).
+        use std::io::Seek;
+        (&self.file).seek(io::SeekFrom::End(0))
     }
 
     fn set_len(&self, len: u64) -> io::Result<()> {
@@ -99,6 +104,23 @@ pub type StorageLayer = Box<dyn FnOnce(Box<dyn Storage>) -> Box<dyn Storage> + S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn file_length_follows_writes_and_truncation() {
+        let file = tempfile::tempfile().unwrap();
+        let storage = FileStorage::new(file.try_clone().unwrap());
+        assert_eq!(storage.len().unwrap(), 0);
+        storage.write_at(&[7u8; 100], 4000).unwrap();
+        assert_eq!(storage.len().unwrap(), 4100);
+        storage.set_len(8192).unwrap();
+        assert_eq!(storage.len().unwrap(), 8192);
+        storage.set_len(10).unwrap();
+        assert_eq!(storage.len().unwrap(), 10);
+        assert_eq!(file.metadata().unwrap().len(), 10);
+        let mut b = [0u8; 4];
+        storage.read_at(&mut b, 0).unwrap();
+        assert_eq!(b, [0; 4]);
+    }
 
     #[test]
     fn boot_id_parses() {
