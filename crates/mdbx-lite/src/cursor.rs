@@ -67,14 +67,14 @@ impl<'a, S: PageSource + ?Sized> RawCursor<'a, S> {
     }
 
     /// The entry under the cursor.
+    #[inline]
     pub fn current(&self) -> Result<Option<Entry<'a>>> {
         if !self.valid {
             return Ok(None);
         }
         let (node, idx) = self.stack[self.depth() - 1];
-        let key = node.key(idx)?;
-        let value = value_bytes(self.src, node.leaf_value(idx)?)?;
-        Ok(Some((key, value)))
+        let (key, value) = node.leaf_entry(idx)?;
+        Ok(Some((key, value_bytes(self.src, value)?)))
     }
 
     /// The leaf page under the cursor (for error messages).
@@ -134,6 +134,7 @@ impl<'a, S: PageSource + ?Sized> RawCursor<'a, S> {
     }
 
     /// Move to the next entry; from an unpositioned cursor, to the first.
+    #[inline]
     pub fn next(&mut self) -> Result<Option<Entry<'a>>> {
         if !self.valid {
             return self.first();
@@ -296,6 +297,7 @@ impl<'txn> Range<'txn> {
         }
     }
 
+    #[inline]
     fn step_front(&mut self) -> Result<Option<Entry<'txn>>> {
         if self.front_started {
             return self.front.next();
@@ -350,6 +352,7 @@ impl<'txn> Range<'txn> {
         }
     }
 
+    #[inline]
     fn finish(
         &mut self,
         r: Result<Option<Entry<'txn>>>,
@@ -388,6 +391,7 @@ impl<'txn> Range<'txn> {
 impl<'txn> Iterator for Range<'txn> {
     type Item = Result<Entry<'txn>>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if self.done {
             return None;

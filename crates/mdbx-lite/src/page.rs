@@ -50,6 +50,7 @@ pub enum PageKind {
 }
 
 impl PageKind {
+    #[inline]
     pub fn from_u8(b: u8) -> Option<PageKind> {
         match b {
             1 => Some(PageKind::Meta),
@@ -101,23 +102,30 @@ pub fn wr_u64(b: &mut [u8], at: usize, v: u64) {
 
 // ---- header fields ----
 // 0 checksum u32 | 4 kind u8 | 5 flags u8 | 6 count u16 | 8 pgno u64 | 16 txnid u64
-// 24 upper u32 (nodes) or run length in pages (overflow) | 28 reserved u32
+// 24 upper u32 (nodes) or run length in pages (overflow) | 28 holes u32 (nodes: bytes of
+// removed entries, see `header_holes`)
 
+#[inline]
 pub fn header_kind(page: &[u8]) -> Option<PageKind> {
     PageKind::from_u8(page[4])
 }
+#[inline]
 pub fn header_count(page: &[u8]) -> usize {
     rd_u16(page, 6) as usize
 }
+#[inline]
 pub fn header_pgno(page: &[u8]) -> u64 {
     rd_u64(page, 8)
 }
+#[inline]
 pub fn header_txnid(page: &[u8]) -> u64 {
     rd_u64(page, 16)
 }
+#[inline]
 pub fn header_upper(page: &[u8]) -> usize {
     rd_u32(page, 24) as usize
 }
+#[inline]
 pub fn header_checksum(page: &[u8]) -> u32 {
     rd_u32(page, 0)
 }
@@ -188,49 +196,68 @@ impl Node<'static> {
 
 impl<'a> Node<'a> {
     /// Validate the header of page `pgno` and its slot array.
+    #[inline]
     pub fn new(data: &'a [u8], pgno: u64) -> Result<Node<'a>> {
-        if data.len() < HEADER + SLOT {
-            return Err(Error::corrupted(pgno, "page shorter than its header"));
+        // Every descent step runs this: one combined test on the fast path, the
+        // specific error built out of line.
+        if data.len() >= HEADER + SLOT {
+            let leaf = match header_kind(data) {
+                Some(PageKind::Leaf) => Some(true),
+                Some(PageKind::Branch) => Some(false),
+                _ => None,
+            };
+            let count = header_count(data);
+            let upper = header_upper(data);
+            if let Some(leaf) = leaf {
+                if header_pgno(data) == pgno
+                    && count != 0
+                    && HEADER + count * SLOT <= upper
+                    && upper <= data.len()
+                {
+                    return Ok(Node {
+                        pgno,
+                        data,
+                        count: count as u16,
+                        leaf,
+                    });
+                }
+            }
         }
-        let leaf = match header_kind(data) {
-            Some(PageKind::Leaf) => true,
-            Some(PageKind::Branch) => false,
+        Err(Node::header_error(data, pgno))
+    }
+
+    /// Why `new` refused the page.
+    #[cold]
+    #[inline(never)]
+    fn header_error(data: &[u8], pgno: u64) -> Error {
+        if data.len() < HEADER + SLOT {
+            return Error::corrupted(pgno, "page shorter than its header");
+        }
+        match header_kind(data) {
+            Some(PageKind::Leaf | PageKind::Branch) => {}
             Some(k) => {
-                return Err(Error::corrupted(
+                return Error::corrupted(
                     pgno,
                     format!("expected a branch or leaf page, found {}", k.name()),
-                ))
+                )
             }
-            None => {
-                return Err(Error::corrupted(
-                    pgno,
-                    format!("unknown page kind {}", data[4]),
-                ))
-            }
-        };
+            None => return Error::corrupted(pgno, format!("unknown page kind {}", data[4])),
+        }
         if header_pgno(data) != pgno {
-            return Err(Error::corrupted(
+            return Error::corrupted(
                 pgno,
                 format!("page header names page {}", header_pgno(data)),
-            ));
+            );
         }
         let count = header_count(data);
         let upper = header_upper(data);
         if HEADER + count * SLOT > upper || upper > data.len() {
-            return Err(Error::corrupted(
+            return Error::corrupted(
                 pgno,
                 format!("slot array ({count} entries) overlaps entry area at {upper}"),
-            ));
+            );
         }
-        if count == 0 {
-            return Err(Error::corrupted(pgno, "empty node page"));
-        }
-        Ok(Node {
-            pgno,
-            data,
-            count: count as u16,
-            leaf,
-        })
+        Error::corrupted(pgno, "empty node page")
     }
 
     #[inline]
@@ -335,6 +362,37 @@ impl<'a> Node<'a> {
                 .get(start..start + len)
                 .ok_or_else(|| self.bad(i, "value past the page end"))?;
             Ok(LeafValue::Inline(v))
+        }
+    }
+
+    /// Key and value of leaf entry `i`, decoding its slot once (the cursor's hot path;
+    /// same checks as `key` and `leaf_value`).
+    #[inline]
+    pub fn leaf_entry(&self, i: usize) -> Result<(&'a [u8], LeafValue<'a>)> {
+        let (_, off, klen) = self.slot(i);
+        let at = off + klen;
+        let Some(head) = self.data.get(off..at + LEAF_ENTRY_HEAD) else {
+            return Err(self.bad(i, "entry header past the page end"));
+        };
+        let (key, head) = head.split_at(klen);
+        let len = rd_u32(head, 1) as usize;
+        let start = at + LEAF_ENTRY_HEAD;
+        if head[0] & F_OVERFLOW != 0 {
+            let p = self
+                .data
+                .get(start..start + 8)
+                .ok_or_else(|| self.bad(i, "overflow pointer past the page end"))?;
+            return Ok((
+                key,
+                LeafValue::Overflow {
+                    pgno: rd_u64(p, 0),
+                    len,
+                },
+            ));
+        }
+        match self.data.get(start..start + len) {
+            Some(v) => Ok((key, LeafValue::Inline(v))),
+            None => Err(self.bad(i, "value past the page end")),
         }
     }
 
@@ -707,6 +765,50 @@ mod tests {
         page[5] &= !F_HOLES; // as a damaged or foreign page might say
         assert!(live_bytes_quick(&page) >= live_bytes(&page));
         assert!(live_bytes_reach(&page, live_bytes(&page)));
+    }
+
+    #[test]
+    fn leaf_entry_agrees_with_key_and_leaf_value_and_checks_lengths() {
+        let mut page = leaf(12, 40);
+        let node = Node::new(&page, 7).unwrap();
+        for i in 0..node.count() {
+            let (key, value) = node.leaf_entry(i).unwrap();
+            assert_eq!(key, node.key(i).unwrap());
+            match (value, node.leaf_value(i).unwrap()) {
+                (LeafValue::Inline(a), LeafValue::Inline(b)) => assert_eq!(a, b),
+                _ => panic!("entry {i}: inline values expected"),
+            }
+        }
+        // A value length reaching past the page end is an error, not a panic.
+        let (_, off, klen) = node.slot(3);
+        wr_u32(&mut page, off + klen + 1, PAGE as u32);
+        let node = Node::new(&page, 7).unwrap();
+        assert!(matches!(
+            node.leaf_entry(3),
+            Err(Error::Corrupted { page: 7, .. })
+        ));
+        assert!(node.leaf_value(3).is_err());
+        assert!(node.leaf_entry(2).is_ok());
+    }
+
+    #[test]
+    fn node_header_errors_name_the_problem() {
+        let page = leaf(3, 10);
+        let what = |data: &[u8], pgno: u64| match Node::new(data, pgno) {
+            Err(Error::Corrupted { what, .. }) => what,
+            other => panic!("expected a corruption error, got {:?}", other.map(|_| ())),
+        };
+        assert!(what(&page[..HEADER], 7).contains("shorter than its header"));
+        assert!(what(&page, 8).contains("names page 7"));
+        let mut bad = page.clone();
+        bad[4] = 0xEE;
+        assert!(what(&bad, 7).contains("unknown page kind"));
+        let mut bad = page.clone();
+        wr_u32(&mut bad, 24, (PAGE + 1) as u32);
+        assert!(what(&bad, 7).contains("overlaps entry area"));
+        let mut bad = page.clone();
+        wr_u16(&mut bad, 6, 0);
+        assert!(what(&bad, 7).contains("empty node page"));
     }
 
     #[test]
