@@ -329,13 +329,6 @@ impl<'a> Node<'a> {
             .ok_or_else(|| self.bad(i, "key past the page end"))
     }
 
-    /// Entry `i` without its key: the body that follows the key.
-    pub fn body(&self, i: usize) -> Result<&'a [u8]> {
-        let (off, len) = self.entry_span(i)?;
-        let (_, _, klen) = self.slot(i);
-        Ok(&self.data[off + klen..off + len])
-    }
-
     /// The value of leaf entry `i`.
     pub fn leaf_value(&self, i: usize) -> Result<LeafValue<'a>> {
         let (_, off, klen) = self.slot(i);
@@ -571,6 +564,16 @@ pub fn live_bytes(page: &[u8]) -> usize {
     let Ok(node) = Node::new(page, header_pgno(page)) else {
         return 0;
     };
+    if !node.is_leaf() {
+        // A branch entry is its key and a fixed tail, and the slot holds the key length:
+        // the slot array alone gives the sum (a damaged entry offset cannot lower it).
+        let slots = &page[HEADER..HEADER + node.count() * SLOT];
+        let keys: usize = slots
+            .chunks_exact(SLOT)
+            .map(|s| usize::from(u16::from_le_bytes([s[6], s[7]])))
+            .sum();
+        return keys + node.count() * (SLOT + BRANCH_ENTRY_TAIL);
+    }
     (0..node.count())
         .map(|i| node.entry_span(i).map_or(0, |(_, l)| l + SLOT))
         .sum()
@@ -643,14 +646,15 @@ impl Item<'_> {
 
 /// All entries of a node, borrowed from its bytes.
 pub fn entries<'a>(node: &Node<'a>) -> Result<Vec<Item<'a>>> {
-    (0..node.count())
-        .map(|i| {
-            Ok(Item {
-                key: node.key(i)?,
-                body: node.body(i)?,
-            })
-        })
-        .collect()
+    let mut items = Vec::with_capacity(node.count() + 1);
+    for i in 0..node.count() {
+        let (off, len) = node.entry_span(i)?;
+        let (_, _, klen) = node.slot(i);
+        // `entry_span` checked `off + len` against the page, and `len` covers the key.
+        let (key, body) = node.data[off..off + len].split_at(klen);
+        items.push(Item { key, body });
+    }
+    Ok(items)
 }
 
 /// Rebuild `page` as a node of `kind` holding exactly `items`, which must fit.
@@ -809,6 +813,31 @@ mod tests {
         let mut bad = page.clone();
         wr_u16(&mut bad, 6, 0);
         assert!(what(&bad, 7).contains("empty node page"));
+    }
+
+    #[test]
+    fn branch_live_bytes_come_from_the_slots_and_match_the_entries() {
+        let mut page = vec![0u8; PAGE];
+        init_header(&mut page, PageKind::Branch, 9, 1);
+        for i in 0..40usize {
+            let key = vec![b'k'; 1 + i % 13];
+            assert!(node_insert(
+                &mut page,
+                i,
+                &key,
+                &[&(i as u64).to_le_bytes()]
+            ));
+        }
+        node_remove(&mut page, 5);
+        node_remove(&mut page, 17);
+        let node = Node::new(&page, 9).unwrap();
+        let decoded: usize = (0..node.count())
+            .map(|i| node.entry_span(i).unwrap().1 + SLOT)
+            .sum();
+        assert_eq!(live_bytes(&page), decoded);
+        assert!(live_bytes_quick(&page) >= decoded);
+        compact(&mut page);
+        assert_eq!(live_bytes_quick(&page), decoded);
     }
 
     #[test]
