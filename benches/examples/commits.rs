@@ -1,4 +1,5 @@
-//! Profiling aid: bulk load, then many single-put durable commits (`perf record -D`).
+//! Profiling aid: bulk load, then many durable commits of `PUTS` random inserts each
+//! (default 1; `perf record -D`). Usage: `commits [N] [COMMITS] [PUTS]`.
 use std::time::{Duration, Instant};
 
 use mdbx_lite_benches::{build, key, value};
@@ -6,6 +7,7 @@ use mdbx_lite_benches::{build, key, value};
 fn main() -> mdbx_lite::Result<()> {
     let n: u64 = mdbx_lite_benches::arg_u64(1, 1_000_000);
     let commits: u64 = mdbx_lite_benches::arg_u64(2, 5000);
+    let puts: u64 = mdbx_lite_benches::arg_u64(3, 1).max(1);
     let dir = tempfile::tempdir()?;
     let env = build(&dir.path().join("db"), n)?;
     eprintln!("PROFILE START hw {:?}", env.stat()?.high_water_pages);
@@ -15,7 +17,13 @@ fn main() -> mdbx_lite::Result<()> {
         let a = Instant::now();
         let mut w = env.begin_write()?;
         let b = Instant::now();
-        w.main_table().put(&key(n + i), &value(n + i))?;
+        {
+            let mut t = w.main_table();
+            for j in 0..puts {
+                let id = n + i * puts + j;
+                t.put(&key(id), &value(id))?;
+            }
+        }
         let c = Instant::now();
         w.commit()?;
         let d = Instant::now();
