@@ -330,36 +330,12 @@ impl<'a> Node<'a> {
     }
 
     /// The value of leaf entry `i`.
+    #[inline]
     pub fn leaf_value(&self, i: usize) -> Result<LeafValue<'a>> {
-        let (_, off, klen) = self.slot(i);
-        let at = off + klen;
-        let head = self
-            .data
-            .get(at..at + LEAF_ENTRY_HEAD)
-            .ok_or_else(|| self.bad(i, "entry header past the page end"))?;
-        let flags = head[0];
-        let len = rd_u32(head, 1) as usize;
-        let start = at + LEAF_ENTRY_HEAD;
-        if flags & F_OVERFLOW != 0 {
-            let p = self
-                .data
-                .get(start..start + 8)
-                .ok_or_else(|| self.bad(i, "overflow pointer past the page end"))?;
-            Ok(LeafValue::Overflow {
-                pgno: rd_u64(p, 0),
-                len,
-            })
-        } else {
-            let v = self
-                .data
-                .get(start..start + len)
-                .ok_or_else(|| self.bad(i, "value past the page end"))?;
-            Ok(LeafValue::Inline(v))
-        }
+        self.leaf_entry(i).map(|(_, value)| value)
     }
 
-    /// Key and value of leaf entry `i`, decoding its slot once (the cursor's hot path;
-    /// same checks as `key` and `leaf_value`).
+    /// Key and value of leaf entry `i`, decoding its slot once.
     #[inline]
     pub fn leaf_entry(&self, i: usize) -> Result<(&'a [u8], LeafValue<'a>)> {
         let (_, off, klen) = self.slot(i);
