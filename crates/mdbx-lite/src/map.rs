@@ -138,9 +138,10 @@ impl Mapping {
     }
 }
 
-/// Ask the CPU to start loading the cache lines of `bytes` (callers keep it short). Only a hint: it never faults, never changes memory and has no effect on
-/// results, so a cursor can ask for entries it is about to visit and let those memory
-/// loads overlap instead of waiting for each in turn.
+/// Ask the CPU to start loading the cache lines of `bytes` (callers keep it short).
+/// Only a hint: it never faults, never changes memory and has no effect on results, so
+/// a cursor can ask for entries it is about to visit and let those memory loads overlap
+/// instead of waiting for each in turn.
 #[inline]
 pub(crate) fn prefetch(bytes: &[u8]) {
     #[cfg(target_arch = "x86_64")]

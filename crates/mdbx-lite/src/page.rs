@@ -559,12 +559,17 @@ pub fn live_bytes(page: &[u8]) -> usize {
         .sum()
 }
 
+/// Bytes the header says are taken: the slot array plus the entry area, holes included.
+fn used_bytes(page: &[u8]) -> usize {
+    usable(page.len()).saturating_sub(gap(page))
+}
+
 /// Bytes used by entries and slots, read from the header when the page has no holes
 /// ([`F_HOLES`] clear), else counted. Never below [`live_bytes`], so a writer deciding
 /// whether entries fit errs only towards splitting.
 pub fn live_bytes_quick(page: &[u8]) -> usize {
     if page[5] & F_HOLES == 0 {
-        usable(page.len()).saturating_sub(gap(page))
+        used_bytes(page)
     } else {
         live_bytes(page)
     }
@@ -578,7 +583,7 @@ pub fn live_bytes_quick(page: &[u8]) -> usize {
 /// an underfull page as it is, too large only proposes a merge, and `merge` counts the
 /// entries exactly before it changes anything.
 pub fn live_bytes_reach(page: &[u8], min: usize) -> bool {
-    let used = usable(page.len()).saturating_sub(gap(page));
+    let used = used_bytes(page);
     let holes = if page[5] & F_HOLES == 0 {
         0
     } else {
