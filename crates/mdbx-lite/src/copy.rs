@@ -56,7 +56,8 @@ impl Env {
         }
         out.write_all(&head)?;
         snap.pages.map.advise(crate::ReadAhead::Sequential);
-        let chunk = (1u64 << 20) / ps as u64;
+        // Small writes, so the copy's cached folios suit a database (see `WRITE_CHUNK`).
+        let chunk = (crate::pager::WRITE_CHUNK / ps).max(1) as u64;
         let mut pgno = FIRST_PAGE;
         while pgno < meta.high_water {
             let n = chunk.min(meta.high_water - pgno);
