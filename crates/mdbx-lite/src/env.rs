@@ -41,6 +41,7 @@ pub struct EnvBuilder {
     read_only: bool,
     verify_checksums: bool,
     auto_sync_bytes: u64,
+    spare_buffer_limit: usize,
     storage_layer: Option<StorageLayer>,
 }
 
@@ -55,6 +56,7 @@ impl Default for EnvBuilder {
             read_only: false,
             verify_checksums: false,
             auto_sync_bytes: 64 << 20,
+            spare_buffer_limit: 256 << 20,
             storage_layer: None,
         }
     }
@@ -106,6 +108,16 @@ impl EnvBuilder {
         self.auto_sync_bytes = bytes;
         self
     }
+    /// Most memory the page buffers of finished write transactions may keep for the
+    /// next ones (default 256 MiB; 0 gives every buffer back to the allocator).
+    ///
+    /// A transaction that changes more pages than its predecessors otherwise gets fresh
+    /// heap memory for them, which costs an allocation and a page fault per page: about
+    /// 15% of the time of deleting half of a 1,000,000-entry table.
+    pub fn spare_buffer_limit(mut self, bytes: usize) -> Self {
+        self.spare_buffer_limit = bytes;
+        self
+    }
     /// Wrap the file's storage (fault injection and crash simulation in tests).
     pub fn storage_layer(
         mut self,
@@ -127,6 +139,7 @@ pub(crate) struct Options {
     pub read_only: bool,
     pub verify_checksums: bool,
     pub auto_sync_bytes: u64,
+    pub spare_buffer_limit: usize,
 }
 
 pub(crate) struct EnvInner {
@@ -320,6 +333,7 @@ impl Env {
                 read_only: b.read_only,
                 verify_checksums: b.verify_checksums,
                 auto_sync_bytes: b.auto_sync_bytes,
+                spare_buffer_limit: b.spare_buffer_limit,
             },
             page_size,
             current: Mutex::new(snapshot),
@@ -328,6 +342,7 @@ impl Env {
                 file_len: len,
                 map,
                 young_floor: None,
+                spare_pages: Vec::new(),
             })),
             durable_txnid: AtomicU64::new(durable),
             weak_bytes: AtomicU64::new(0),

@@ -55,6 +55,9 @@ pub(crate) struct WriterState {
     pub map: Arc<Mapping>,
     /// What the last commit learned about groups above the reuse limit.
     pub young_floor: Option<YoungFloor>,
+    /// Page buffers of finished transactions, kept for the next ones (see
+    /// `Pager::page_buffer`).
+    pub spare_pages: Vec<Box<[u8]>>,
 }
 
 /// Every free-tree group below `floor` holds only pages that a snapshot in
@@ -224,10 +227,10 @@ impl Pager {
         if self.dirty.contains_key(&pgno) {
             return Ok(pgno);
         }
-        let copy: Box<[u8]> = self.page(pgno)?.into();
+        let mut copy = self.page_buffer();
+        copy.copy_from_slice(self.page(pgno)?);
         let birth = page::header_txnid(&copy);
         let new = self.alloc_page()?;
-        let mut copy = copy;
         page::set_identity(&mut copy, new, self.txnid);
         self.dirty.insert(new, copy);
         self.freed.push((pgno, birth));
@@ -237,7 +240,8 @@ impl Pager {
     /// A new empty node page counted in `rec`.
     pub fn alloc_node(&mut self, kind: PageKind, rec: &mut TableRecord) -> Result<u64> {
         let pgno = self.alloc_page()?;
-        let mut buf = vec![0u8; self.page_size].into_boxed_slice();
+        let mut buf = self.page_buffer();
+        buf.fill(0);
         page::init_header(&mut buf, kind, pgno, self.txnid);
         self.dirty.insert(pgno, buf);
         match kind {
@@ -253,7 +257,8 @@ impl Pager {
         } else {
             rec.branch_pages = rec.branch_pages.saturating_sub(1);
         }
-        if self.dirty.remove(&pgno).is_some() {
+        if let Some(buf) = self.dirty.remove(&pgno) {
+            self.recycle(buf);
             if self.committing {
                 self.freed.push((pgno, self.txnid));
             } else {
@@ -264,6 +269,23 @@ impl Pager {
             self.freed.push((pgno, birth));
         }
         Ok(())
+    }
+
+    /// A page-sized buffer, from the spares when there are any. Reusing buffers spares
+    /// a large transaction the allocation and first-touch page faults of fresh heap
+    /// memory (glibc returns a freed heap top to the kernel).
+    fn page_buffer(&mut self) -> Box<[u8]> {
+        self.ws
+            .spare_pages
+            .pop()
+            .unwrap_or_else(|| vec![0u8; self.page_size].into_boxed_slice())
+    }
+
+    /// Keep `buf` for a later `page_buffer`, up to the environment's spare limit.
+    fn recycle(&mut self, buf: Box<[u8]>) {
+        if (self.ws.spare_pages.len() + 1) * self.page_size <= self.env.opts.spare_buffer_limit {
+            self.ws.spare_pages.push(buf);
+        }
     }
 
     fn alloc_page(&mut self) -> Result<u64> {
@@ -662,6 +684,15 @@ pub(crate) const WRITE_CHUNK: usize = 32 << 10;
 /// Bytes a commit writes between two writeback hints (see `Storage::start_writeback`).
 const WRITEBACK_STEP: usize = 8 << 20;
 
+impl Drop for Pager {
+    fn drop(&mut self) {
+        let dirty = std::mem::take(&mut self.dirty);
+        for (_, buf) in dirty {
+            self.recycle(buf);
+        }
+    }
+}
+
 fn chunk_of(pages: &[(u64, u64)], i: usize, cap: usize) -> Vec<u8> {
     let start = (i * cap).min(pages.len());
     let end = ((i + 1) * cap).min(pages.len());
@@ -740,5 +771,57 @@ impl PageSource for Pager {
             .ok_or_else(|| Error::corrupted(pgno, "overflow run beyond the end of the file"))?;
         crate::snapshot::overflow_run(run, pgno, len, self.page_size)?;
         Ok(&run[HEADER..HEADER + len])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Env;
+
+    fn spares(env: &Env) -> usize {
+        env.inner.writer.lock().spare_pages.len()
+    }
+
+    fn fill(env: &Env, from: u32, n: u32) {
+        let mut w = env.begin_write().unwrap();
+        {
+            let mut t = w.main_table();
+            for i in from..from + n {
+                t.put(&i.to_be_bytes(), &[i as u8; 100]).unwrap();
+            }
+        }
+        w.commit().unwrap();
+    }
+
+    #[test]
+    fn page_buffers_are_kept_for_later_transactions_up_to_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = Env::builder()
+            .spare_buffer_limit(64 * 4096)
+            .open(dir.path().join("db"))
+            .unwrap();
+        fill(&env, 0, 20_000);
+        assert_eq!(spares(&env), 64);
+        // A small transaction takes its buffers from the spares and gives them back.
+        fill(&env, 20_000, 10);
+        assert_eq!(spares(&env), 64);
+        // Recycled buffers carry no stale bytes into the new pages.
+        fill(&env, 30_000, 5_000);
+        let r = env.begin_read().unwrap();
+        let t = r.main_table();
+        assert_eq!(t.len(), 25_010);
+        for i in (0..20_010u32).chain(30_000..35_000) {
+            assert_eq!(t.get(&i.to_be_bytes()).unwrap(), Some(&[i as u8; 100][..]));
+        }
+        drop(r);
+        assert!(env.check().unwrap().is_ok());
+
+        let dir = tempfile::tempdir().unwrap();
+        let env = Env::builder()
+            .spare_buffer_limit(0)
+            .open(dir.path().join("db"))
+            .unwrap();
+        fill(&env, 0, 1_000);
+        assert_eq!(spares(&env), 0);
     }
 }
