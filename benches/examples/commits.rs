@@ -1,5 +1,6 @@
 //! Profiling aid: bulk load, then many durable commits of `PUTS` random inserts each
-//! (default 1; `perf record -D`). Usage: `commits [N] [COMMITS] [PUTS]`.
+//! (default 1; `perf record -D`). Usage: `commits [N] [COMMITS] [PUTS] [nosync]`; with
+//! `nosync` the commits run with `Durability::NoSync` (the load stays durable).
 use std::time::{Duration, Instant};
 
 use mdbx_lite_benches::{build, key, value};
@@ -9,7 +10,15 @@ fn main() -> mdbx_lite::Result<()> {
     let commits: u64 = mdbx_lite_benches::arg_u64(2, 5000);
     let puts: u64 = mdbx_lite_benches::arg_u64(3, 1).max(1);
     let dir = tempfile::tempdir()?;
-    let env = build(&dir.path().join("db"), n)?;
+    let path = dir.path().join("db");
+    drop(build(&path, n)?);
+    let durability = match std::env::args().nth(4).as_deref() {
+        Some("nosync") => mdbx_lite::Durability::NoSync,
+        _ => mdbx_lite::Durability::Full,
+    };
+    let env = mdbx_lite::Env::builder()
+        .durability(durability)
+        .open(&path)?;
     eprintln!("PROFILE START hw {:?}", env.stat()?.high_water_pages);
     let (mut tb, mut tp, mut tc) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
     let t = Instant::now();

@@ -92,6 +92,9 @@ pub(crate) struct Pager {
     pool: BTreeSet<u64>,
     /// Free-tree groups (transaction ids) whose pages were moved into `pool`.
     consumed: Vec<u64>,
+    /// Pages of consumed young groups that a protected snapshot can still see, by
+    /// group: saved back under that group at commit.
+    young_held: Vec<(u64, Vec<(u64, u64)>)>,
     /// Next free-tree group to look at.
     next_group: u64,
     /// Next group above `reuse_limit` to search for pages no protected snapshot sees.
@@ -195,6 +198,7 @@ impl Pager {
             freed: Vec::new(),
             pool: BTreeSet::new(),
             consumed: Vec::new(),
+            young_held: Vec::new(),
             next_group: 0,
             next_young: reuse_limit.saturating_add(1),
             protected: None,
@@ -310,8 +314,10 @@ impl Pager {
 
     /// Search the groups above the reuse limit, oldest first, for one with pages no
     /// protected snapshot can see; consume it: those pages go to the pool, the others
-    /// join this transaction's own group (a later freeing id only widens the range of
-    /// snapshots a page counts as visible to, so it is never reused too early).
+    /// are written back under the same group at commit (`young_held`). Keeping their
+    /// group keeps their freeing id: once the reuse limit passes it, the whole group is
+    /// reusable. Moved into this transaction's group instead, they would count as
+    /// freed later and later, and stay visible to a lagging durable snapshot forever.
     fn load_young_group(&mut self) -> Result<bool> {
         // Groups above the base snapshot cannot exist; this transaction's own frees
         // are not in the tree yet.
@@ -385,6 +391,7 @@ impl Pager {
         self.young_floor = Some(self.young_floor.map_or(g, |f| f.min(g)));
         self.consumed.push(g);
         let protected = self.protected.take().unwrap_or_default();
+        let mut held = Vec::new();
         for (p, birth) in entries {
             if p < crate::meta::FIRST_PAGE || p >= self.committed_high_water {
                 return Err(Error::corrupted(
@@ -395,8 +402,11 @@ impl Pager {
             if unseen_by(&protected, birth, g) {
                 self.pool.insert(p);
             } else {
-                self.freed.push((p, birth));
+                held.push((p, birth));
             }
+        }
+        if !held.is_empty() {
+            self.young_held.push((g, held));
         }
         self.protected = Some(protected);
         Ok(true)
@@ -548,7 +558,12 @@ impl Pager {
         // Saving allocates pages (copies of free-tree nodes) but loads no free groups
         // once `committing` is set, so take a reserve from reusable free space first;
         // otherwise a pool that ran dry grows the file while free pages are reusable.
-        while self.pool.len() < 16 + (self.freed.len() + self.pool.len()).div_ceil(cap)
+        let held: usize = self
+            .young_held
+            .iter()
+            .map(|(_, h)| h.len().div_ceil(cap))
+            .sum();
+        while self.pool.len() < 16 + held + (self.freed.len() + self.pool.len()).div_ceil(cap)
             && self.load_reusable()?
         {}
         self.committing = true;
@@ -563,6 +578,16 @@ impl Pager {
         // consumed (whose keys were all just deleted). With nothing consumed, the pool
         // holds only pages this transaction allocated and freed; they join its own group.
         let leftover_group = self.consumed.iter().copied().min();
+        // Held pages of young groups go back under their groups (which were just
+        // deleted); those of the leftover group join the leftovers below.
+        let mut left_held = Vec::new();
+        for (g, held) in std::mem::take(&mut self.young_held) {
+            if Some(g) == leftover_group {
+                left_held = held;
+            } else {
+                self.write_chunks(&mut free, g, &held, cap, 0)?;
+            }
+        }
         let (mut written_own, mut written_left) = (0usize, 0usize);
         for _round in 0..1000 {
             let (n_freed, n_pool) = (self.freed.len(), self.pool.len());
@@ -571,6 +596,11 @@ impl Pager {
             // as birth, it counts as visible to none.
             let left_as = leftover_group.unwrap_or(self.txnid);
             let mut left: Vec<(u64, u64)> = self.pool.iter().map(|&p| (p, left_as)).collect();
+            if !left_held.is_empty() {
+                // A group's entries are sorted by page (format.md).
+                left.extend_from_slice(&left_held);
+                left.sort_unstable();
+            }
             if leftover_group.is_none() {
                 own.append(&mut left);
             }

@@ -164,3 +164,62 @@ fn no_sync_growth_is_bounded() {
     );
     assert!(steady_flags(&env).iter().any(|m| !m.1));
 }
+
+/// Pages the checkpoint reaches and a later `NoSync` commit frees are held only until
+/// the next checkpoint, also when every commit rewrites pages of a large tree (so that
+/// almost every page it frees predates the checkpoint): the file stops growing.
+#[test]
+fn no_sync_releases_held_pages_at_the_next_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let env = under_boot(
+        Env::builder()
+            .durability(Durability::NoSync)
+            .auto_sync_bytes(1 << 20),
+        BOOT_A,
+    )
+    .open(&path)
+    .unwrap();
+    let keys = 20_000u64;
+    let mut w = env.begin_write().unwrap();
+    {
+        let mut t = w.main_table();
+        for k in 0..keys {
+            t.put(
+                &(k.wrapping_mul(0x9E37_79B9_7F4A_7C15)).to_be_bytes(),
+                &[1; 100],
+            )
+            .unwrap();
+        }
+    }
+    w.commit().unwrap();
+    let mut samples = Vec::new();
+    let mut x = 1u64;
+    for round in 0..1_200u32 {
+        let mut w = env.begin_write().unwrap();
+        {
+            let mut t = w.main_table();
+            for _ in 0..50 {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let k = (x >> 33) % keys;
+                t.put(
+                    &(k.wrapping_mul(0x9E37_79B9_7F4A_7C15)).to_be_bytes(),
+                    &[round as u8; 100],
+                )
+                .unwrap();
+            }
+        }
+        w.commit().unwrap();
+        if round % 200 == 199 {
+            samples.push(env.stat().unwrap().high_water_pages);
+        }
+    }
+    let (second, last) = (samples[1], *samples.last().unwrap());
+    assert!(
+        last <= second + second / 10,
+        "file keeps growing: {samples:?}"
+    );
+    assert!(env.check().unwrap().is_ok());
+}
