@@ -29,10 +29,15 @@ fn steady_flags(env: &Env) -> Vec<(u64, bool, bool)> {
 }
 
 fn no_sync(boot: [u8; 16]) -> mdbx_lite::EnvBuilder {
+    no_sync_checkpoint_every(boot, u64::MAX)
+}
+
+/// `NoSync` with an automatic checkpoint after `bytes` of unsynced writes.
+fn no_sync_checkpoint_every(boot: [u8; 16], bytes: u64) -> mdbx_lite::EnvBuilder {
     under_boot(
         Env::builder()
             .durability(Durability::NoSync)
-            .auto_sync_bytes(u64::MAX),
+            .auto_sync_bytes(bytes),
         boot,
     )
 }
@@ -138,14 +143,9 @@ fn rewrite_rounds(env: &Env, mut measure: impl FnMut() -> u64) -> Vec<u64> {
 fn no_sync_growth_is_bounded() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db");
-    let env = under_boot(
-        Env::builder()
-            .durability(Durability::NoSync)
-            .auto_sync_bytes(1 << 20),
-        BOOT_A,
-    )
-    .open(&path)
-    .unwrap();
+    let env = no_sync_checkpoint_every(BOOT_A, 1 << 20)
+        .open(&path)
+        .unwrap();
     let sizes = rewrite_rounds(&env, || std::fs::metadata(&path).unwrap().len());
     assert!(
         sizes.windows(2).skip(1).all(|w| w[1] == w[0]),
@@ -172,14 +172,9 @@ fn no_sync_growth_is_bounded() {
 fn no_sync_releases_held_pages_at_the_next_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db");
-    let env = under_boot(
-        Env::builder()
-            .durability(Durability::NoSync)
-            .auto_sync_bytes(1 << 20),
-        BOOT_A,
-    )
-    .open(&path)
-    .unwrap();
+    let env = no_sync_checkpoint_every(BOOT_A, 1 << 20)
+        .open(&path)
+        .unwrap();
     let keys = 20_000u64;
     let mut w = env.begin_write().unwrap();
     {
