@@ -1,7 +1,8 @@
 //! The environment: one open database file, its metas, locks, readers and writer.
 
-use std::fs::{File, OpenOptions};
+use std::fs::{File, Metadata, OpenOptions, Permissions};
 use std::io;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use parking_lot::Mutex;
 
 use crate::error::{Error, Result};
 use crate::io::{FileStorage, Storage, StorageLayer};
-use crate::map::{Mapping, ReadAhead};
+use crate::map::{effective_uid, lock_exclusive, unlock, Mapping, ReadAhead};
 use crate::meta::{Meta, MetaProblem, FORMAT_VERSION, MAX_PAGE_SIZE, META_LEN, MIN_PAGE_SIZE};
 use crate::pager::{reservation_for, WriterState};
 use crate::readers::{ReaderInfo, ReaderTable};
@@ -146,7 +147,6 @@ pub(crate) struct EnvInner {
     pub path: PathBuf,
     pub file: File,
     pub storage: Box<dyn Storage>,
-    pub lock_file: Option<File>,
     pub opts: Options,
     pub page_size: usize,
     /// The latest committed state; readers start from it.
@@ -181,11 +181,116 @@ fn io_context(e: io::Error, what: &str, path: &Path) -> Error {
     ))
 }
 
-/// Path of the lock file that sits beside the database.
+/// Path of the lock file that sits beside the database: the file's real path (every
+/// symbolic link resolved, so that every name of one file finds the same lock file)
+/// followed by `-lock`. For a path that does not exist, `<path>-lock`.
 pub fn lock_path(path: &Path) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
+    let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    lock_path_of(&real)
+}
+
+fn lock_path_of(real: &Path) -> PathBuf {
+    let mut s = real.as_os_str().to_owned();
     s.push("-lock");
     PathBuf::from(s)
+}
+
+/// The real path of an open file: what the kernel says the descriptor names (so a link
+/// swapped after the open cannot redirect the lock file), else the resolved `path`.
+fn real_path(file: &File, path: &Path) -> PathBuf {
+    use std::os::fd::AsRawFd;
+    match std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())) {
+        Ok(p) if p.is_absolute() && !p.to_string_lossy().ends_with(" (deleted)") => p,
+        _ => std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()),
+    }
+}
+
+/// The lock file's identity and permission rules, checked on the open descriptor (so
+/// they hold for the file actually used, whatever happens to the name meanwhile):
+/// - it is a regular file with one name: a hard link or a special file planted under the
+///   lock file's name is never written to;
+/// - for writing, it belongs to the database file's owner or to the user opening it: a
+///   lock file planted by another user could hide readers from the writer or stall it.
+fn check_lock_file(lock: &File, data: &Metadata, read_only: bool, lpath: &Path) -> Result<()> {
+    let md = lock.metadata()?;
+    let refuse = |why: String| Err(Error::Invalid(format!("{}: {why}", lpath.display())));
+    if !md.is_file() {
+        return refuse("the lock file is not a regular file; refusing to use it".into());
+    }
+    if md.nlink() != 1 {
+        return refuse(format!(
+            "the lock file has {} hard links; refusing to use it",
+            md.nlink()
+        ));
+    }
+    if !read_only && md.uid() != data.uid() && md.uid() != effective_uid() {
+        return refuse(format!(
+            "the lock file belongs to user {}, not to the database's owner (user {}); \
+             refusing to write through it (remove it if no program uses the database)",
+            md.uid(),
+            data.uid()
+        ));
+    }
+    Ok(())
+}
+
+/// Open the lock file without following a symbolic link; a writable open creates it
+/// with the database file's permission bits (and, when root creates it, hands it to the
+/// database file's owner), so exactly the users who may write the database may write
+/// its lock file. A read-only open never creates it and reads alone (`None`) when it is
+/// missing or not writable.
+fn open_lock_file(lpath: &Path, data: &Metadata, read_only: bool) -> Result<Option<File>> {
+    let mode = data.mode() & 0o666;
+    let open = |create: bool| {
+        let mut o = OpenOptions::new();
+        o.read(true).write(true).custom_flags(libc::O_NOFOLLOW);
+        if create {
+            o.create_new(true).mode(mode);
+        }
+        o.open(lpath)
+    };
+    let refused = |e: io::Error| -> Error {
+        if e.raw_os_error() == Some(libc::ELOOP) {
+            Error::Invalid(format!(
+                "{}: the lock file is a symbolic link; refusing to follow it",
+                lpath.display()
+            ))
+        } else {
+            io_context(e, "cannot open lock file", lpath)
+        }
+    };
+    if read_only {
+        return match open(false) {
+            Ok(f) => check_lock_file(&f, data, true, lpath).map(|_| Some(f)),
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => Err(refused(e)),
+            Err(_) => Ok(None),
+        };
+    }
+    // Create, or open what exists; a lock file removed between the two is created again.
+    for _ in 0..8 {
+        match open(true) {
+            Ok(f) => {
+                // The mode above was masked by the umask; the database's bits are exact.
+                f.set_permissions(Permissions::from_mode(mode))?;
+                let md = f.metadata()?;
+                if md.uid() != data.uid() || md.gid() != data.gid() {
+                    // Only root may give a file away; anyone else keeps it as their own.
+                    let _ = std::os::unix::fs::fchown(&f, Some(data.uid()), Some(data.gid()));
+                }
+                return Ok(Some(f));
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => match open(false) {
+                Ok(f) => return check_lock_file(&f, data, false, lpath).map(|_| Some(f)),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(refused(e)),
+            },
+            Err(e) => return Err(refused(e)),
+        }
+    }
+    Err(Error::Invalid(format!(
+        "{}: the lock file keeps disappearing while it is opened",
+        lpath.display()
+    )))
 }
 
 fn fsync_parent(path: &Path) {
@@ -232,22 +337,39 @@ impl Env {
             .truncate(false)
             .open(path)
             .map_err(|e| io_context(e, "cannot open", path))?;
-        let lpath = lock_path(path);
+        let data = file
+            .metadata()
+            .map_err(|e| io_context(e, "cannot stat", path))?;
+        if !data.is_file() {
+            return Err(Error::Invalid(format!(
+                "{}: not a regular file",
+                path.display()
+            )));
+        }
+        // One file, one lock file: the lock file is named after the file's real path, and
+        // a file with several names (hard links, which no path resolution can tell
+        // apart) is refused, since each name would get a lock file of its own and the
+        // writers and readers of one name would not see those of the other.
+        if data.nlink() > 1 {
+            return Err(Error::Invalid(format!(
+                "{}: the file has {} hard links; a database may have only one name, \
+                 because each name would get its own lock file",
+                path.display(),
+                data.nlink()
+            )));
+        }
+        let lpath = lock_path_of(&real_path(&file, path));
         // A read-only open uses the shared reader table when the lock file exists and is
         // writable (so writers in other processes respect its readers); otherwise it
         // reads alone (see `ReaderTable`), and it never creates the lock file.
-        let lock_file = if b.read_only {
-            OpenOptions::new().read(true).write(true).open(&lpath).ok()
-        } else {
-            Some(
-                OpenOptions::new()
-                    .read(true)
-                    .write(true)
-                    .create(true)
-                    .truncate(false)
-                    .open(&lpath)
-                    .map_err(|e| io_context(e, "cannot open lock file", &lpath))?,
-            )
+        let lock_file = open_lock_file(&lpath, &data, b.read_only)?;
+        let readers = match &lock_file {
+            Some(lock) => ReaderTable::shared(lock, b.max_readers).map_err(|e| match e {
+                Error::Io(e) => io_context(e, "cannot set up the reader table in", &lpath),
+                Error::Invalid(why) => Error::Invalid(format!("{}: {why}", lpath.display())),
+                e => e,
+            })?,
+            None => ReaderTable::private(b.max_readers),
         };
         let mut storage: Box<dyn Storage> = Box::new(FileStorage::new(file.try_clone()?));
         if let Some(layer) = b.storage_layer {
@@ -258,8 +380,7 @@ impl Env {
             if b.read_only {
                 return Err(Error::NotADatabase("the file is empty".into()));
             }
-            let lock = lock_file.as_ref().ok_or(Error::ReadOnly)?;
-            lock.lock()?;
+            lock_exclusive(&file, true)?;
             let created = (|| -> Result<()> {
                 let len = storage.len()?;
                 if len == 0 || never_initialised(storage.as_ref(), len)? {
@@ -269,16 +390,18 @@ impl Env {
                 }
                 Ok(())
             })();
-            lock.unlock()?;
+            unlock(&file)?;
             created?;
             len = storage.len()?;
         }
         let mut pair = read_meta_pair(storage.as_ref(), len, b.page_size)?;
         if pair.stale_weak.is_some() && !b.read_only {
-            let lock = lock_file.as_ref().ok_or(Error::ReadOnly)?;
-            lock.lock()?;
+            lock_exclusive(&file, true)?;
             let recovered = roll_back_weak_meta(storage.as_ref(), len);
-            lock.unlock()?;
+            unlock(&file)?;
+            if matches!(recovered, Err(Error::Io(_))) {
+                readers.mark_sync_failed();
+            }
             pair = recovered?;
         }
         let meta = pair.head;
@@ -307,26 +430,24 @@ impl Env {
         };
         let mut durable = pair.durable_txnid();
         if !b.read_only {
-            // Whatever an earlier session left in the page cache is on disk now; a weak
+            // Whatever an earlier open left in the page cache is on disk now; a weak
             // head stays weak (only a steady meta survives a restart), so the steady
-            // meta beside it is the durable one.
-            storage.sync_data()?;
-            if meta.steady {
+            // meta beside it is the durable one. After a failed sync this proves nothing:
+            // the pages that sync lost are marked clean, so this sync succeeds without
+            // writing them; the head then waits for `recover_failed_sync`.
+            let failed_before = readers.sync_failed();
+            if let Err(e) = storage.sync_data() {
+                readers.mark_sync_failed();
+                return Err(io_context(e, "cannot sync", path));
+            }
+            if meta.steady && !failed_before {
                 durable = meta.txnid;
             }
         }
-        let readers = match &lock_file {
-            Some(lock) => ReaderTable::shared(lock, b.max_readers).map_err(|e| match e {
-                Error::Io(e) => io_context(e, "cannot set up the reader table in", &lpath),
-                e => e,
-            })?,
-            None => ReaderTable::private(b.max_readers),
-        };
         let inner = EnvInner {
             path: path.to_path_buf(),
             file,
             storage,
-            lock_file,
             opts: Options {
                 durability: b.durability,
                 read_ahead: b.read_ahead,
@@ -349,9 +470,18 @@ impl Env {
             poisoned: AtomicBool::new(false),
             writer_thread: Mutex::new(None),
         };
-        Ok(Env {
+        let env = Env {
             inner: Arc::new(inner),
-        })
+        };
+        if !b.read_only && env.inner.readers.sync_failed() {
+            // Recover now rather than at the first write, so that readers of this handle
+            // never see a state the recovery is about to roll back.
+            match env.inner.recover_if_idle() {
+                Ok(()) | Err(Error::Invalid(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(env)
     }
 
     /// Start a read transaction on the latest committed snapshot. Never blocks on the
@@ -544,20 +674,122 @@ impl EnvInner {
                 None => return Ok(()),
             }
         };
-        if let Some(lock) = &self.lock_file {
-            if wait {
-                lock.lock()?;
-            } else if lock.try_lock().is_err() {
-                return Ok(());
-            }
+        if !self.lock_writer(wait)? {
+            return Ok(());
         }
         let result = self
             .adopt_newer_meta(&mut ws)
+            .and_then(|_| self.recover_failed_sync(&mut ws))
             .and_then(|_| self.steady_head());
-        if let Some(lock) = &self.lock_file {
-            let _ = lock.unlock();
-        }
+        self.unlock_writer();
         result
+    }
+
+    /// Exclude writers of every environment on this file, in any process: a write lock
+    /// on the database file itself, so that it holds whatever name the file was opened
+    /// by. Returns false when `wait` is false and another writer holds it.
+    pub(crate) fn lock_writer(&self, wait: bool) -> Result<bool> {
+        lock_exclusive(&self.file, wait).map_err(|e| io_context(e, "cannot lock", &self.path))
+    }
+
+    pub(crate) fn unlock_writer(&self) {
+        let _ = unlock(&self.file);
+    }
+
+    /// Sync the file. A failed sync is final: the kernel may have dropped the pages it
+    /// could not write and marked them clean, so a later sync would succeed without
+    /// them. The environment is poisoned and the failure recorded for every other
+    /// environment on the file (see [`EnvInner::recover_failed_sync`]).
+    pub(crate) fn sync_or_poison(&self) -> Result<()> {
+        self.storage.sync_data().map_err(|e| {
+            self.poison();
+            Error::from(e)
+        })
+    }
+
+    /// After a failed sync or meta write nothing this environment holds in memory about
+    /// the disk can be trusted: refuse every later write (`NeedsReopen`).
+    pub(crate) fn poison(&self) {
+        self.poisoned.store(true, Ordering::SeqCst);
+        self.readers.mark_sync_failed();
+    }
+
+    /// [`EnvInner::recover_failed_sync`] unless another writer holds the file (which
+    /// then recovers, or fails its commit, itself).
+    fn recover_if_idle(&self) -> Result<()> {
+        let Some(mut ws) = self.writer.try_lock() else {
+            return Ok(());
+        };
+        if !self.lock_writer(false)? {
+            return Ok(());
+        }
+        let result = self
+            .adopt_newer_meta(&mut ws)
+            .and_then(|_| self.recover_failed_sync(&mut ws));
+        self.unlock_writer();
+        result
+    }
+
+    /// Recovery after a failed sync anywhere on this file, run by a writer holding the
+    /// write lock before it reuses any page: make the newest meta durable by writing it
+    /// again and syncing. Rewriting dirties the meta page again, so this sync really
+    /// writes it (syncing alone would not: the failed one marked it clean).
+    ///
+    /// A steady head had its pages synced before its meta was written (every protocol
+    /// syncs data first), so rewriting its meta suffices. A weak head (`NoSync`) had
+    /// not: its pages may be lost, so the state rolls back to the steady meta beside it,
+    /// re-recorded under a newer id — what a power loss would have done, and what
+    /// `NoSync` promises. That roll-back waits until no reader holds a lost snapshot.
+    pub(crate) fn recover_failed_sync(&self, ws: &mut WriterState) -> Result<()> {
+        if !self.readers.sync_failed() {
+            return Ok(());
+        }
+        let len = self.storage.len()?;
+        let pair = read_meta_pair(self.storage.as_ref(), len, Some(self.page_size))?;
+        let head = pair.head;
+        let durable = if head.steady {
+            head
+        } else {
+            let Some(steady) = pair.other.filter(|m| m.steady) else {
+                return Err(Error::corrupted(
+                    head.slot,
+                    "a weak meta without a steady one beside it",
+                ));
+            };
+            if let Some(t) = self
+                .readers
+                .snapshots()
+                .into_iter()
+                .find(|&t| t > steady.txnid)
+            {
+                return Err(Error::Invalid(format!(
+                    "a sync failed, so the commits after {} are being rolled back, but a \
+                     read transaction still holds snapshot {t}; end it and retry",
+                    steady.txnid
+                )));
+            }
+            let txnid = head
+                .txnid
+                .checked_add(1)
+                .ok_or_else(|| Error::corrupted(head.slot, "meta transaction id at its maximum"))?;
+            Meta {
+                txnid,
+                slot: head.slot,
+                boot_id: self.storage.boot_id().unwrap_or_default(),
+                ..steady
+            }
+        };
+        let written = write_meta(self.storage.as_ref(), &durable)
+            .and_then(|_| self.storage.sync_data().map_err(Error::from));
+        if let Err(e) = written {
+            self.poison();
+            return Err(e);
+        }
+        self.readers.clear_sync_failed();
+        self.durable_txnid
+            .fetch_max(durable.txnid, Ordering::SeqCst);
+        self.weak_bytes.store(0, Ordering::SeqCst);
+        self.adopt_newer_meta(ws)
     }
 
     pub(crate) fn is_writer_thread(&self) -> bool {
@@ -567,7 +799,7 @@ impl EnvInner {
     /// `make_steady` once the writer's locks are held.
     fn steady_head(&self) -> Result<()> {
         let head = self.current.lock().meta;
-        self.storage.sync_data()?;
+        self.sync_or_poison()?;
         if !head.steady {
             let steady = Meta {
                 steady: true,
@@ -576,7 +808,7 @@ impl EnvInner {
             let written = write_meta(self.storage.as_ref(), &steady)
                 .and_then(|_| self.storage.sync_data().map_err(Error::from));
             if let Err(e) = written {
-                self.poisoned.store(true, Ordering::SeqCst);
+                self.poison();
                 return Err(e);
             }
             self.current.lock().meta = steady;

@@ -1,8 +1,8 @@
 //! The read-only shared memory map of the database file — the only module with `unsafe`.
 //!
 //! Besides the map itself it holds the other calls that need `unsafe` and concern the
-//! file's pages in memory: `mincore` (residency), the CPU prefetch hint and the kernel
-//! writeback hint.
+//! file's pages in memory: `mincore` (residency), the CPU prefetch hint, the kernel
+//! writeback hint, and the writer lock (an open-file-description record lock).
 //!
 //! # Safety contract
 //!
@@ -190,6 +190,71 @@ pub(crate) fn start_writeback(file: &File, offset: u64, len: u64) {
     }
     #[cfg(not(target_os = "linux"))]
     let _ = (file, offset, len);
+}
+
+/// Take the exclusive write lock on the whole of `file` (Linux open-file-description
+/// record lock, `F_OFD_SETLK[W]` with `F_WRLCK`). Returns false when `wait` is false and
+/// another open of the file holds it.
+///
+/// Why this lock and not `flock`: a record write lock can only be taken through a
+/// descriptor opened for writing, so a user who may only read the database cannot take
+/// it and stall its writers (anyone who can open a file can `flock` it). It belongs to the
+/// open file description, like `flock`: two opens in one process exclude each other, and
+/// closing the descriptor releases it.
+pub(crate) fn lock_exclusive(file: &File, wait: bool) -> io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: `flock` is a plain C struct of integers, for which all-zero bytes are valid.
+    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+    fl.l_type = libc::F_WRLCK as libc::c_short;
+    fl.l_whence = libc::SEEK_SET as libc::c_short;
+    // l_start = 0 and l_len = 0: the whole file, however long it grows; l_pid must be 0.
+    let cmd = if wait {
+        libc::F_OFD_SETLKW
+    } else {
+        libc::F_OFD_SETLK
+    };
+    loop {
+        // SAFETY: fcntl reads the `flock` record we pass by pointer, which lives across
+        // the call; the descriptor stays open while `file` is borrowed.
+        let rc = unsafe { libc::fcntl(file.as_raw_fd(), cmd, &fl as *const libc::flock) };
+        if rc == 0 {
+            return Ok(true);
+        }
+        let e = io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::EINTR) => continue,
+            Some(libc::EAGAIN) | Some(libc::EACCES) if !wait => return Ok(false),
+            _ => return Err(e),
+        }
+    }
+}
+
+/// Release the lock [`lock_exclusive`] took.
+pub(crate) fn unlock(file: &File) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: as in `lock_exclusive`.
+    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+    fl.l_type = libc::F_UNLCK as libc::c_short;
+    fl.l_whence = libc::SEEK_SET as libc::c_short;
+    // SAFETY: as in `lock_exclusive`.
+    let rc = unsafe {
+        libc::fcntl(
+            file.as_raw_fd(),
+            libc::F_OFD_SETLK,
+            &fl as *const libc::flock,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// The effective user id of this process (who owns the files it creates).
+pub(crate) fn effective_uid() -> u32 {
+    // SAFETY: geteuid takes no arguments, touches no memory and cannot fail.
+    unsafe { libc::geteuid() }
 }
 
 /// A read-write shared mapping of the lock file, seen as an array of `AtomicU64`.

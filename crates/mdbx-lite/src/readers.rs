@@ -13,7 +13,8 @@
 //! | 0 | magic `MDBXLOCK` |
 //! | 1 | version (low 32 bits), slot count (high 32 bits) |
 //! | 2 | id of the latest commit (a hint: written by the writer after each commit) |
-//! | 3..8 | reserved |
+//! | 3 | 1 while a failed sync or meta write of any process awaits recovery, else 0 |
+//! | 4..8 | reserved |
 //! | 8 + 8i | slot i: snapshot id + 1 (0 = free, `u64::MAX` = being claimed) |
 //! | 9 + 8i | slot i: process id |
 //! | 10 + 8i | slot i: process start time (clock ticks since boot, from /proc) |
@@ -29,19 +30,21 @@
 //! the publication builds on `T` itself and never reuses pages `T` can reach.)
 
 use std::fs::File;
-use std::io;
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 
 use crate::error::{Error, Result};
-use crate::map::SharedWords;
+use crate::map::{lock_exclusive, unlock, SharedWords};
 
 const MAGIC: u64 = u64::from_le_bytes(*b"MDBXLOCK");
 const VERSION: u64 = 1;
 const HEADER_WORDS: usize = 8;
 const SLOT_WORDS: usize = 8;
 const W_HINT: usize = 2;
+const W_SYNC_FAILED: usize = 3;
 const CLAIMED: u64 = u64::MAX;
+/// Most reader slots a lock file may declare.
+const MAX_SLOTS: usize = 1 << 20;
 
 enum Memory {
     Private(Box<[AtomicU64]>),
@@ -93,7 +96,7 @@ fn words_for(slots: usize) -> usize {
 }
 
 /// Read the header of a lock file: its slot count if the file holds a valid table.
-fn valid_table(file: &File) -> io::Result<Option<usize>> {
+fn valid_table(file: &File) -> Result<Option<usize>> {
     let len = file.metadata()?.len();
     if len < (HEADER_WORDS * 8) as u64 {
         return Ok(None);
@@ -103,15 +106,45 @@ fn valid_table(file: &File) -> io::Result<Option<usize>> {
     let magic = u64::from_le_bytes(head[..8].try_into().unwrap_or_default());
     let word1 = u64::from_le_bytes(head[8..].try_into().unwrap_or_default());
     let slots = (word1 >> 32) as usize;
-    if magic != MAGIC || word1 & 0xffff_ffff != VERSION || slots == 0 || slots > 1 << 20 {
+    if magic != MAGIC {
         return Ok(None);
     }
-    if len < (words_for(slots) * 8) as u64 {
-        return Ok(None);
+    if word1 & 0xffff_ffff != VERSION {
+        return Err(Error::Invalid(format!(
+            "lock file of reader-table version {} (this build uses {VERSION}); close every \
+             program using the database and remove the lock file",
+            word1 & 0xffff_ffff
+        )));
+    }
+    if slots == 0 || slots > MAX_SLOTS || len < (words_for(slots) * 8) as u64 {
+        return Err(Error::Invalid(format!(
+            "lock file header names {slots} reader slots in a file of {len} bytes"
+        )));
     }
     Ok(Some(slots))
 }
 
+/// Whether a lock file without a valid table may be (re)initialised: it is empty, or it
+/// is what an initialisation interrupted before its magic was written leaves (the size
+/// of a table, zeros but for the version word). Anything else is not a lock file of
+/// ours — perhaps another program's file planted under the lock file's name — and is
+/// never truncated.
+fn initialisable(file: &File) -> Result<bool> {
+    let len = file.metadata()?.len();
+    if len == 0 {
+        return Ok(true);
+    }
+    if len % 64 != 0 || len < (words_for(1) * 8) as u64 || len > (words_for(MAX_SLOTS) * 8) as u64 {
+        return Ok(false);
+    }
+    let mut head = [0u8; HEADER_WORDS * 8];
+    file.read_exact_at(&mut head, 0)?;
+    let word = |i: usize| u64::from_le_bytes(head[i * 8..i * 8 + 8].try_into().unwrap_or_default());
+    let slots = (word(1) >> 32) as usize;
+    let version_ok =
+        word(1) == 0 || (word(1) & 0xffff_ffff == VERSION && words_for(slots) * 8 == len as usize);
+    Ok(word(0) == 0 && version_ok && (2..HEADER_WORDS).all(|i| word(i) == 0))
+}
 impl ReaderTable {
     fn new(mem: Memory, slots: usize) -> ReaderTable {
         let pid = u64::from(std::process::id());
@@ -132,18 +165,26 @@ impl ReaderTable {
     }
 
     /// The table in the lock file, initialising the file if it holds none. The caller
-    /// must pass a writable lock file; initialisation takes the file's writer lock so
-    /// that two processes never initialise it at once.
+    /// must pass a writable lock file; initialisation takes the file's write lock so
+    /// that two processes never initialise it at once. A file that holds neither a table
+    /// nor the remains of an interrupted initialisation is refused, not overwritten.
     pub fn shared(lock: &File, max: usize) -> Result<ReaderTable> {
         let slots = match valid_table(lock)? {
             Some(n) => n,
             None => {
-                lock.lock()?;
+                lock_exclusive(lock, true)?;
                 let init = (|| -> Result<usize> {
                     if let Some(n) = valid_table(lock)? {
                         return Ok(n);
                     }
-                    let n = max.max(1);
+                    if !initialisable(lock)? {
+                        return Err(Error::Invalid(
+                            "the lock file exists but is not an mdbx-lite lock file; \
+                             refusing to overwrite it"
+                                .into(),
+                        ));
+                    }
+                    let n = max.clamp(1, MAX_SLOTS);
                     lock.set_len(0)?;
                     lock.set_len((words_for(n) * 8) as u64)?;
                     let mut head = [0u8; 16];
@@ -153,7 +194,7 @@ impl ReaderTable {
                     lock.write_all_at(&MAGIC.to_le_bytes(), 0)?;
                     Ok(n)
                 })();
-                lock.unlock()?;
+                unlock(lock)?;
                 init?
             }
         };
@@ -189,6 +230,22 @@ impl ReaderTable {
     /// Announce commit `txnid` (the writer holds the file lock, so stores never race).
     pub fn announce_commit(&self, txnid: u64) {
         self.words()[W_HINT].store(txnid, SeqCst);
+    }
+
+    /// Record that a sync or meta write failed while writes may not have reached the
+    /// disk: every environment on the file, in any process, refuses to trust its newest
+    /// meta until a writer has made it durable again (`EnvInner::recover_failed_sync`).
+    pub fn mark_sync_failed(&self) {
+        self.words()[W_SYNC_FAILED].store(1, SeqCst);
+    }
+
+    pub fn sync_failed(&self) -> bool {
+        self.words()[W_SYNC_FAILED].load(SeqCst) != 0
+    }
+
+    /// Called by the writer, holding the write lock, once recovery made a meta durable.
+    pub fn clear_sync_failed(&self) {
+        self.words()[W_SYNC_FAILED].store(0, SeqCst);
     }
 
     /// Lower a hint that names a commit the file does not have (e.g. the database was

@@ -261,18 +261,18 @@ impl WriteTxn {
         } else {
             env.writer.try_lock_arc().ok_or(Error::Busy)?
         };
-        // Exclude writers in other processes for the life of this transaction.
-        if let Some(lock) = &env.lock_file {
-            if wait {
-                lock.lock()?;
-            } else if lock.try_lock().is_err() {
-                return Err(Error::Busy);
-            }
-            // Build on their latest commit, not on what this handle saw last.
-            if let Err(e) = env.adopt_newer_meta(&mut ws) {
-                let _ = lock.unlock();
-                return Err(e);
-            }
+        // Exclude writers of other environments on the file for the life of this
+        // transaction, then build on their latest commit, not on what this handle saw
+        // last, made durable again first if a sync failed.
+        if !env.lock_writer(wait)? {
+            return Err(Error::Busy);
+        }
+        if let Err(e) = env
+            .adopt_newer_meta(&mut ws)
+            .and_then(|_| env.recover_failed_sync(&mut ws))
+        {
+            env.unlock_writer();
+            return Err(e);
         }
         // A reader that died in another process must not pin free space.
         env.readers.clear_stale_oldest();
@@ -458,7 +458,15 @@ impl WriteTxn {
         if steady || (base.steady && !base_durable) {
             // Also required before a weak meta overwrites the other slot: the steady
             // meta it builds on is then the one a power loss falls back to.
-            env.storage.sync_data()?;
+            env.sync_or_poison()?;
+            if env.readers.sync_failed() {
+                // Another handle's sync failed while this transaction ran (its open, say):
+                // the writes this sync covered may be lost although it succeeded.
+                env.poison();
+                return Err(Error::Io(std::io::Error::other(
+                    "a sync of the database file failed in another handle during this commit",
+                )));
+            }
             if base.steady {
                 env.durable_txnid.fetch_max(base.txnid, Ordering::SeqCst);
             }
@@ -487,7 +495,7 @@ impl WriteTxn {
             _ => Ok(()),
         });
         if let Err(e) = written {
-            env.poisoned.store(true, Ordering::SeqCst);
+            env.poison();
             return Err(e);
         }
         if durability == Durability::Full {
@@ -520,9 +528,7 @@ impl WriteTxn {
 impl Drop for WriteTxn {
     fn drop(&mut self) {
         *self.env.writer_thread.lock() = None;
-        if let Some(lock) = &self.env.lock_file {
-            let _ = lock.unlock();
-        }
+        self.env.unlock_writer();
     }
 }
 

@@ -1,0 +1,212 @@
+//! The lock file's identity and permissions: every open of one file shares one writer
+//! exclusion and one reader table, whatever name it was opened by; a file planted under
+//! the lock file's name is never followed, truncated or written; a user who may only
+//! read the database cannot stall its writers.
+
+use std::fs::{File, OpenOptions, Permissions};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+use mdbx_lite::{lock_path, Env, Error};
+
+fn is_root() -> bool {
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .unwrap_or(1)
+        == 0
+}
+
+fn new_db(path: &Path) -> Env {
+    let env = Env::open(path).unwrap();
+    let mut w = env.begin_write().unwrap();
+    w.main_table().put(b"k", b"v").unwrap();
+    w.commit().unwrap();
+    env
+}
+
+fn expect_invalid(result: mdbx_lite::Result<Env>, words: &str) -> String {
+    match result {
+        Err(Error::Invalid(why)) => {
+            assert!(why.contains(words), "{why:?} does not say {words:?}");
+            why
+        }
+        Err(e) => panic!("expected a refusal saying {words:?}, got {e}"),
+        Ok(_) => panic!("expected a refusal saying {words:?}, the open succeeded"),
+    }
+}
+
+#[test]
+fn a_symlink_to_the_database_shares_its_writer_lock_and_readers() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let link = dir.path().join("link");
+    let env = new_db(&db);
+    std::os::unix::fs::symlink(&db, &link).unwrap();
+    let aliased = Env::open(&link).unwrap();
+
+    let w = env.begin_write().unwrap();
+    assert!(
+        matches!(aliased.try_begin_write(), Err(Error::Busy)),
+        "two writers ran at once through two names of one file"
+    );
+    drop(w);
+    let reader = aliased.begin_read().unwrap();
+    assert!(
+        env.readers().iter().any(|r| r.txnid == reader.id()),
+        "a reader through the link is invisible to writers through the real name"
+    );
+    drop(reader);
+    assert!(aliased.try_begin_write().is_ok());
+    assert!(!Path::new(&format!("{}-lock", link.display())).exists());
+    assert_eq!(lock_path(&link), lock_path(&db));
+}
+
+#[test]
+fn a_symlinked_directory_shares_the_lock_file_too() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("real")).unwrap();
+    std::os::unix::fs::symlink(dir.path().join("real"), dir.path().join("alias")).unwrap();
+    let env = new_db(&dir.path().join("real/db"));
+    let aliased = Env::open(dir.path().join("alias/db")).unwrap();
+    let _w = env.begin_write().unwrap();
+    assert!(matches!(aliased.try_begin_write(), Err(Error::Busy)));
+}
+
+#[test]
+fn a_database_with_a_hard_link_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let link = dir.path().join("link");
+    drop(new_db(&db));
+    std::fs::hard_link(&db, &link).unwrap();
+    expect_invalid(Env::open(&link), "hard links");
+    expect_invalid(Env::open(&db), "hard links");
+    expect_invalid(Env::builder().read_only(true).open(&link), "hard links");
+    assert!(!Path::new(&format!("{}-lock", link.display())).exists());
+    std::fs::remove_file(&link).unwrap();
+    let env = Env::open(&db).unwrap();
+    assert_eq!(
+        env.begin_read().unwrap().main_table().get(b"k").unwrap(),
+        Some(&b"v"[..])
+    );
+}
+
+/// Another user plants `db-lock -> victim`: the open must neither follow it nor touch
+/// the victim.
+#[test]
+fn a_lock_file_symlink_is_never_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, b"precious contents").unwrap();
+    std::fs::set_permissions(&victim, Permissions::from_mode(0o600)).unwrap();
+    std::os::unix::fs::symlink(&victim, format!("{}-lock", db.display())).unwrap();
+
+    expect_invalid(Env::open(&db), "symbolic link");
+    // The database itself may exist already.
+    std::fs::write(&db, b"").unwrap();
+    expect_invalid(Env::open(&db), "symbolic link");
+    expect_invalid(Env::builder().read_only(true).open(&db), "symbolic link");
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious contents");
+    assert_eq!(std::fs::metadata(&victim).unwrap().mode() & 0o777, 0o600);
+
+    // A dangling link is not followed either (it would create the target).
+    let db2 = dir.path().join("db2");
+    let target = dir.path().join("created-through-link");
+    std::os::unix::fs::symlink(&target, format!("{}-lock", db2.display())).unwrap();
+    expect_invalid(Env::open(&db2), "symbolic link");
+    assert!(!target.exists());
+}
+
+#[test]
+fn a_file_that_is_not_a_lock_file_is_never_truncated() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    drop(new_db(&db));
+    let lock = lock_path(&db);
+    let foreign = b"someone else's file, not an mdbx-lite reader table".repeat(40);
+    std::fs::write(&lock, &foreign).unwrap();
+    expect_invalid(Env::open(&db), "not an mdbx-lite lock file");
+    assert_eq!(std::fs::read(&lock).unwrap(), foreign);
+
+    // A hard link to another file, planted under the lock file's name.
+    std::fs::remove_file(&lock).unwrap();
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, b"").unwrap();
+    std::fs::hard_link(&victim, &lock).unwrap();
+    expect_invalid(Env::open(&db), "hard links");
+    assert_eq!(std::fs::metadata(&victim).unwrap().len(), 0);
+
+    // The remains of an interrupted initialisation are ours to finish.
+    std::fs::remove_file(&lock).unwrap();
+    std::fs::write(&lock, vec![0u8; 64 + 64 * 126]).unwrap();
+    let env = Env::open(&db).unwrap();
+    assert!(env.readers_shared());
+}
+
+#[test]
+fn the_lock_file_takes_the_database_files_permissions() {
+    let dir = tempfile::tempdir().unwrap();
+    for mode in [0o600, 0o640, 0o660] {
+        let db = dir.path().join(format!("db{mode:o}"));
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&db)
+            .unwrap();
+        // Exact bits, whatever the umask.
+        std::fs::set_permissions(&db, Permissions::from_mode(mode)).unwrap();
+        drop(new_db(&db));
+        let lock = std::fs::metadata(lock_path(&db)).unwrap();
+        assert_eq!(lock.mode() & 0o777, mode, "lock file mode for {mode:o}");
+    }
+}
+
+/// Anyone who can open a file can `flock` it; a writer lock that a read-only
+/// descriptor can take would let any user who may read the database stall its writers.
+#[test]
+fn a_read_only_descriptor_cannot_stall_the_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let env = new_db(&db);
+    let lock_ro = File::open(lock_path(&db)).unwrap();
+    lock_ro.lock().unwrap();
+    let data_ro = File::open(&db).unwrap();
+    data_ro.lock().unwrap();
+    let w = env.try_begin_write();
+    assert!(
+        w.is_ok(),
+        "a read-only holder of the lock file stalled the writer: {:?}",
+        w.err()
+    );
+}
+
+/// Root opening a database in a directory another user controls must not write through
+/// a lock file that user planted; a read-only open may read through it.
+#[test]
+fn a_lock_file_of_another_user_is_refused_for_writing() {
+    if !is_root() {
+        eprintln!("skipped: needs root to create files of another user");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    drop(new_db(&db));
+    let lock = lock_path(&db);
+    std::os::unix::fs::chown(&lock, Some(4242), Some(4242)).unwrap();
+    expect_invalid(Env::open(&db), "belongs to user 4242");
+    let ro = Env::builder().read_only(true).open(&db).unwrap();
+    assert_eq!(
+        ro.begin_read().unwrap().main_table().get(b"k").unwrap(),
+        Some(&b"v"[..])
+    );
+    drop(ro);
+
+    // A lock file root creates for another user's database is handed to that user.
+    std::fs::remove_file(&lock).unwrap();
+    std::os::unix::fs::chown(&db, Some(4243), Some(4244)).unwrap();
+    drop(Env::open(&db).unwrap());
+    let md = std::fs::metadata(&lock).unwrap();
+    assert_eq!((md.uid(), md.gid()), (4243, 4244));
+}
