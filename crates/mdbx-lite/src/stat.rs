@@ -88,7 +88,11 @@ impl Env {
             held_pages: free - reusable,
             readers: others.len(),
             max_readers: inner.readers.capacity(),
-            oldest_reader_lag: oldest.map(|o| snap.meta.txnid - o).unwrap_or(0),
+            // A reader of another process may hold a snapshot newer than ours (a commit
+            // landed after our own read began): no lag, not an underflow.
+            oldest_reader_lag: oldest
+                .map(|o| snap.meta.txnid.saturating_sub(o))
+                .unwrap_or(0),
             main: rtx.main_table().stat(),
             tables: rtx.list_tables()?.len(),
         })
