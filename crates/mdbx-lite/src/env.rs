@@ -358,19 +358,6 @@ impl Env {
                 data.nlink()
             )));
         }
-        let lpath = lock_path_of(&real_path(&file, path));
-        // A read-only open uses the shared reader table when the lock file exists and is
-        // writable (so writers in other processes respect its readers); otherwise it
-        // reads alone (see `ReaderTable`), and it never creates the lock file.
-        let lock_file = open_lock_file(&lpath, &data, b.read_only)?;
-        let readers = match &lock_file {
-            Some(lock) => ReaderTable::shared(lock, b.max_readers).map_err(|e| match e {
-                Error::Io(e) => io_context(e, "cannot set up the reader table in", &lpath),
-                Error::Invalid(why) => Error::Invalid(format!("{}: {why}", lpath.display())),
-                e => e,
-            })?,
-            None => ReaderTable::private(b.max_readers),
-        };
         let mut storage: Box<dyn Storage> = Box::new(FileStorage::new(file.try_clone()?));
         if let Some(layer) = b.storage_layer {
             storage = layer(storage);
@@ -395,6 +382,20 @@ impl Env {
             len = storage.len()?;
         }
         let mut pair = read_meta_pair(storage.as_ref(), len, b.page_size)?;
+        // Only now, with the file known to be a database, is anything created beside it.
+        let lpath = lock_path_of(&real_path(&file, path));
+        // A read-only open uses the shared reader table when the lock file exists and is
+        // writable (so writers in other processes respect its readers); otherwise it
+        // reads alone (see `ReaderTable`), and it never creates the lock file.
+        let lock_file = open_lock_file(&lpath, &data, b.read_only)?;
+        let readers = match &lock_file {
+            Some(lock) => ReaderTable::shared(lock, b.max_readers).map_err(|e| match e {
+                Error::Io(e) => io_context(e, "cannot set up the reader table in", &lpath),
+                Error::Invalid(why) => Error::Invalid(format!("{}: {why}", lpath.display())),
+                e => e,
+            })?,
+            None => ReaderTable::private(b.max_readers),
+        };
         if pair.stale_weak.is_some() && !b.read_only {
             lock_exclusive(&file, true)?;
             let recovered = roll_back_weak_meta(storage.as_ref(), len);

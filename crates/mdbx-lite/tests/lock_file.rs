@@ -210,3 +210,14 @@ fn a_lock_file_of_another_user_is_refused_for_writing() {
     let md = std::fs::metadata(&lock).unwrap();
     assert_eq!((md.uid(), md.gid()), (4243, 4244));
 }
+
+#[test]
+fn a_failed_open_of_a_file_that_is_not_a_database_leaves_no_lock_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notes.txt");
+    std::fs::write(&path, b"not a database, just some text\n".repeat(300)).unwrap();
+    assert!(matches!(Env::open(&path), Err(Error::NotADatabase(_))));
+    assert!(!lock_path(&path).exists());
+    let entries: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(entries.len(), 1, "the open left something beside the file");
+}
