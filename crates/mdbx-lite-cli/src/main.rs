@@ -174,7 +174,7 @@ pub struct CopyArgs {
     pub compact: bool,
     /// Source database file
     pub src: PathBuf,
-    /// Destination file (must not exist)
+    /// Destination file (must not exist); it appears only once the copy is complete
     pub dst: PathBuf,
 }
 
