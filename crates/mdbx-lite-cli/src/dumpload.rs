@@ -2,13 +2,15 @@
 //! `mdbx_lite::dump`.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use mdbx_lite::dump::{DumpError, DumpFormat, DumpHeader, DumpReader, DumpWriter};
 use mdbx_lite::{Env, Error, PutFlags, WriteTxn};
 
-use crate::util::{file_len, open_ro, open_rw, progress, CliError, CliResult};
+use crate::util::{
+    create_beside, file_len, open_ro, open_rw, progress, publish, CliError, CliResult,
+};
 use crate::{DumpArgs, LoadArgs};
 
 /// `maxreaders=` written in dump headers (LMDB's default).
@@ -237,17 +239,40 @@ fn unsupported_flags(h: &DumpHeader) -> Vec<&str> {
 }
 
 pub fn load(a: &LoadArgs, _out: &mut dyn Write) -> CliResult<i32> {
-    let existed = a.db.exists();
-    let r = load_inner(a);
-    if r.is_err() && !existed {
-        // Do not leave behind a database this failed load created.
-        let _ = std::fs::remove_file(&a.db);
-        let _ = std::fs::remove_file(mdbx_lite::lock_path(&a.db));
+    match std::fs::symlink_metadata(&a.db) {
+        Ok(m) if m.file_type().is_symlink() && !a.db.exists() => {
+            return Err(CliError::new(
+                Some(&a.db),
+                "is a symbolic link to a missing file; refusing to create a database through it",
+            ))
+        }
+        // An existing database keeps every commit of the load, even if a later one fails.
+        Ok(_) => return load_inner(a, None),
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(CliError::io(&a.db, e)),
+        Err(_) => {}
     }
+    // A new database is built under a temporary name and appears only once complete:
+    // a failed load then removes only its own file, never a database that another
+    // process created at the destination (and committed to) meanwhile.
+    let tmp = create_beside(&a.db, "load").map_err(|e| CliError::io(&a.db, e))?;
+    let r = load_inner(a, Some(&tmp)).and_then(|code| match publish(&tmp, &a.db) {
+        Ok(()) => Ok(code),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(CliError::new(
+            Some(&a.db),
+            "was created by another process during the load; nothing was written to it",
+        )),
+        Err(e) => Err(CliError::io(&a.db, e)),
+    });
+    // `load_inner` has dropped its environment: these files are no longer in use.
+    if r.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    let _ = std::fs::remove_file(mdbx_lite::lock_path(&tmp));
     r
 }
 
-fn load_inner(a: &LoadArgs) -> CliResult<i32> {
+/// Load into `a.db`, or into the new, empty file `fresh` that is to become `a.db`.
+fn load_inner(a: &LoadArgs, fresh: Option<&Path>) -> CliResult<i32> {
     let (src, input_len): (PathBuf, u64) = match &a.file {
         Some(f) => (f.clone(), file_len(f)),
         None => (PathBuf::from("<stdin>"), 0),
@@ -268,14 +293,15 @@ fn load_inner(a: &LoadArgs) -> CliResult<i32> {
     let src_for_err = src.clone();
     let derr = move |e: DumpError| CliError::new(Some(&src_for_err), e.to_string());
     let mut header = r.next_section().map_err(&derr)?;
-    let env = if a.db.exists() {
-        open_rw(&a.db)?
-    } else {
-        let mut b = Env::builder();
-        if let Some(ps) = header.as_ref().and_then(header_page_size) {
-            b = b.page_size(ps);
+    let env = match fresh {
+        None => open_rw(&a.db)?,
+        Some(path) => {
+            let mut b = Env::builder();
+            if let Some(ps) = header.as_ref().and_then(header_page_size) {
+                b = b.page_size(ps);
+            }
+            b.open(path).map_err(|e| CliError::db(&a.db, e))?
         }
-        b.open(&a.db).map_err(|e| CliError::db(&a.db, e))?
     };
     let txn = env.begin_write().map_err(|e| CliError::db(&a.db, e))?;
     let mut loader = Loader {

@@ -221,3 +221,23 @@ pub fn names_in(dir: &Path) -> Vec<String> {
     v.sort();
     v
 }
+
+/// The header of a bytevalue dump of the main table.
+pub const DUMP_HEAD: &str = "VERSION=3\nformat=bytevalue\ntype=btree\nHEADER=END\n";
+
+/// Bytevalue data lines for entries `range`: 16-byte keys in order, `value_len`-byte
+/// values.
+pub fn dump_entries(range: std::ops::Range<u64>, value_len: usize) -> String {
+    let mut s = String::new();
+    for i in range {
+        s.push_str(&format!(" {}\n ", hex(format!("key{i:013}").as_bytes())));
+        let v: Vec<u8> = (0..value_len).map(|j| (i as usize * 7 + j) as u8).collect();
+        s.push_str(&hex(&v));
+        s.push('\n');
+    }
+    s
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
