@@ -127,20 +127,34 @@ struct Loader<'a> {
     skipped: u64,
 }
 
+/// An error of the database while loading `src` (up to `line`, when known): it names
+/// the database, not the input, which is not at fault.
+fn load_db_err(db: &Path, src: &Path, line: Option<u64>, e: Error) -> CliError {
+    let at = match line {
+        Some(n) => format!("{} line {n}", src.display()),
+        None => src.display().to_string(),
+    };
+    CliError::new(Some(db), format!("{e} (while loading {at})"))
+}
+
 impl Loader<'_> {
-    fn dberr(&self, e: Error) -> CliError {
-        CliError::db(&self.args.db, e)
+    fn dberr(&self, line: Option<u64>, e: Error) -> CliError {
+        load_db_err(&self.args.db, &self.src, line, e)
     }
 
     fn line_err(&self, line: u64, e: impl std::fmt::Display) -> CliError {
         CliError::new(Some(&self.src), format!("line {line}: {e}"))
     }
 
-    fn commit_and_restart(&mut self) -> CliResult<()> {
+    fn commit_and_restart(&mut self, line: u64) -> CliResult<()> {
         if let Some(t) = self.txn.take() {
-            t.commit().map_err(|e| self.dberr(e))?;
+            t.commit().map_err(|e| self.dberr(Some(line), e))?;
         }
-        self.txn = Some(self.env.begin_write().map_err(|e| self.dberr(e))?);
+        self.txn = Some(
+            self.env
+                .begin_write()
+                .map_err(|e| self.dberr(Some(line), e))?,
+        );
         Ok(())
     }
 
@@ -167,19 +181,14 @@ impl Loader<'_> {
             let Some(txn) = self.txn.as_mut() else {
                 return Err(CliError::new(None, "internal error: no transaction"));
             };
+            let dberr = |e| load_db_err(&self.args.db, &self.src, Some(r.line()), e);
             let mut t = match table {
                 None => txn.main_table(),
-                Some(n) => txn
-                    .create_table(n)
-                    .map_err(|e| CliError::db(&self.args.db, e))?,
+                Some(n) => txn.create_table(n).map_err(dberr)?,
             };
             if first_batch {
                 first_batch = false;
-                last = t
-                    .cursor()
-                    .last()
-                    .map_err(|e| CliError::db(&self.args.db, e))?
-                    .map(|(k, _)| k.to_vec());
+                last = t.cursor().last().map_err(dberr)?.map(|(k, _)| k.to_vec());
             }
             let mut n = 0;
             let mut more = true;
@@ -190,7 +199,14 @@ impl Loader<'_> {
                 }
                 n += 1;
                 let line = r.line();
-                let bad = |e: Error| CliError::new(Some(&self.src), format!("line {line}: {e}"));
+                let input_err =
+                    |e: Error| CliError::new(Some(&self.src), format!("line {line}: {e}"));
+                // Refusals of the entry itself are the input's fault; anything else
+                // (a full disk, say) is the database's.
+                let bad = |e: Error| match e {
+                    Error::KeyTooLarge { .. } | Error::ValueTooLarge { .. } => input_err(e),
+                    e => load_db_err(&self.args.db, &self.src, Some(line), e),
+                };
                 let sorted = last.as_deref().is_none_or(|l| k.as_slice() > l);
                 if self.args.append || sorted {
                     match t.put_with(&k, &v, append) {
@@ -202,7 +218,7 @@ impl Loader<'_> {
                             None => last = Some(k.clone()),
                         },
                         Err(Error::KeyNotGreater) => {
-                            return Err(bad(Error::Invalid(
+                            return Err(input_err(Error::Invalid(
                                 "key out of order (-a needs input sorted by key)".into(),
                             )))
                         }
@@ -226,7 +242,7 @@ impl Loader<'_> {
                 .as_ref()
                 .is_some_and(|t| t.dirty_pages() > DIRTY_LIMIT)
             {
-                self.commit_and_restart()?;
+                self.commit_and_restart(r.line())?;
             }
         }
     }
@@ -335,7 +351,7 @@ fn load_inner(a: &LoadArgs, fresh: Option<&Path>) -> CliResult<i32> {
         header = r.next_section().map_err(&derr)?;
     }
     if let Some(t) = loader.txn.take() {
-        t.commit().map_err(|e| loader.dberr(e))?;
+        t.commit().map_err(|e| loader.dberr(None, e))?;
     }
     pb.finish_and_clear();
     if loader.skipped > 0 {

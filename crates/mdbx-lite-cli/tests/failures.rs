@@ -170,6 +170,47 @@ fn copy_onto_a_full_disk_names_the_destination_and_can_be_retried() {
 }
 
 #[test]
+fn load_onto_a_full_disk_names_the_database() {
+    let Some(fs) = SmallFs::mount(4 << 20) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // About 6 MiB of values large enough for overflow pages, which a put writes at
+    // once: the disk fills up while entries are being put, not at a commit.
+    let dump = dir.path().join("in.dump");
+    std::fs::write(
+        &dump,
+        format!("{DUMP_HEAD}{}DATA=END\n", dump_entries(0..1500, 3000)),
+    )
+    .unwrap();
+    let expect_db_error = |db: &Path| {
+        let r = run(["load", "-f", p(&dump), p(db)]).fails(1, "No space left on device");
+        assert!(
+            r.stderr
+                .starts_with(&format!("mdbx-lite: {}: I/O error: ", db.display())),
+            "{}",
+            r.stderr
+        );
+        assert!(
+            r.stderr
+                .contains(&format!("(while loading {}", dump.display())),
+            "{}",
+            r.stderr
+        );
+    };
+    // A new database: nothing is left.
+    let new = fs.path().join("new.db");
+    expect_db_error(&new);
+    assert_eq!(fs.names(), Vec::<String>::new());
+    // An existing database keeps what it had.
+    let old = fs.path().join("old.db");
+    common::run_stdin(["load", "-T", p(&old)], b"a\n1\nb\n2\n").ok();
+    expect_db_error(&old);
+    assert!(run(["check", p(&old)]).ok().contains("no problems found"));
+    assert_eq!(run(["keys", "-v", p(&old)]).ok(), "a\t1\nb\t2\n");
+}
+
+#[test]
 fn copy_refuses_a_dangling_symbolic_link() {
     let dir = tempfile::tempdir().unwrap();
     let src = common::sample_db(dir.path(), 10, 100);
