@@ -1,14 +1,22 @@
 //! `mdbx-lite copy` and `mdbx-lite drop`.
 
-use std::io::Write;
+use std::io::{self, Write};
+
+use mdbx_lite::{CopyError, Error};
 
 use crate::util::{file_len, open_ro, open_rw, progress, CliError, CliResult};
 use crate::{CopyArgs, DropArgs};
 
 pub fn copy(a: &CopyArgs, _out: &mut dyn Write) -> CliResult<i32> {
     let env = open_ro(&a.src)?;
-    if a.dst.exists() {
-        return Err(CliError::new(Some(&a.dst), "already exists"));
+    // `symlink_metadata`, so that a dangling symbolic link counts too.
+    if let Ok(m) = a.dst.symlink_metadata() {
+        let what = if m.file_type().is_symlink() {
+            "exists (a symbolic link); refusing to overwrite"
+        } else {
+            "already exists"
+        };
+        return Err(CliError::new(Some(&a.dst), what));
     }
     let pb = progress(file_len(&a.src), 0, "copy");
     let r = env.copy_to_with_progress(&a.dst, a.compact, &mut |done, total| {
@@ -16,7 +24,16 @@ pub fn copy(a: &CopyArgs, _out: &mut dyn Write) -> CliResult<i32> {
         pb.set_position(done);
     });
     pb.finish_and_clear();
-    r.map_err(|e| CliError::db(&a.src, e))?;
+    r.map_err(|e| match e {
+        CopyError::Source(e) => CliError::db(&a.src, e),
+        CopyError::Destination(Error::Io(e)) if e.kind() == io::ErrorKind::AlreadyExists => {
+            CliError::new(
+                Some(&a.dst),
+                "appeared during the copy; it was left untouched and nothing was written to it",
+            )
+        }
+        CopyError::Destination(e) => CliError::db(&a.dst, e),
+    })?;
     Ok(0)
 }
 

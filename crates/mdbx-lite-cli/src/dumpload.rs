@@ -2,13 +2,15 @@
 //! `mdbx_lite::dump`.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use mdbx_lite::dump::{DumpError, DumpFormat, DumpHeader, DumpReader, DumpWriter};
 use mdbx_lite::{Env, Error, PutFlags, WriteTxn};
 
-use crate::util::{file_len, open_ro, open_rw, progress, CliError, CliResult};
+use crate::util::{
+    create_beside, file_len, open_ro, open_rw, progress, publish, CliError, CliResult,
+};
 use crate::{DumpArgs, LoadArgs};
 
 /// `maxreaders=` written in dump headers (LMDB's default).
@@ -125,20 +127,34 @@ struct Loader<'a> {
     skipped: u64,
 }
 
+/// An error of the database while loading `src` (up to `line`, when known): it names
+/// the database, not the input, which is not at fault.
+fn load_db_err(db: &Path, src: &Path, line: Option<u64>, e: Error) -> CliError {
+    let at = match line {
+        Some(n) => format!("{} line {n}", src.display()),
+        None => src.display().to_string(),
+    };
+    CliError::new(Some(db), format!("{e} (while loading {at})"))
+}
+
 impl Loader<'_> {
-    fn dberr(&self, e: Error) -> CliError {
-        CliError::db(&self.args.db, e)
+    fn dberr(&self, line: Option<u64>, e: Error) -> CliError {
+        load_db_err(&self.args.db, &self.src, line, e)
     }
 
     fn line_err(&self, line: u64, e: impl std::fmt::Display) -> CliError {
         CliError::new(Some(&self.src), format!("line {line}: {e}"))
     }
 
-    fn commit_and_restart(&mut self) -> CliResult<()> {
+    fn commit_and_restart(&mut self, line: u64) -> CliResult<()> {
         if let Some(t) = self.txn.take() {
-            t.commit().map_err(|e| self.dberr(e))?;
+            t.commit().map_err(|e| self.dberr(Some(line), e))?;
         }
-        self.txn = Some(self.env.begin_write().map_err(|e| self.dberr(e))?);
+        self.txn = Some(
+            self.env
+                .begin_write()
+                .map_err(|e| self.dberr(Some(line), e))?,
+        );
         Ok(())
     }
 
@@ -165,19 +181,14 @@ impl Loader<'_> {
             let Some(txn) = self.txn.as_mut() else {
                 return Err(CliError::new(None, "internal error: no transaction"));
             };
+            let dberr = |e| load_db_err(&self.args.db, &self.src, Some(r.line()), e);
             let mut t = match table {
                 None => txn.main_table(),
-                Some(n) => txn
-                    .create_table(n)
-                    .map_err(|e| CliError::db(&self.args.db, e))?,
+                Some(n) => txn.create_table(n).map_err(dberr)?,
             };
             if first_batch {
                 first_batch = false;
-                last = t
-                    .cursor()
-                    .last()
-                    .map_err(|e| CliError::db(&self.args.db, e))?
-                    .map(|(k, _)| k.to_vec());
+                last = t.cursor().last().map_err(dberr)?.map(|(k, _)| k.to_vec());
             }
             let mut n = 0;
             let mut more = true;
@@ -188,7 +199,14 @@ impl Loader<'_> {
                 }
                 n += 1;
                 let line = r.line();
-                let bad = |e: Error| CliError::new(Some(&self.src), format!("line {line}: {e}"));
+                let input_err =
+                    |e: Error| CliError::new(Some(&self.src), format!("line {line}: {e}"));
+                // Refusals of the entry itself are the input's fault; anything else
+                // (a full disk, say) is the database's.
+                let bad = |e: Error| match e {
+                    Error::KeyTooLarge { .. } | Error::ValueTooLarge { .. } => input_err(e),
+                    e => load_db_err(&self.args.db, &self.src, Some(line), e),
+                };
                 let sorted = last.as_deref().is_none_or(|l| k.as_slice() > l);
                 if self.args.append || sorted {
                     match t.put_with(&k, &v, append) {
@@ -200,7 +218,7 @@ impl Loader<'_> {
                             None => last = Some(k.clone()),
                         },
                         Err(Error::KeyNotGreater) => {
-                            return Err(bad(Error::Invalid(
+                            return Err(input_err(Error::Invalid(
                                 "key out of order (-a needs input sorted by key)".into(),
                             )))
                         }
@@ -224,7 +242,7 @@ impl Loader<'_> {
                 .as_ref()
                 .is_some_and(|t| t.dirty_pages() > DIRTY_LIMIT)
             {
-                self.commit_and_restart()?;
+                self.commit_and_restart(r.line())?;
             }
         }
     }
@@ -237,17 +255,40 @@ fn unsupported_flags(h: &DumpHeader) -> Vec<&str> {
 }
 
 pub fn load(a: &LoadArgs, _out: &mut dyn Write) -> CliResult<i32> {
-    let existed = a.db.exists();
-    let r = load_inner(a);
-    if r.is_err() && !existed {
-        // Do not leave behind a database this failed load created.
-        let _ = std::fs::remove_file(&a.db);
-        let _ = std::fs::remove_file(mdbx_lite::lock_path(&a.db));
+    match std::fs::symlink_metadata(&a.db) {
+        Ok(m) if m.file_type().is_symlink() && !a.db.exists() => {
+            return Err(CliError::new(
+                Some(&a.db),
+                "is a symbolic link to a missing file; refusing to create a database through it",
+            ))
+        }
+        // An existing database keeps every commit of the load, even if a later one fails.
+        Ok(_) => return load_inner(a, None),
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(CliError::io(&a.db, e)),
+        Err(_) => {}
     }
+    // A new database is built under a temporary name and appears only once complete:
+    // a failed load then removes only its own file, never a database that another
+    // process created at the destination (and committed to) meanwhile.
+    let tmp = create_beside(&a.db, "load").map_err(|e| CliError::io(&a.db, e))?;
+    let r = load_inner(a, Some(&tmp)).and_then(|code| match publish(&tmp, &a.db) {
+        Ok(()) => Ok(code),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(CliError::new(
+            Some(&a.db),
+            "was created by another process during the load; nothing was written to it",
+        )),
+        Err(e) => Err(CliError::io(&a.db, e)),
+    });
+    // `load_inner` has dropped its environment: these files are no longer in use.
+    if r.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    let _ = std::fs::remove_file(mdbx_lite::lock_path(&tmp));
     r
 }
 
-fn load_inner(a: &LoadArgs) -> CliResult<i32> {
+/// Load into `a.db`, or into the new, empty file `fresh` that is to become `a.db`.
+fn load_inner(a: &LoadArgs, fresh: Option<&Path>) -> CliResult<i32> {
     let (src, input_len): (PathBuf, u64) = match &a.file {
         Some(f) => (f.clone(), file_len(f)),
         None => (PathBuf::from("<stdin>"), 0),
@@ -268,14 +309,15 @@ fn load_inner(a: &LoadArgs) -> CliResult<i32> {
     let src_for_err = src.clone();
     let derr = move |e: DumpError| CliError::new(Some(&src_for_err), e.to_string());
     let mut header = r.next_section().map_err(&derr)?;
-    let env = if a.db.exists() {
-        open_rw(&a.db)?
-    } else {
-        let mut b = Env::builder();
-        if let Some(ps) = header.as_ref().and_then(header_page_size) {
-            b = b.page_size(ps);
+    let env = match fresh {
+        None => open_rw(&a.db)?,
+        Some(path) => {
+            let mut b = Env::builder();
+            if let Some(ps) = header.as_ref().and_then(header_page_size) {
+                b = b.page_size(ps);
+            }
+            b.open(path).map_err(|e| CliError::db(&a.db, e))?
         }
-        b.open(&a.db).map_err(|e| CliError::db(&a.db, e))?
     };
     let txn = env.begin_write().map_err(|e| CliError::db(&a.db, e))?;
     let mut loader = Loader {
@@ -309,7 +351,7 @@ fn load_inner(a: &LoadArgs) -> CliResult<i32> {
         header = r.next_section().map_err(&derr)?;
     }
     if let Some(t) = loader.txn.take() {
-        t.commit().map_err(|e| loader.dberr(e))?;
+        t.commit().map_err(|e| loader.dberr(None, e))?;
     }
     pb.finish_and_clear();
     if loader.skipped > 0 {

@@ -134,6 +134,9 @@ pub struct DumpArgs {
 /// Each section goes into the table its `database=` header line names; sections without
 /// one go into the -s table, or the main table. As in mdb_load, `database=` wins over -s.
 /// Sorted input is appended (leaves filled completely); unsorted input is inserted.
+///
+/// A new database appears only once all of the input is loaded. An existing one is
+/// committed to as the load goes: what was committed before an error stays.
 #[derive(Args)]
 #[command(
     after_help = "Examples:\n  mdb_dump -a -n lmdb-file | mdbx-lite load my.db\n  \
@@ -174,7 +177,7 @@ pub struct CopyArgs {
     pub compact: bool,
     /// Source database file
     pub src: PathBuf,
-    /// Destination file (must not exist)
+    /// Destination file (must not exist); it appears only once the copy is complete
     pub dst: PathBuf,
 }
 

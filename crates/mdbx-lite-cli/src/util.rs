@@ -1,7 +1,10 @@
 //! Shared helpers: the error type, opening databases, byte escaping, number formatting
 //! and progress bars.
 
+use std::ffi::OsString;
 use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::hash::{BuildHasher, RandomState};
 use std::io::{self, IsTerminal};
 use std::path::{Path, PathBuf};
 
@@ -245,6 +248,43 @@ pub fn progress(file_bytes: u64, total: u64, what: &str) -> ProgressBar {
     }
     pb.set_message(what.to_string());
     pb
+}
+
+/// Create a new, empty file beside `dest` under a hidden name of its own
+/// (`.NAME.WHAT-PID-RANDOM`), to build output in before it is moved into place.
+pub fn create_beside(dest: &Path, what: &str) -> io::Result<PathBuf> {
+    let name = dest
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "does not name a file"))?;
+    let mut attempt = 0u32;
+    loop {
+        let mut tmp_name = OsString::from(".");
+        tmp_name.push(name);
+        let random = RandomState::new().hash_one(attempt);
+        tmp_name.push(format!(".{what}-{}-{random:016x}", std::process::id()));
+        let tmp = dest.with_file_name(tmp_name);
+        match OpenOptions::new().write(true).create_new(true).open(&tmp) {
+            Ok(_) => return Ok(tmp),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 8 => attempt += 1,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Give the complete file `tmp` the name `dest`, unless something has that name:
+/// a hard link never replaces (it fails with `AlreadyExists`). Then drop the name
+/// `tmp` and sync the directory (best effort, as the library does for new files).
+pub fn publish(tmp: &Path, dest: &Path) -> io::Result<()> {
+    std::fs::hard_link(tmp, dest)?;
+    let _ = std::fs::remove_file(tmp);
+    let dir = match dest.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
 }
 
 /// Length of a file, 0 if unknown.

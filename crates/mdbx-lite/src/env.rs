@@ -293,7 +293,7 @@ fn open_lock_file(lpath: &Path, data: &Metadata, read_only: bool) -> Result<Opti
     )))
 }
 
-fn fsync_parent(path: &Path) {
+pub(crate) fn fsync_parent(path: &Path) {
     let parent = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),

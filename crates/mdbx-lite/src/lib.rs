@@ -36,6 +36,7 @@ mod snapshot;
 mod stat;
 mod txn;
 
+pub use copy::CopyError;
 pub use cursor::{Cursor, Entry, Range};
 pub use env::{lock_path, Durability, Env, EnvBuilder};
 pub use error::{Error, Result};

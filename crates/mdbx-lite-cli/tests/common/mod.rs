@@ -170,3 +170,74 @@ pub fn data_sections(dump: &str) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+
+/// A small tmpfs mounted on a new temporary directory, for tests that fill the disk;
+/// unmounted on drop.
+pub struct SmallFs {
+    dir: tempfile::TempDir,
+}
+
+impl SmallFs {
+    /// A filesystem of `bytes`, or `None` (with a note) where mounting is not permitted:
+    /// it needs root, as in CI.
+    pub fn mount(bytes: u64) -> Option<SmallFs> {
+        let dir = tempfile::tempdir().unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs"])
+            .arg(dir.path())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !mounted {
+            eprintln!("skipped: cannot mount a tmpfs (needs root)");
+            return None;
+        }
+        Some(SmallFs { dir })
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Names in the filesystem's root, sorted.
+    pub fn names(&self) -> Vec<String> {
+        names_in(self.path())
+    }
+}
+
+impl Drop for SmallFs {
+    fn drop(&mut self) {
+        // Lazy: a process of a failed test may still hold a file open.
+        let _ = Command::new("umount").arg("-l").arg(self.path()).status();
+    }
+}
+
+/// Names of the entries of directory `dir`, sorted.
+pub fn names_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// The header of a bytevalue dump of the main table.
+pub const DUMP_HEAD: &str = "VERSION=3\nformat=bytevalue\ntype=btree\nHEADER=END\n";
+
+/// Bytevalue data lines for entries `range`: 16-byte keys in order, `value_len`-byte
+/// values.
+pub fn dump_entries(range: std::ops::Range<u64>, value_len: usize) -> String {
+    let mut s = String::new();
+    for i in range {
+        s.push_str(&format!(" {}\n ", hex(format!("key{i:013}").as_bytes())));
+        let v: Vec<u8> = (0..value_len).map(|j| (i as usize * 7 + j) as u8).collect();
+        s.push_str(&hex(&v));
+        s.push('\n');
+    }
+    s
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
