@@ -271,6 +271,7 @@ pub fn load(a: &LoadArgs, _out: &mut dyn Write) -> CliResult<i32> {
     // a failed load then removes only its own file, never a database that another
     // process created at the destination (and committed to) meanwhile.
     let tmp = create_beside(&a.db, "load").map_err(|e| CliError::io(&a.db, e))?;
+    let tmp_lock = mdbx_lite::lock_path(&tmp);
     let r = load_inner(a, Some(&tmp)).and_then(|code| match publish(&tmp, &a.db) {
         Ok(()) => Ok(code),
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(CliError::new(
@@ -283,7 +284,7 @@ pub fn load(a: &LoadArgs, _out: &mut dyn Write) -> CliResult<i32> {
     if r.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
-    let _ = std::fs::remove_file(mdbx_lite::lock_path(&tmp));
+    let _ = std::fs::remove_file(tmp_lock);
     r
 }
 

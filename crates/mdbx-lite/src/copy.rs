@@ -101,6 +101,7 @@ impl Env {
         }
         let rtx = self.begin_read().map_err(src_err)?;
         let (tmp, file) = create_beside(path).map_err(dst_err)?;
+        let tmp_lock = crate::lock_path(&tmp);
         let r = if compact {
             drop(file);
             self.copy_compact(&rtx, &tmp, progress)
@@ -116,7 +117,7 @@ impl Env {
             r => r.map_err(dst_err),
         });
         let _ = std::fs::remove_file(&tmp);
-        let _ = std::fs::remove_file(crate::lock_path(&tmp));
+        let _ = std::fs::remove_file(tmp_lock);
         if r.is_ok() {
             crate::env::fsync_parent(path);
         }
