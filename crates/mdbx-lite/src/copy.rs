@@ -119,7 +119,7 @@ impl Env {
         let _ = std::fs::remove_file(&tmp);
         let _ = std::fs::remove_file(tmp_lock);
         if r.is_ok() {
-            crate::env::fsync_parent(path);
+            crate::os::files::fsync_parent(path);
         }
         r
     }

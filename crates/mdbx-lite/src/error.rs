@@ -56,6 +56,14 @@ impl Error {
     }
 }
 
+/// An I/O error that names what was being done to which file.
+pub(crate) fn io_context(e: io::Error, what: &str, path: &std::path::Path) -> Error {
+    Error::Io(io::Error::new(
+        e.kind(),
+        format!("{what} {}: {e}", path.display()),
+    ))
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

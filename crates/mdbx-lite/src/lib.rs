@@ -15,8 +15,10 @@
 //!
 //! Layers, top to bottom: [`Env`] / transactions / tables / cursors (this crate's API) →
 //! `btree` (search, split, merge) → `pager` (dirty pages, allocation, free space, commit
-//! I/O) → `map` (the memory mappings, the one module allowed raw memory access) and
-//! [`io`] (the write seam).
+//! I/O) → `os` (the memory mappings, the one module allowed raw memory access, the
+//! [`io`] write seam, and every other call specific to the operating system).
+
+#![deny(unsafe_code, clippy::undocumented_unsafe_blocks)]
 
 mod btree;
 pub mod check;
@@ -26,9 +28,8 @@ pub mod dump;
 mod env;
 mod error;
 pub mod inspect;
-pub mod io;
-mod map;
 mod meta;
+mod os;
 mod page;
 mod pager;
 mod readers;
@@ -40,7 +41,8 @@ pub use copy::CopyError;
 pub use cursor::{Cursor, Entry, Range};
 pub use env::{lock_path, Durability, Env, EnvBuilder};
 pub use error::{Error, Result};
-pub use map::ReadAhead;
+pub use os::io;
+pub use os::map::ReadAhead;
 pub use readers::ReaderInfo;
 pub use stat::EnvStat;
 pub use txn::{PutFlags, ReadTable, ReadTxn, TableMut, TableStat, WriteTxn};

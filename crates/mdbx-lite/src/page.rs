@@ -373,7 +373,7 @@ impl<'a> Node<'a> {
             let (_, off, klen) = self.slot(i);
             let end = (off + klen + LEAF_ENTRY_HEAD + PREFETCH_VALUE).min(self.data.len());
             if let Some(b) = self.data.get(off..end) {
-                crate::map::prefetch(b);
+                crate::os::map::prefetch(b);
             }
         }
     }
@@ -384,7 +384,7 @@ impl<'a> Node<'a> {
     #[inline]
     pub fn prefetch_slots(&self) {
         let end = (HEADER + self.count() * SLOT).min(HEADER + PREFETCH_SLOTS);
-        crate::map::prefetch(&self.data[HEADER..end]);
+        crate::os::map::prefetch(&self.data[HEADER..end]);
     }
 
     /// Child page of branch entry `i`.
@@ -848,8 +848,8 @@ mod tests {
             node.prefetch_entry(i); // past the end: no-op
         }
         node.prefetch_slots();
-        crate::map::prefetch(&[]);
-        crate::map::prefetch(&page[PAGE - 1..]);
-        crate::map::prefetch(&page[3..]);
+        crate::os::map::prefetch(&[]);
+        crate::os::map::prefetch(&page[PAGE - 1..]);
+        crate::os::map::prefetch(&page[3..]);
     }
 }

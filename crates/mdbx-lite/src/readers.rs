@@ -34,7 +34,8 @@ use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 
 use crate::error::{Error, Result};
-use crate::map::{lock_exclusive, unlock, SharedWords};
+use crate::os::map::{lock_exclusive, unlock, SharedWords};
+use crate::os::process::{process_alive, process_start};
 
 const MAGIC: u64 = u64::from_le_bytes(*b"MDBXLOCK");
 const VERSION: u64 = 1;
@@ -71,24 +72,6 @@ pub struct ReaderInfo {
     /// Whether the owning process still runs (false: a stale slot, cleared by
     /// `Env::reader_check` or automatically by the next writer that needs the space).
     pub alive: bool,
-}
-
-/// Start time of process `pid` in clock ticks since boot, or `None` if it does not exist.
-fn process_start(pid: u64) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Field 2 (the command) may contain spaces and parentheses: parse after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(19)?.parse().ok()
-}
-
-fn process_alive(pid: u64, start: u64) -> bool {
-    if !std::path::Path::new("/proc/self/stat").exists() {
-        return true; // no /proc: assume alive, never clear
-    }
-    match process_start(pid) {
-        None => false,
-        Some(s) => start == 0 || s == start,
-    }
 }
 
 fn words_for(slots: usize) -> usize {

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::map::Mapping;
 use crate::meta::{Meta, FIRST_PAGE};
+use crate::os::map::Mapping;
 use crate::page::{self, PageKind, HEADER};
 
 /// Where tree code gets pages from: a committed snapshot, or a write transaction

@@ -94,7 +94,7 @@ impl Storage for FileStorage {
     }
 
     fn start_writeback(&self, offset: u64, len: u64) {
-        crate::map::start_writeback(&self.file, offset, len);
+        crate::os::map::start_writeback(&self.file, offset, len);
     }
 }
 
