@@ -32,6 +32,9 @@ pub enum Durability {
     NoSync,
 }
 
+pub(crate) const ANOTHER_ENV_WRITES: &str =
+    "this thread already has a write transaction open on this file, through another Env";
+
 /// Options for opening an environment; `Env::open` uses the defaults.
 pub struct EnvBuilder {
     page_size: Option<usize>,
@@ -163,7 +166,15 @@ pub(crate) struct EnvInner {
     /// The thread running this environment's write transaction (`WriteTxn` is not
     /// `Send`), so that thread's own `sync` or `begin_write` cannot deadlock on it.
     pub writer_thread: Mutex<Option<std::thread::ThreadId>>,
+    /// Device and inode of the file: which other environments of this process are on
+    /// the same file (see `WRITING_THREADS`).
+    pub file_id: (u64, u64),
 }
+
+/// The files whose write transaction runs in this process, with the thread running it.
+/// A thread that waits for the writer lock of a file whose transaction it runs itself,
+/// through another `Env`, would wait forever; it gets an error instead.
+static WRITING_THREADS: Mutex<Vec<((u64, u64), std::thread::ThreadId)>> = Mutex::new(Vec::new());
 
 /// An open database. Cheap to clone (shared handle); `Send + Sync`.
 ///
@@ -355,6 +366,7 @@ impl Env {
             weak_bytes: AtomicU64::new(0),
             poisoned: AtomicBool::new(false),
             writer_thread: Mutex::new(None),
+            file_id: (data.dev(), data.ino()),
         };
         let env = Env {
             inner: Arc::new(inner),
@@ -552,6 +564,13 @@ impl EnvInner {
             // newest meta; nothing can commit until it returns.
             return self.steady_head();
         }
+        if self.writes_through_another_env() {
+            return if wait {
+                Err(Error::Invalid(ANOTHER_ENV_WRITES.into()))
+            } else {
+                Ok(())
+            };
+        }
         let mut ws = if wait {
             self.writer.lock()
         } else {
@@ -680,6 +699,27 @@ impl EnvInner {
 
     pub(crate) fn is_writer_thread(&self) -> bool {
         *self.writer_thread.lock() == Some(std::thread::current().id())
+    }
+
+    /// Whether this thread runs a write transaction on this file through another
+    /// environment (waiting for the writer lock would then never end).
+    pub(crate) fn writes_through_another_env(&self) -> bool {
+        let me = (self.file_id, std::thread::current().id());
+        !self.is_writer_thread() && WRITING_THREADS.lock().contains(&me)
+    }
+
+    /// Record (or forget) that this thread runs this environment's write transaction.
+    pub(crate) fn set_writer_thread(&self, running: bool) {
+        let me = (self.file_id, std::thread::current().id());
+        let mut all = WRITING_THREADS.lock();
+        if running {
+            *self.writer_thread.lock() = Some(me.1);
+            all.push(me);
+        } else if self.writer_thread.lock().take().is_some() {
+            if let Some(i) = all.iter().position(|&w| w == me) {
+                all.swap_remove(i);
+            }
+        }
     }
 
     /// `make_steady` once the writer's locks are held.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::btree::{self, PutMode};
 use crate::cursor::{BoundKey, Cursor, Range, RawCursor};
-use crate::env::{write_meta, Durability, EnvInner};
+use crate::env::{write_meta, Durability, EnvInner, ANOTHER_ENV_WRITES};
 use crate::error::{Error, Result};
 use crate::meta::{Meta, TableRecord};
 use crate::pager::Pager;
@@ -248,12 +248,14 @@ impl WriteTxn {
         if env.poisoned.load(Ordering::SeqCst) {
             return Err(Error::NeedsReopen);
         }
-        if env.is_writer_thread() {
+        if env.is_writer_thread() || env.writes_through_another_env() {
             // Waiting would deadlock: the transaction this thread holds never ends.
-            return Err(if wait {
+            return Err(if !wait {
+                Error::Busy
+            } else if env.is_writer_thread() {
                 Error::Invalid("this thread already has a write transaction open".into())
             } else {
-                Error::Busy
+                Error::Invalid(ANOTHER_ENV_WRITES.into())
             });
         }
         let mut ws = if wait {
@@ -290,7 +292,7 @@ impl WriteTxn {
             base.free,
             reuse_limit,
         );
-        *env.writer_thread.lock() = Some(std::thread::current().id());
+        env.set_writer_thread(true);
         Ok(WriteTxn {
             env,
             pager,
@@ -527,7 +529,7 @@ impl WriteTxn {
 
 impl Drop for WriteTxn {
     fn drop(&mut self) {
-        *self.env.writer_thread.lock() = None;
+        self.env.set_writer_thread(false);
         self.env.unlock_writer();
     }
 }
