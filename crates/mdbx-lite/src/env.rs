@@ -32,6 +32,10 @@ pub enum Durability {
     NoSync,
 }
 
+/// How to bring an LMDB database over.
+const LMDB_HINT: &str = "convert it with LMDB's tools: \
+    `mdb_dump -a SRC | mdbx-lite load NEW.db` (and `mdb_dump SRC` for the main table)";
+
 pub(crate) const ANOTHER_ENV_WRITES: &str =
     "this thread already has a write transaction open on this file, through another Env";
 
@@ -225,6 +229,19 @@ impl Env {
                     "page size {ps} (must be a power of two from 4096 to 65536)"
                 )));
             }
+        }
+        if path.is_dir() {
+            return Err(Error::NotADatabase(if path.join("data.mdb").is_file() {
+                format!(
+                    "{} is an LMDB environment (a directory with data.mdb); {LMDB_HINT}",
+                    path.display()
+                )
+            } else {
+                format!(
+                    "{} is a directory; a database is a single file",
+                    path.display()
+                )
+            }));
         }
         let file = OpenOptions::new()
             .read(true)
@@ -948,9 +965,13 @@ pub(crate) fn read_meta_pair(
         }
     }
     if e0 == MetaProblem::BadMagic && e1 == MetaProblem::BadMagic {
-        Err(Error::NotADatabase(
-            "no mdbx-lite meta page (bad magic)".into(),
-        ))
+        // LMDB's meta page: a 16-byte page header, then the magic 0xBEEFC0DE.
+        let lmdb = m0.get(16..20) == Some(&0xBEEF_C0DEu32.to_le_bytes()[..]);
+        Err(Error::NotADatabase(if lmdb {
+            format!("an LMDB database file; {LMDB_HINT}")
+        } else {
+            "no mdbx-lite meta page (bad magic)".into()
+        }))
     } else {
         Err(Error::Corrupted {
             page: 0,
