@@ -77,6 +77,7 @@ impl EnvBuilder {
         self.page_size = Some(bytes);
         self
     }
+    /// How hard commits work to be durable (default `Full`; see [`Durability`]).
     pub fn durability(mut self, d: Durability) -> Self {
         self.durability = d;
         self
@@ -424,10 +425,12 @@ impl Env {
         self.inner.make_steady(true)
     }
 
+    /// The path the environment was opened with.
     pub fn path(&self) -> &Path {
         &self.inner.path
     }
 
+    /// The database's page size in bytes.
     pub fn page_size(&self) -> usize {
         self.inner.page_size
     }
@@ -437,6 +440,7 @@ impl Env {
         crate::btree::max_key_size(self.inner.page_size)
     }
 
+    /// Whether the environment was opened read-only.
     pub fn is_read_only(&self) -> bool {
         self.inner.opts.read_only
     }

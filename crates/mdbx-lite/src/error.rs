@@ -19,15 +19,38 @@ pub enum Error {
     /// The file is not an mdbx-lite database (no valid meta page).
     NotADatabase(String),
     /// The file was written by a newer, incompatible format version.
-    VersionMismatch { found: u32, supported: u32 },
+    VersionMismatch {
+        /// The version the file states.
+        found: u32,
+        /// The version this build reads and writes.
+        supported: u32,
+    },
     /// The file uses a different page size than the one requested.
-    PageSizeMismatch { file: u32, requested: u32 },
+    PageSizeMismatch {
+        /// The page size the file uses.
+        file: u32,
+        /// The page size [`crate::EnvBuilder::page_size`] asked for.
+        requested: u32,
+    },
     /// A page's bytes are inconsistent; `page` names it, `what` says how.
-    Corrupted { page: u64, what: String },
+    Corrupted {
+        /// The page found inconsistent (0 for the file as a whole or its first meta).
+        page: u64,
+        /// What is wrong with it.
+        what: String,
+    },
     /// A key is longer than [`crate::Env::max_key_size`].
-    KeyTooLarge { len: usize, max: usize },
+    KeyTooLarge {
+        /// Length of the key given.
+        len: usize,
+        /// The longest key this database accepts.
+        max: usize,
+    },
     /// A value is longer than the format can describe (4 GiB - 1).
-    ValueTooLarge { len: usize },
+    ValueTooLarge {
+        /// Length of the value given.
+        len: usize,
+    },
     /// `put` with `no_overwrite` found the key already present.
     KeyExists,
     /// `append` was given a key not greater than the table's last key.
@@ -37,7 +60,10 @@ pub enum Error {
     /// `try_begin_write` found another write transaction running.
     Busy,
     /// All reader slots are taken.
-    ReadersFull { max: usize },
+    ReadersFull {
+        /// Number of slots in the reader table.
+        max: usize,
+    },
     /// A write was attempted on an environment opened read-only.
     ReadOnly,
     /// A previous commit failed after its meta page may have reached the disk; the

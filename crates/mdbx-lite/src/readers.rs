@@ -63,9 +63,11 @@ pub(crate) struct ReaderTable {
 /// One reader slot, for statistics and `mdbx-lite readers`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ReaderInfo {
+    /// Index of the slot in the reader table.
     pub slot: usize,
     /// The snapshot (transaction id) the reader holds.
     pub txnid: u64,
+    /// Process id of the reader's process.
     pub pid: u32,
     /// Whether the owning process is this one.
     pub this_process: bool,

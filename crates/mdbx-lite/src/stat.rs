@@ -9,6 +9,7 @@ use crate::Env;
 /// A snapshot of the environment's gauges.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct EnvStat {
+    /// The database's page size in bytes.
     pub page_size: usize,
     /// Length of the database file.
     pub file_bytes: u64,
@@ -16,6 +17,7 @@ pub struct EnvStat {
     pub mapped_bytes: u64,
     /// Bytes of the file resident in the page cache (mincore).
     pub resident_bytes: u64,
+    /// Id of the latest committed transaction.
     pub last_txnid: u64,
     /// Pages ever allocated (the high-water mark), metas included.
     pub high_water_pages: u64,
@@ -28,6 +30,7 @@ pub struct EnvStat {
     pub held_pages: u64,
     /// Live read transactions, and the most there can be.
     pub readers: usize,
+    /// Reader slots in the lock file (or in memory, for a private reader table).
     pub max_readers: usize,
     /// Transactions committed since the oldest live reader's snapshot (0 if none).
     pub oldest_reader_lag: u64,

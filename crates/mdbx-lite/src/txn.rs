@@ -15,11 +15,17 @@ use crate::snapshot::{MappedPages, PageSource, Snapshot};
 /// Per-table statistics.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TableStat {
+    /// Number of entries (key/value pairs).
     pub entries: u64,
+    /// Levels of the B+tree: 0 for an empty table, 1 when the root is a leaf.
     pub depth: u32,
+    /// Interior pages.
     pub branch_pages: u64,
+    /// Leaf pages.
     pub leaf_pages: u64,
+    /// Pages of overflow runs (values too large to sit in a leaf).
     pub overflow_pages: u64,
+    /// The database's page size in bytes.
     pub page_size: usize,
 }
 
@@ -177,12 +183,15 @@ impl<'txn> ReadTable<'txn> {
     pub fn len(&self) -> u64 {
         self.rec.entries
     }
+    /// Whether the table has no entries.
     pub fn is_empty(&self) -> bool {
         self.rec.entries == 0
     }
+    /// Entry and page counts of the table (O(1): kept in its record).
     pub fn stat(&self) -> TableStat {
         TableStat::new(&self.rec, self.src.page_size)
     }
+    /// A cursor over the table, positioned nowhere until moved.
     pub fn cursor(&self) -> Cursor<'txn> {
         Cursor::new(self.src, self.rec)
     }
@@ -613,18 +622,23 @@ impl TableMut<'_> {
             .map(|_| ())
     }
 
+    /// Number of entries, including this transaction's changes (O(1)).
     pub fn len(&self) -> u64 {
         self.rec().entries
     }
+    /// Whether the table has no entries.
     pub fn is_empty(&self) -> bool {
         self.rec().entries == 0
     }
+    /// Entry and page counts of the table as this transaction left it.
     pub fn stat(&self) -> TableStat {
         TableStat::new(&self.rec(), self.txn.env.page_size)
     }
+    /// A cursor over the table as this transaction sees it.
     pub fn cursor(&self) -> Cursor<'_> {
         Cursor::new(&self.txn.pager, self.rec())
     }
+    /// All entries in key order, including this transaction's changes.
     pub fn iter(&self) -> Range<'_> {
         Range::new(
             &self.txn.pager,
@@ -633,6 +647,7 @@ impl TableMut<'_> {
             Bound::Unbounded,
         )
     }
+    /// Entries with keys in `range`, including this transaction's changes.
     pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Range<'_> {
         let (s, e) = bounds(&range);
         Range::new(&self.txn.pager, self.rec(), s, e)

@@ -62,6 +62,7 @@ pub struct FileStorage {
 }
 
 impl FileStorage {
+    /// Storage over an open database file.
     pub fn new(file: File) -> FileStorage {
         FileStorage { file }
     }
