@@ -1,10 +1,13 @@
 //! Snapshot isolation under a concurrent writer, writer exclusion, and thread-safety of
 //! the handle types.
 
+mod common;
+use common::wait_until;
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Barrier;
+use std::sync::{Barrier, OnceLock};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use mdbx_lite::{Durability, Env, Error, ReadTable, ReadTxn, WriteTxn};
 
@@ -25,6 +28,12 @@ const TXNS: u64 = 3_000;
 /// Keys written by each transaction (and deleted by the next): all present or none.
 const BATCH: u64 = 16;
 const READERS: usize = 4;
+/// Every this many generations the writer waits until each reader has read the latest
+/// one, so every reader sees the writer's progress however the threads are scheduled.
+const CHECKPOINT_EVERY: u64 = 50;
+/// Commits a reader waits for, one read in eight, before checking its snapshot again:
+/// across at least one `Env::sync`, after which pages freed since are reused.
+const HOLD_COMMITS: u64 = 10;
 
 fn acct(i: u64) -> Vec<u8> {
     format!("acct/{i:04}").into_bytes()
@@ -161,11 +170,17 @@ fn readers_never_see_a_partial_transaction() {
     setup(&env);
     let done = AtomicBool::new(false);
     let start = Barrier::new(READERS + 1);
+    // The last generation the writer committed, and the last one each reader read.
+    // Relaxed: they only say who has got how far; what a reader sees of the database
+    // must come from the engine's own synchronisation, not from these.
+    let committed = AtomicU64::new(0);
+    let read_gen: Vec<AtomicU64> = (0..READERS).map(|_| AtomicU64::new(0)).collect();
     let t0 = Instant::now();
     let (reads, gens_seen) = thread::scope(|s| {
         let readers: Vec<_> = (0..READERS)
             .map(|id| {
                 let (env, done, start) = (&env, &done, &start);
+                let (committed, my_gen) = (&committed, &read_gen[id]);
                 s.spawn(move || {
                     start.wait();
                     let mut reads = 0u64;
@@ -182,9 +197,18 @@ fn readers_never_see_a_partial_transaction() {
                             distinct += 1;
                         }
                         last_gen = gen;
+                        my_gen.store(gen, Ordering::Relaxed);
                         if reads % 8 == id as u64 {
-                            // Hold the snapshot while the writer commits: it must not move.
-                            thread::sleep(Duration::from_millis(2));
+                            // Hold the snapshot while the writer commits HOLD_COMMITS more
+                            // generations (fewer if the writer is about to wait for this
+                            // reader at a checkpoint, or has finished): it must not move.
+                            let next_checkpoint = (gen / CHECKPOINT_EVERY + 1) * CHECKPOINT_EVERY;
+                            let until = (gen + HOLD_COMMITS).min(next_checkpoint);
+                            while committed.load(Ordering::Relaxed) < until
+                                && !done.load(Ordering::Acquire)
+                            {
+                                thread::yield_now();
+                            }
                             assert_eq!(verify_snapshot(&r), (gen, digest), "reader {id}");
                         }
                         reads += 1;
@@ -198,8 +222,16 @@ fn readers_never_see_a_partial_transaction() {
             let mut w = env.begin_write().unwrap();
             write_generation(&mut w, gen);
             w.commit().unwrap();
+            committed.store(gen, Ordering::Relaxed);
             if gen.is_multiple_of(10) {
                 env.sync().unwrap();
+            }
+            if gen.is_multiple_of(CHECKPOINT_EVERY) {
+                for (id, g) in read_gen.iter().enumerate() {
+                    wait_until(&format!("reader {id} to read generation {gen}"), || {
+                        g.load(Ordering::Relaxed) >= gen
+                    });
+                }
             }
         }
         done.store(true, Ordering::Release);
@@ -216,6 +248,7 @@ fn readers_never_see_a_partial_transaction() {
         "{TXNS} write txns in {:?}; reads per reader {reads:?}; generations seen {gens_seen:?}",
         t0.elapsed()
     );
+    // Each reader read every checkpoint's generation (TXNS / CHECKPOINT_EVERY of them).
     for (r, g) in reads.iter().zip(&gens_seen) {
         assert!(*r >= 50, "a reader made only {r} reads");
         assert!(
@@ -273,17 +306,34 @@ fn try_begin_write_is_busy_while_a_writer_lives() {
     drop(env.try_begin_write().unwrap());
 }
 
+/// The calling thread's kernel id, from `/proc/thread-self` (a link to `PID/task/TID`).
+fn thread_id() -> String {
+    let link = std::fs::read_link("/proc/thread-self").unwrap();
+    link.file_name().unwrap().to_str().unwrap().to_string()
+}
+
+/// Whether thread `tid` of this process is asleep in the kernel (state `S`: waiting on a
+/// futex, a file lock, ...), not running or runnable.
+fn sleeping(tid: &str) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")) else {
+        return false;
+    };
+    // "TID (name) STATE ...": the name may hold spaces and parentheses.
+    stat.rsplit_once(')')
+        .is_some_and(|(_, rest)| rest.trim_start().starts_with('S'))
+}
+
 #[test]
 fn begin_write_waits_for_the_running_writer() {
     let dir = tempfile::tempdir().unwrap();
     let env = Env::open(dir.path().join("db")).unwrap();
     let mut w = env.begin_write().unwrap();
     w.main_table().put(b"x", b"first").unwrap();
-    let started = AtomicBool::new(false);
+    let tid = OnceLock::new();
     let acquired = AtomicBool::new(false);
     thread::scope(|s| {
         let h = s.spawn(|| {
-            started.store(true, Ordering::SeqCst);
+            tid.set(thread_id()).unwrap();
             let mut w2 = env.begin_write().unwrap();
             acquired.store(true, Ordering::SeqCst);
             let seen = w2.main_table().get(b"x").unwrap().map(|v| v.to_vec());
@@ -291,10 +341,11 @@ fn begin_write_waits_for_the_running_writer() {
             w2.commit().unwrap();
             seen
         });
-        while !started.load(Ordering::SeqCst) {
-            thread::yield_now();
-        }
-        thread::sleep(Duration::from_millis(300));
+        // Either the second writer gets in (wrong), or it goes to sleep in the kernel
+        // inside `begin_write`, the only thing it does after publishing its id.
+        wait_until("the second writer to block or to get in", || {
+            acquired.load(Ordering::SeqCst) || tid.get().is_some_and(|t| sleeping(t))
+        });
         assert!(
             !acquired.load(Ordering::SeqCst),
             "second begin_write did not wait for the first writer"

@@ -1,6 +1,9 @@
 //! Size limits, locking between environments, and hot copies under load.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+mod common;
+use common::wait_until;
+
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 
 use mdbx_lite::{Env, Error};
@@ -138,9 +141,10 @@ fn hot_copy_while_writing() {
     }
     w.commit().unwrap();
     let stop = Arc::new(AtomicBool::new(false));
+    let commits = Arc::new(AtomicU32::new(0));
     let writer = {
         let env = env.clone();
-        let stop = stop.clone();
+        let (stop, commits) = (stop.clone(), commits.clone());
         std::thread::spawn(move || {
             let mut n = 0u32;
             while !stop.load(Ordering::Relaxed) {
@@ -154,11 +158,19 @@ fn hot_copy_while_writing() {
                 }
                 w.commit().unwrap();
                 n += 1;
+                commits.store(n, Ordering::Relaxed);
             }
             n
         })
     };
+    let mut before = 0;
     for (i, compact) in [false, true, false, true].into_iter().enumerate() {
+        // Each copy starts after the writer has committed again since the last one: the
+        // copies run while it writes, however the threads are scheduled.
+        wait_until("the writer to commit", || {
+            commits.load(Ordering::Relaxed) > before
+        });
+        before = commits.load(Ordering::Relaxed);
         let dst = dir.path().join(format!("copy{i}"));
         env.copy_to(&dst, compact).unwrap();
         let copy = Env::open(&dst).unwrap();
@@ -176,5 +188,5 @@ fn hot_copy_while_writing() {
     }
     stop.store(true, Ordering::Relaxed);
     let commits = writer.join().unwrap();
-    assert!(commits > 0);
+    assert!(commits >= 4, "{commits} commits");
 }

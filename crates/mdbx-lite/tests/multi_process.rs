@@ -2,7 +2,7 @@
 //! a time. Child processes are this test binary re-executed with a role in the
 //! environment (the `child` test, ignored unless a role is set).
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,6 +14,12 @@ const DB: &str = "MDBX_LITE_MP_DB";
 const ACCOUNTS: u32 = 64;
 const START_BALANCE: u64 = 1_000;
 const WRITER_TXNS: u64 = 2_000;
+/// The writer stops after every this many transactions until the test has seen each
+/// reader read its latest commit: the readers see the writer's progress however the
+/// processes are scheduled.
+const CHECKPOINT_EVERY: u64 = 200;
+/// How long a reader waits for the writer to finish; only a hang reaches it.
+const HANG_GUARD: Duration = Duration::from_secs(300);
 
 fn spawn(role: &str, db: &Path) -> Child {
     Command::new(std::env::current_exe().unwrap())
@@ -26,6 +32,7 @@ fn spawn(role: &str, db: &Path) -> Child {
         ])
         .env(ROLE, role)
         .env(DB, db)
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -46,13 +53,12 @@ fn expect_line(lines: &mut impl Iterator<Item = std::io::Result<String>>, prefix
     panic!("child ended before printing {prefix:?}; it printed {seen:?}");
 }
 
-/// Wait for a child that ends by itself; returns what it printed after `prefix`.
-fn finish(child: Child, prefix: &str) -> String {
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "a child process failed");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let mut lines = text.lines().map(|l| Ok(l.to_string()));
-    expect_line(&mut lines, prefix)
+/// In a child: block until the test kills this process. The test holds the other end
+/// of our stdin until then, so reading it returns only if the test ended without
+/// killing us.
+fn wait_to_be_killed() -> ! {
+    let _ = std::io::stdin().read_to_end(&mut Vec::new());
+    panic!("stdin closed: the test ended without killing this child");
 }
 
 fn account(i: u32) -> [u8; 4] {
@@ -92,6 +98,7 @@ fn child() {
                 .open(&db)
                 .unwrap();
             let mut x = 12345u64;
+            let mut go = std::io::stdin().lock().lines();
             for n in 0..WRITER_TXNS {
                 let mut w = env.begin_write().unwrap();
                 {
@@ -113,7 +120,20 @@ fn child() {
                     t.put(format!("pad{}", n % 50).as_bytes(), &vec![n as u8; 600])
                         .unwrap();
                 }
+                let checkpoint = (n + 1).is_multiple_of(CHECKPOINT_EVERY);
+                let k = (n + 1) / CHECKPOINT_EVERY;
+                if checkpoint {
+                    w.main_table().put(b"checkpoint", &k.to_le_bytes()).unwrap();
+                }
                 w.commit().unwrap();
+                if checkpoint {
+                    // Wait until the test has seen every reader read this commit.
+                    println!("checkpoint {k}");
+                    match go.next() {
+                        Some(Ok(line)) if line == "go" => {}
+                        other => panic!("writer: expected go, got {other:?}"),
+                    }
+                }
             }
             let mut w = env.begin_write().unwrap();
             w.main_table().put(b"writer-done", b"1").unwrap();
@@ -124,7 +144,8 @@ fn child() {
             // Checks the invariant on fresh snapshots until the writer is done.
             let env = Env::open(&db).unwrap();
             let mut seen = std::collections::BTreeSet::new();
-            let deadline = Instant::now() + Duration::from_secs(120);
+            let mut checkpoint = 0u64;
+            let deadline = Instant::now() + HANG_GUARD;
             loop {
                 let r = env.begin_read().unwrap();
                 let t = r.open_table("accounts").unwrap();
@@ -141,10 +162,20 @@ fn child() {
                     // Lets the test start the writer only once every reader reads.
                     println!("reader-ready");
                 }
-                let done = r.main_table().get(b"writer-done").unwrap().is_some();
-                if done || Instant::now() > deadline {
+                if let Some(v) = r.main_table().get(b"checkpoint").unwrap() {
+                    let k = u64::from_le_bytes(v.try_into().unwrap());
+                    if k != checkpoint {
+                        checkpoint = k;
+                        println!("reader-checkpoint {k}");
+                    }
+                }
+                if r.main_table().get(b"writer-done").unwrap().is_some() {
                     break;
                 }
+                assert!(
+                    Instant::now() < deadline,
+                    "reader: the writer has not finished after {HANG_GUARD:?}"
+                );
             }
             println!("reader-snapshots {}", seen.len());
         }
@@ -153,7 +184,7 @@ fn child() {
             let env = Env::builder().max_readers(8).open(&db).unwrap();
             let txns: Vec<_> = (0..3).map(|_| env.begin_read().unwrap()).collect();
             println!("holding {}", txns[0].id());
-            std::thread::sleep(Duration::from_secs(600));
+            wait_to_be_killed();
         }
         "dying-writer" => {
             // Commits numbered transactions, acknowledging each, then starts a big one
@@ -176,8 +207,8 @@ fn child() {
                 }
             }
             println!("in-transaction");
-            std::thread::sleep(Duration::from_secs(600));
-            w.commit().unwrap();
+            // `w` stays open (never committed) until the kill.
+            wait_to_be_killed();
         }
         other => panic!("unknown role {other}"),
     }
@@ -200,12 +231,28 @@ fn reader_processes_see_only_whole_transactions() {
     for (_, lines) in &mut readers {
         expect_line(lines, "reader-ready");
     }
-    let writer = spawn("writer", &db);
-    finish(writer, "writer-done");
+    let mut writer = spawn("writer", &db);
+    let mut writer_out = BufReader::new(writer.stdout.take().unwrap()).lines();
+    for k in 1..=WRITER_TXNS / CHECKPOINT_EVERY {
+        assert_eq!(expect_line(&mut writer_out, "checkpoint "), k.to_string());
+        // The writer waits while each reader catches up with its latest commit.
+        for (_, lines) in &mut readers {
+            assert_eq!(expect_line(lines, "reader-checkpoint "), k.to_string());
+        }
+        let stdin = writer.stdin.as_mut().unwrap();
+        stdin.write_all(b"go\n").unwrap();
+        stdin.flush().unwrap();
+    }
+    expect_line(&mut writer_out, "writer-done");
+    assert!(
+        writer.wait().unwrap().success(),
+        "the writer process failed"
+    );
     for (mut child, mut lines) in readers {
         let seen: usize = expect_line(&mut lines, "reader-snapshots").parse().unwrap();
         assert!(child.wait().unwrap().success(), "a reader process failed");
-        // Each reader saw the other process's commits as they happened.
+        // Each reader saw the other process's commits as they happened (at least the
+        // first snapshot, one per checkpoint and the last).
         assert!(seen > 10, "a reader saw only {seen} snapshots");
     }
     let env = Env::open(&db).unwrap();

@@ -3,10 +3,13 @@
 //! The test re-executes its own binary as a child (`--exact child_writer --ignored`,
 //! with the database path in an environment variable). The child opens the database and
 //! commits numbered transactions in a loop; after each `commit` returns it writes
-//! `ack N` to its stdout (a pipe) and flushes. The parent reads the acknowledgements,
-//! kills the child with SIGKILL after a random delay (a few ms to ~100 ms, so kills land
-//! during start-up, `open`, operations, and every step of a commit), then opens the file
-//! itself and requires:
+//! `ack N` to its stdout (a pipe) and flushes. The parent reads the acknowledgements and
+//! kills the child with SIGKILL at a random point: one time in ten within 3 ms of
+//! spawning it (start-up, `open`, the first commit), otherwise once it has acknowledged
+//! a random number (1 to 200) of transactions, plus up to 2 ms, so kills land during
+//! operations and every step of a commit. The number of acknowledgements, not a delay,
+//! decides how far a child gets: a slow (loaded) machine changes only where the kills
+//! land. Then the parent opens the file itself and requires:
 //!
 //! - `open` succeeds and `check` finds no problem;
 //! - the last transaction on disk `L` is at least the last acknowledged one, and at most
@@ -24,6 +27,7 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use mdbx_lite::{Durability, Env};
@@ -34,6 +38,10 @@ const SEED_VAR: &str = "MDBX_LITE_KILL_CHILD_SEED";
 const TABLES: [&str; 2] = ["alpha", "beta"];
 /// Keys per data table (bounded, so later transactions overwrite and delete).
 const KEY_SPACE: u64 = 1_500;
+/// A child is killed after at most this many acknowledgements of its life.
+const MAX_ACKS: u64 = 200;
+/// How long the parent waits for the next acknowledgement; only a hung child reaches it.
+const HANG_GUARD: Duration = Duration::from_secs(300);
 
 fn splitmix(mut x: u64) -> u64 {
     x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -302,12 +310,16 @@ fn kill_loop(mode: Durability, kills: usize, seed: u64) -> Summary {
         // The test harness prints `test child_writer ... ` (no newline) before the test
         // runs, so the first acknowledgement shares its line: look for the marker
         // anywhere in the line.
+        let (ack_tx, ack_rx) = mpsc::channel();
         let acks = std::thread::spawn(move || {
             let mut acks = Vec::new();
             for line in BufReader::new(stdout).lines() {
                 let line = line.expect("reading the child's stdout");
                 if let Some((_, n)) = line.rsplit_once("ack ") {
-                    acks.push(n.trim().parse::<u64>().unwrap());
+                    let n = n.trim().parse::<u64>().unwrap();
+                    acks.push(n);
+                    // The parent stops listening once it has killed the child.
+                    let _ = ack_tx.send(n);
                 }
             }
             acks
@@ -317,14 +329,33 @@ fn kill_loop(mode: Durability, kills: usize, seed: u64) -> Summary {
             let _ = stderr.read_to_string(&mut s);
             s
         });
-        // One kill in ten within the first 3 ms (start-up, `open`, the first commit).
-        let delay = Duration::from_micros(if rng.below(10) == 0 {
-            rng.below(3_000)
+        // Where the kill lands. The sleeps below only pick a random moment; nothing
+        // waits on them, and on a slow machine the kill merely lands earlier in the
+        // child's work.
+        let mut hung = false;
+        if rng.below(10) == 0 {
+            // Within the first 3 ms: start-up, `open`, the first commit.
+            let delay = Duration::from_micros(rng.below(3_000));
+            if let Some(left) = delay.checked_sub(started.elapsed()) {
+                std::thread::sleep(left);
+            }
         } else {
-            2_000 + rng.below(98_000)
-        });
-        if let Some(left) = delay.checked_sub(started.elapsed()) {
-            std::thread::sleep(left);
+            // After a random number of acknowledgements, then anywhere in the
+            // transactions that follow.
+            let target = 1 + rng.below(MAX_ACKS);
+            let extra = Duration::from_micros(rng.below(2_000));
+            for _ in 0..target {
+                match ack_rx.recv_timeout(HANG_GUARD) {
+                    Ok(_) => {}
+                    // The child died by itself: reported below.
+                    Err(RecvTimeoutError::Disconnected) => break,
+                    Err(RecvTimeoutError::Timeout) => {
+                        hung = true;
+                        break;
+                    }
+                }
+            }
+            std::thread::sleep(extra);
         }
         // Kill it unless it already died by itself (which is a failure, shown below).
         let exited = child.try_wait().unwrap();
@@ -334,6 +365,10 @@ fn kill_loop(mode: Durability, kills: usize, seed: u64) -> Summary {
         let status = child.wait().unwrap();
         let acks = acks.join().unwrap();
         let stderr = errs.join().unwrap();
+        assert!(
+            !hung,
+            "round {round}: no acknowledgement for {HANG_GUARD:?}:\n{stderr}"
+        );
         assert!(
             exited.is_none(),
             "round {round}: the child exited by itself ({status}):\n{stderr}"

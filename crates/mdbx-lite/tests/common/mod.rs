@@ -85,3 +85,21 @@ impl mdbx_lite::io::Storage for BootAs {
 pub fn under_boot(b: mdbx_lite::EnvBuilder, boot: [u8; 16]) -> mdbx_lite::EnvBuilder {
     b.storage_layer(move |inner| Box::new(BootAs { inner, boot }))
 }
+
+/// How long a test waits for something another thread or process must do. Only a hang
+/// (or a bug that stops the other side) reaches it: no test depends on how soon the
+/// condition comes true.
+pub const HANG_GUARD: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Yield until `cond` holds; panics (naming `what`) only after `HANG_GUARD`.
+#[track_caller]
+pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + HANG_GUARD;
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still waiting after {HANG_GUARD:?}: {what}"
+        );
+        std::thread::yield_now();
+    }
+}
