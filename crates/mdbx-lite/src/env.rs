@@ -39,6 +39,21 @@ const LMDB_HINT: &str = "convert it with LMDB's tools: \
 pub(crate) const ANOTHER_ENV_WRITES: &str =
     "this thread already has a write transaction open on this file, through another Env";
 
+/// Which freed pages a writer may hand out again (see `EnvInner::reuse_horizon`).
+///
+/// Group `T` of the free tree lists pages freed by transaction `T`, each with its birth
+/// `B`: snapshots `B..T` can see it. The whole group is reusable when `T <= limit` (no
+/// protected snapshot is older than `T`); a page of a younger group is reusable when no
+/// snapshot in `protected` lies in `B..T` (see `pager::unseen_by`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ReuseHorizon {
+    /// Groups freed at or before this transaction are reusable whole.
+    pub limit: u64,
+    /// The snapshots that must stay intact, sorted and distinct: every live reader's and
+    /// the durable meta's (the state a crash falls back to).
+    pub protected: Vec<u64>,
+}
+
 /// Options for opening an environment; `Env::open` uses the defaults.
 pub struct EnvBuilder {
     page_size: Option<usize>,
@@ -765,17 +780,22 @@ impl EnvInner {
         Ok(())
     }
 
-    /// The newest transaction whose freed pages may be reused now: no live reader and
-    /// no meta a crash could fall back to can still reach them.
+    /// Which freed pages a writer building on `base` may reuse, computed once from the
+    /// reader table and the durable meta: the one place that decides it (the writer's
+    /// allocator and `stat` both take it from here).
     ///
     /// `durable_txnid` tracks the newest meta a crash cannot take back: after a `Full`
     /// commit `T` it is `T`; after a `NoMetaSync` commit `T` it is `T - 1` (`T`'s data
-    /// sync flushed meta `T - 1`); with `NoSync` only `Env::sync` advances it.
-    pub fn reuse_limit(&self, base: u64) -> u64 {
-        let durable = self.durable_txnid.load(Ordering::SeqCst).min(base);
-        match self.readers.oldest() {
-            Some(r) => durable.min(r),
-            None => durable,
+    /// sync flushed meta `T - 1`); with `NoSync` only a checkpoint advances it.
+    pub(crate) fn reuse_horizon(&self, base: u64) -> ReuseHorizon {
+        let durable = self.durable_txnid.load(Ordering::SeqCst);
+        let mut protected = self.readers.snapshots();
+        protected.push(durable);
+        protected.sort_unstable();
+        protected.dedup();
+        ReuseHorizon {
+            limit: protected[0].min(durable).min(base),
+            protected,
         }
     }
 }

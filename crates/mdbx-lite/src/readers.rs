@@ -278,15 +278,6 @@ impl ReaderTable {
         }
     }
 
-    /// The oldest snapshot held by any reader.
-    pub fn oldest(&self) -> Option<u64> {
-        (0..self.slots)
-            .map(|i| self.slot(i)[0].load(SeqCst))
-            .filter(|&t| t != 0 && t != CLAIMED)
-            .min()
-            .map(|t| t - 1)
-    }
-
     /// Snapshot ids of every live reader (unsorted, may repeat).
     pub fn snapshots(&self) -> Vec<u64> {
         (0..self.slots)

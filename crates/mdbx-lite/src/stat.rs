@@ -46,18 +46,11 @@ impl Env {
         let rtx = self.begin_read()?;
         let snap = rtx.snapshot();
         let inner = &self.inner;
-        let limit = inner.reuse_limit(snap.meta.txnid);
+        // Our own read transaction is one of the readers: it holds the newest snapshot,
+        // which sees no freed page, so the horizon is the same with or without it.
+        let horizon = inner.reuse_horizon(snap.meta.txnid);
         let readers = inner.readers.list();
-        // Our own read transaction is one of them; do not count it.
         let others: Vec<_> = readers.iter().filter(|r| r.slot != rtx.slot()).collect();
-        // Snapshots a writer must keep intact.
-        let mut protected: Vec<u64> = others.iter().map(|r| r.txnid).collect();
-        protected.push(
-            inner
-                .durable_txnid
-                .load(std::sync::atomic::Ordering::SeqCst),
-        );
-        protected.sort_unstable();
         let (mut free, mut reusable) = (0u64, 0u64);
         let mut cur = RawCursor::new(&snap.pages, snap.meta.free);
         let mut item = cur.first()?;
@@ -66,7 +59,7 @@ impl Env {
             let (txnid, _) = parse_free_key(k, leaf)?;
             for (_, birth) in parse_free_entries(v, leaf)? {
                 free += 1;
-                if txnid <= limit || unseen_by(&protected, birth, txnid) {
+                if txnid <= horizon.limit || unseen_by(&horizon.protected, birth, txnid) {
                     reusable += 1;
                 }
             }

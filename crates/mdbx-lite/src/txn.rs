@@ -289,7 +289,7 @@ impl WriteTxn {
         env.readers.clear_stale_oldest();
         let base = env.current.lock().meta;
         let txnid = base.txnid + 1;
-        let reuse_limit = env.reuse_limit(base.txnid);
+        let reuse_limit = env.reuse_horizon(base.txnid).limit;
         let pager = Pager::new(
             env.clone(),
             ws,
