@@ -113,7 +113,7 @@ pub struct DumpArgs {
     /// Dump one named table
     #[arg(short = 's', value_name = "NAME")]
     pub table: Option<String>,
-    /// Printable format: printable bytes as themselves, others as \hh
+    /// Printable format: printable bytes as themselves, others as \hh (a backslash as \5c)
     #[arg(short = 'p')]
     pub print: bool,
     /// Write to FILE instead of stdout
@@ -267,9 +267,9 @@ pub struct ResidencyArgs {
 
 /// Print the value stored under KEY.
 ///
-/// KEY is written as in `dump -p`: printable characters as themselves, `\\` for a
-/// backslash and `\hh` for any byte; or as hex with --hex. The value is printed the
-/// same way (hex with --hex), or as raw bytes with --raw.
+/// KEY is written as in `dump -p`: printable characters as themselves and `\hh` for
+/// any byte (a backslash is `\5c`; `\\` is accepted too); or as hex with --hex.
+/// The value is printed the same way (hex with --hex), or as raw bytes with --raw.
 #[derive(Args)]
 #[command(
     after_help = "Examples:\n  mdbx-lite get -s users 'user:0000042' my.db\n  \

@@ -194,7 +194,7 @@ fn dump_load_round_trip_all_formats() {
     // -s for dump and load: a section without database= goes to the -s table.
     let t = run(["dump", "-p", "-s", "bin", p(&db)]).ok();
     assert!(t.contains("database=bin\n"));
-    assert!(t.contains("\n \\00\\\\\\0a\\09 \\ff\n \n"), "{t}");
+    assert!(t.contains("\n \\00\\5c\\0a\\09 \\ff\n \n"), "{t}");
     let stripped = t.replace("database=bin\n", "");
     let copy2 = dir.path().join("s.db");
     run_stdin(["load", "-s", "other", p(&copy2)], stripped.as_bytes()).ok();
@@ -216,7 +216,7 @@ fn load_plain_no_overwrite_unsorted_and_append() {
     run_stdin(["load", "-T", p(&db)], b"b\n2\na\\5c\\09\n1\nc\nthree\n").ok();
     assert_eq!(
         run(["keys", "-v", p(&db)]).ok(),
-        "a\\\\\\09\t1\nb\t2\nc\tthree\n"
+        "a\\5c\\09\t1\nb\t2\nc\tthree\n"
     );
     // -N keeps existing values; without it they are overwritten.
     run_stdin(["load", "-T", "-N", p(&db)], b"b\nNEW\nd\n4\n").ok();
@@ -448,6 +448,10 @@ fn get_and_keys() {
     // Escaped and hex keys; hex and raw output.
     assert_eq!(
         run(["get", "-s", "bin", "\\00\\\\\\0a\\09 \\ff", p(&db)]).ok(),
+        "\n"
+    );
+    assert_eq!(
+        run(["get", "-s", "bin", "\\00\\5c\\0a\\09 \\ff", p(&db)]).ok(),
         "\n"
     );
     assert_eq!(
