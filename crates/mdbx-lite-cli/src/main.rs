@@ -13,6 +13,7 @@ mod lookup;
 mod stat;
 mod util;
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -265,16 +266,18 @@ pub struct ResidencyArgs {
     pub db: PathBuf,
 }
 
-/// Print the value stored under KEY.
+/// Print the value stored under KEY in database DB.
 ///
 /// KEY is written as in `dump -p`: printable characters as themselves and `\hh` for
 /// any byte (a backslash is `\5c`; `\\` is accepted too); or as hex with --hex.
 /// The value is printed the same way (hex with --hex), or as raw bytes with --raw.
+///
+/// The older order `get KEY DB` still works when KEY names no file and DB does.
 #[derive(Args)]
 #[command(
-    after_help = "Examples:\n  mdbx-lite get -s users 'user:0000042' my.db\n  \
-    mdbx-lite get --hex -s events 00000000000f4240 my.db\n  \
-    mdbx-lite get --raw -s blobs blob:007 my.db > blob.bin"
+    after_help = "Examples:\n  mdbx-lite get -s users my.db 'user:0000042'\n  \
+    mdbx-lite get --hex -s events my.db 00000000000f4240\n  \
+    mdbx-lite get --raw -s blobs my.db blob:007 > blob.bin"
 )]
 pub struct GetArgs {
     /// The named table (default: the main table)
@@ -286,10 +289,12 @@ pub struct GetArgs {
     /// Write the value's raw bytes, without escaping or newline
     #[arg(long, conflicts_with = "hex")]
     pub raw: bool,
-    /// The key
-    pub key: String,
     /// The database file
-    pub db: PathBuf,
+    #[arg(value_name = "DB")]
+    pub first: OsString,
+    /// The key
+    #[arg(value_name = "KEY")]
+    pub second: OsString,
 }
 
 /// List keys in order (optionally with values), from a prefix, up to a limit.

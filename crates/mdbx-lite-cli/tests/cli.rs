@@ -220,10 +220,10 @@ fn load_plain_no_overwrite_unsorted_and_append() {
     );
     // -N keeps existing values; without it they are overwritten.
     run_stdin(["load", "-T", "-N", p(&db)], b"b\nNEW\nd\n4\n").ok();
-    assert_eq!(run(["get", "b", p(&db)]).ok(), "2\n");
-    assert_eq!(run(["get", "d", p(&db)]).ok(), "4\n");
+    assert_eq!(run(["get", p(&db), "b"]).ok(), "2\n");
+    assert_eq!(run(["get", p(&db), "d"]).ok(), "4\n");
     run_stdin(["load", "-T", p(&db)], b"b\nNEW\n").ok();
-    assert_eq!(run(["get", "b", p(&db)]).ok(), "NEW\n");
+    assert_eq!(run(["get", p(&db), "b"]).ok(), "NEW\n");
     // -a demands sorted input and names the offending line.
     let db2 = dir.path().join("append.db");
     run_stdin(["load", "-T", "-a", p(&db2)], b"a\n1\nc\n3\nb\n2\n").fails(1, "line 6: ");
@@ -286,7 +286,7 @@ fn load_errors_name_the_line() {
         r.stderr
     );
     assert_eq!(r.ok(), "");
-    assert_eq!(run(["get", "a", p(&db)]).ok(), "b\n");
+    assert_eq!(run(["get", p(&db), "a"]).ok(), "b\n");
     run(["load", "-f", p(&dir.path().join("nope.dump")), p(&db)]).fails(1, "nope.dump");
 }
 
@@ -441,35 +441,35 @@ fn get_and_keys() {
     let dir = tempfile::tempdir().unwrap();
     let db = sample_db(dir.path(), 10, 3000);
     assert_eq!(
-        run(["get", "-s", "t", "key000012", p(&db)]).ok(),
+        run(["get", "-s", "t", p(&db), "key000012"]).ok(),
         "value-144\n"
     );
-    assert_eq!(run(["get", "m00003", p(&db)]).ok(), "main-3\n");
+    assert_eq!(run(["get", p(&db), "m00003"]).ok(), "main-3\n");
     // Escaped and hex keys; hex and raw output.
     assert_eq!(
-        run(["get", "-s", "bin", "\\00\\\\\\0a\\09 \\ff", p(&db)]).ok(),
+        run(["get", "-s", "bin", p(&db), "\\00\\\\\\0a\\09 \\ff"]).ok(),
         "\n"
     );
     assert_eq!(
-        run(["get", "-s", "bin", "\\00\\5c\\0a\\09 \\ff", p(&db)]).ok(),
+        run(["get", "-s", "bin", p(&db), "\\00\\5c\\0a\\09 \\ff"]).ok(),
         "\n"
     );
     assert_eq!(
-        run(["get", "-s", "bin", "--hex", "005c0a0920ff", p(&db)]).ok(),
+        run(["get", "-s", "bin", "--hex", p(&db), "005c0a0920ff"]).ok(),
         "\n"
     );
     assert_eq!(
-        run(["get", "-s", "t", "--hex", "6b6579303030303032", p(&db)]).ok(),
+        run(["get", "-s", "t", "--hex", p(&db), "6b6579303030303032"]).ok(),
         "76616c75652d34\n"
     );
-    let r = run(["get", "--raw", "-s", "big", "big0", p(&db)]);
+    let r = run(["get", "--raw", "-s", "big", p(&db), "big0"]);
     assert_eq!(r.code, 0);
     assert_eq!(r.raw_stdout.len(), 5000);
     assert_eq!(r.raw_stdout[300], (300 % 251) as u8);
-    run(["get", "-s", "t", "nope", p(&db)]).fails(4, "key not found: nope");
-    run(["get", "-s", "t", "bad\\q", p(&db)]).fails(2, "bad escape");
-    run(["get", "--hex", "-s", "t", "abc", p(&db)]).fails(2, "odd number");
-    run(["get", "-s", "nope", "k", p(&db)]).fails(1, "table not found");
+    run(["get", "-s", "t", p(&db), "nope"]).fails(4, "key not found: nope");
+    run(["get", "-s", "t", p(&db), "bad\\q"]).fails(2, "bad escape");
+    run(["get", "--hex", "-s", "t", p(&db), "abc"]).fails(2, "odd number");
+    run(["get", "-s", "nope", p(&db), "k"]).fails(1, "table not found");
 
     assert_eq!(
         run(["keys", "-s", "t", "--prefix", "key00299", p(&db)]).ok(),
@@ -549,4 +549,47 @@ fn demo_builds_checks_and_dumps() {
     // Running it again replaces the database.
     run(["demo", "--entries", "1000", p(dir.path())]).ok();
     assert!(run(["check", p(&db)]).ok().contains("no problems found"));
+}
+
+#[test]
+fn get_takes_the_database_first_and_still_reads_the_old_order() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = sample_db(dir.path(), 10, 100);
+    assert_eq!(
+        run(["get", "-s", "t", p(&db), "key000012"]).ok(),
+        "value-144\n"
+    );
+    // The old order, when only the second argument is an existing file: works, with a
+    // note on stderr.
+    let r = run(["get", "-s", "t", "key000012", p(&db)]);
+    assert!(r.stderr.contains("old argument order"), "{}", r.stderr);
+    assert_eq!(r.ok(), "value-144\n");
+    // Neither argument is a file: the error names the first and gives the order.
+    let missing = dir.path().join("missing.db");
+    let r = run(["get", p(&missing), "k"]).fails(1, "the database comes first");
+    assert!(
+        r.stderr.contains("missing.db: no such file"),
+        "{}",
+        r.stderr
+    );
+    run(["get", "k", p(&missing)]).fails(1, "the database comes first");
+    // Both name files: the first is the database, as documented.
+    std::fs::write(dir.path().join("key000012"), b"").unwrap();
+    let mut cmd = common::command(["get", "-s", "t", "sample.db", "key000012"]);
+    cmd.current_dir(dir.path());
+    assert_eq!(common::run_command(cmd).ok(), "value-144\n");
+    let mut cmd = common::command(["get", "-s", "t", "key000012", "sample.db"]);
+    cmd.current_dir(dir.path());
+    common::run_command(cmd).fails(1, "key000012: not an mdbx-lite database");
+    // A key argument that is not UTF-8 is a usage error.
+    let args = [
+        OsStr::new("get"),
+        db.as_os_str(),
+        OsStr::from_bytes(b"k\xff"),
+    ];
+    run(args).fails(2, "not valid UTF-8");
+    run(["get", p(&db)]).fails(2, "required");
 }
