@@ -167,19 +167,28 @@ pub struct LoadArgs {
     pub db: PathBuf,
 }
 
-/// Hot backup: copy a consistent snapshot to a new file (like mdb_copy).
+/// Hot backup: copy a consistent snapshot to a new file, or to stdout (like mdb_copy).
+///
+/// Without DST, or with DST `-`, the copy is written to stdout (built first in a
+/// temporary directory: $TMPDIR, else /tmp). A file named `-` can be given as `./-`.
 #[derive(Args)]
 #[command(
-    after_help = "Examples:\n  mdbx-lite copy my.db backup.db\n  mdbx-lite copy -c my.db compact.db"
+    version,
+    after_help = "Examples:\n  mdbx-lite copy my.db backup.db\n  mdbx-lite copy -c my.db compact.db\n  \
+    mdbx-lite copy my.db | ssh backup-host 'cat > my.db'"
 )]
 pub struct CopyArgs {
     /// Compact: rebuild every table in key order, without free pages
     #[arg(short = 'c')]
     pub compact: bool,
+    /// Accepted for compatibility with mdb_copy (databases are always single files)
+    #[arg(short = 'n')]
+    pub nosubdir: bool,
     /// Source database file
     pub src: PathBuf,
-    /// Destination file (must not exist); it appears only once the copy is complete
-    pub dst: PathBuf,
+    /// Destination file (must not exist); it appears only once the copy is complete.
+    /// Omitted or `-`: stdout
+    pub dst: Option<PathBuf>,
 }
 
 /// Empty a table, or delete it with -d (like mdb_drop).

@@ -552,6 +552,68 @@ fn demo_builds_checks_and_dumps() {
 }
 
 #[test]
+fn copy_to_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sample_db(dir.path(), 10, 3000);
+    run(["drop", "-s", "t", p(&db)]).ok(); // free pages, for -c to leave out
+    let file_copy = dir.path().join("file-copy.db");
+    run(["copy", p(&db), p(&file_copy)]).ok();
+    let want_dump = run(["dump", "-a", p(&db)]).ok();
+    let tmp = dir.path().join("tmp");
+    let work = dir.path().join("work");
+    std::fs::create_dir(&tmp).unwrap();
+    std::fs::create_dir(&work).unwrap();
+    for (args, compact) in [
+        (vec!["copy", p(&db)], false),
+        (vec!["copy", p(&db), "-"], false),
+        (vec!["copy", "-n", "-c", p(&db)], true),
+        (vec!["copy", "-c", p(&db), "-"], true),
+    ] {
+        let mut cmd = common::command(&args);
+        cmd.current_dir(&work).env("TMPDIR", &tmp);
+        let r = common::run_command(cmd);
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+        if !compact {
+            // The same snapshot, byte for byte, as a copy to a file.
+            assert!(
+                r.raw_stdout == std::fs::read(&file_copy).unwrap(),
+                "{args:?}"
+            );
+        }
+        let out = dir.path().join("from-stdout.db");
+        std::fs::write(&out, &r.raw_stdout).unwrap();
+        assert!(run(["check", p(&out)]).ok().contains("no problems found"));
+        assert_eq!(run(["dump", "-a", p(&out)]).ok(), want_dump, "{args:?}");
+        let pages = |db: &std::path::Path| {
+            json(&run(["stat", "--json", p(db)]).ok())["environment"]["high_water_pages"]
+                .as_u64()
+                .unwrap()
+        };
+        let (got, plain) = (pages(&out), pages(&file_copy));
+        assert_eq!(compact, got < plain, "{args:?}: {got} vs {plain} pages");
+        std::fs::remove_file(&out).unwrap();
+        let _ = std::fs::remove_file(mdbx_lite::lock_path(&out));
+        // The temporary copy is gone, and `-` made no file of that name.
+        assert!(common::names_in(&tmp).is_empty(), "{args:?}");
+        assert!(common::names_in(&work).is_empty(), "{args:?}");
+    }
+    // A file named `-` is written as `./-`.
+    let mut cmd = common::command(["copy", p(&db), "./-"]);
+    cmd.current_dir(&work);
+    let r = common::run_command(cmd);
+    assert_eq!((r.code, r.raw_stdout.len()), (0, 0), "{}", r.stderr);
+    assert_eq!(common::names_in(&work), ["-"]);
+    // No temporary directory to build the copy in: a clear error and nothing on stdout.
+    let mut cmd = common::command(["copy", p(&db)]);
+    cmd.env("TMPDIR", dir.path().join("missing"));
+    let r = common::run_command(cmd).fails(1, "temporary directory");
+    assert!(r.raw_stdout.is_empty());
+    // A source that is not a database: named, and nothing on stdout.
+    let r = run(["copy", p(&dir.path().join("none.db"))]).fails(1, "no such file");
+    assert!(r.raw_stdout.is_empty());
+}
+
+#[test]
 fn get_takes_the_database_first_and_still_reads_the_old_order() {
     use std::ffi::OsStr;
     use std::os::unix::ffi::OsStrExt;
@@ -592,4 +654,38 @@ fn get_takes_the_database_first_and_still_reads_the_old_order() {
     ];
     run(args).fails(2, "not valid UTF-8");
     run(["get", p(&db)]).fails(2, "required");
+}
+
+#[test]
+fn copy_to_a_terminal_is_refused() {
+    // `script` (util-linux) runs the command on a pseudo-terminal.
+    let has_script = std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_script {
+        eprintln!("skipped: `script` (util-linux) is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = sample_db(dir.path(), 10, 10);
+    let o = std::process::Command::new("script")
+        .args([
+            "-qec",
+            &format!("{} copy {}", common::BIN, p(&db)),
+            "/dev/null",
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    if text.contains("pseudo-terminal") {
+        eprintln!("skipped: no pseudo-terminal: {text}");
+        return;
+    }
+    assert!(
+        text.contains("refusing to write a database to a terminal"),
+        "{text}"
+    );
+    assert_eq!(o.status.code(), Some(2), "{text}");
 }
