@@ -16,7 +16,7 @@ mod util;
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgAction, Args, Parser, Subcommand};
 
 use util::{CliError, CliResult};
 
@@ -27,7 +27,8 @@ use util::{CliError, CliResult};
     about = "Inspect, check, dump, load and copy mdbx-lite databases",
     long_about = "Inspect, check, dump, load and copy mdbx-lite databases.\n\n\
         Flags follow LMDB's mdb_* and libmdbx's mdbx_* tools; dump/load speak mdb_dump's \
-        text format exactly. A database is one file (LMDB's -n mode).",
+        text format exactly. A database is one file (LMDB's -n mode): -n is accepted \
+        and changes nothing. -V prints the version, on every subcommand too.",
     after_help = "Exit codes: 0 ok, 1 error, 2 usage error, 3 check found problems, \
         4 get: key not found.\n\nTry: mdbx-lite demo"
 )]
@@ -59,18 +60,22 @@ enum Cmd {
 /// Without flags, prints the status of the main table.
 #[derive(Args)]
 #[command(
-    after_help = "Examples:\n  mdbx-lite stat -e -a my.db\n  mdbx-lite stat -s users --json my.db"
+    version,
+    after_help = "Examples:\n  mdbx-lite stat -e -a my.db\n  mdbx-lite stat -s users --json my.db\n  \
+    mdbx-lite stat -fff my.db\n  mdbx-lite stat -rr my.db"
 )]
 pub struct StatArgs {
     /// Environment information: page size, file/mapped/resident bytes, last txn, metas
     #[arg(short = 'e')]
     pub env: bool,
-    /// Free-space information
-    #[arg(short = 'f')]
-    pub free: bool,
-    /// Reader table and reader lag
-    #[arg(short = 'r')]
-    pub readers: bool,
+    /// Free-space information; -ff also the free pages of each freeing transaction,
+    /// -fff also their page numbers (runs of consecutive pages as FIRST[COUNT])
+    #[arg(short = 'f', action = ArgAction::Count)]
+    pub free: u8,
+    /// Reader table: slots in use, reader lag; -rr also clears the slots of processes
+    /// that no longer run (needs a writable lock file) and shows the table again
+    #[arg(short = 'r', action = ArgAction::Count)]
+    pub readers: u8,
     /// Status of every named table (and the main table)
     #[arg(short = 'a', conflicts_with = "table")]
     pub all: bool,
@@ -80,6 +85,9 @@ pub struct StatArgs {
     /// Everything as one JSON object on stdout
     #[arg(long)]
     pub json: bool,
+    /// Accepted for compatibility with mdb_stat (databases are always single files)
+    #[arg(short = 'n')]
+    pub nosubdir: bool,
     /// The database file
     pub db: PathBuf,
 }
@@ -104,9 +112,12 @@ pub struct CheckArgs {
 /// Without -a or -s the main table is dumped. Like mdb_dump, -a dumps every named table
 /// as its own section and does not include the main table.
 #[derive(Args)]
-#[command(after_help = "Examples:\n  mdbx-lite dump -a -f all.dump my.db\n  \
+#[command(
+    version,
+    after_help = "Examples:\n  mdbx-lite dump -a -f all.dump my.db\n  \
     mdbx-lite dump -p -s users my.db | head\n  \
-    mdbx-lite dump -a my.db | mdb_load -n lmdb-file")]
+    mdbx-lite dump -a my.db | mdb_load -n lmdb-file"
+)]
 pub struct DumpArgs {
     /// Dump every named table (not the main table, as mdb_dump -a)
     #[arg(short = 'a', conflicts_with = "table")]
@@ -140,6 +151,7 @@ pub struct DumpArgs {
 /// committed to as the load goes: what was committed before an error stays.
 #[derive(Args)]
 #[command(
+    version,
     after_help = "Examples:\n  mdb_dump -a -n lmdb-file | mdbx-lite load my.db\n  \
     mdbx-lite load -f users.dump -s users my.db\n  \
     printf 'key\\nvalue\\n' | mdbx-lite load -T my.db"
@@ -194,6 +206,7 @@ pub struct CopyArgs {
 /// Empty a table, or delete it with -d (like mdb_drop).
 #[derive(Args)]
 #[command(
+    version,
     after_help = "Examples:\n  mdbx-lite drop -s sessions my.db\n  mdbx-lite drop -d -s old my.db"
 )]
 pub struct DropArgs {
@@ -203,6 +216,9 @@ pub struct DropArgs {
     /// The named table (without -s: empty the main table)
     #[arg(short = 's', value_name = "NAME")]
     pub table: Option<String>,
+    /// Accepted for compatibility with mdb_drop (databases are always single files)
+    #[arg(short = 'n')]
+    pub nosubdir: bool,
     /// The database file
     pub db: PathBuf,
 }

@@ -552,6 +552,234 @@ fn demo_builds_checks_and_dumps() {
 }
 
 #[test]
+fn lmdb_tool_flags_version_and_nosubdir() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sample_db(dir.path(), 10, 100);
+    // -V prints the version and exits, as mdb_stat -V etc. do; no database needed.
+    let version = env!("CARGO_PKG_VERSION");
+    for cmd in ["stat", "dump", "load", "copy", "drop"] {
+        let out = run([cmd, "-V"]).ok();
+        assert!(
+            out.starts_with("mdbx-lite") && out.trim_end().ends_with(version),
+            "{cmd} -V: {out}"
+        );
+    }
+    assert!(run(["-V"]).ok().contains(version));
+    // -n (LMDB: the environment is a file, not a directory) changes nothing: an
+    // mdbx-lite database is always one file.
+    assert_eq!(
+        run(["stat", "-n", "-e", "-a", p(&db)]).ok(),
+        run(["stat", "-e", "-a", p(&db)]).ok()
+    );
+    let copy = dir.path().join("n-copy.db");
+    run(["copy", "-n", p(&db), p(&copy)]).ok();
+    let dump = run(["dump", "-n", "-a", p(&db)]).ok();
+    assert_eq!(run(["dump", "-a", p(&copy)]).ok(), dump);
+    assert!(run(["drop", "-n", "-s", "t", p(&copy)])
+        .ok()
+        .contains("emptied"));
+    run_stdin(["load", "-n", p(&copy)], dump.as_bytes()).ok();
+    assert_eq!(run(["dump", "-a", p(&copy)]).ok(), dump);
+    run(["stat", "-n"]).fails(2, "required");
+}
+
+/// The `Transaction T, N pages, maxspan S` lines of `stat -ff` / `-fff`, with the
+/// pages listed under each (expanded from `FIRST[COUNT]` runs).
+fn free_groups(out: &str) -> Vec<(u64, u64, u64, Vec<u64>)> {
+    let mut groups: Vec<(u64, u64, u64, Vec<u64>)> = Vec::new();
+    for line in out.lines() {
+        if let Some(rest) = line.strip_prefix("    Transaction ") {
+            let f: Vec<&str> = rest.split([',', ' ']).filter(|s| !s.is_empty()).collect();
+            assert_eq!((f[2], f[3]), ("pages", "maxspan"), "{line}");
+            let n = |s: &str| s.parse::<u64>().unwrap();
+            groups.push((n(f[0]), n(f[1]), n(f[4]), Vec::new()));
+        } else if line.starts_with("     ") && !line.trim().is_empty() {
+            let item = line.trim();
+            let (first, count) = match item.split_once('[') {
+                Some((a, b)) => (a.parse::<u64>().unwrap(), {
+                    b.trim_end_matches(']').parse::<u64>().unwrap()
+                }),
+                None => (item.parse::<u64>().unwrap(), 1),
+            };
+            assert!(count >= 1, "{line}");
+            groups.last_mut().unwrap().3.extend(first..first + count);
+        }
+    }
+    groups
+}
+
+#[test]
+fn stat_free_detail_levels() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sample_db(dir.path(), 10, 3000);
+    // Two transactions that free many pages: two free-tree groups at least.
+    run(["drop", "-s", "t", p(&db)]).ok();
+    run(["drop", "-d", "-s", "big", p(&db)]).ok();
+    let free_pages = json(&run(["stat", "--json", p(&db)]).ok())["freelist"]["free_pages"]
+        .as_u64()
+        .unwrap();
+    assert!(free_pages > 20, "{free_pages}");
+    let pages = json(&run(["pages", "--json", p(&db)]).ok());
+    let mut listed_free: Vec<u64> = pages
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["kind"] == "free")
+        .map(|p| p["pgno"].as_u64().unwrap())
+        .collect();
+    listed_free.sort_unstable();
+
+    // -f: the summary only.
+    let f1 = run(["stat", "-f", p(&db)]).ok();
+    assert!(f1.contains("Overflow pages: 0"), "{f1}");
+    assert!(f1.contains(&format!("Free pages: {}", free_pages)), "{f1}");
+    assert!(!f1.contains("Transaction "), "{f1}");
+    // -ff: one line per freeing transaction, in order, adding up to the free pages.
+    let f2 = run(["stat", "-ff", p(&db)]).ok();
+    let g2 = free_groups(&f2);
+    assert!(g2.len() >= 2, "{f2}");
+    assert!(g2.windows(2).all(|w| w[0].0 < w[1].0), "{f2}");
+    assert_eq!(g2.iter().map(|g| g.1).sum::<u64>(), free_pages, "{f2}");
+    assert!(
+        g2.iter().all(|g| g.3.is_empty()),
+        "-ff lists no pages:\n{f2}"
+    );
+    // -fff: the same lines, each followed by its pages: exactly the free pages.
+    let f3 = run(["stat", "-fff", p(&db)]).ok();
+    let g3 = free_groups(&f3);
+    assert_eq!(
+        g3.iter().map(|g| (g.0, g.1, g.2)).collect::<Vec<_>>(),
+        g2.iter().map(|g| (g.0, g.1, g.2)).collect::<Vec<_>>()
+    );
+    let mut all: Vec<u64> = Vec::new();
+    for (txnid, n, maxspan, list) in &g3 {
+        assert_eq!(list.len() as u64, *n, "transaction {txnid}:\n{f3}");
+        assert!(list.windows(2).all(|w| w[0] < w[1]), "{f3}");
+        // maxspan is the longest run of consecutive pages.
+        let mut longest = 0;
+        let mut run_len = 0;
+        for (i, p) in list.iter().enumerate() {
+            run_len = if i > 0 && list[i - 1] + 1 == *p {
+                run_len + 1
+            } else {
+                1
+            };
+            longest = longest.max(run_len);
+        }
+        assert_eq!(longest, *maxspan, "transaction {txnid}:\n{f3}");
+        all.extend(list);
+    }
+    all.sort_unstable();
+    assert_eq!(all, listed_free);
+    // A run is written FIRST[COUNT], a single page alone, as mdb_stat -fff does.
+    assert!(
+        f3.lines()
+            .any(|l| l.starts_with("     ") && l.ends_with(']')),
+        "{f3}"
+    );
+    // JSON: groups only from -ff on, page lists only with -fff.
+    let v = json(&run(["stat", "--json", "-f", p(&db)]).ok());
+    assert!(v["freelist"]["groups"].is_null());
+    let v = json(&run(["stat", "--json", "-ff", p(&db)]).ok());
+    let groups = v["freelist"]["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), g2.len());
+    assert!(groups[0]["page_list"].is_null());
+    let v = json(&run(["stat", "--json", "-fff", p(&db)]).ok());
+    let groups = v["freelist"]["groups"].as_array().unwrap();
+    for (g, (txnid, n, maxspan, list)) in groups.iter().zip(&g3) {
+        assert_eq!(g["txnid"], *txnid);
+        assert_eq!(g["pages"], *n);
+        assert_eq!(g["maxspan"], *maxspan);
+        assert_eq!(g["page_list"], serde_json::json!(list));
+    }
+    // A database without free pages.
+    let fresh = dir.path().join("fresh.db");
+    drop(Env::open(&fresh).unwrap());
+    let out = run(["stat", "-fff", p(&fresh)]).ok();
+    assert!(
+        out.contains("Free pages: 0") && !out.contains("Transaction"),
+        "{out}"
+    );
+}
+
+/// Start `mdbx-lite dump` of a large table into a pipe nobody reads: it blocks holding
+/// its read transaction. Returns once its reader slot is visible in the lock file.
+fn blocked_reader(db: &std::path::Path) -> std::process::Child {
+    let child = std::process::Command::new(common::BIN)
+        .args(["dump", "-s", "t", p(db)])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let v = json(&run(["readers", "--json", p(db)]).ok());
+        let seen = v["readers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["pid"] == child.id());
+        if seen {
+            return child;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the dump never showed up as a reader"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn stat_rr_clears_stale_reader_slots() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sample_db(dir.path(), 0, 50_000);
+    // Without a lock file (sample_db leaves none) no slot can be cleared.
+    run(["stat", "-rr", p(&db)]).fails(1, "cannot be cleared");
+    drop(Env::open(&db).unwrap()); // creates the lock file
+    let out = run(["stat", "-r", p(&db)]).ok();
+    assert!(out.contains("(no active readers)"), "{out}");
+
+    // A live reader is listed, and -rr leaves it alone.
+    let mut live = blocked_reader(&db);
+    let out = run(["stat", "-rr", p(&db)]).ok();
+    assert!(out.contains("0 stale readers cleared."), "{out}");
+    assert_eq!(out.matches("  alive").count(), 2, "{out}");
+    // Killed, it leaves its slot behind: -r shows it stale, -rr clears it.
+    live.kill().unwrap();
+    live.wait().unwrap();
+    let out = run(["stat", "-r", p(&db)]).ok();
+    assert!(
+        out.contains("Readers in use: 1") && out.contains("stale (process gone)"),
+        "{out}"
+    );
+    let out = run(["stat", "-rr", p(&db)]).ok();
+    let (before, after) = out
+        .split_once("  1 stale readers cleared.\n")
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(before.contains("stale (process gone)"), "{out}");
+    assert!(
+        after.contains("Readers in use: 0") && after.contains("(no active readers)"),
+        "{out}"
+    );
+    assert!(run(["stat", "-r", p(&db)])
+        .ok()
+        .contains("(no active readers)"));
+
+    // JSON: the table after the clearing, and how many slots were cleared.
+    let mut dead = blocked_reader(&db);
+    dead.kill().unwrap();
+    dead.wait().unwrap();
+    let v = json(&run(["stat", "--json", "-r", p(&db)]).ok());
+    assert_eq!(v["readers"]["slots"][0]["alive"], false, "{v}");
+    assert!(v["readers"]["cleared"].is_null());
+    let v = json(&run(["stat", "--json", "-rr", p(&db)]).ok());
+    assert_eq!(v["readers"]["cleared"], 1, "{v}");
+    assert_eq!(v["readers"]["slots"], serde_json::json!([]), "{v}");
+}
+
+#[test]
 fn copy_to_stdout() {
     let dir = tempfile::tempdir().unwrap();
     let db = sample_db(dir.path(), 10, 3000);
