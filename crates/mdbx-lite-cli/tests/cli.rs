@@ -702,16 +702,29 @@ fn stat_free_detail_levels() {
     );
 }
 
+/// A child process, killed (SIGKILL, so it cannot release anything) and reaped when
+/// dropped, also when a test fails halfway.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Start `mdbx-lite dump` of a large table into a pipe nobody reads: it blocks holding
 /// its read transaction. Returns once its reader slot is visible in the lock file.
-fn blocked_reader(db: &std::path::Path) -> std::process::Child {
-    let child = std::process::Command::new(common::BIN)
-        .args(["dump", "-s", "t", p(db)])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+fn blocked_reader(db: &std::path::Path) -> Killed {
+    let child = Killed(
+        std::process::Command::new(common::BIN)
+            .args(["dump", "-s", "t", p(db)])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
         let v = json(&run(["readers", "--json", p(db)]).ok());
@@ -719,7 +732,7 @@ fn blocked_reader(db: &std::path::Path) -> std::process::Child {
             .as_array()
             .unwrap()
             .iter()
-            .any(|r| r["pid"] == child.id());
+            .any(|r| r["pid"] == child.0.id());
         if seen {
             return child;
         }
@@ -742,13 +755,12 @@ fn stat_rr_clears_stale_reader_slots() {
     assert!(out.contains("(no active readers)"), "{out}");
 
     // A live reader is listed, and -rr leaves it alone.
-    let mut live = blocked_reader(&db);
+    let live = blocked_reader(&db);
     let out = run(["stat", "-rr", p(&db)]).ok();
     assert!(out.contains("0 stale readers cleared."), "{out}");
     assert_eq!(out.matches("  alive").count(), 2, "{out}");
     // Killed, it leaves its slot behind: -r shows it stale, -rr clears it.
-    live.kill().unwrap();
-    live.wait().unwrap();
+    drop(live);
     let out = run(["stat", "-r", p(&db)]).ok();
     assert!(
         out.contains("Readers in use: 1") && out.contains("stale (process gone)"),
@@ -768,9 +780,7 @@ fn stat_rr_clears_stale_reader_slots() {
         .contains("(no active readers)"));
 
     // JSON: the table after the clearing, and how many slots were cleared.
-    let mut dead = blocked_reader(&db);
-    dead.kill().unwrap();
-    dead.wait().unwrap();
+    drop(blocked_reader(&db));
     let v = json(&run(["stat", "--json", "-r", p(&db)]).ok());
     assert_eq!(v["readers"]["slots"][0]["alive"], false, "{v}");
     assert!(v["readers"]["cleared"].is_null());
