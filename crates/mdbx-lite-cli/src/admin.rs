@@ -1,25 +1,38 @@
 //! `mdbx-lite copy` and `mdbx-lite drop`.
 
-use std::io::{self, Write};
+use std::fs::File;
+use std::io::{self, IsTerminal, Read, Write};
+use std::path::Path;
 
-use mdbx_lite::{CopyError, Error};
+use mdbx_lite::{CopyError, Env, Error};
 
 use crate::util::{file_len, open_ro, open_rw, progress, CliError, CliResult};
 use crate::{CopyArgs, DropArgs};
 
-pub fn copy(a: &CopyArgs, _out: &mut dyn Write) -> CliResult<i32> {
-    let env = open_ro(&a.src)?;
-    // `symlink_metadata`, so that a dangling symbolic link counts too.
-    if let Ok(m) = a.dst.symlink_metadata() {
-        let what = if m.file_type().is_symlink() {
-            "exists (a symbolic link); refusing to overwrite"
-        } else {
-            "already exists"
-        };
-        return Err(CliError::new(Some(&a.dst), what));
+pub fn copy(a: &CopyArgs, out: &mut dyn Write) -> CliResult<i32> {
+    match a.dst.as_deref() {
+        None => copy_to_stdout(a, out),
+        Some(p) if p.as_os_str() == "-" => copy_to_stdout(a, out),
+        Some(dst) => {
+            let env = open_ro(&a.src)?;
+            // `symlink_metadata`, so that a dangling symbolic link counts too.
+            if let Ok(m) = dst.symlink_metadata() {
+                let what = if m.file_type().is_symlink() {
+                    "exists (a symbolic link); refusing to overwrite"
+                } else {
+                    "already exists"
+                };
+                return Err(CliError::new(Some(dst), what));
+            }
+            copy_file(&env, a, dst)
+        }
     }
+}
+
+/// Copy `a.src` (opened as `env`) to the new file `dst`.
+fn copy_file(env: &Env, a: &CopyArgs, dst: &Path) -> CliResult<i32> {
     let pb = progress(file_len(&a.src), 0, "copy");
-    let r = env.copy_to_with_progress(&a.dst, a.compact, &mut |done, total| {
+    let r = env.copy_to_with_progress(dst, a.compact, &mut |done, total| {
         pb.set_length(total);
         pb.set_position(done);
     });
@@ -28,12 +41,60 @@ pub fn copy(a: &CopyArgs, _out: &mut dyn Write) -> CliResult<i32> {
         CopyError::Source(e) => CliError::db(&a.src, e),
         CopyError::Destination(Error::Io(e)) if e.kind() == io::ErrorKind::AlreadyExists => {
             CliError::new(
-                Some(&a.dst),
+                Some(dst),
                 "appeared during the copy; it was left untouched and nothing was written to it",
             )
         }
-        CopyError::Destination(e) => CliError::db(&a.dst, e),
+        CopyError::Destination(e) => CliError::db(dst, e),
     })?;
+    Ok(0)
+}
+
+/// `copy SRC` / `copy SRC -`: the copy is built as a file in a new temporary directory
+/// (the library copies to paths only), then streamed to stdout; the directory is removed
+/// either way.
+fn copy_to_stdout(a: &CopyArgs, out: &mut dyn Write) -> CliResult<i32> {
+    if io::stdout().is_terminal() {
+        return Err(CliError::new(
+            None,
+            "refusing to write a database to a terminal: redirect stdout, or give a \
+             destination file (copy SRC DST)",
+        )
+        .with_code(2));
+    }
+    let env = open_ro(&a.src)?;
+    let dir = tempfile::Builder::new()
+        .prefix("mdbx-lite-copy-")
+        .tempdir()
+        .map_err(|e| {
+            CliError::new(
+                Some(&std::env::temp_dir()),
+                format!("cannot create a temporary directory for the copy: {e}"),
+            )
+        })?;
+    let tmp = dir.path().join("copy.db");
+    copy_file(&env, a, &tmp).map_err(|mut e| {
+        if e.path.as_deref() == Some(&tmp) {
+            e.msg.push_str(
+                " (the copy is built there before it goes to stdout; set TMPDIR to use \
+                 another directory)",
+            );
+        }
+        e
+    })?;
+    drop(env);
+    let mut file = File::open(&tmp).map_err(|e| CliError::io(&tmp, e))?;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(CliError::io(&tmp, e)),
+        };
+        out.write_all(&buf[..n])?;
+    }
+    out.flush()?;
     Ok(0)
 }
 

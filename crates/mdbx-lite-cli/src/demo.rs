@@ -141,11 +141,12 @@ pub fn run(a: &DemoArgs, out: &mut dyn Write) -> CliResult<i32> {
     writeln!(out, "\n== mdbx-lite stat -e -f -a {}", db.display())?;
     let stat_args = crate::StatArgs {
         env: true,
-        free: true,
-        readers: false,
+        free: 1,
+        readers: 0,
         all: true,
         table: None,
         json: false,
+        nosubdir: false,
         db: db.clone(),
     };
     crate::stat::run(&stat_args, out)?;

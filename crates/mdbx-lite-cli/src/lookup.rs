@@ -1,7 +1,8 @@
 //! `mdbx-lite get` and `mdbx-lite keys`: quick look-ups.
 
+use std::ffi::OsStr;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::util::{escape, hex, open_ro, unescape, unhex, CliError, CliResult, EXIT_NOT_FOUND};
 use crate::{GetArgs, KeysArgs};
@@ -20,18 +21,52 @@ fn show(bytes: &[u8], is_hex: bool) -> String {
     }
 }
 
+/// `get DB KEY`, or the older `get KEY DB` when only its second argument names an
+/// existing file: the database path and the key argument.
+fn db_and_key(a: &GetArgs) -> CliResult<(PathBuf, String)> {
+    let exists = |s: &OsStr| Path::new(s).exists();
+    if !exists(&a.first) && !exists(&a.second) {
+        return Err(CliError::new(
+            Some(Path::new(&a.first)),
+            "no such file (the database comes first: mdbx-lite get [OPTIONS] DB KEY)",
+        ));
+    }
+    let (db, key) = if !exists(&a.first) {
+        eprintln!(
+            "mdbx-lite: note: `get KEY DB` is the old argument order; write `get DB KEY` \
+             (the database first, as for every other subcommand)"
+        );
+        (&a.second, &a.first)
+    } else {
+        (&a.first, &a.second)
+    };
+    let db = PathBuf::from(db);
+    match key.to_str() {
+        Some(k) => Ok((db, k.to_string())),
+        None => Err(CliError::new(
+            Some(&db),
+            format!(
+                "the key {key:?} is not valid UTF-8: write such bytes as \\hh escapes, or the \
+                 whole key as hex with --hex"
+            ),
+        )
+        .with_code(2)),
+    }
+}
+
 pub fn get(a: &GetArgs, out: &mut dyn Write) -> CliResult<i32> {
-    let key = parse_key(&a.key, a.hex, &a.db)?;
-    let env = open_ro(&a.db)?;
-    let dberr = |e| CliError::db(&a.db, e);
+    let (db, key_arg) = db_and_key(a)?;
+    let key = parse_key(&key_arg, a.hex, &db)?;
+    let env = open_ro(&db)?;
+    let dberr = |e| CliError::db(&db, e);
     let rtx = env.begin_read().map_err(dberr)?;
-    let t = crate::util::read_table(&rtx, a.table.as_deref(), &a.db)?;
+    let t = crate::util::read_table(&rtx, a.table.as_deref(), &db)?;
     match t.get(&key).map_err(dberr)? {
         Some(v) if a.raw => out.write_all(v)?,
         Some(v) => writeln!(out, "{}", show(v, a.hex))?,
         None => {
             return Err(
-                CliError::new(Some(&a.db), format!("key not found: {}", show(&key, a.hex)))
+                CliError::new(Some(&db), format!("key not found: {}", show(&key, a.hex)))
                     .with_code(EXIT_NOT_FOUND),
             )
         }

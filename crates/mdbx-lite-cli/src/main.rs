@@ -13,9 +13,10 @@ mod lookup;
 mod stat;
 mod util;
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgAction, Args, Parser, Subcommand};
 
 use util::{CliError, CliResult};
 
@@ -26,7 +27,8 @@ use util::{CliError, CliResult};
     about = "Inspect, check, dump, load and copy mdbx-lite databases",
     long_about = "Inspect, check, dump, load and copy mdbx-lite databases.\n\n\
         Flags follow LMDB's mdb_* and libmdbx's mdbx_* tools; dump/load speak mdb_dump's \
-        text format exactly. A database is one file (LMDB's -n mode).",
+        text format exactly. A database is one file (LMDB's -n mode): -n is accepted \
+        and changes nothing. -V prints the version, on every subcommand too.",
     after_help = "Exit codes: 0 ok, 1 error, 2 usage error, 3 check found problems, \
         4 get: key not found.\n\nTry: mdbx-lite demo"
 )]
@@ -58,18 +60,22 @@ enum Cmd {
 /// Without flags, prints the status of the main table.
 #[derive(Args)]
 #[command(
-    after_help = "Examples:\n  mdbx-lite stat -e -a my.db\n  mdbx-lite stat -s users --json my.db"
+    version,
+    after_help = "Examples:\n  mdbx-lite stat -e -a my.db\n  mdbx-lite stat -s users --json my.db\n  \
+    mdbx-lite stat -fff my.db\n  mdbx-lite stat -rr my.db"
 )]
 pub struct StatArgs {
     /// Environment information: page size, file/mapped/resident bytes, last txn, metas
     #[arg(short = 'e')]
     pub env: bool,
-    /// Free-space information
-    #[arg(short = 'f')]
-    pub free: bool,
-    /// Reader table and reader lag
-    #[arg(short = 'r')]
-    pub readers: bool,
+    /// Free-space information; -ff also the free pages of each freeing transaction,
+    /// -fff also their page numbers (runs of consecutive pages as FIRST[COUNT])
+    #[arg(short = 'f', action = ArgAction::Count)]
+    pub free: u8,
+    /// Reader table: slots in use, reader lag; -rr also clears the slots of processes
+    /// that no longer run (needs a writable lock file) and shows the table again
+    #[arg(short = 'r', action = ArgAction::Count)]
+    pub readers: u8,
     /// Status of every named table (and the main table)
     #[arg(short = 'a', conflicts_with = "table")]
     pub all: bool,
@@ -79,6 +85,9 @@ pub struct StatArgs {
     /// Everything as one JSON object on stdout
     #[arg(long)]
     pub json: bool,
+    /// Accepted for compatibility with mdb_stat (databases are always single files)
+    #[arg(short = 'n')]
+    pub nosubdir: bool,
     /// The database file
     pub db: PathBuf,
 }
@@ -103,9 +112,12 @@ pub struct CheckArgs {
 /// Without -a or -s the main table is dumped. Like mdb_dump, -a dumps every named table
 /// as its own section and does not include the main table.
 #[derive(Args)]
-#[command(after_help = "Examples:\n  mdbx-lite dump -a -f all.dump my.db\n  \
+#[command(
+    version,
+    after_help = "Examples:\n  mdbx-lite dump -a -f all.dump my.db\n  \
     mdbx-lite dump -p -s users my.db | head\n  \
-    mdbx-lite dump -a my.db | mdb_load -n lmdb-file")]
+    mdbx-lite dump -a my.db | mdb_load -n lmdb-file"
+)]
 pub struct DumpArgs {
     /// Dump every named table (not the main table, as mdb_dump -a)
     #[arg(short = 'a', conflicts_with = "table")]
@@ -113,7 +125,7 @@ pub struct DumpArgs {
     /// Dump one named table
     #[arg(short = 's', value_name = "NAME")]
     pub table: Option<String>,
-    /// Printable format: printable bytes as themselves, others as \hh
+    /// Printable format: printable bytes as themselves, others as \hh (a backslash as \5c)
     #[arg(short = 'p')]
     pub print: bool,
     /// Write to FILE instead of stdout
@@ -139,6 +151,7 @@ pub struct DumpArgs {
 /// committed to as the load goes: what was committed before an error stays.
 #[derive(Args)]
 #[command(
+    version,
     after_help = "Examples:\n  mdb_dump -a -n lmdb-file | mdbx-lite load my.db\n  \
     mdbx-lite load -f users.dump -s users my.db\n  \
     printf 'key\\nvalue\\n' | mdbx-lite load -T my.db"
@@ -166,24 +179,34 @@ pub struct LoadArgs {
     pub db: PathBuf,
 }
 
-/// Hot backup: copy a consistent snapshot to a new file (like mdb_copy).
+/// Hot backup: copy a consistent snapshot to a new file, or to stdout (like mdb_copy).
+///
+/// Without DST, or with DST `-`, the copy is written to stdout (built first in a
+/// temporary directory: $TMPDIR, else /tmp). A file named `-` can be given as `./-`.
 #[derive(Args)]
 #[command(
-    after_help = "Examples:\n  mdbx-lite copy my.db backup.db\n  mdbx-lite copy -c my.db compact.db"
+    version,
+    after_help = "Examples:\n  mdbx-lite copy my.db backup.db\n  mdbx-lite copy -c my.db compact.db\n  \
+    mdbx-lite copy my.db | ssh backup-host 'cat > my.db'"
 )]
 pub struct CopyArgs {
     /// Compact: rebuild every table in key order, without free pages
     #[arg(short = 'c')]
     pub compact: bool,
+    /// Accepted for compatibility with mdb_copy (databases are always single files)
+    #[arg(short = 'n')]
+    pub nosubdir: bool,
     /// Source database file
     pub src: PathBuf,
-    /// Destination file (must not exist); it appears only once the copy is complete
-    pub dst: PathBuf,
+    /// Destination file (must not exist); it appears only once the copy is complete.
+    /// Omitted or `-`: stdout
+    pub dst: Option<PathBuf>,
 }
 
 /// Empty a table, or delete it with -d (like mdb_drop).
 #[derive(Args)]
 #[command(
+    version,
     after_help = "Examples:\n  mdbx-lite drop -s sessions my.db\n  mdbx-lite drop -d -s old my.db"
 )]
 pub struct DropArgs {
@@ -193,6 +216,9 @@ pub struct DropArgs {
     /// The named table (without -s: empty the main table)
     #[arg(short = 's', value_name = "NAME")]
     pub table: Option<String>,
+    /// Accepted for compatibility with mdb_drop (databases are always single files)
+    #[arg(short = 'n')]
+    pub nosubdir: bool,
     /// The database file
     pub db: PathBuf,
 }
@@ -265,16 +291,18 @@ pub struct ResidencyArgs {
     pub db: PathBuf,
 }
 
-/// Print the value stored under KEY.
+/// Print the value stored under KEY in database DB.
 ///
-/// KEY is written as in `dump -p`: printable characters as themselves, `\\` for a
-/// backslash and `\hh` for any byte; or as hex with --hex. The value is printed the
-/// same way (hex with --hex), or as raw bytes with --raw.
+/// KEY is written as in `dump -p`: printable characters as themselves and `\hh` for
+/// any byte (a backslash is `\5c`; `\\` is accepted too); or as hex with --hex.
+/// The value is printed the same way (hex with --hex), or as raw bytes with --raw.
+///
+/// The older order `get KEY DB` still works when KEY names no file and DB does.
 #[derive(Args)]
 #[command(
-    after_help = "Examples:\n  mdbx-lite get -s users 'user:0000042' my.db\n  \
-    mdbx-lite get --hex -s events 00000000000f4240 my.db\n  \
-    mdbx-lite get --raw -s blobs blob:007 my.db > blob.bin"
+    after_help = "Examples:\n  mdbx-lite get -s users my.db 'user:0000042'\n  \
+    mdbx-lite get --hex -s events my.db 00000000000f4240\n  \
+    mdbx-lite get --raw -s blobs my.db blob:007 > blob.bin"
 )]
 pub struct GetArgs {
     /// The named table (default: the main table)
@@ -286,10 +314,12 @@ pub struct GetArgs {
     /// Write the value's raw bytes, without escaping or newline
     #[arg(long, conflicts_with = "hex")]
     pub raw: bool,
-    /// The key
-    pub key: String,
     /// The database file
-    pub db: PathBuf,
+    #[arg(value_name = "DB")]
+    pub first: OsString,
+    /// The key
+    #[arg(value_name = "KEY")]
+    pub second: OsString,
 }
 
 /// List keys in order (optionally with values), from a prefix, up to a limit.

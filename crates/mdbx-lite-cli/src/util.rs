@@ -119,13 +119,13 @@ pub fn open_rw(path: &Path) -> CliResult<Env> {
     Env::open(path).map_err(|e| CliError::db(path, e))
 }
 
-/// Escape bytes as `dump -p` does: printable ASCII as-is, `\\`, `\hh` for the rest.
+/// Escape bytes as `dump -p` does: printable ASCII other than `\` as-is, `\hh` for the
+/// rest (a backslash is `\5c`, which every `mdb_load` reads back).
 pub fn escape(bytes: &[u8]) -> String {
     let mut s = String::with_capacity(bytes.len());
     for &b in bytes {
         match b {
-            b'\\' => s.push_str("\\\\"),
-            0x20..=0x7e => s.push(b as char),
+            0x20..=0x7e if b != b'\\' => s.push(b as char),
             _ => {
                 s.push('\\');
                 s.push_str(&format!("{b:02x}"));

@@ -194,7 +194,7 @@ fn dump_load_round_trip_all_formats() {
     // -s for dump and load: a section without database= goes to the -s table.
     let t = run(["dump", "-p", "-s", "bin", p(&db)]).ok();
     assert!(t.contains("database=bin\n"));
-    assert!(t.contains("\n \\00\\\\\\0a\\09 \\ff\n \n"), "{t}");
+    assert!(t.contains("\n \\00\\5c\\0a\\09 \\ff\n \n"), "{t}");
     let stripped = t.replace("database=bin\n", "");
     let copy2 = dir.path().join("s.db");
     run_stdin(["load", "-s", "other", p(&copy2)], stripped.as_bytes()).ok();
@@ -216,14 +216,14 @@ fn load_plain_no_overwrite_unsorted_and_append() {
     run_stdin(["load", "-T", p(&db)], b"b\n2\na\\5c\\09\n1\nc\nthree\n").ok();
     assert_eq!(
         run(["keys", "-v", p(&db)]).ok(),
-        "a\\\\\\09\t1\nb\t2\nc\tthree\n"
+        "a\\5c\\09\t1\nb\t2\nc\tthree\n"
     );
     // -N keeps existing values; without it they are overwritten.
     run_stdin(["load", "-T", "-N", p(&db)], b"b\nNEW\nd\n4\n").ok();
-    assert_eq!(run(["get", "b", p(&db)]).ok(), "2\n");
-    assert_eq!(run(["get", "d", p(&db)]).ok(), "4\n");
+    assert_eq!(run(["get", p(&db), "b"]).ok(), "2\n");
+    assert_eq!(run(["get", p(&db), "d"]).ok(), "4\n");
     run_stdin(["load", "-T", p(&db)], b"b\nNEW\n").ok();
-    assert_eq!(run(["get", "b", p(&db)]).ok(), "NEW\n");
+    assert_eq!(run(["get", p(&db), "b"]).ok(), "NEW\n");
     // -a demands sorted input and names the offending line.
     let db2 = dir.path().join("append.db");
     run_stdin(["load", "-T", "-a", p(&db2)], b"a\n1\nc\n3\nb\n2\n").fails(1, "line 6: ");
@@ -286,7 +286,7 @@ fn load_errors_name_the_line() {
         r.stderr
     );
     assert_eq!(r.ok(), "");
-    assert_eq!(run(["get", "a", p(&db)]).ok(), "b\n");
+    assert_eq!(run(["get", p(&db), "a"]).ok(), "b\n");
     run(["load", "-f", p(&dir.path().join("nope.dump")), p(&db)]).fails(1, "nope.dump");
 }
 
@@ -441,31 +441,35 @@ fn get_and_keys() {
     let dir = tempfile::tempdir().unwrap();
     let db = sample_db(dir.path(), 10, 3000);
     assert_eq!(
-        run(["get", "-s", "t", "key000012", p(&db)]).ok(),
+        run(["get", "-s", "t", p(&db), "key000012"]).ok(),
         "value-144\n"
     );
-    assert_eq!(run(["get", "m00003", p(&db)]).ok(), "main-3\n");
+    assert_eq!(run(["get", p(&db), "m00003"]).ok(), "main-3\n");
     // Escaped and hex keys; hex and raw output.
     assert_eq!(
-        run(["get", "-s", "bin", "\\00\\\\\\0a\\09 \\ff", p(&db)]).ok(),
+        run(["get", "-s", "bin", p(&db), "\\00\\\\\\0a\\09 \\ff"]).ok(),
         "\n"
     );
     assert_eq!(
-        run(["get", "-s", "bin", "--hex", "005c0a0920ff", p(&db)]).ok(),
+        run(["get", "-s", "bin", p(&db), "\\00\\5c\\0a\\09 \\ff"]).ok(),
         "\n"
     );
     assert_eq!(
-        run(["get", "-s", "t", "--hex", "6b6579303030303032", p(&db)]).ok(),
+        run(["get", "-s", "bin", "--hex", p(&db), "005c0a0920ff"]).ok(),
+        "\n"
+    );
+    assert_eq!(
+        run(["get", "-s", "t", "--hex", p(&db), "6b6579303030303032"]).ok(),
         "76616c75652d34\n"
     );
-    let r = run(["get", "--raw", "-s", "big", "big0", p(&db)]);
+    let r = run(["get", "--raw", "-s", "big", p(&db), "big0"]);
     assert_eq!(r.code, 0);
     assert_eq!(r.raw_stdout.len(), 5000);
     assert_eq!(r.raw_stdout[300], (300 % 251) as u8);
-    run(["get", "-s", "t", "nope", p(&db)]).fails(4, "key not found: nope");
-    run(["get", "-s", "t", "bad\\q", p(&db)]).fails(2, "bad escape");
-    run(["get", "--hex", "-s", "t", "abc", p(&db)]).fails(2, "odd number");
-    run(["get", "-s", "nope", "k", p(&db)]).fails(1, "table not found");
+    run(["get", "-s", "t", p(&db), "nope"]).fails(4, "key not found: nope");
+    run(["get", "-s", "t", p(&db), "bad\\q"]).fails(2, "bad escape");
+    run(["get", "--hex", "-s", "t", p(&db), "abc"]).fails(2, "odd number");
+    run(["get", "-s", "nope", p(&db), "k"]).fails(1, "table not found");
 
     assert_eq!(
         run(["keys", "-s", "t", "--prefix", "key00299", p(&db)]).ok(),
@@ -545,4 +549,381 @@ fn demo_builds_checks_and_dumps() {
     // Running it again replaces the database.
     run(["demo", "--entries", "1000", p(dir.path())]).ok();
     assert!(run(["check", p(&db)]).ok().contains("no problems found"));
+}
+
+#[test]
+fn lmdb_tool_flags_version_and_nosubdir() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sample_db(dir.path(), 10, 100);
+    // -V prints the version and exits, as mdb_stat -V etc. do; no database needed.
+    let version = env!("CARGO_PKG_VERSION");
+    for cmd in ["stat", "dump", "load", "copy", "drop"] {
+        let out = run([cmd, "-V"]).ok();
+        assert!(
+            out.starts_with("mdbx-lite") && out.trim_end().ends_with(version),
+            "{cmd} -V: {out}"
+        );
+    }
+    assert!(run(["-V"]).ok().contains(version));
+    // -n (LMDB: the environment is a file, not a directory) changes nothing: an
+    // mdbx-lite database is always one file.
+    assert_eq!(
+        run(["stat", "-n", "-e", "-a", p(&db)]).ok(),
+        run(["stat", "-e", "-a", p(&db)]).ok()
+    );
+    let copy = dir.path().join("n-copy.db");
+    run(["copy", "-n", p(&db), p(&copy)]).ok();
+    let dump = run(["dump", "-n", "-a", p(&db)]).ok();
+    assert_eq!(run(["dump", "-a", p(&copy)]).ok(), dump);
+    assert!(run(["drop", "-n", "-s", "t", p(&copy)])
+        .ok()
+        .contains("emptied"));
+    run_stdin(["load", "-n", p(&copy)], dump.as_bytes()).ok();
+    assert_eq!(run(["dump", "-a", p(&copy)]).ok(), dump);
+    run(["stat", "-n"]).fails(2, "required");
+}
+
+/// The `Transaction T, N pages, maxspan S` lines of `stat -ff` / `-fff`, with the
+/// pages listed under each (expanded from `FIRST[COUNT]` runs).
+fn free_groups(out: &str) -> Vec<(u64, u64, u64, Vec<u64>)> {
+    let mut groups: Vec<(u64, u64, u64, Vec<u64>)> = Vec::new();
+    for line in out.lines() {
+        if let Some(rest) = line.strip_prefix("    Transaction ") {
+            let f: Vec<&str> = rest.split([',', ' ']).filter(|s| !s.is_empty()).collect();
+            assert_eq!((f[2], f[3]), ("pages", "maxspan"), "{line}");
+            let n = |s: &str| s.parse::<u64>().unwrap();
+            groups.push((n(f[0]), n(f[1]), n(f[4]), Vec::new()));
+        } else if line.starts_with("     ") && !line.trim().is_empty() {
+            let item = line.trim();
+            let (first, count) = match item.split_once('[') {
+                Some((a, b)) => (a.parse::<u64>().unwrap(), {
+                    b.trim_end_matches(']').parse::<u64>().unwrap()
+                }),
+                None => (item.parse::<u64>().unwrap(), 1),
+            };
+            assert!(count >= 1, "{line}");
+            groups.last_mut().unwrap().3.extend(first..first + count);
+        }
+    }
+    groups
+}
+
+#[test]
+fn stat_free_detail_levels() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sample_db(dir.path(), 10, 3000);
+    // Two transactions that free many pages: two free-tree groups at least.
+    run(["drop", "-s", "t", p(&db)]).ok();
+    run(["drop", "-d", "-s", "big", p(&db)]).ok();
+    let free_pages = json(&run(["stat", "--json", p(&db)]).ok())["freelist"]["free_pages"]
+        .as_u64()
+        .unwrap();
+    assert!(free_pages > 20, "{free_pages}");
+    let pages = json(&run(["pages", "--json", p(&db)]).ok());
+    let mut listed_free: Vec<u64> = pages
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["kind"] == "free")
+        .map(|p| p["pgno"].as_u64().unwrap())
+        .collect();
+    listed_free.sort_unstable();
+
+    // -f: the summary only.
+    let f1 = run(["stat", "-f", p(&db)]).ok();
+    assert!(f1.contains("Overflow pages: 0"), "{f1}");
+    assert!(f1.contains(&format!("Free pages: {}", free_pages)), "{f1}");
+    assert!(!f1.contains("Transaction "), "{f1}");
+    // -ff: one line per freeing transaction, in order, adding up to the free pages.
+    let f2 = run(["stat", "-ff", p(&db)]).ok();
+    let g2 = free_groups(&f2);
+    assert!(g2.len() >= 2, "{f2}");
+    assert!(g2.windows(2).all(|w| w[0].0 < w[1].0), "{f2}");
+    assert_eq!(g2.iter().map(|g| g.1).sum::<u64>(), free_pages, "{f2}");
+    assert!(
+        g2.iter().all(|g| g.3.is_empty()),
+        "-ff lists no pages:\n{f2}"
+    );
+    // -fff: the same lines, each followed by its pages: exactly the free pages.
+    let f3 = run(["stat", "-fff", p(&db)]).ok();
+    let g3 = free_groups(&f3);
+    assert_eq!(
+        g3.iter().map(|g| (g.0, g.1, g.2)).collect::<Vec<_>>(),
+        g2.iter().map(|g| (g.0, g.1, g.2)).collect::<Vec<_>>()
+    );
+    let mut all: Vec<u64> = Vec::new();
+    for (txnid, n, maxspan, list) in &g3 {
+        assert_eq!(list.len() as u64, *n, "transaction {txnid}:\n{f3}");
+        assert!(list.windows(2).all(|w| w[0] < w[1]), "{f3}");
+        // maxspan is the longest run of consecutive pages.
+        let mut longest = 0;
+        let mut run_len = 0;
+        for (i, p) in list.iter().enumerate() {
+            run_len = if i > 0 && list[i - 1] + 1 == *p {
+                run_len + 1
+            } else {
+                1
+            };
+            longest = longest.max(run_len);
+        }
+        assert_eq!(longest, *maxspan, "transaction {txnid}:\n{f3}");
+        all.extend(list);
+    }
+    all.sort_unstable();
+    assert_eq!(all, listed_free);
+    // A run is written FIRST[COUNT], a single page alone, as mdb_stat -fff does.
+    assert!(
+        f3.lines()
+            .any(|l| l.starts_with("     ") && l.ends_with(']')),
+        "{f3}"
+    );
+    // JSON: groups only from -ff on, page lists only with -fff.
+    let v = json(&run(["stat", "--json", "-f", p(&db)]).ok());
+    assert!(v["freelist"]["groups"].is_null());
+    let v = json(&run(["stat", "--json", "-ff", p(&db)]).ok());
+    let groups = v["freelist"]["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), g2.len());
+    assert!(groups[0]["page_list"].is_null());
+    let v = json(&run(["stat", "--json", "-fff", p(&db)]).ok());
+    let groups = v["freelist"]["groups"].as_array().unwrap();
+    for (g, (txnid, n, maxspan, list)) in groups.iter().zip(&g3) {
+        assert_eq!(g["txnid"], *txnid);
+        assert_eq!(g["pages"], *n);
+        assert_eq!(g["maxspan"], *maxspan);
+        assert_eq!(g["page_list"], serde_json::json!(list));
+    }
+    // A database without free pages.
+    let fresh = dir.path().join("fresh.db");
+    drop(Env::open(&fresh).unwrap());
+    let out = run(["stat", "-fff", p(&fresh)]).ok();
+    assert!(
+        out.contains("Free pages: 0") && !out.contains("Transaction"),
+        "{out}"
+    );
+}
+
+/// A child process, killed (SIGKILL, so it cannot release anything) and reaped when
+/// dropped, also when a test fails halfway.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Start `mdbx-lite dump` of a large table into a pipe nobody reads: it blocks holding
+/// its read transaction. Returns once its reader slot is visible in the lock file.
+fn blocked_reader(db: &std::path::Path) -> Killed {
+    let child = Killed(
+        std::process::Command::new(common::BIN)
+            .args(["dump", "-s", "t", p(db)])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let v = json(&run(["readers", "--json", p(db)]).ok());
+        let seen = v["readers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["pid"] == child.0.id());
+        if seen {
+            return child;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the dump never showed up as a reader"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn stat_rr_clears_stale_reader_slots() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sample_db(dir.path(), 0, 50_000);
+    // Without a lock file (sample_db leaves none) no slot can be cleared.
+    run(["stat", "-rr", p(&db)]).fails(1, "cannot be cleared");
+    drop(Env::open(&db).unwrap()); // creates the lock file
+    let out = run(["stat", "-r", p(&db)]).ok();
+    assert!(out.contains("(no active readers)"), "{out}");
+
+    // A live reader is listed, and -rr leaves it alone.
+    let live = blocked_reader(&db);
+    let out = run(["stat", "-rr", p(&db)]).ok();
+    assert!(out.contains("0 stale readers cleared."), "{out}");
+    assert_eq!(out.matches("  alive").count(), 2, "{out}");
+    // Killed, it leaves its slot behind: -r shows it stale, -rr clears it.
+    drop(live);
+    let out = run(["stat", "-r", p(&db)]).ok();
+    assert!(
+        out.contains("Readers in use: 1") && out.contains("stale (process gone)"),
+        "{out}"
+    );
+    let out = run(["stat", "-rr", p(&db)]).ok();
+    let (before, after) = out
+        .split_once("  1 stale readers cleared.\n")
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(before.contains("stale (process gone)"), "{out}");
+    assert!(
+        after.contains("Readers in use: 0") && after.contains("(no active readers)"),
+        "{out}"
+    );
+    assert!(run(["stat", "-r", p(&db)])
+        .ok()
+        .contains("(no active readers)"));
+
+    // JSON: the table after the clearing, and how many slots were cleared.
+    drop(blocked_reader(&db));
+    let v = json(&run(["stat", "--json", "-r", p(&db)]).ok());
+    assert_eq!(v["readers"]["slots"][0]["alive"], false, "{v}");
+    assert!(v["readers"]["cleared"].is_null());
+    let v = json(&run(["stat", "--json", "-rr", p(&db)]).ok());
+    assert_eq!(v["readers"]["cleared"], 1, "{v}");
+    assert_eq!(v["readers"]["slots"], serde_json::json!([]), "{v}");
+}
+
+#[test]
+fn copy_to_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sample_db(dir.path(), 10, 3000);
+    run(["drop", "-s", "t", p(&db)]).ok(); // free pages, for -c to leave out
+    let file_copy = dir.path().join("file-copy.db");
+    run(["copy", p(&db), p(&file_copy)]).ok();
+    let want_dump = run(["dump", "-a", p(&db)]).ok();
+    let tmp = dir.path().join("tmp");
+    let work = dir.path().join("work");
+    std::fs::create_dir(&tmp).unwrap();
+    std::fs::create_dir(&work).unwrap();
+    for (args, compact) in [
+        (vec!["copy", p(&db)], false),
+        (vec!["copy", p(&db), "-"], false),
+        (vec!["copy", "-n", "-c", p(&db)], true),
+        (vec!["copy", "-c", p(&db), "-"], true),
+    ] {
+        let mut cmd = common::command(&args);
+        cmd.current_dir(&work).env("TMPDIR", &tmp);
+        let r = common::run_command(cmd);
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+        if !compact {
+            // The same snapshot, byte for byte, as a copy to a file.
+            assert!(
+                r.raw_stdout == std::fs::read(&file_copy).unwrap(),
+                "{args:?}"
+            );
+        }
+        let out = dir.path().join("from-stdout.db");
+        std::fs::write(&out, &r.raw_stdout).unwrap();
+        assert!(run(["check", p(&out)]).ok().contains("no problems found"));
+        assert_eq!(run(["dump", "-a", p(&out)]).ok(), want_dump, "{args:?}");
+        let pages = |db: &std::path::Path| {
+            json(&run(["stat", "--json", p(db)]).ok())["environment"]["high_water_pages"]
+                .as_u64()
+                .unwrap()
+        };
+        let (got, plain) = (pages(&out), pages(&file_copy));
+        assert_eq!(compact, got < plain, "{args:?}: {got} vs {plain} pages");
+        std::fs::remove_file(&out).unwrap();
+        let _ = std::fs::remove_file(mdbx_lite::lock_path(&out));
+        // The temporary copy is gone, and `-` made no file of that name.
+        assert!(common::names_in(&tmp).is_empty(), "{args:?}");
+        assert!(common::names_in(&work).is_empty(), "{args:?}");
+    }
+    // A file named `-` is written as `./-`.
+    let mut cmd = common::command(["copy", p(&db), "./-"]);
+    cmd.current_dir(&work);
+    let r = common::run_command(cmd);
+    assert_eq!((r.code, r.raw_stdout.len()), (0, 0), "{}", r.stderr);
+    assert_eq!(common::names_in(&work), ["-"]);
+    // No temporary directory to build the copy in: a clear error and nothing on stdout.
+    let mut cmd = common::command(["copy", p(&db)]);
+    cmd.env("TMPDIR", dir.path().join("missing"));
+    let r = common::run_command(cmd).fails(1, "temporary directory");
+    assert!(r.raw_stdout.is_empty());
+    // A source that is not a database: named, and nothing on stdout.
+    let r = run(["copy", p(&dir.path().join("none.db"))]).fails(1, "no such file");
+    assert!(r.raw_stdout.is_empty());
+}
+
+#[test]
+fn get_takes_the_database_first_and_still_reads_the_old_order() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = sample_db(dir.path(), 10, 100);
+    assert_eq!(
+        run(["get", "-s", "t", p(&db), "key000012"]).ok(),
+        "value-144\n"
+    );
+    // The old order, when only the second argument is an existing file: works, with a
+    // note on stderr.
+    let r = run(["get", "-s", "t", "key000012", p(&db)]);
+    assert!(r.stderr.contains("old argument order"), "{}", r.stderr);
+    assert_eq!(r.ok(), "value-144\n");
+    // Neither argument is a file: the error names the first and gives the order.
+    let missing = dir.path().join("missing.db");
+    let r = run(["get", p(&missing), "k"]).fails(1, "the database comes first");
+    assert!(
+        r.stderr.contains("missing.db: no such file"),
+        "{}",
+        r.stderr
+    );
+    run(["get", "k", p(&missing)]).fails(1, "the database comes first");
+    // Both name files: the first is the database, as documented.
+    std::fs::write(dir.path().join("key000012"), b"").unwrap();
+    let mut cmd = common::command(["get", "-s", "t", "sample.db", "key000012"]);
+    cmd.current_dir(dir.path());
+    assert_eq!(common::run_command(cmd).ok(), "value-144\n");
+    let mut cmd = common::command(["get", "-s", "t", "key000012", "sample.db"]);
+    cmd.current_dir(dir.path());
+    common::run_command(cmd).fails(1, "key000012: not an mdbx-lite database");
+    // A key argument that is not UTF-8 is a usage error.
+    let args = [
+        OsStr::new("get"),
+        db.as_os_str(),
+        OsStr::from_bytes(b"k\xff"),
+    ];
+    run(args).fails(2, "not valid UTF-8");
+    run(["get", p(&db)]).fails(2, "required");
+}
+
+#[test]
+fn copy_to_a_terminal_is_refused() {
+    // `script` (util-linux) runs the command on a pseudo-terminal.
+    let has_script = std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_script {
+        eprintln!("skipped: `script` (util-linux) is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = sample_db(dir.path(), 10, 10);
+    let o = std::process::Command::new("script")
+        .args([
+            "-qec",
+            &format!("{} copy {}", common::BIN, p(&db)),
+            "/dev/null",
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    if text.contains("pseudo-terminal") {
+        eprintln!("skipped: no pseudo-terminal: {text}");
+        return;
+    }
+    assert!(
+        text.contains("refusing to write a database to a terminal"),
+        "{text}"
+    );
+    assert_eq!(o.status.code(), Some(2), "{text}");
 }

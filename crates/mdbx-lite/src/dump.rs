@@ -22,10 +22,14 @@
 //! ("plain") has no header, no `DATA=END` and no leading space; every line is
 //! print-escaped and lines alternate key, value.
 //!
-//! Print escaping: bytes `0x20..=0x7e` stand for themselves, a backslash is
-//! written `\\` and every other byte as `\hh` (lowercase on output, either case
-//! on input). LMDB 0.9's `mdb_dump -p` writes a backslash as a bare `\`; like
-//! `mdb_load`, the reader then takes `\` plus two hex digits as an escape
+//! Print escaping: bytes `0x20..=0x7e` other than the backslash stand for
+//! themselves; a backslash and every other byte are written `\hh` (lowercase on
+//! output, either case on input), so a backslash is written `\5c`. On input
+//! `\\` is a backslash too. The writer avoids `\\` because LMDB 0.9's
+//! `mdb_load` misreads it whenever a `\hh` escape came earlier on the same line
+//! (it advances its output without writing the byte), while every `mdb_load`
+//! decodes `\5c`. LMDB 0.9's `mdb_dump -p` writes a backslash as a bare `\`;
+//! like `mdb_load`, the reader then takes `\` plus two hex digits as an escape
 //! (silently misreading it) and rejects `\` followed by anything else
 //! ([`DumpErrorKind::InvalidEscape`]), so such dumps only read back correctly
 //! if their data contains no backslash. Bytevalue dumps are not affected.
@@ -221,14 +225,15 @@ fn encode_hex(data: &[u8], out: &mut Vec<u8>) {
     }
 }
 
-/// Appends `data` print-escaped. Backslash is doubled (unlike LMDB 0.9's
-/// dumper) so that `mdb_load` and our reader get the byte back.
+/// Appends `data` print-escaped. A backslash is written `\5c` (LMDB 0.9's
+/// dumper leaves it bare): every `mdb_load` and our reader get the byte back,
+/// whereas `\\` is misread by LMDB 0.9's `mdb_load` after an earlier `\hh`
+/// escape on the same line.
 fn encode_print(data: &[u8], out: &mut Vec<u8>) {
     out.reserve(data.len());
     for &b in data {
         match b {
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            0x20..=0x7e => out.push(b),
+            0x20..=0x7e if b != b'\\' => out.push(b),
             _ => {
                 out.push(b'\\');
                 out.push(HEX[usize::from(b >> 4)]);

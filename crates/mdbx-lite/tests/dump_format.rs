@@ -178,7 +178,11 @@ fn tables_dump_as_print_round_trips() {
         h.format = DumpFormat::Print;
     }
     let text = write_all(&sections);
-    assert!(text.windows(2).any(|w| w == b"\\\\"), "backslash doubled");
+    assert!(text.windows(3).any(|w| w == b"\\5c"), "backslash as \\5c");
+    assert!(
+        !text.windows(2).any(|w| w == b"\\\\"),
+        "no doubled backslash"
+    );
     assert_eq!(read_all(&text).unwrap(), sections);
 }
 
@@ -227,8 +231,7 @@ fn print_encoding_of_all_bytes() {
     let mut line = String::from(" ");
     for b in 0u8..=255 {
         match b {
-            b'\\' => line.push_str("\\\\"),
-            0x20..=0x7e => line.push(char::from(b)),
+            0x20..=0x7e if b != b'\\' => line.push(char::from(b)),
             _ => line.push_str(&format!("\\{b:02x}")),
         }
     }
@@ -370,6 +373,37 @@ fn missing_header_lines_default_like_mdb_load() {
 }
 
 #[test]
+fn backslash_is_written_as_5c_and_read_in_every_spelling() {
+    // LMDB 0.9's mdb_load misreads `\\` after an earlier `\hh` escape on the same
+    // line, so the writer never produces it; `\5c` is read right by every mdb_load.
+    let entries: Vec<Entry> = vec![
+        (b"\x01\\z".to_vec(), b"a\\b\xff\\".to_vec()),
+        (b"\\".to_vec(), b"\\\\".to_vec()),
+    ];
+    let text = write_all(&[(DumpHeader::new(DumpFormat::Print), entries.clone())]);
+    assert_eq!(
+        text,
+        b"VERSION=3\nformat=print\ntype=btree\nHEADER=END\n \\01\\5cz\n a\\5cb\\ff\\5c\n \\5c\n \\5c\\5c\nDATA=END\n"
+    );
+    assert_eq!(read_all(&text).unwrap()[0].1, entries);
+    assert_eq!(
+        write_plain(&entries),
+        b"\\01\\5cz\na\\5cb\\ff\\5c\n\\5c\n\\5c\\5c\n"
+    );
+    // On input a backslash may be `\\`, `\5c` or `\5C`, after an escape or not.
+    for spelling in [
+        &b" \\01\\\\z\n a\\\\b\\ff\\\\\n"[..],
+        b" \\01\\5cz\n a\\5Cb\\FF\\5c\n",
+        b" \\01\\5Cz\n a\\\\b\\ff\\5C\n",
+    ] {
+        let mut input = b"format=print\nHEADER=END\n".to_vec();
+        input.extend_from_slice(spelling);
+        input.extend_from_slice(b"DATA=END\n");
+        assert_eq!(read_all(&input).unwrap()[0].1, entries[..1], "{spelling:?}");
+    }
+}
+
+#[test]
 fn lmdb_bare_backslash_quirk() {
     // LMDB 0.9 `mdb_dump -p` writes the key `back\slash` as ` back\slash`.
     let e = read_err(b"format=print\nHEADER=END\n back\\slash\n x\nDATA=END\n");
@@ -394,7 +428,11 @@ fn plain_format() {
             (vec![], vec![]),
         ]
     );
-    assert_eq!(write_plain(&entries), input);
+    // A backslash is read from `\\` but written as `\5c`.
+    assert_eq!(
+        write_plain(&entries),
+        b"key one\nvalue\\09tab\n abc\n\\5c\n\n\n"
+    );
 
     // The implicit section: one print header, then nothing.
     let mut r = DumpReader::new_plain(&b"k\nv\n"[..]);

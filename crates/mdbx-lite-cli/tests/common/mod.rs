@@ -71,6 +71,22 @@ where
     )
 }
 
+/// Run a prepared `mdbx-lite` command (see [`command`]), stdin empty.
+pub fn run_command(mut cmd: Command) -> Run {
+    Run::from(cmd.stdin(Stdio::null()).output().expect("run mdbx-lite"))
+}
+
+/// `mdbx-lite args...`, to be given a working directory or environment first.
+pub fn command<I, S>(args: I) -> Command
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let mut cmd = Command::new(BIN);
+    cmd.args(args);
+    cmd
+}
+
 /// Run `mdbx-lite args...` with `input` on stdin.
 pub fn run_stdin<I, S>(args: I, input: &[u8]) -> Run
 where
