@@ -45,4 +45,4 @@ pub use os::io;
 pub use os::map::ReadAhead;
 pub use readers::ReaderInfo;
 pub use stat::EnvStat;
-pub use txn::{PutFlags, ReadTable, ReadTxn, TableMut, TableStat, WriteTxn};
+pub use txn::{PutFlags, ReadTable, ReadTxn, TableMut, TableRead, TableStat, WriteTxn};

@@ -212,6 +212,96 @@ impl<'txn> ReadTable<'txn> {
     }
 }
 
+/// The reads every table handle offers — a read transaction's [`ReadTable`] and a write
+/// transaction's [`TableMut`] (which sees its own changes) — so that code reading a
+/// table can take either. The handles' own methods of the same names return slices
+/// and cursors that may outlive the handle (`ReadTable`) where the trait ties them to
+/// the borrow.
+///
+/// ```
+/// use mdbx_lite::{Env, TableRead};
+///
+/// fn total_len(t: &impl TableRead) -> mdbx_lite::Result<usize> {
+///     let mut n = 0;
+///     for entry in t.iter() {
+///         n += entry?.1.len();
+///     }
+///     Ok(n)
+/// }
+///
+/// # fn main() -> mdbx_lite::Result<()> {
+/// # let dir = tempfile::tempdir()?;
+/// let env = Env::open(dir.path().join("db"))?;
+/// let mut wtx = env.begin_write()?;
+/// let mut t = wtx.main_table();
+/// t.put(b"a", b"123")?;
+/// assert_eq!(total_len(&t)?, 3); // the write transaction's own view
+/// wtx.commit()?;
+/// let rtx = env.begin_read()?;
+/// assert_eq!(total_len(&rtx.main_table())?, 3);
+/// # Ok(()) }
+/// ```
+pub trait TableRead {
+    /// The value stored under `key`, borrowed from the map or the write transaction.
+    fn get(&self, key: &[u8]) -> Result<Option<&[u8]>>;
+    /// Number of entries (O(1)).
+    fn len(&self) -> u64;
+    /// Whether the table has no entries.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Entry and page counts of the table.
+    fn stat(&self) -> TableStat;
+    /// A cursor over the table.
+    fn cursor(&self) -> Cursor<'_>;
+    /// All entries in key order (use `.rev()` for descending).
+    fn iter(&self) -> Range<'_>;
+    /// Entries with keys in `range`.
+    fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Range<'_>;
+}
+
+impl TableRead for ReadTable<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<&[u8]>> {
+        ReadTable::get(self, key)
+    }
+    fn len(&self) -> u64 {
+        ReadTable::len(self)
+    }
+    fn stat(&self) -> TableStat {
+        ReadTable::stat(self)
+    }
+    fn cursor(&self) -> Cursor<'_> {
+        ReadTable::cursor(self)
+    }
+    fn iter(&self) -> Range<'_> {
+        ReadTable::iter(self)
+    }
+    fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Range<'_> {
+        ReadTable::range(self, range)
+    }
+}
+
+impl TableRead for TableMut<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<&[u8]>> {
+        TableMut::get(self, key)
+    }
+    fn len(&self) -> u64 {
+        TableMut::len(self)
+    }
+    fn stat(&self) -> TableStat {
+        TableMut::stat(self)
+    }
+    fn cursor(&self) -> Cursor<'_> {
+        TableMut::cursor(self)
+    }
+    fn iter(&self) -> Range<'_> {
+        TableMut::iter(self)
+    }
+    fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Range<'_> {
+        TableMut::range(self, range)
+    }
+}
+
 // ------------------------------------------------------------------------------------
 // Write transactions
 // ------------------------------------------------------------------------------------
