@@ -14,7 +14,7 @@ use crate::page::{
     LeafValue, Node, PageKind, F_OVERFLOW, LEAF_ENTRY_HEAD, MAX_DEPTH,
 };
 use crate::pager::Pager;
-use crate::snapshot::PageSource;
+use crate::storage::snapshot::PageSource;
 
 /// Largest key a database with this page size accepts.
 pub fn max_key_size(page_size: usize) -> usize {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::meta::{Meta, FIRST_PAGE, META_LEN};
-use crate::snapshot::Snapshot;
+use crate::storage::snapshot::Snapshot;
 use crate::txn::ReadTxn;
 use crate::{Env, PutFlags};
 

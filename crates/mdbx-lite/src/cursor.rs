@@ -9,7 +9,7 @@ use crate::btree::{node_at, value_bytes};
 use crate::error::Result;
 use crate::meta::TableRecord;
 use crate::page::{Node, MAX_DEPTH};
-use crate::snapshot::PageSource;
+use crate::storage::snapshot::PageSource;
 
 /// How many entries ahead a walk asks the CPU to load (see `Node::prefetch_entry`):
 /// a scan then waits for memory once per few entries instead of once per entry.

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::meta::{Meta, TableRecord, FIRST_PAGE, META_LEN};
 use crate::page::{self, LeafValue, Node, PageKind, HEADER, MAX_DEPTH};
 use crate::pager::parse_free_value;
-use crate::snapshot::{MappedPages, Snapshot};
+use crate::storage::snapshot::{MappedPages, Snapshot};
 use crate::{Env, ReadTxn};
 
 /// The counters of one B+tree as a meta or the catalog records them.
@@ -344,7 +344,7 @@ impl PageMap {
         let Ok(head) = pages.raw(run) else {
             return;
         };
-        if crate::snapshot::overflow_run(head, run, len, ps).is_err()
+        if crate::storage::snapshot::overflow_run(head, run, len, ps).is_err()
             || run.saturating_add(n) > self.slots.len() as u64
         {
             self.claim(run, PageRole::Invalid, owner);

@@ -32,9 +32,8 @@ mod meta;
 mod os;
 mod page;
 mod pager;
-mod readers;
-mod snapshot;
 mod stat;
+mod storage;
 mod txn;
 
 pub use copy::CopyError;
@@ -43,6 +42,6 @@ pub use env::{lock_path, Durability, Env, EnvBuilder};
 pub use error::{Error, Result};
 pub use os::io;
 pub use os::map::ReadAhead;
-pub use readers::ReaderInfo;
 pub use stat::EnvStat;
+pub use storage::readers::ReaderInfo;
 pub use txn::{PutFlags, ReadTable, ReadTxn, TableMut, TableRead, TableStat, WriteTxn};

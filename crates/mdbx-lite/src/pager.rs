@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::meta::TableRecord;
 use crate::os::map::{Mapping, ReadAhead};
 use crate::page::{self, PageKind, HEADER};
-use crate::snapshot::PageSource;
+use crate::storage::snapshot::PageSource;
 use parking_lot::lock_api::ArcMutexGuard;
 use parking_lot::RawMutex;
 
@@ -522,7 +522,7 @@ impl Pager {
         } else {
             // Validate the head so a corrupt pointer cannot free random pages.
             let head = self.page(pgno)?;
-            crate::snapshot::overflow_run(head, pgno, len, self.page_size)?;
+            crate::storage::snapshot::overflow_run(head, pgno, len, self.page_size)?;
             let birth = page::header_txnid(head);
             self.freed.extend((pgno..pgno + n).map(|p| (p, birth)));
         }
@@ -799,7 +799,7 @@ impl PageSource for Pager {
             .map
             .get(off, n as usize * self.page_size, self.ws.file_len as usize)
             .ok_or_else(|| Error::corrupted(pgno, "overflow run beyond the end of the file"))?;
-        crate::snapshot::overflow_run(run, pgno, len, self.page_size)?;
+        crate::storage::snapshot::overflow_run(run, pgno, len, self.page_size)?;
         Ok(&run[HEADER..HEADER + len])
     }
 }

@@ -6,11 +6,12 @@ use std::sync::Arc;
 
 use crate::btree::{self, PutMode};
 use crate::cursor::{BoundKey, Cursor, Range, RawCursor};
-use crate::env::{write_meta, Durability, EnvInner, ANOTHER_ENV_WRITES};
+use crate::env::{Durability, EnvInner, ANOTHER_ENV_WRITES};
 use crate::error::{Error, Result};
 use crate::meta::{Meta, TableRecord};
 use crate::pager::Pager;
-use crate::snapshot::{MappedPages, PageSource, Snapshot};
+use crate::storage::metas::write_meta;
+use crate::storage::snapshot::{MappedPages, PageSource, Snapshot};
 
 /// Per-table statistics.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -1,0 +1,7 @@
+//! The database file below the tree: the two metas (`metas`), bounds-checked reads of
+//! committed pages (`snapshot`), and the reader table shared through the lock file
+//! (`readers`).
+
+pub(crate) mod metas;
+pub(crate) mod readers;
+pub(crate) mod snapshot;
