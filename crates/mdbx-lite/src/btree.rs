@@ -8,8 +8,8 @@
 use std::borrow::Cow;
 
 use crate::error::{Error, Result};
-use crate::meta::TableRecord;
-use crate::page::{
+use crate::format::meta::TableRecord;
+use crate::format::page::{
     self, build, entries, header_count, live_bytes_quick, node_insert, node_remove, usable, Item,
     LeafValue, Node, PageKind, F_OVERFLOW, LEAF_ENTRY_HEAD, MAX_DEPTH,
 };
@@ -801,7 +801,7 @@ mod tests {
 
     #[test]
     fn prefix_order_is_monotone() {
-        use crate::page::key_prefix;
+        use crate::format::page::key_prefix;
         let keys: [&[u8]; 6] = [b"", b"\0", b"a", b"ab\0", b"ab\0\0\x01", b"b"];
         for w in keys.windows(2) {
             assert!(key_prefix(w[0]) <= key_prefix(w[1]));

@@ -7,8 +7,8 @@ use std::ops::Bound;
 
 use crate::btree::{node_at, value_bytes};
 use crate::error::Result;
-use crate::meta::TableRecord;
-use crate::page::{Node, MAX_DEPTH};
+use crate::format::meta::TableRecord;
+use crate::format::page::{Node, MAX_DEPTH};
 use crate::storage::snapshot::PageSource;
 
 /// How many entries ahead a walk asks the CPU to load (see `Node::prefetch_entry`):

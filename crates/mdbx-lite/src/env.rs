@@ -9,7 +9,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use crate::error::{io_context, Error, Result};
-use crate::meta::{Meta, MAX_PAGE_SIZE, MIN_PAGE_SIZE};
+use crate::format::meta::{Meta, MAX_PAGE_SIZE, MIN_PAGE_SIZE};
 use crate::os::files::{fsync_parent, open_lock_file, real_path};
 use crate::os::io::{FileStorage, Storage, StorageLayer};
 use crate::os::map::{lock_exclusive, unlock, Mapping, ReadAhead};

@@ -21,27 +21,23 @@
 #![deny(unsafe_code, clippy::undocumented_unsafe_blocks)]
 
 mod btree;
-pub mod check;
-mod copy;
 mod cursor;
-pub mod dump;
 mod env;
 mod error;
-pub mod inspect;
-mod meta;
+mod format;
 mod os;
-mod page;
 mod pager;
-mod stat;
 mod storage;
+mod tools;
 mod txn;
 
-pub use copy::CopyError;
 pub use cursor::{Cursor, Entry, Range};
 pub use env::{lock_path, Durability, Env, EnvBuilder};
 pub use error::{Error, Result};
 pub use os::io;
 pub use os::map::ReadAhead;
-pub use stat::EnvStat;
 pub use storage::readers::ReaderInfo;
+pub use tools::copy::CopyError;
+pub use tools::stat::EnvStat;
+pub use tools::{check, dump, inspect};
 pub use txn::{PutFlags, ReadTable, ReadTxn, TableMut, TableRead, TableStat, WriteTxn};

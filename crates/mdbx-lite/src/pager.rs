@@ -20,9 +20,9 @@ use std::sync::Arc;
 use crate::btree;
 use crate::env::EnvInner;
 use crate::error::{Error, Result};
-use crate::meta::TableRecord;
+use crate::format::meta::TableRecord;
+use crate::format::page::{self, PageKind, HEADER};
 use crate::os::map::{Mapping, ReadAhead};
-use crate::page::{self, PageKind, HEADER};
 use crate::storage::snapshot::PageSource;
 use parking_lot::lock_api::ArcMutexGuard;
 use parking_lot::RawMutex;
@@ -393,7 +393,7 @@ impl Pager {
         let protected = self.protected.take().unwrap_or_default();
         let mut held = Vec::new();
         for (p, birth) in entries {
-            if p < crate::meta::FIRST_PAGE || p >= self.committed_high_water {
+            if p < crate::format::meta::FIRST_PAGE || p >= self.committed_high_water {
                 return Err(Error::corrupted(
                     self.free.root,
                     format!("free tree lists page {p} outside the allocated range"),
@@ -442,7 +442,7 @@ impl Pager {
         self.consumed.push(g);
         self.next_group = g + 1;
         for p in pages {
-            if p < crate::meta::FIRST_PAGE || p >= self.committed_high_water {
+            if p < crate::format::meta::FIRST_PAGE || p >= self.committed_high_water {
                 return Err(Error::corrupted(
                     self.free.root,
                     format!("free tree lists page {p} outside the allocated range"),
@@ -787,7 +787,7 @@ impl PageSource for Pager {
     fn overflow(&self, pgno: u64, len: usize) -> Result<&[u8]> {
         let n = page::overflow_pages_needed(len, self.page_size);
         let end = pgno.saturating_add(n);
-        if pgno < crate::meta::FIRST_PAGE || end > self.high_water {
+        if pgno < crate::format::meta::FIRST_PAGE || end > self.high_water {
             return Err(Error::corrupted(
                 pgno,
                 "overflow run outside the allocated range",

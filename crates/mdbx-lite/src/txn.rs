@@ -8,7 +8,7 @@ use crate::btree::{self, PutMode};
 use crate::cursor::{BoundKey, Cursor, Range, RawCursor};
 use crate::env::{Durability, EnvInner, ANOTHER_ENV_WRITES};
 use crate::error::{Error, Result};
-use crate::meta::{Meta, TableRecord};
+use crate::format::meta::{Meta, TableRecord};
 use crate::pager::Pager;
 use crate::storage::metas::write_meta;
 use crate::storage::snapshot::{MappedPages, PageSource, Snapshot};

@@ -2,7 +2,7 @@
 //! empty database, and replacing a weak meta left by a previous boot.
 
 use crate::error::{Error, Result};
-use crate::meta::{Meta, MetaProblem, FORMAT_VERSION, MAX_PAGE_SIZE, META_LEN};
+use crate::format::meta::{Meta, MetaProblem, FORMAT_VERSION, MAX_PAGE_SIZE, META_LEN};
 use crate::os::io::Storage;
 
 /// How to bring an LMDB database over.

@@ -3,9 +3,9 @@
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::meta::{Meta, FIRST_PAGE};
+use crate::format::meta::{Meta, FIRST_PAGE};
+use crate::format::page::{self, PageKind, HEADER};
 use crate::os::map::Mapping;
-use crate::page::{self, PageKind, HEADER};
 
 /// Where tree code gets pages from: a committed snapshot, or a write transaction
 /// (its own dirty pages first, then the snapshot it started from).

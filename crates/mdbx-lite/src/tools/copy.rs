@@ -8,7 +8,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::meta::{Meta, FIRST_PAGE, META_LEN};
+use crate::format::meta::{Meta, FIRST_PAGE, META_LEN};
 use crate::storage::snapshot::Snapshot;
 use crate::txn::ReadTxn;
 use crate::{Env, PutFlags};

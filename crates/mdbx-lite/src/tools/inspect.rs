@@ -10,8 +10,8 @@
 use std::collections::VecDeque;
 
 use crate::error::{Error, Result};
-use crate::meta::{Meta, TableRecord, FIRST_PAGE, META_LEN};
-use crate::page::{self, LeafValue, Node, PageKind, HEADER, MAX_DEPTH};
+use crate::format::meta::{Meta, TableRecord, FIRST_PAGE, META_LEN};
+use crate::format::page::{self, LeafValue, Node, PageKind, HEADER, MAX_DEPTH};
 use crate::pager::parse_free_value;
 use crate::storage::snapshot::{MappedPages, Snapshot};
 use crate::{Env, ReadTxn};

@@ -15,8 +15,8 @@
 
 use crate::btree::max_key_size;
 use crate::error::{Error, Result};
-use crate::meta::{Meta, TableRecord, FIRST_PAGE, META_LEN};
-use crate::page::{self, key_prefix, LeafValue, Node, HEADER, MAX_DEPTH, SLOT};
+use crate::format::meta::{Meta, TableRecord, FIRST_PAGE, META_LEN};
+use crate::format::page::{self, key_prefix, LeafValue, Node, HEADER, MAX_DEPTH, SLOT};
 use crate::pager::{parse_free_entries, parse_free_key};
 use crate::storage::snapshot::{overflow_run, verify_checksum, MappedPages};
 use crate::txn::TableStat;

@@ -12,7 +12,7 @@
 //! overwritten while a weak meta depends on it.
 
 use crate::error::{Error, Result};
-use crate::page::{self, rd_u32, rd_u64, wr_u32, wr_u64, PageKind, HEADER};
+use crate::format::page::{self, rd_u32, rd_u64, wr_u32, wr_u64, PageKind, HEADER};
 
 pub const MAGIC: [u8; 8] = *b"MDBXLITE";
 pub const FORMAT_VERSION: u32 = 1;
