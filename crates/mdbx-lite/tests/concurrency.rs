@@ -2,7 +2,7 @@
 //! the handle types.
 
 mod common;
-use common::wait_until;
+use common::{splitmix, wait_until};
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Barrier, OnceLock};
@@ -41,14 +41,6 @@ fn acct(i: u64) -> Vec<u8> {
 
 fn batch_key(gen: u64, i: u64) -> Vec<u8> {
     format!("batch/{gen:08}/{i:02}").into_bytes()
-}
-
-fn splitmix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    let mut z = x;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 /// Value of batch key `i` of generation `gen`: the generation, then a pattern.

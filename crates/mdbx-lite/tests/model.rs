@@ -11,6 +11,9 @@
 //! After every commit (and reopen): full forward and backward iteration, `get` of every
 //! model key plus absent probes, `len`, `list_tables`, and `env.check()` without problems.
 
+mod common;
+use common::splitmix;
+
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::path::PathBuf;
@@ -42,14 +45,6 @@ impl Model {
             .map(|t| NAMES[t].to_string())
             .collect()
     }
-}
-
-fn splitmix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    let mut z = x;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 /// Deterministic value bytes, so ops stay small and shrinkable.

@@ -23,6 +23,9 @@
 //! not lose what `pwrite` handed to the page cache, so even `NoSync` loses nothing here
 //! (its weaker promise is about power loss).
 
+mod common;
+use common::splitmix;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
@@ -42,14 +45,6 @@ const KEY_SPACE: u64 = 1_500;
 const MAX_ACKS: u64 = 200;
 /// How long the parent waits for the next acknowledgement; only a hung child reaches it.
 const HANG_GUARD: Duration = Duration::from_secs(300);
-
-fn splitmix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    let mut z = x;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
 
 struct Rng(u64);
 impl Rng {

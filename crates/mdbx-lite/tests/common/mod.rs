@@ -1,16 +1,26 @@
 //! Helpers shared by the integration tests (each test binary includes what it uses).
 #![allow(dead_code)]
 
+/// SplitMix64's increment (2^64 / golden ratio).
+const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// SplitMix64's output for state `x`: a well-mixed hash of `x`, the same as
+/// `Rng(x).next()`.
+pub fn splitmix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(GOLDEN);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
 /// SplitMix64: small, fast, seeded; tests must be reproducible from their seed.
 pub struct Rng(pub u64);
 
 impl Rng {
     pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        let out = splitmix(self.0);
+        self.0 = self.0.wrapping_add(GOLDEN);
+        out
     }
 
     /// A number in `0..n` (0 when `n` is 0).
