@@ -24,7 +24,7 @@
 //! (its weaker promise is about power loss).
 
 mod common;
-use common::splitmix;
+use common::{splitmix, Rng};
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -45,14 +45,6 @@ const KEY_SPACE: u64 = 1_500;
 const MAX_ACKS: u64 = 200;
 /// How long the parent waits for the next acknowledgement; only a hung child reaches it.
 const HANG_GUARD: Duration = Duration::from_secs(300);
-
-struct Rng(u64);
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 = splitmix(self.0);
-        self.0 % n.max(1)
-    }
-}
 
 fn value(seed: u64, len: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(len + 8);
