@@ -106,9 +106,7 @@ fn crash_image_over(
     }
     // Unsynced operations: each kept or lost, in a random order, writes torn per sector.
     let mut pending: Vec<&Op> = log[last_sync..upto].iter().collect();
-    for i in (1..pending.len()).rev() {
-        pending.swap(i, rng.below(i as u64 + 1) as usize);
-    }
+    rng.shuffle(&mut pending);
     let mode = rng.below(4); // 0: keep all, 1: drop all, 2-3: random subset
     for op in pending {
         let keep_op = match mode {

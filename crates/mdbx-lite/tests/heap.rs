@@ -7,7 +7,7 @@
 //! anyway).
 
 mod common;
-use common::tmpfs_dir;
+use common::{tmpfs_dir, Rng};
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -150,13 +150,10 @@ fn reads_do_not_allocate() {
     let (a1, b1) = mine();
     let (ga, gb) = global();
     let t1 = Instant::now();
-    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
     let mut checksum = 0u64;
     for _ in 0..GETS {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        let n = x % ENTRIES;
+        let n = rng.below(ENTRIES);
         let v = t.get(&key(n)).unwrap().expect("key present");
         assert_eq!(v.len(), VALUE);
         assert_eq!(v[..8], n.to_le_bytes());
