@@ -3,7 +3,7 @@
 //! generator (nothing is kept in memory).
 
 mod common;
-use common::splitmix;
+use common::{pseudo_random_bytes, splitmix};
 
 use std::time::Instant;
 
@@ -37,14 +37,7 @@ fn small_key(i: u64) -> Vec<u8> {
 }
 
 fn small_value(i: u64) -> Vec<u8> {
-    let len = (splitmix(i) % 200) as usize;
-    let mut v = vec![0u8; len];
-    let mut x = i;
-    for b in v.iter_mut() {
-        x = splitmix(x);
-        *b = x as u8;
-    }
-    v
+    pseudo_random_bytes(i, (splitmix(i) % 200) as usize)
 }
 
 struct Verifier {

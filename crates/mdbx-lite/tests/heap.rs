@@ -7,7 +7,7 @@
 //! anyway).
 
 mod common;
-use common::{tmpfs_dir, Rng};
+use common::{index_marked_bytes, tmpfs_dir, Rng};
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -96,14 +96,6 @@ fn key(i: u64) -> [u8; 16] {
     k
 }
 
-fn value(i: u64) -> [u8; VALUE] {
-    let mut v = [0u8; VALUE];
-    v[..8].copy_from_slice(&i.to_le_bytes());
-    v[8..16].copy_from_slice(&(!i).to_le_bytes());
-    v[VALUE - 1] = i as u8;
-    v
-}
-
 #[test]
 fn reads_do_not_allocate() {
     // tmpfs when it has room: the file need never reach a disk.
@@ -121,7 +113,7 @@ fn reads_do_not_allocate() {
             let mut t = w.main_table();
             let end = (i + PER_TXN).min(ENTRIES);
             while i < end {
-                t.append(&key(i), &value(i)).unwrap();
+                t.append(&key(i), &index_marked_bytes::<VALUE>(i)).unwrap();
                 i += 1;
             }
         }

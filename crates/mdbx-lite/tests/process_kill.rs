@@ -24,7 +24,7 @@
 //! (its weaker promise is about power loss).
 
 mod common;
-use common::{splitmix, Rng};
+use common::{pseudo_random_bytes, splitmix, Rng};
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -45,17 +45,6 @@ const KEY_SPACE: u64 = 1_500;
 const MAX_ACKS: u64 = 200;
 /// How long the parent waits for the next acknowledgement; only a hung child reaches it.
 const HANG_GUARD: Duration = Duration::from_secs(300);
-
-fn value(seed: u64, len: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(len + 8);
-    let mut x = seed;
-    while out.len() < len {
-        x = splitmix(x);
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(len);
-    out
-}
 
 /// One operation of a data table (0 or 1 in `TABLES`): a put, or a delete (`None`).
 type Op = (usize, Vec<u8>, Option<Vec<u8>>);
@@ -78,7 +67,7 @@ fn txn_ops(seed: u64, n: u64) -> Vec<Op> {
                 1..=3 => 600 + rng.below(400),
                 _ => rng.below(200),
             } as usize;
-            (table, key, Some(value(n << 8 | i, len)))
+            (table, key, Some(pseudo_random_bytes(n << 8 | i, len)))
         })
         .collect()
 }

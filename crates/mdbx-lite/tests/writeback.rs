@@ -3,6 +3,9 @@
 //! commit never does. The hint carries no durability: the data must still be there
 //! after reopening, and the checker must pass.
 
+mod common;
+use common::pseudo_random_bytes;
+
 use std::io;
 use std::sync::{Arc, Mutex};
 
@@ -69,10 +72,6 @@ fn key(i: u64) -> [u8; 8] {
     i.wrapping_mul(0x9E37_79B9_7F4A_7C15).to_be_bytes()
 }
 
-fn value(i: u64) -> Vec<u8> {
-    (0..900).map(|j| (i as usize + j) as u8).collect()
-}
-
 /// The hints among `events`, each checked against the writes recorded before it.
 fn checked_hints(events: &[Event]) -> Vec<(u64, u64)> {
     let mut hints = Vec::new();
@@ -113,7 +112,7 @@ fn large_commits_hint_writeback_small_ones_do_not() {
         {
             let mut t = w.main_table();
             for i in 0..n {
-                t.put(&key(i), &value(i)).unwrap();
+                t.put(&key(i), &pseudo_random_bytes(i, 900)).unwrap();
             }
         }
         w.commit().unwrap();
@@ -134,6 +133,9 @@ fn large_commits_hint_writeback_small_ones_do_not() {
     let t = r.main_table();
     assert_eq!(t.len(), n + 10);
     for i in (0..n).step_by(997) {
-        assert_eq!(t.get(&key(i)).unwrap(), Some(&value(i)[..]));
+        assert_eq!(
+            t.get(&key(i)).unwrap(),
+            Some(&pseudo_random_bytes(i, 900)[..])
+        );
     }
 }

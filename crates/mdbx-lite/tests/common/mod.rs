@@ -35,6 +35,43 @@ impl Rng {
     }
 }
 
+/// `len` pseudo-random bytes determined by `seed` and `len` (so a shorter value is not a
+/// prefix of a longer one of the same seed): the little-endian words of `splitmix`
+/// iterated from both.
+pub fn pseudo_random_bytes(seed: u64, len: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len + 8);
+    let mut x = seed ^ (len as u64).rotate_left(32);
+    while out.len() < len {
+        x = splitmix(x);
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// `N` bytes (at least 17), zero but for `i` in the first 8 (little-endian), `!i` in the
+/// next 8 and `i`'s low byte in the last: a reader can tell which entry it holds from
+/// the head and the tail, without building the expected value.
+pub fn index_marked_bytes<const N: usize>(i: u64) -> [u8; N] {
+    let mut v = [0u8; N];
+    v[..8].copy_from_slice(&i.to_le_bytes());
+    v[8..16].copy_from_slice(&(!i).to_le_bytes());
+    v[N - 1] = i as u8;
+    v
+}
+
+/// `N` bytes (at least 16): `round` and `i` (little-endian), then a pattern of both, so
+/// which round wrote entry `i` shows in every value.
+pub fn round_stamped_bytes<const N: usize>(round: u64, i: u64) -> [u8; N] {
+    let mut v = [0u8; N];
+    v[..8].copy_from_slice(&round.to_le_bytes());
+    v[8..16].copy_from_slice(&i.to_le_bytes());
+    for (j, b) in v[16..].iter_mut().enumerate() {
+        *b = (round as usize * 31 + i as usize * 7 + j) as u8;
+    }
+    v
+}
+
 /// A temporary directory on tmpfs (`/dev/shm`) if it has `need` bytes free, else in the
 /// default temporary directory: for tests whose subject (page allocation and reuse)
 /// does not depend on the disk.
