@@ -4,7 +4,7 @@
 //! after reopening, and the checker must pass.
 
 mod common;
-use common::pseudo_random_bytes;
+use common::{layer, pseudo_random_bytes, Hooks};
 
 use std::io;
 use std::sync::{Arc, Mutex};
@@ -21,7 +21,6 @@ enum Event {
 
 /// Passes everything to the real file and records the order of writes, hints, syncs.
 struct Recorder {
-    inner: Box<dyn Storage>,
     events: Arc<Mutex<Vec<Event>>>,
 }
 
@@ -31,30 +30,21 @@ impl Recorder {
     }
 }
 
-impl Storage for Recorder {
-    fn len(&self) -> io::Result<u64> {
-        self.inner.len()
-    }
-    fn set_len(&self, len: u64) -> io::Result<()> {
-        self.inner.set_len(len)
-    }
-    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+impl Hooks for Recorder {
+    fn write_at(&self, inner: &dyn Storage, buf: &[u8], offset: u64) -> io::Result<()> {
         self.log(Event::Write {
             offset,
             len: buf.len() as u64,
         });
-        self.inner.write_at(buf, offset)
+        inner.write_at(buf, offset)
     }
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
-        self.inner.read_at(buf, offset)
-    }
-    fn sync_data(&self) -> io::Result<()> {
+    fn sync_data(&self, inner: &dyn Storage) -> io::Result<()> {
         self.log(Event::Sync);
-        self.inner.sync_data()
+        inner.sync_data()
     }
-    fn start_writeback(&self, offset: u64, len: u64) {
+    fn start_writeback(&self, inner: &dyn Storage, offset: u64, len: u64) {
         self.log(Event::Hint { offset, len });
-        self.inner.start_writeback(offset, len);
+        inner.start_writeback(offset, len);
     }
 }
 
@@ -62,7 +52,7 @@ fn open(path: &std::path::Path) -> (Env, Arc<Mutex<Vec<Event>>>) {
     let events = Arc::new(Mutex::new(Vec::new()));
     let ev = events.clone();
     let env = Env::builder()
-        .storage_layer(move |inner| Box::new(Recorder { inner, events: ev }))
+        .storage_layer(layer(Recorder { events: ev }))
         .open(path)
         .unwrap();
     (env, events)
