@@ -24,7 +24,7 @@
 //! (its weaker promise is about power loss).
 
 mod common;
-use common::{pseudo_random_bytes, splitmix, Rng};
+use common::{pseudo_random_bytes, splitmix, Rng, HANG_GUARD};
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -43,8 +43,6 @@ const TABLES: [&str; 2] = ["alpha", "beta"];
 const KEY_SPACE: u64 = 1_500;
 /// A child is killed after at most this many acknowledgements of its life.
 const MAX_ACKS: u64 = 200;
-/// How long the parent waits for the next acknowledgement; only a hung child reaches it.
-const HANG_GUARD: Duration = Duration::from_secs(300);
 
 /// One operation of a data table (0 or 1 in `TABLES`): a put, or a delete (`None`).
 type Op = (usize, Vec<u8>, Option<Vec<u8>>);
