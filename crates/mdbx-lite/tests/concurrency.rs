@@ -2,7 +2,7 @@
 //! the handle types.
 
 mod common;
-use common::wait_until;
+use common::{pseudo_random_bytes, splitmix, wait_until};
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Barrier, OnceLock};
@@ -43,34 +43,19 @@ fn batch_key(gen: u64, i: u64) -> Vec<u8> {
     format!("batch/{gen:08}/{i:02}").into_bytes()
 }
 
-fn splitmix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    let mut z = x;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
-/// Value of batch key `i` of generation `gen`: the generation, then a pattern.
+/// Value of batch key `i` of generation `gen` (104 bytes): the generation, then
+/// pseudo-random bytes.
 fn batch_value(gen: u64, i: u64) -> Vec<u8> {
-    let mut v = gen.to_le_bytes().to_vec();
-    let mut x = gen * 1000 + i;
-    while v.len() < 100 {
-        x = splitmix(x);
-        v.extend_from_slice(&x.to_le_bytes());
-    }
-    v
+    [
+        &gen.to_le_bytes()[..],
+        &pseudo_random_bytes(gen * 1000 + i, 96),
+    ]
+    .concat()
 }
 
 /// A 5,000-byte value (an overflow run) rewritten every 7th generation.
 fn blob(gen: u64) -> Vec<u8> {
-    let mut v = gen.to_le_bytes().to_vec();
-    let mut x = gen;
-    while v.len() < 5_000 {
-        x = splitmix(x);
-        v.extend_from_slice(&x.to_le_bytes());
-    }
-    v
+    [&gen.to_le_bytes()[..], &pseudo_random_bytes(gen, 4_992)].concat()
 }
 
 fn u64_of(v: &[u8]) -> u64 {

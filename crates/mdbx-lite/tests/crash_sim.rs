@@ -15,7 +15,7 @@
 //! images are crashed again while the recovery open and a first commit run.
 
 mod common;
-use common::{BootAs, Rng};
+use common::{layer, BootAs, Hooks, Rng};
 
 use std::collections::BTreeMap;
 use std::io;
@@ -35,34 +35,27 @@ enum Op {
 const RECORDED_BOOT: [u8; 16] = [0xab; 16];
 
 struct Recorder {
-    inner: Box<dyn Storage>,
     log: Arc<Mutex<Vec<Op>>>,
     boot: [u8; 16],
 }
 
-impl Storage for Recorder {
-    fn len(&self) -> io::Result<u64> {
-        self.inner.len()
-    }
-    fn set_len(&self, len: u64) -> io::Result<()> {
+impl Hooks for Recorder {
+    fn set_len(&self, inner: &dyn Storage, len: u64) -> io::Result<()> {
         self.log.lock().unwrap().push(Op::SetLen(len));
-        self.inner.set_len(len)
+        inner.set_len(len)
     }
-    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+    fn write_at(&self, inner: &dyn Storage, buf: &[u8], offset: u64) -> io::Result<()> {
         self.log.lock().unwrap().push(Op::Write {
             offset,
             data: buf.to_vec(),
         });
-        self.inner.write_at(buf, offset)
+        inner.write_at(buf, offset)
     }
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
-        self.inner.read_at(buf, offset)
-    }
-    fn sync_data(&self) -> io::Result<()> {
+    fn sync_data(&self, inner: &dyn Storage) -> io::Result<()> {
         self.log.lock().unwrap().push(Op::Sync);
-        self.inner.sync_data()
+        inner.sync_data()
     }
-    fn boot_id(&self) -> Option<[u8; 16]> {
+    fn boot_id(&self, _inner: &dyn Storage) -> Option<[u8; 16]> {
         Some(self.boot)
     }
 }
@@ -106,9 +99,7 @@ fn crash_image_over(
     }
     // Unsynced operations: each kept or lost, in a random order, writes torn per sector.
     let mut pending: Vec<&Op> = log[last_sync..upto].iter().collect();
-    for i in (1..pending.len()).rev() {
-        pending.swap(i, rng.below(i as u64 + 1) as usize);
-    }
+    rng.shuffle(&mut pending);
     let mode = rng.below(4); // 0: keep all, 1: drop all, 2-3: random subset
     for op in pending {
         let keep_op = match mode {
@@ -185,13 +176,10 @@ fn workload(seed: u64, durability: Durability, txns: usize) -> Run {
         .growth_step(16 * 1024)
         // `NoSync` checkpoints on its own every few commits of this workload.
         .auto_sync_bytes(160 * 1024)
-        .storage_layer(move |inner| {
-            Box::new(Recorder {
-                inner,
-                log: l2,
-                boot: RECORDED_BOOT,
-            })
-        })
+        .storage_layer(layer(Recorder {
+            log: l2,
+            boot: RECORDED_BOOT,
+        }))
         .open(dir.path().join("db"))
         .unwrap();
     let mut rng = Rng(seed);
@@ -344,13 +332,10 @@ fn crash_during_recovery(image: &[u8], allowed: &[&Model], sector: usize, rng: &
     let log = Arc::new(Mutex::new(Vec::new()));
     let l2 = log.clone();
     let env = Env::builder()
-        .storage_layer(move |inner| {
-            Box::new(Recorder {
-                inner,
-                log: l2,
-                boot: [0xcd; 16],
-            })
-        })
+        .storage_layer(layer(Recorder {
+            log: l2,
+            boot: [0xcd; 16],
+        }))
         .open(&path)
         .unwrap();
     let recovered = read_all(&env);
@@ -443,12 +428,7 @@ fn no_sync_process_crash_keeps_every_commit() {
         std::fs::write(&path, &image).unwrap();
         let _ = std::fs::remove_file(mdbx_lite::lock_path(&path));
         let env = Env::builder()
-            .storage_layer(|inner| {
-                Box::new(BootAs {
-                    inner,
-                    boot: RECORDED_BOOT,
-                })
-            })
+            .storage_layer(layer(BootAs(RECORDED_BOOT)))
             .open(&path)
             .unwrap();
         assert!(env.check().unwrap().is_ok(), "op {upto}");

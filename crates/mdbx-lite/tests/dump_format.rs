@@ -1,5 +1,8 @@
 //! Tests for the LMDB dump format module, using only its public API.
 
+mod common;
+use common::Rng;
+
 use mdbx_lite::dump::*;
 use std::io::{self, BufRead, Cursor, Read};
 
@@ -88,31 +91,18 @@ fn read_err(input: &[u8]) -> DumpError {
     }
 }
 
-/// Tiny xorshift64* so the property loops need no dependencies.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> usize {
-        (self.next() % n) as usize
-    }
-    fn bytes(&mut self, max_len: u64) -> Vec<u8> {
-        let len = self.below(max_len + 1);
-        // Bias towards bytes that matter to the escaping: '\\', '\n', ' ', hex digits.
-        (0..len)
-            .map(|_| match self.below(8) {
-                0 => b'\\',
-                1 => b'\n',
-                2 => b"0123456789abcdefABCDEF \r="[self.below(25)],
-                _ => self.next() as u8,
-            })
-            .collect()
-    }
+/// Up to `max_len` random bytes, biased towards those that matter to the escaping:
+/// '\\', '\n', ' ', hex digits.
+fn escape_heavy_bytes(rng: &mut Rng, max_len: u64) -> Vec<u8> {
+    let len = rng.below(max_len + 1);
+    (0..len)
+        .map(|_| match rng.below(8) {
+            0 => b'\\',
+            1 => b'\n',
+            2 => b"0123456789abcdefABCDEF \r="[rng.below(25) as usize],
+            _ => rng.next() as u8,
+        })
+        .collect()
 }
 
 // ---------------------------------------------------------------- interop files
@@ -497,7 +487,12 @@ fn random_round_trips() {
                 ..DumpHeader::default()
             };
             let entries: Vec<Entry> = (0..rng.below(20))
-                .map(|_| (rng.bytes(40), rng.bytes(300)))
+                .map(|_| {
+                    (
+                        escape_heavy_bytes(&mut rng, 40),
+                        escape_heavy_bytes(&mut rng, 300),
+                    )
+                })
                 .collect();
             sections.push((header, entries));
         }
@@ -508,7 +503,12 @@ fn random_round_trips() {
         assert_eq!(collect(DumpReader::new(slow)).unwrap(), sections);
 
         let entries: Vec<Entry> = (0..rng.below(20))
-            .map(|_| (rng.bytes(40), rng.bytes(300)))
+            .map(|_| {
+                (
+                    escape_heavy_bytes(&mut rng, 40),
+                    escape_heavy_bytes(&mut rng, 300),
+                )
+            })
             .collect();
         let text = write_plain(&entries);
         assert_eq!(read_plain(&text).unwrap(), entries, "plain round {round}");
@@ -718,12 +718,12 @@ fn garbage_never_panics() {
     for _ in 0..3000 {
         let garbage: Vec<u8> = match rng.below(3) {
             0 => (0..rng.below(200)).map(|_| rng.next() as u8).collect(),
-            1 => rng.bytes(300),
+            1 => escape_heavy_bytes(&mut rng, 300),
             _ => {
                 // A valid dump with a few random byte changes (often non-UTF-8).
                 let mut d = seed.clone();
                 for _ in 0..1 + rng.below(4) {
-                    let i = rng.below(d.len() as u64);
+                    let i = rng.below(d.len() as u64) as usize;
                     d[i] = rng.next() as u8;
                 }
                 d

@@ -2,7 +2,7 @@
 //! must not deadlock.
 
 mod common;
-use common::under_boot;
+use common::{under_boot, Rng};
 
 use mdbx_lite::{Durability, Env, Error};
 
@@ -189,16 +189,13 @@ fn no_sync_releases_held_pages_at_the_next_checkpoint() {
     }
     w.commit().unwrap();
     let mut samples = Vec::new();
-    let mut x = 1u64;
+    let mut rng = Rng(1);
     for round in 0..1_200u32 {
         let mut w = env.begin_write().unwrap();
         {
             let mut t = w.main_table();
             for _ in 0..50 {
-                x = x
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                let k = (x >> 33) % keys;
+                let k = rng.below(keys);
                 t.put(
                     &(k.wrapping_mul(0x9E37_79B9_7F4A_7C15)).to_be_bytes(),
                     &[round as u8; 100],

@@ -11,7 +11,7 @@
 //! those commits.
 
 mod common;
-use common::BootAs;
+use common::{layer, BootAs, Hooks};
 
 use std::io;
 use std::path::Path;
@@ -56,29 +56,22 @@ impl Disk {
 }
 
 struct LosingSync {
-    inner: Box<dyn Storage>,
     disk: Arc<Mutex<Disk>>,
 }
 
-impl Storage for LosingSync {
-    fn len(&self) -> io::Result<u64> {
-        self.inner.len()
-    }
-    fn set_len(&self, len: u64) -> io::Result<()> {
+impl Hooks for LosingSync {
+    fn set_len(&self, inner: &dyn Storage, len: u64) -> io::Result<()> {
         self.disk.lock().unwrap().pending.push(Op::SetLen(len));
-        self.inner.set_len(len)
+        inner.set_len(len)
     }
-    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+    fn write_at(&self, inner: &dyn Storage, buf: &[u8], offset: u64) -> io::Result<()> {
         self.disk.lock().unwrap().pending.push(Op::Write {
             offset,
             data: buf.to_vec(),
         });
-        self.inner.write_at(buf, offset)
+        inner.write_at(buf, offset)
     }
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
-        self.inner.read_at(buf, offset)
-    }
-    fn sync_data(&self) -> io::Result<()> {
+    fn sync_data(&self, _inner: &dyn Storage) -> io::Result<()> {
         let mut d = self.disk.lock().unwrap();
         // A power loss just before this sync loses every write since the last one.
         let before = (d.image.clone(), d.acknowledged);
@@ -96,7 +89,7 @@ impl Storage for LosingSync {
         d.images.push(snapshot);
         Ok(())
     }
-    fn boot_id(&self) -> Option<[u8; 16]> {
+    fn boot_id(&self, _inner: &dyn Storage) -> Option<[u8; 16]> {
         Some([0x5a; 16])
     }
 }
@@ -106,7 +99,7 @@ fn open(path: &Path, durability: Durability, disk: &Arc<Mutex<Disk>>) -> Env {
     Env::builder()
         .durability(durability)
         .auto_sync_bytes(u64::MAX)
-        .storage_layer(move |inner| Box::new(LosingSync { inner, disk }))
+        .storage_layer(layer(LosingSync { disk }))
         .open(path)
         .unwrap()
 }
@@ -173,12 +166,7 @@ fn check_images(disk: &Arc<Mutex<Disk>>) {
         let path = dir.path().join("image.db");
         std::fs::write(&path, image).unwrap();
         let env = Env::builder()
-            .storage_layer(|inner| {
-                Box::new(BootAs {
-                    inner,
-                    boot: [0x77; 16],
-                })
-            })
+            .storage_layer(layer(BootAs([0x77; 16])))
             .open(&path)
             .unwrap_or_else(|e| panic!("image {i}: open failed: {e}"));
         let report = env.check().unwrap();

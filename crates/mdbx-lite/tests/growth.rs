@@ -2,6 +2,9 @@
 //! holding old mappings across remaps, reopen, and every byte verified against its
 //! generator (nothing is kept in memory).
 
+mod common;
+use common::{pseudo_random_bytes, splitmix};
+
 use std::time::Instant;
 
 use mdbx_lite::Env;
@@ -13,14 +16,6 @@ const BIG_PER_TXN: u64 = 128;
 const SMALL_PER_TXN: u64 = 8_000;
 /// One 96 MiB value: a single long overflow run.
 const HUGE: usize = 96 * MIB;
-
-fn splitmix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    let mut z = x;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
 
 /// Fill `buf` with the pattern of value `id`: a base stream XOR a per-value constant,
 /// and the id in the first 8 bytes, so values differ everywhere and in their heads.
@@ -42,14 +37,7 @@ fn small_key(i: u64) -> Vec<u8> {
 }
 
 fn small_value(i: u64) -> Vec<u8> {
-    let len = (splitmix(i) % 200) as usize;
-    let mut v = vec![0u8; len];
-    let mut x = i;
-    for b in v.iter_mut() {
-        x = splitmix(x);
-        *b = x as u8;
-    }
-    v
+    pseudo_random_bytes(i, (splitmix(i) % 200) as usize)
 }
 
 struct Verifier {

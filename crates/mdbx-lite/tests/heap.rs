@@ -7,7 +7,7 @@
 //! anyway).
 
 mod common;
-use common::tmpfs_dir;
+use common::{index_marked_bytes, tmpfs_dir, Rng};
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -96,14 +96,6 @@ fn key(i: u64) -> [u8; 16] {
     k
 }
 
-fn value(i: u64) -> [u8; VALUE] {
-    let mut v = [0u8; VALUE];
-    v[..8].copy_from_slice(&i.to_le_bytes());
-    v[8..16].copy_from_slice(&(!i).to_le_bytes());
-    v[VALUE - 1] = i as u8;
-    v
-}
-
 #[test]
 fn reads_do_not_allocate() {
     // tmpfs when it has room: the file need never reach a disk.
@@ -121,7 +113,7 @@ fn reads_do_not_allocate() {
             let mut t = w.main_table();
             let end = (i + PER_TXN).min(ENTRIES);
             while i < end {
-                t.append(&key(i), &value(i)).unwrap();
+                t.append(&key(i), &index_marked_bytes::<VALUE>(i)).unwrap();
                 i += 1;
             }
         }
@@ -150,13 +142,10 @@ fn reads_do_not_allocate() {
     let (a1, b1) = mine();
     let (ga, gb) = global();
     let t1 = Instant::now();
-    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
     let mut checksum = 0u64;
     for _ in 0..GETS {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        let n = x % ENTRIES;
+        let n = rng.below(ENTRIES);
         let v = t.get(&key(n)).unwrap().expect("key present");
         assert_eq!(v.len(), VALUE);
         assert_eq!(v[..8], n.to_le_bytes());

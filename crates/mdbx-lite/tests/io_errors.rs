@@ -2,8 +2,12 @@
 //! on disk, and leaves the environment usable — or, once the meta write itself failed,
 //! reporting `NeedsReopen` — never silently continuing in an unknown state.
 
+mod common;
+use common::{layer, Hooks};
+
 use std::collections::BTreeMap;
 use std::io;
+use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
@@ -13,7 +17,6 @@ use mdbx_lite::{Env, Error};
 /// Fails the operation whose number reaches zero (writes, size changes and syncs
 /// count; reads do not), once.
 struct Faulty {
-    inner: Box<dyn Storage>,
     countdown: Arc<AtomicI64>,
     enospc: bool,
 }
@@ -31,25 +34,29 @@ impl Faulty {
     }
 }
 
-impl Storage for Faulty {
-    fn len(&self) -> io::Result<u64> {
-        self.inner.len()
-    }
-    fn set_len(&self, len: u64) -> io::Result<()> {
+impl Hooks for Faulty {
+    fn set_len(&self, inner: &dyn Storage, len: u64) -> io::Result<()> {
         self.tick()?;
-        self.inner.set_len(len)
+        inner.set_len(len)
     }
-    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+    fn write_at(&self, inner: &dyn Storage, buf: &[u8], offset: u64) -> io::Result<()> {
         self.tick()?;
-        self.inner.write_at(buf, offset)
+        inner.write_at(buf, offset)
     }
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
-        self.inner.read_at(buf, offset)
-    }
-    fn sync_data(&self) -> io::Result<()> {
+    fn sync_data(&self, inner: &dyn Storage) -> io::Result<()> {
         self.tick()?;
-        self.inner.sync_data()
+        inner.sync_data()
     }
+}
+
+/// Open (or create) the database at `path` over a `Faulty` layer counting `countdown`.
+fn open_faulty(path: &Path, countdown: &Arc<AtomicI64>, enospc: bool) -> mdbx_lite::Result<Env> {
+    Env::builder()
+        .storage_layer(layer(Faulty {
+            countdown: countdown.clone(),
+            enospc,
+        }))
+        .open(path)
 }
 
 type Model = BTreeMap<Vec<u8>, Vec<u8>>;
@@ -117,17 +124,7 @@ const TXNS: u64 = 6;
 fn total_ops() -> i64 {
     let dir = tempfile::tempdir().unwrap();
     let counter = Arc::new(AtomicI64::new(i64::MAX));
-    let c2 = counter.clone();
-    let env = Env::builder()
-        .storage_layer(move |inner| {
-            Box::new(Faulty {
-                inner,
-                countdown: c2,
-                enospc: false,
-            })
-        })
-        .open(dir.path().join("db"))
-        .unwrap();
+    let env = open_faulty(&dir.path().join("db"), &counter, false).unwrap();
     let mut model = Model::new();
     for t in 0..TXNS {
         run_txn(&env, &apply(t, &mut model)).unwrap();
@@ -144,17 +141,7 @@ fn every_failing_operation_keeps_committed_state() {
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("db");
             let countdown = Arc::new(AtomicI64::new(fail_at));
-            let c2 = countdown.clone();
-            let opened = Env::builder()
-                .storage_layer(move |inner| {
-                    Box::new(Faulty {
-                        inner,
-                        countdown: c2,
-                        enospc,
-                    })
-                })
-                .open(&path);
-            let env = match opened {
+            let env = match open_faulty(&path, &countdown, enospc) {
                 Ok(env) => env,
                 Err(Error::Io(_)) => continue, // the fault hit creation: nothing to keep
                 Err(e) => panic!("fail_at {fail_at}: unexpected open error {e}"),
@@ -201,17 +188,7 @@ fn every_failing_operation_keeps_committed_state() {
 fn usable_after_a_failed_data_write() {
     let dir = tempfile::tempdir().unwrap();
     let countdown = Arc::new(AtomicI64::new(i64::MAX));
-    let c2 = countdown.clone();
-    let env = Env::builder()
-        .storage_layer(move |inner| {
-            Box::new(Faulty {
-                inner,
-                countdown: c2,
-                enospc: true,
-            })
-        })
-        .open(dir.path().join("db"))
-        .unwrap();
+    let env = open_faulty(&dir.path().join("db"), &countdown, true).unwrap();
     let mut model = Model::new();
     run_txn(&env, &apply(0, &mut model)).unwrap();
     // Fail the very next write: the first data page of the next commit.

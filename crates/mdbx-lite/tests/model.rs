@@ -11,6 +11,9 @@
 //! After every commit (and reopen): full forward and backward iteration, `get` of every
 //! model key plus absent probes, `len`, `list_tables`, and `env.check()` without problems.
 
+mod common;
+use common::{pseudo_random_bytes, splitmix};
+
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::path::PathBuf;
@@ -44,26 +47,8 @@ impl Model {
     }
 }
 
-fn splitmix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    let mut z = x;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
-/// Deterministic value bytes, so ops stay small and shrinkable.
-fn value(seed: u64, len: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(len + 8);
-    let mut x = seed ^ (len as u64).rotate_left(32);
-    while out.len() < len {
-        x = splitmix(x);
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(len);
-    out
-}
-
+/// A value is given by its `seed` and `len` (its bytes are `pseudo_random_bytes(seed,
+/// len)`), so ops stay small and shrinkable.
 #[derive(Clone, Debug)]
 enum Op {
     Put {
@@ -449,7 +434,7 @@ impl Runner {
         };
         match op {
             Op::Put { t, key, len, seed } => {
-                let v = value(*seed, *len);
+                let v = pseudo_random_bytes(*seed, *len);
                 let (w, pending) = self.parts();
                 let mut tbl = table(w, *t, true).unwrap();
                 tbl.put(key, &v).unwrap();
@@ -459,7 +444,7 @@ impl Runner {
                 assert_eq!(tbl.len(), m.len() as u64, "{ctx}: len");
             }
             Op::PutNoOverwrite { t, key, len, seed } => {
-                let v = value(*seed, *len);
+                let v = pseudo_random_bytes(*seed, *len);
                 let flags = PutFlags {
                     no_overwrite: true,
                     ..PutFlags::default()
@@ -491,7 +476,7 @@ impl Runner {
                 len,
                 seed,
             } => {
-                let v = value(*seed, *len);
+                let v = pseudo_random_bytes(*seed, *len);
                 let exists = self.pending.tables[*t].is_some();
                 let key = match (&self.pending.tables[*t], bump) {
                     (Some(m), true) => {
@@ -558,7 +543,7 @@ impl Runner {
                     } else {
                         (x >> 8) as usize % 300
                     };
-                    let v = value(x, vlen);
+                    let v = pseudo_random_bytes(x, vlen);
                     tbl.put(&key, &v).unwrap();
                     m.insert(key, v);
                 }

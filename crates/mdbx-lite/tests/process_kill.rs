@@ -23,6 +23,9 @@
 //! not lose what `pwrite` handed to the page cache, so even `NoSync` loses nothing here
 //! (its weaker promise is about power loss).
 
+mod common;
+use common::{pseudo_random_bytes, splitmix, Rng, HANG_GUARD};
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
@@ -40,35 +43,6 @@ const TABLES: [&str; 2] = ["alpha", "beta"];
 const KEY_SPACE: u64 = 1_500;
 /// A child is killed after at most this many acknowledgements of its life.
 const MAX_ACKS: u64 = 200;
-/// How long the parent waits for the next acknowledgement; only a hung child reaches it.
-const HANG_GUARD: Duration = Duration::from_secs(300);
-
-fn splitmix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    let mut z = x;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
-struct Rng(u64);
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 = splitmix(self.0);
-        self.0 % n.max(1)
-    }
-}
-
-fn value(seed: u64, len: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(len + 8);
-    let mut x = seed;
-    while out.len() < len {
-        x = splitmix(x);
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(len);
-    out
-}
 
 /// One operation of a data table (0 or 1 in `TABLES`): a put, or a delete (`None`).
 type Op = (usize, Vec<u8>, Option<Vec<u8>>);
@@ -91,7 +65,7 @@ fn txn_ops(seed: u64, n: u64) -> Vec<Op> {
                 1..=3 => 600 + rng.below(400),
                 _ => rng.below(200),
             } as usize;
-            (table, key, Some(value(n << 8 | i, len)))
+            (table, key, Some(pseudo_random_bytes(n << 8 | i, len)))
         })
         .collect()
 }

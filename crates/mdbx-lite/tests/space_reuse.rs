@@ -2,28 +2,19 @@
 //! holds back exactly what it can see, and the space comes back once it is gone.
 
 mod common;
-use common::tmpfs_dir;
+use common::{round_stamped_bytes, tmpfs_dir};
 
 use mdbx_lite::{Env, EnvStat};
 
 const KEYS: u64 = 10_000;
 const TXNS: u64 = 200;
 const WARMUP: u64 = 30;
+const VALUE: usize = 150;
 
 fn key(i: u64) -> [u8; 24] {
     let mut k = [0u8; 24];
     k.copy_from_slice(format!("key-{:020}", i.wrapping_mul(0x9e37_79b9) % 1_000_003).as_bytes());
     k
-}
-
-fn value(round: u64, i: u64) -> [u8; 150] {
-    let mut v = [0u8; 150];
-    v[..8].copy_from_slice(&round.to_le_bytes());
-    v[8..16].copy_from_slice(&i.to_le_bytes());
-    for (j, b) in v[16..].iter_mut().enumerate() {
-        *b = (round as usize * 31 + i as usize * 7 + j) as u8;
-    }
-    v
 }
 
 /// One transaction overwriting every key with round `round`'s values.
@@ -32,7 +23,8 @@ fn rewrite(env: &Env, round: u64) {
     {
         let mut t = w.main_table();
         for i in 0..KEYS {
-            t.put(&key(i), &value(round, i)).unwrap();
+            t.put(&key(i), &round_stamped_bytes::<VALUE>(round, i))
+                .unwrap();
         }
         assert_eq!(t.len(), KEYS);
     }
@@ -53,7 +45,7 @@ fn verify_round(r: &mdbx_lite::ReadTxn, round: u64) {
     for i in (0..KEYS).step_by(97) {
         assert_eq!(
             t.get(&key(i)).unwrap(),
-            Some(&value(round, i)[..]),
+            Some(&round_stamped_bytes::<VALUE>(round, i)[..]),
             "round {round} key {i}"
         );
     }

@@ -29,7 +29,7 @@
 //! `ReadTxn`).
 
 mod common;
-use common::Rng;
+use common::{Hooks, Layer, Rng};
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
@@ -284,22 +284,18 @@ impl State {
 }
 
 struct Checker {
-    inner: Box<dyn Storage>,
     state: Arc<Mutex<State>>,
 }
 
-impl Storage for Checker {
-    fn len(&self) -> io::Result<u64> {
-        self.inner.len()
-    }
-    fn set_len(&self, len: u64) -> io::Result<()> {
+impl Hooks for Checker {
+    fn set_len(&self, inner: &dyn Storage, len: u64) -> io::Result<()> {
         self.state.lock().unwrap().shadow.set_len(len).unwrap();
-        self.inner.set_len(len)
+        inner.set_len(len)
     }
-    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+    fn write_at(&self, inner: &dyn Storage, buf: &[u8], offset: u64) -> io::Result<()> {
         let mut st = self.state.lock().unwrap();
         if buf.is_empty() {
-            return self.inner.write_at(buf, offset);
+            return inner.write_at(buf, offset);
         }
         let metas = offset < 2 * PAGE as u64;
         if metas {
@@ -315,12 +311,9 @@ impl Storage for Checker {
             }
             st.evict();
         }
-        self.inner.write_at(buf, offset)
+        inner.write_at(buf, offset)
     }
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
-        self.inner.read_at(buf, offset)
-    }
-    fn sync_data(&self) -> io::Result<()> {
+    fn sync_data(&self, inner: &dyn Storage) -> io::Result<()> {
         let mut st = self.state.lock().unwrap();
         st.counts.syncs += 1;
         let newest = st.newest_steady();
@@ -328,7 +321,7 @@ impl Storage for Checker {
             st.durable = newest;
         }
         st.evict();
-        self.inner.sync_data()
+        inner.sync_data()
     }
 }
 
@@ -358,7 +351,10 @@ fn open_checked(
         .storage_layer(move |inner| {
             let state = Arc::new(Mutex::new(State::new(inner.as_ref(), &w2, strict, r2)));
             *s2.lock().unwrap() = Some(state.clone());
-            Box::new(Checker { inner, state })
+            Box::new(Layer {
+                inner,
+                hooks: Checker { state },
+            })
         })
         .open(path)
         .unwrap();

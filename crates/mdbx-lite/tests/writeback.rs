@@ -3,6 +3,9 @@
 //! commit never does. The hint carries no durability: the data must still be there
 //! after reopening, and the checker must pass.
 
+mod common;
+use common::{layer, pseudo_random_bytes, Hooks};
+
 use std::io;
 use std::sync::{Arc, Mutex};
 
@@ -18,7 +21,6 @@ enum Event {
 
 /// Passes everything to the real file and records the order of writes, hints, syncs.
 struct Recorder {
-    inner: Box<dyn Storage>,
     events: Arc<Mutex<Vec<Event>>>,
 }
 
@@ -28,30 +30,21 @@ impl Recorder {
     }
 }
 
-impl Storage for Recorder {
-    fn len(&self) -> io::Result<u64> {
-        self.inner.len()
-    }
-    fn set_len(&self, len: u64) -> io::Result<()> {
-        self.inner.set_len(len)
-    }
-    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+impl Hooks for Recorder {
+    fn write_at(&self, inner: &dyn Storage, buf: &[u8], offset: u64) -> io::Result<()> {
         self.log(Event::Write {
             offset,
             len: buf.len() as u64,
         });
-        self.inner.write_at(buf, offset)
+        inner.write_at(buf, offset)
     }
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
-        self.inner.read_at(buf, offset)
-    }
-    fn sync_data(&self) -> io::Result<()> {
+    fn sync_data(&self, inner: &dyn Storage) -> io::Result<()> {
         self.log(Event::Sync);
-        self.inner.sync_data()
+        inner.sync_data()
     }
-    fn start_writeback(&self, offset: u64, len: u64) {
+    fn start_writeback(&self, inner: &dyn Storage, offset: u64, len: u64) {
         self.log(Event::Hint { offset, len });
-        self.inner.start_writeback(offset, len);
+        inner.start_writeback(offset, len);
     }
 }
 
@@ -59,7 +52,7 @@ fn open(path: &std::path::Path) -> (Env, Arc<Mutex<Vec<Event>>>) {
     let events = Arc::new(Mutex::new(Vec::new()));
     let ev = events.clone();
     let env = Env::builder()
-        .storage_layer(move |inner| Box::new(Recorder { inner, events: ev }))
+        .storage_layer(layer(Recorder { events: ev }))
         .open(path)
         .unwrap();
     (env, events)
@@ -67,10 +60,6 @@ fn open(path: &std::path::Path) -> (Env, Arc<Mutex<Vec<Event>>>) {
 
 fn key(i: u64) -> [u8; 8] {
     i.wrapping_mul(0x9E37_79B9_7F4A_7C15).to_be_bytes()
-}
-
-fn value(i: u64) -> Vec<u8> {
-    (0..900).map(|j| (i as usize + j) as u8).collect()
 }
 
 /// The hints among `events`, each checked against the writes recorded before it.
@@ -113,7 +102,7 @@ fn large_commits_hint_writeback_small_ones_do_not() {
         {
             let mut t = w.main_table();
             for i in 0..n {
-                t.put(&key(i), &value(i)).unwrap();
+                t.put(&key(i), &pseudo_random_bytes(i, 900)).unwrap();
             }
         }
         w.commit().unwrap();
@@ -134,6 +123,9 @@ fn large_commits_hint_writeback_small_ones_do_not() {
     let t = r.main_table();
     assert_eq!(t.len(), n + 10);
     for i in (0..n).step_by(997) {
-        assert_eq!(t.get(&key(i)).unwrap(), Some(&value(i)[..]));
+        assert_eq!(
+            t.get(&key(i)).unwrap(),
+            Some(&pseudo_random_bytes(i, 900)[..])
+        );
     }
 }

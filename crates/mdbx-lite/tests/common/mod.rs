@@ -1,16 +1,30 @@
 //! Helpers shared by the integration tests (each test binary includes what it uses).
 #![allow(dead_code)]
 
+use std::io;
+
+use mdbx_lite::io::Storage;
+
+/// SplitMix64's increment (2^64 / golden ratio).
+const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// SplitMix64's output for state `x`: a well-mixed hash of `x`, the same as
+/// `Rng(x).next()`.
+pub fn splitmix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(GOLDEN);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
 /// SplitMix64: small, fast, seeded; tests must be reproducible from their seed.
 pub struct Rng(pub u64);
 
 impl Rng {
     pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        let out = splitmix(self.0);
+        self.0 = self.0.wrapping_add(GOLDEN);
+        out
     }
 
     /// A number in `0..n` (0 when `n` is 0).
@@ -23,6 +37,43 @@ impl Rng {
             v.swap(i, self.below(i as u64 + 1) as usize);
         }
     }
+}
+
+/// `len` pseudo-random bytes determined by `seed` and `len` (so a shorter value is not a
+/// prefix of a longer one of the same seed): the little-endian words of `splitmix`
+/// iterated from both.
+pub fn pseudo_random_bytes(seed: u64, len: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len + 8);
+    let mut x = seed ^ (len as u64).rotate_left(32);
+    while out.len() < len {
+        x = splitmix(x);
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// `N` bytes (at least 17), zero but for `i` in the first 8 (little-endian), `!i` in the
+/// next 8 and `i`'s low byte in the last: a reader can tell which entry it holds from
+/// the head and the tail, without building the expected value.
+pub fn index_marked_bytes<const N: usize>(i: u64) -> [u8; N] {
+    let mut v = [0u8; N];
+    v[..8].copy_from_slice(&i.to_le_bytes());
+    v[8..16].copy_from_slice(&(!i).to_le_bytes());
+    v[N - 1] = i as u8;
+    v
+}
+
+/// `N` bytes (at least 16): `round` and `i` (little-endian), then a pattern of both, so
+/// which round wrote entry `i` shows in every value.
+pub fn round_stamped_bytes<const N: usize>(round: u64, i: u64) -> [u8; N] {
+    let mut v = [0u8; N];
+    v[..8].copy_from_slice(&round.to_le_bytes());
+    v[8..16].copy_from_slice(&i.to_le_bytes());
+    for (j, b) in v[16..].iter_mut().enumerate() {
+        *b = (round as usize * 31 + i as usize * 7 + j) as u8;
+    }
+    v
 }
 
 /// A temporary directory on tmpfs (`/dev/shm`) if it has `need` bytes free, else in the
@@ -53,37 +104,81 @@ pub fn free_bytes(path: &std::path::Path) -> u64 {
     (s.f_bavail as u64).saturating_mul(s.f_frsize as u64)
 }
 
-/// The real file, reporting a chosen boot id: reopening under another id models the
-/// restart after a power loss, under the same id a process crash.
-pub struct BootAs {
-    pub inner: Box<dyn mdbx_lite::io::Storage>,
-    pub boot: [u8; 16],
+/// What a storage layer does with each operation: every method passes the operation
+/// to `inner` (the storage below) unless a test overrides it, so a test writes only what
+/// it changes. [`layer`] (or [`Layer`]) makes it a `Storage`.
+pub trait Hooks: Send + Sync + 'static {
+    fn len(&self, inner: &dyn Storage) -> io::Result<u64> {
+        inner.len()
+    }
+    fn set_len(&self, inner: &dyn Storage, len: u64) -> io::Result<()> {
+        inner.set_len(len)
+    }
+    fn write_at(&self, inner: &dyn Storage, buf: &[u8], offset: u64) -> io::Result<()> {
+        inner.write_at(buf, offset)
+    }
+    fn read_at(&self, inner: &dyn Storage, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        inner.read_at(buf, offset)
+    }
+    fn sync_data(&self, inner: &dyn Storage) -> io::Result<()> {
+        inner.sync_data()
+    }
+    fn start_writeback(&self, inner: &dyn Storage, offset: u64, len: u64) {
+        inner.start_writeback(offset, len)
+    }
+    fn boot_id(&self, inner: &dyn Storage) -> Option<[u8; 16]> {
+        inner.boot_id()
+    }
 }
 
-impl mdbx_lite::io::Storage for BootAs {
-    fn len(&self) -> std::io::Result<u64> {
-        self.inner.len()
+/// A `Storage` over `inner` that runs every operation through `hooks`.
+pub struct Layer<H> {
+    pub inner: Box<dyn Storage>,
+    pub hooks: H,
+}
+
+impl<H: Hooks> Storage for Layer<H> {
+    fn len(&self) -> io::Result<u64> {
+        self.hooks.len(&*self.inner)
     }
-    fn set_len(&self, len: u64) -> std::io::Result<()> {
-        self.inner.set_len(len)
+    fn set_len(&self, len: u64) -> io::Result<()> {
+        self.hooks.set_len(&*self.inner, len)
     }
-    fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
-        self.inner.write_at(buf, offset)
+    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        self.hooks.write_at(&*self.inner, buf, offset)
     }
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
-        self.inner.read_at(buf, offset)
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        self.hooks.read_at(&*self.inner, buf, offset)
     }
-    fn sync_data(&self) -> std::io::Result<()> {
-        self.inner.sync_data()
+    fn sync_data(&self) -> io::Result<()> {
+        self.hooks.sync_data(&*self.inner)
+    }
+    fn start_writeback(&self, offset: u64, len: u64) {
+        self.hooks.start_writeback(&*self.inner, offset, len)
     }
     fn boot_id(&self) -> Option<[u8; 16]> {
-        Some(self.boot)
+        self.hooks.boot_id(&*self.inner)
+    }
+}
+
+/// For `EnvBuilder::storage_layer`: wraps the file's storage in a [`Layer`] with `hooks`.
+pub fn layer<H: Hooks>(hooks: H) -> impl FnOnce(Box<dyn Storage>) -> Box<dyn Storage> + Send {
+    move |inner| Box::new(Layer { inner, hooks })
+}
+
+/// Reports a chosen boot id (and passes everything else on): reopening under another id
+/// models the restart after a power loss, under the same id a process crash.
+pub struct BootAs(pub [u8; 16]);
+
+impl Hooks for BootAs {
+    fn boot_id(&self, _inner: &dyn Storage) -> Option<[u8; 16]> {
+        Some(self.0)
     }
 }
 
 /// Builder for an environment that believes it runs under boot `boot`.
 pub fn under_boot(b: mdbx_lite::EnvBuilder, boot: [u8; 16]) -> mdbx_lite::EnvBuilder {
-    b.storage_layer(move |inner| Box::new(BootAs { inner, boot }))
+    b.storage_layer(layer(BootAs(boot)))
 }
 
 /// How long a test waits for something another thread or process must do. Only a hang
