@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::path::PathBuf;
 
-use mdbx_lite::{Durability, Env, Error, PutFlags, Range, ReadTxn, TableMut, WriteTxn};
+use mdbx_lite::{Durability, Env, Error, PutFlags, Range, ReadTxn, TableMut, TableRead, WriteTxn};
 use proptest::prelude::*;
 
 /// Index 0 is the main table; 1..=3 are named tables.
@@ -165,19 +165,20 @@ fn op_strategy() -> impl Strategy<Value = Op> {
 }
 
 /// One table's entries, read through the engine, compared with the model.
-fn check_table<'a>(
-    ctx: &str,
-    len: u64,
-    iter: impl Fn() -> Range<'a>,
-    get: impl Fn(&[u8]) -> mdbx_lite::Result<Option<&'a [u8]>>,
-    want: &Table,
-) {
-    assert_eq!(len, want.len() as u64, "{ctx}: len");
-    let fwd: Vec<(&[u8], &[u8])> = iter()
+/// Every read of `tbl` (a read transaction's table or the write transaction's own view,
+/// through `TableRead`) agrees with the model.
+fn check_table(ctx: &str, tbl: &impl TableRead, want: &Table) {
+    let get = |k: &[u8]| tbl.get(k);
+    assert_eq!(tbl.len(), want.len() as u64, "{ctx}: len");
+    assert_eq!(tbl.is_empty(), want.is_empty(), "{ctx}: is_empty");
+    assert_eq!(tbl.stat().entries, want.len() as u64, "{ctx}: stat");
+    let fwd: Vec<(&[u8], &[u8])> = tbl
+        .iter()
         .map(|e| e.unwrap_or_else(|e| panic!("{ctx}: iteration failed: {e}")))
         .collect();
     same_entries(&format!("{ctx}: forward iteration"), &fwd, want.iter());
-    let mut back: Vec<(&[u8], &[u8])> = iter()
+    let mut back: Vec<(&[u8], &[u8])> = tbl
+        .iter()
         .rev()
         .map(|e| e.unwrap_or_else(|e| panic!("{ctx}: reverse iteration failed: {e}")))
         .collect();
@@ -247,7 +248,7 @@ fn verify_read(ctx: &str, r: &ReadTxn, m: &Model) {
                     r.open_table(NAMES[t])
                         .unwrap_or_else(|e| panic!("{ctx}: open: {e}"))
                 };
-                check_table(&ctx, tbl.len(), || tbl.iter(), |k| tbl.get(k), want);
+                check_table(&ctx, &tbl, want);
             }
         }
     }
@@ -264,7 +265,7 @@ fn verify_write(ctx: &str, w: &mut WriteTxn, m: &Model) {
             ),
             Some(want) => {
                 let tbl = table(w, t, false).unwrap_or_else(|e| panic!("{ctx}: open: {e}"));
-                check_table(&ctx, tbl.len(), || tbl.iter(), |k| tbl.get(k), want);
+                check_table(&ctx, &tbl, want);
             }
         }
     }
