@@ -20,19 +20,19 @@
 
 #![deny(unsafe_code, clippy::undocumented_unsafe_blocks)]
 
-mod btree;
-mod cursor;
-mod env;
+mod api;
 mod error;
 mod format;
 mod os;
-mod pager;
 mod storage;
 mod tools;
+mod tree;
 mod txn;
 
-pub use cursor::{Cursor, Entry, Range};
-pub use env::{lock_path, Durability, Env, EnvBuilder};
+pub use api::env::{lock_path, Durability, Env, EnvBuilder};
+pub use api::transaction::{
+    PutFlags, ReadTable, ReadTxn, TableMut, TableRead, TableStat, WriteTxn,
+};
 pub use error::{Error, Result};
 pub use os::io;
 pub use os::map::ReadAhead;
@@ -40,4 +40,4 @@ pub use storage::readers::ReaderInfo;
 pub use tools::copy::CopyError;
 pub use tools::stat::EnvStat;
 pub use tools::{check, dump, inspect};
-pub use txn::{PutFlags, ReadTable, ReadTxn, TableMut, TableRead, TableStat, WriteTxn};
+pub use tree::cursor::{Cursor, Entry, Range};

@@ -13,13 +13,13 @@
 //!
 //! It reports problems instead of stopping at the first, naming the page of each.
 
-use crate::btree::max_key_size;
+use crate::api::transaction::TableStat;
 use crate::error::{Error, Result};
 use crate::format::meta::{Meta, TableRecord, FIRST_PAGE, META_LEN};
 use crate::format::page::{self, key_prefix, LeafValue, Node, HEADER, MAX_DEPTH, SLOT};
-use crate::pager::{parse_free_entries, parse_free_key};
 use crate::storage::snapshot::{overflow_run, verify_checksum, MappedPages};
-use crate::txn::TableStat;
+use crate::tree::btree::max_key_size;
+use crate::txn::pager::{parse_free_entries, parse_free_key};
 use crate::Env;
 
 /// Stop collecting after this many problems (a shredded file would list every page).

@@ -7,10 +7,10 @@ use std::hash::BuildHasher;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use crate::api::transaction::ReadTxn;
 use crate::error::{Error, Result};
 use crate::format::meta::{Meta, FIRST_PAGE, META_LEN};
 use crate::storage::snapshot::Snapshot;
-use crate::txn::ReadTxn;
 use crate::{Env, PutFlags};
 
 /// A failed copy, by the side that failed, so a caller can name the right file: a
@@ -146,7 +146,7 @@ impl Env {
         out.write_all(&head).map_err(dst_err)?;
         snap.pages.map.advise(crate::ReadAhead::Sequential);
         // Small writes, so the copy's cached folios suit a database (see `WRITE_CHUNK`).
-        let chunk = (crate::pager::WRITE_CHUNK / ps).max(1) as u64;
+        let chunk = (crate::txn::pager::WRITE_CHUNK / ps).max(1) as u64;
         let copied = (|| {
             let mut pgno = FIRST_PAGE;
             while pgno < meta.high_water {

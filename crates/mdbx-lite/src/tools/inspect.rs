@@ -12,8 +12,8 @@ use std::collections::VecDeque;
 use crate::error::{Error, Result};
 use crate::format::meta::{Meta, TableRecord, FIRST_PAGE, META_LEN};
 use crate::format::page::{self, LeafValue, Node, PageKind, HEADER, MAX_DEPTH};
-use crate::pager::parse_free_value;
 use crate::storage::snapshot::{MappedPages, Snapshot};
+use crate::txn::pager::parse_free_value;
 use crate::{Env, ReadTxn};
 
 /// The counters of one B+tree as a meta or the catalog records them.
@@ -665,7 +665,7 @@ impl Env {
         let pages = &snap.pages;
         let rec = match table {
             None => snap.meta.main,
-            Some(n) => match crate::btree::get(pages, &snap.meta.catalog, n.as_bytes())? {
+            Some(n) => match crate::tree::btree::get(pages, &snap.meta.catalog, n.as_bytes())? {
                 Some(v) => TableRecord::decode(v, snap.meta.catalog.root)?,
                 None => return Err(Error::TableNotFound(n.to_string())),
             },

@@ -1,9 +1,9 @@
 //! Environment statistics: the gauges of the off-heap discipline.
 
-use crate::cursor::RawCursor;
+use crate::api::transaction::TableStat;
 use crate::error::Result;
-use crate::pager::{parse_free_entries, parse_free_key, unseen_by};
-use crate::txn::TableStat;
+use crate::tree::cursor::RawCursor;
+use crate::txn::pager::{parse_free_entries, parse_free_key, unseen_by};
 use crate::Env;
 
 /// A snapshot of the environment's gauges.

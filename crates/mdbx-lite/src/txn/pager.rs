@@ -17,13 +17,13 @@ use std::collections::{BTreeSet, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
-use crate::btree;
-use crate::env::EnvInner;
+use crate::api::env::EnvInner;
 use crate::error::{Error, Result};
 use crate::format::meta::TableRecord;
 use crate::format::page::{self, PageKind, HEADER};
 use crate::os::map::{Mapping, ReadAhead};
 use crate::storage::snapshot::PageSource;
+use crate::tree::btree;
 use parking_lot::lock_api::ArcMutexGuard;
 use parking_lot::RawMutex;
 
@@ -348,7 +348,7 @@ impl Pager {
         let mut found = None;
         {
             let protected = self.protected.as_deref().unwrap_or(&[]);
-            let mut cur = crate::cursor::RawCursor::new(self, free);
+            let mut cur = crate::tree::cursor::RawCursor::new(self, free);
             let mut item = cur.seek(&free_key(self.next_young, 0))?;
             loop {
                 let next = match item {
@@ -422,7 +422,7 @@ impl Pager {
         let mut group = None;
         let mut pages = Vec::new();
         {
-            let mut cur = crate::cursor::RawCursor::new(self, free);
+            let mut cur = crate::tree::cursor::RawCursor::new(self, free);
             let mut item = cur.seek(&start)?;
             while let Some((k, v)) = item {
                 let leaf = cur.leaf_pgno();

@@ -8,19 +8,19 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
+use crate::api::transaction::{ReadTxn, WriteTxn};
 use crate::error::{io_context, Error, Result};
 use crate::format::meta::{Meta, MAX_PAGE_SIZE, MIN_PAGE_SIZE};
 use crate::os::files::{fsync_parent, open_lock_file, real_path};
 use crate::os::io::{FileStorage, Storage, StorageLayer};
 use crate::os::map::{lock_exclusive, unlock, Mapping, ReadAhead};
-use crate::pager::{reservation_for, WriterState};
 use crate::storage::metas::{
     check_length, init_file, never_initialised, read_meta_pair, read_metas, roll_back_weak_meta,
     write_meta, LMDB_HINT,
 };
 use crate::storage::readers::{ReaderInfo, ReaderTable};
 use crate::storage::snapshot::{MappedPages, Snapshot};
-use crate::txn::{ReadTxn, WriteTxn};
+use crate::txn::pager::{reservation_for, WriterState};
 
 /// How hard a commit works to be durable. Every mode keeps the file consistent; they
 /// differ in how many of the latest commits a power loss may take back.
@@ -452,7 +452,7 @@ impl Env {
 
     /// Longest key this database accepts (979 bytes with 4 KiB pages).
     pub fn max_key_size(&self) -> usize {
-        crate::btree::max_key_size(self.inner.page_size)
+        crate::tree::btree::max_key_size(self.inner.page_size)
     }
 
     /// Whether the environment was opened read-only.

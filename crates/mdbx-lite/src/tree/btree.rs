@@ -13,8 +13,8 @@ use crate::format::page::{
     self, build, entries, header_count, live_bytes_quick, node_insert, node_remove, usable, Item,
     LeafValue, Node, PageKind, F_OVERFLOW, LEAF_ENTRY_HEAD, MAX_DEPTH,
 };
-use crate::pager::Pager;
 use crate::storage::snapshot::PageSource;
+use crate::txn::pager::Pager;
 
 /// Largest key a database with this page size accepts.
 pub fn max_key_size(page_size: usize) -> usize {

@@ -4,14 +4,14 @@ use std::ops::{Bound, RangeBounds};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use crate::btree::{self, PutMode};
-use crate::cursor::{BoundKey, Cursor, Range, RawCursor};
-use crate::env::{Durability, EnvInner, ANOTHER_ENV_WRITES};
+use crate::api::env::{Durability, EnvInner, ANOTHER_ENV_WRITES};
 use crate::error::{Error, Result};
 use crate::format::meta::{Meta, TableRecord};
-use crate::pager::Pager;
 use crate::storage::metas::write_meta;
 use crate::storage::snapshot::{MappedPages, PageSource, Snapshot};
+use crate::tree::btree::{self, PutMode};
+use crate::tree::cursor::{BoundKey, Cursor, Range, RawCursor};
+use crate::txn::pager::Pager;
 
 /// Per-table statistics.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -1,0 +1,5 @@
+//! The public face: environments (`env`: open, lock file, recovery, durability) and
+//! transactions with their table handles (`transaction`).
+
+pub(crate) mod env;
+pub(crate) mod transaction;
