@@ -20,7 +20,7 @@ use crate::storage::metas::{
 };
 use crate::storage::readers::{ReaderInfo, ReaderTable};
 use crate::storage::snapshot::{MappedPages, Snapshot};
-use crate::txn::pager::{reservation_for, WriterState};
+use crate::txn::pager::{reservation_for, ReuseHorizon, WriterState};
 
 /// How hard a commit works to be durable. Every mode keeps the file consistent; they
 /// differ in how many of the latest commits a power loss may take back.
@@ -38,21 +38,6 @@ pub enum Durability {
 
 pub(crate) const ANOTHER_ENV_WRITES: &str =
     "this thread already has a write transaction open on this file, through another Env";
-
-/// Which freed pages a writer may hand out again (see `EnvInner::reuse_horizon`).
-///
-/// Group `T` of the free tree lists pages freed by transaction `T`, each with its birth
-/// `B`: snapshots `B..T` can see it. The whole group is reusable when `T <= limit` (no
-/// protected snapshot is older than `T`); a page of a younger group is reusable when no
-/// snapshot in `protected` lies in `B..T` (see `pager::unseen_by`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct ReuseHorizon {
-    /// Groups freed at or before this transaction are reusable whole.
-    pub limit: u64,
-    /// The snapshots that must stay intact, sorted and distinct: every live reader's and
-    /// the durable meta's (the state a crash falls back to).
-    pub protected: Vec<u64>,
-}
 
 /// Options for opening an environment; `Env::open` uses the defaults.
 pub struct EnvBuilder {
@@ -168,8 +153,8 @@ pub(crate) struct Options {
 
 pub(crate) struct EnvInner {
     pub path: PathBuf,
-    pub file: File,
-    pub storage: Box<dyn Storage>,
+    pub file: Arc<File>,
+    pub storage: Arc<dyn Storage>,
     pub opts: Options,
     pub page_size: usize,
     /// The latest committed state; readers start from it.
@@ -376,8 +361,8 @@ impl Env {
         }
         let inner = EnvInner {
             path: path.to_path_buf(),
-            file,
-            storage,
+            file: Arc::new(file),
+            storage: Arc::from(storage),
             opts: Options {
                 durability: b.durability,
                 read_ahead: b.read_ahead,

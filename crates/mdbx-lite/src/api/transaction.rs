@@ -380,9 +380,10 @@ impl WriteTxn {
         env.readers.clear_stale_oldest();
         let base = env.current.lock().meta;
         let txnid = base.txnid + 1;
-        let reuse_limit = env.reuse_horizon(base.txnid).limit;
         let pager = Pager::new(
-            env.clone(),
+            env.storage.clone(),
+            env.file.clone(),
+            env.opts.spare_buffer_limit,
             ws,
             env.opts.read_ahead,
             env.page_size,
@@ -390,7 +391,7 @@ impl WriteTxn {
             base.high_water,
             base.growth_step.max(1),
             base.free,
-            reuse_limit,
+            env.reuse_horizon(base.txnid),
         );
         env.set_writer_thread(true);
         Ok(WriteTxn {

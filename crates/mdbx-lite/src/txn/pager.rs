@@ -14,13 +14,14 @@
 //!   pages left over without colliding with records another transaction still owns.
 
 use std::collections::{BTreeSet, HashMap};
+use std::fs::File;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
-use crate::api::env::EnvInner;
 use crate::error::{Error, Result};
 use crate::format::meta::TableRecord;
 use crate::format::page::{self, PageKind, HEADER};
+use crate::os::io::Storage;
 use crate::os::map::{Mapping, ReadAhead};
 use crate::storage::snapshot::PageSource;
 use crate::tree::btree;
@@ -72,7 +73,11 @@ pub(crate) struct YoungFloor {
 }
 
 pub(crate) struct Pager {
-    pub env: Arc<EnvInner>,
+    /// Where pages are written, and the file to map when the file outgrows the mapping.
+    storage: Arc<dyn Storage>,
+    file: Arc<File>,
+    /// Most bytes of page buffers to keep for later transactions.
+    spare_limit: usize,
     pub ws: ArcMutexGuard<RawMutex, WriterState>,
     pub read_ahead: ReadAhead,
     pub growth_step: u64,
@@ -100,8 +105,9 @@ pub(crate) struct Pager {
     /// Next group above `reuse_limit` to search for pages no protected snapshot sees.
     next_young: u64,
     /// Snapshots that must stay intact (live readers and the durable meta), sorted;
-    /// read when the first young group is searched.
+    /// taken from `snapshots` when the first young group is searched.
     protected: Option<Vec<u64>>,
+    snapshots: Vec<u64>,
     /// The oldest young group consumed, or `base + 1` once the search found none.
     young_floor: Option<u64>,
     reuse_limit: u64,
@@ -163,6 +169,21 @@ pub(crate) fn parse_free_entries(
         .map(|c| (page::rd_u64(c, 0), page::rd_u64(c, 8))))
 }
 
+/// Which freed pages a writer may hand out again (computed by the environment, `EnvInner::reuse_horizon`).
+///
+/// Group `T` of the free tree lists pages freed by transaction `T`, each with its birth
+/// `B`: snapshots `B..T` can see it. The whole group is reusable when `T <= limit` (no
+/// protected snapshot is older than `T`); a page of a younger group is reusable when no
+/// snapshot in `protected` lies in `B..T` (see `unseen_by`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ReuseHorizon {
+    /// Groups freed at or before this transaction are reusable whole.
+    pub limit: u64,
+    /// The snapshots that must stay intact, sorted and distinct: every live reader's and
+    /// the durable meta's (the state a crash falls back to).
+    pub protected: Vec<u64>,
+}
+
 /// Whether a page born in `birth` and freed by transaction `freed` is invisible to every
 /// snapshot in `protected` (sorted): none of them lies in `birth..freed`.
 pub(crate) fn unseen_by(protected: &[u64], birth: u64, freed: u64) -> bool {
@@ -173,7 +194,9 @@ pub(crate) fn unseen_by(protected: &[u64], birth: u64, freed: u64) -> bool {
 impl Pager {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        env: Arc<EnvInner>,
+        storage: Arc<dyn Storage>,
+        file: Arc<File>,
+        spare_limit: usize,
         ws: ArcMutexGuard<RawMutex, WriterState>,
         read_ahead: ReadAhead,
         page_size: usize,
@@ -181,10 +204,13 @@ impl Pager {
         high_water: u64,
         growth_step: u64,
         free: TableRecord,
-        reuse_limit: u64,
+        horizon: ReuseHorizon,
     ) -> Pager {
+        let reuse_limit = horizon.limit;
         Pager {
-            env,
+            storage,
+            file,
+            spare_limit,
             ws,
             read_ahead,
             growth_step,
@@ -202,6 +228,7 @@ impl Pager {
             next_group: 0,
             next_young: reuse_limit.saturating_add(1),
             protected: None,
+            snapshots: horizon.protected,
             young_floor: None,
             reuse_limit,
             committing: false,
@@ -287,7 +314,7 @@ impl Pager {
 
     /// Keep `buf` for a later `page_buffer`, up to the environment's spare limit.
     fn recycle(&mut self, buf: Box<[u8]>) {
-        if (self.ws.spare_pages.len() + 1) * self.page_size <= self.env.opts.spare_buffer_limit {
+        if (self.ws.spare_pages.len() + 1) * self.page_size <= self.spare_limit {
             self.ws.spare_pages.push(buf);
         }
     }
@@ -326,14 +353,7 @@ impl Pager {
             return Ok(false);
         }
         if self.protected.is_none() {
-            let mut p = self.env.readers.snapshots();
-            p.push(
-                self.env
-                    .durable_txnid
-                    .load(std::sync::atomic::Ordering::SeqCst),
-            );
-            p.sort_unstable();
-            p.dedup();
+            let p = std::mem::take(&mut self.snapshots);
             if let Some(f) = &self.ws.young_floor {
                 let below = p.partition_point(|&t| t < f.floor);
                 if f.base == base && p[..below] == f.protected[..] {
@@ -494,11 +514,10 @@ impl Pager {
         page::wr_u32(&mut head, 0, hasher.finalize());
         self.ensure_file_len((pgno + n) * self.page_size as u64)?;
         let off = pgno * self.page_size as u64;
-        self.env.storage.write_at(&head, off)?;
-        self.env.storage.write_at(value, off + HEADER as u64)?;
+        self.storage.write_at(&head, off)?;
+        self.storage.write_at(value, off + HEADER as u64)?;
         if pad > 0 {
-            self.env
-                .storage
+            self.storage
                 .write_at(&vec![0u8; pad], off + (HEADER + value.len()) as u64)?;
         }
         self.bytes_written += total as u64;
@@ -539,11 +558,11 @@ impl Pager {
             .max((self.ws.file_len / 8).min(1 << 30))
             .max(self.page_size as u64);
         let new_len = len.div_ceil(step) * step;
-        self.env.storage.set_len(new_len)?;
+        self.storage.set_len(new_len)?;
         self.ws.file_len = new_len;
         if new_len as usize > self.ws.map.reserved() {
             let reserve = reservation_for(new_len);
-            self.ws.map = Arc::new(Mapping::new(&self.env.file, reserve, self.read_ahead)?);
+            self.ws.map = Arc::new(Mapping::new(&self.file, reserve, self.read_ahead)?);
         }
         Ok(())
     }
@@ -676,13 +695,13 @@ impl Pager {
             page::stamp_checksum(page);
             if run_len > 0 && (pgno != run_start + run_len || buf.len() >= WRITE_CHUNK) {
                 let at = run_start * ps as u64;
-                self.env.storage.write_at(&buf, at)?;
+                self.storage.write_at(&buf, at)?;
                 self.bytes_written += buf.len() as u64;
                 let from = *hint_from.get_or_insert(at);
                 unhinted += buf.len();
                 if unhinted >= WRITEBACK_STEP {
                     let end = at + buf.len() as u64;
-                    self.env.storage.start_writeback(from, end - from);
+                    self.storage.start_writeback(from, end - from);
                     hint_from = Some(end);
                     unhinted = 0;
                 }
@@ -696,7 +715,7 @@ impl Pager {
             run_len += 1;
         }
         if run_len > 0 {
-            self.env.storage.write_at(&buf, run_start * ps as u64)?;
+            self.storage.write_at(&buf, run_start * ps as u64)?;
             self.bytes_written += buf.len() as u64;
         }
         Ok(())
