@@ -13,10 +13,12 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Layers, top to bottom: [`Env`] / transactions / tables / cursors (this crate's API) →
-//! `btree` (search, split, merge) → `pager` (dirty pages, allocation, free space, commit
-//! I/O) → `os` (the memory mappings, the one module allowed raw memory access, the
-//! [`io`] write seam, and every other call specific to the operating system).
+//! Layers, top to bottom, one folder each: `tools` (check, inspect, stat, copy, dump) →
+//! `api` ([`Env`], transactions, tables) → `txn` (the write transaction's dirty pages,
+//! allocation, free space, commit I/O) → `tree` (the B+tree and its cursors) → `storage`
+//! (metas, committed-page reads, the reader table) → `format` (pure page and meta codecs)
+//! → `os` (the memory mappings, the one module allowed `unsafe`, the [`io`] write seam,
+//! and every other call specific to the operating system). `docs/design.md` has the map.
 
 #![deny(unsafe_code, clippy::undocumented_unsafe_blocks)]
 
