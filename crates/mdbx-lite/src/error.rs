@@ -71,6 +71,10 @@ pub enum Error {
     NeedsReopen,
     /// Invalid argument or option.
     Invalid(String),
+    /// A bug in mdbx-lite: one of its own invariants failed. The file is not known to
+    /// be damaged (restoring a backup will not help); the operation that hit it failed
+    /// and its transaction can only be aborted. Please report it.
+    Internal(String),
 }
 
 impl Error {
@@ -82,12 +86,35 @@ impl Error {
     }
 }
 
-/// An I/O error that names what was being done to which file.
+/// An I/O error that names what was being done to which file, keeping the operating
+/// system's error as its `source()` (and its kind).
 pub(crate) fn io_context(e: io::Error, what: &str, path: &std::path::Path) -> Error {
+    let kind = e.kind();
     Error::Io(io::Error::new(
-        e.kind(),
-        format!("{what} {}: {e}", path.display()),
+        kind,
+        IoContext {
+            what: format!("{what} {}", path.display()),
+            source: e,
+        },
     ))
+}
+
+#[derive(Debug)]
+struct IoContext {
+    what: String,
+    source: io::Error,
+}
+
+impl fmt::Display for IoContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.what, self.source)
+    }
+}
+
+impl std::error::Error for IoContext {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
 }
 
 impl fmt::Display for Error {
@@ -124,6 +151,10 @@ impl fmt::Display for Error {
                 "a failed commit left the environment in an unknown state; reopen it"
             ),
             Error::Invalid(why) => write!(f, "invalid argument: {why}"),
+            Error::Internal(why) => write!(
+                f,
+                "internal error (a bug in mdbx-lite, not damage to the file): {why}"
+            ),
         }
     }
 }
@@ -140,5 +171,39 @@ impl std::error::Error for Error {
 impl From<io::Error> for Error {
     fn from(e: io::Error) -> Error {
         Error::Io(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn io_errors_with_context_keep_their_source_and_kind() {
+        let os = io::Error::from_raw_os_error(libc::ENOSPC);
+        let e = io_context(os, "cannot write", std::path::Path::new("/x/db"));
+        let text = e.to_string();
+        assert!(
+            text.contains("cannot write /x/db") && text.contains("No space left"),
+            "{text}"
+        );
+        let Error::Io(io) = &e else { panic!("{e:?}") };
+        assert_eq!(io.kind(), io::ErrorKind::StorageFull);
+        let root = e
+            .source()
+            .and_then(|s| s.source())
+            .and_then(|s| s.downcast_ref::<io::Error>())
+            .expect("the operating system's error is in the source chain");
+        assert_eq!(root.raw_os_error(), Some(libc::ENOSPC));
+    }
+
+    #[test]
+    fn internal_errors_say_they_are_not_damage() {
+        let text = Error::Internal("a split lost an entry".into()).to_string();
+        assert!(
+            text.contains("bug") && text.contains("not damage"),
+            "{text}"
+        );
     }
 }
