@@ -554,6 +554,8 @@ impl Pager {
     /// way while `committing` is set, and chunks are only ever added, never deleted, so
     /// the loop ends.
     pub fn save_free_tree(&mut self) -> Result<()> {
+        // No valid meta can carry an id past the maximum (see `meta::MAX_TXNID`).
+        crate::meta::next_txnid(self.txnid - 1, self.env.current.lock().meta.slot)?;
         let cap = free_chunk_capacity(self.page_size).max(1);
         // Saving allocates pages (copies of free-tree nodes) but loads no free groups
         // once `committing` is set, so take a reserve from reusable free space first;

@@ -918,3 +918,223 @@ fn verify_checksums_names_the_corrupt_page() {
         assert_eq!(dump(&env).unwrap(), fx.last);
     }
 }
+
+// ---- hand-crafted damage that keeps every checksum valid: writes must refuse it
+//
+// Each case builds a database, damages it the way a bug or a forger could (checksums
+// recomputed, so only the structure is wrong), shows that `check` reports the damage,
+// and that a write transaction on it fails with `Error::Corrupted` (in an operation or
+// at commit) and leaves the rest of the database as it was.
+
+/// crc32 (IEEE), as the format uses; kept here so the test does not reuse library code.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// Set the transaction id of meta `slot` and recompute its checksum.
+fn set_meta_txnid(file: &mut [u8], slot: usize, txnid: u64) {
+    let m = &mut file[slot * PS..slot * PS + META_LEN];
+    m[16..24].copy_from_slice(&txnid.to_le_bytes());
+    let c = crc32(&m[4..]);
+    m[..4].copy_from_slice(&c.to_le_bytes());
+}
+
+fn t_key(i: u64) -> Vec<u8> {
+    format!("t/{i:04}").into_bytes()
+}
+
+fn u_entries() -> Vec<(Vec<u8>, Vec<u8>)> {
+    (0..60u64)
+        .map(|i| (format!("u/{i:03}").into_bytes(), value(i + 500, 20)))
+        .collect()
+}
+
+/// Table `t` (400 entries, a root branch over leaves) and table `u` (60 entries in one
+/// leaf, written by txn 4). A reader held across txns 3 and 4 keeps their free groups
+/// from being reused, so the free tree holds group 3 (pages of `t` born in txn 2) and
+/// group 4 (pages born in txns 2 and 3); neither group holds a page written after it.
+fn t_and_u(dir: &Path) -> PathBuf {
+    let path = dir.join("db");
+    let env = Env::builder().growth_step(4096).open(&path).unwrap();
+    let mut w = env.begin_write().unwrap();
+    assert_eq!(w.id(), 2);
+    {
+        let mut t = w.create_table("t").unwrap();
+        for i in 0..400u64 {
+            t.put(&t_key(i), &value(i, 50)).unwrap();
+        }
+    }
+    w.commit().unwrap();
+    let hold = env.begin_read().unwrap();
+    let mut w = env.begin_write().unwrap();
+    {
+        let mut t = w.open_table("t").unwrap();
+        for i in (0..400u64).step_by(7) {
+            t.put(&t_key(i), &value(i + 1, 50)).unwrap();
+        }
+    }
+    w.commit().unwrap();
+    let mut w = env.begin_write().unwrap();
+    assert_eq!(w.id(), 4);
+    {
+        let mut u = w.create_table("u").unwrap();
+        for (k, v) in u_entries() {
+            u.put(&k, &v).unwrap();
+        }
+        let mut t = w.open_table("t").unwrap();
+        for i in (3..400u64).step_by(11) {
+            t.put(&t_key(i), &value(i + 2, 50)).unwrap();
+        }
+    }
+    w.commit().unwrap();
+    drop(hold);
+    let report = env.check().unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
+    path
+}
+
+/// Whether `check` reports a problem on `page` whose message contains `needle`.
+#[track_caller]
+fn assert_check_reports(path: &Path, page: Option<u64>, needle: &str) {
+    let env = Env::builder().read_only(true).open(path).unwrap();
+    let report = env.check().unwrap();
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| (page.is_none() || p.page == page) && p.message.contains(needle)),
+        "check should report {needle:?} on {page:?}: {:?}",
+        report.problems
+    );
+}
+
+/// `write` on the database at `path` must fail with `Corrupted` (in an operation or at
+/// commit), leave the file exactly as it was, and table `u` must read back whole.
+#[track_caller]
+fn assert_write_refused(
+    path: &Path,
+    write: impl FnOnce(&mut mdbx_lite::WriteTxn) -> mdbx_lite::Result<()>,
+) -> String {
+    let bytes = fs::read(path).unwrap();
+    let env = Env::open(path).unwrap();
+    let r = env.begin_write().and_then(|mut w| {
+        write(&mut w)?;
+        w.commit()
+    });
+    let what = match r {
+        Err(Error::Corrupted { page, what }) => format!("page {page}: {what}"),
+        other => panic!("write should fail with Corrupted, got {other:?}"),
+    };
+    drop(env);
+    assert!(
+        fs::read(path).unwrap() == bytes,
+        "the failed write changed the file"
+    );
+    let env = Env::builder().read_only(true).open(path).unwrap();
+    let r = env.begin_read().unwrap();
+    let u: Vec<(Vec<u8>, Vec<u8>)> = r
+        .open_table("u")
+        .unwrap()
+        .iter()
+        .map(|e| e.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap())
+        .collect();
+    assert!(u == u_entries(), "table u changed");
+    what
+}
+
+fn rewrite_t(w: &mut mdbx_lite::WriteTxn) -> mdbx_lite::Result<()> {
+    let mut t = w.open_table("t")?;
+    for i in 0..400u64 {
+        t.put(&t_key(i), &value(i + 9, 50))?;
+    }
+    Ok(())
+}
+
+/// Meta transaction ids so high that the next commit cannot get a larger one.
+#[test]
+fn transaction_ids_that_cannot_advance_are_refused() {
+    let dir = scratch_dir();
+    let pristine_path = t_and_u(dir.path());
+    let pristine = fs::read(&pristine_path).unwrap();
+    let env = Env::builder().read_only(true).open(&pristine_path).unwrap();
+    let before = dump(&env).unwrap();
+    let head = env
+        .metas()
+        .unwrap()
+        .into_iter()
+        .find(|m| m.current)
+        .unwrap();
+    assert_eq!(env.last_txnid(), 4);
+    drop(env);
+    let (newest, older) = (head.slot as usize, 1 - head.slot as usize);
+    let path = dir.path().join("ids");
+
+    // Both metas at the very end of the id space (2^64 - 1 and 2^64 - 2; a commit on
+    // them used to wrap to txn 0 and vanish): no meta is valid, so the file neither
+    // opens nor is written.
+    let mut bytes = pristine.clone();
+    set_meta_txnid(&mut bytes, newest, u64::MAX);
+    set_meta_txnid(&mut bytes, older, u64::MAX - 1);
+    fs::write(&path, &bytes).unwrap();
+    for read_only in [true, false] {
+        match Env::builder().read_only(read_only).open(&path) {
+            Err(Error::Corrupted { what, .. }) => {
+                assert!(what.contains("transaction id"), "{what}")
+            }
+            other => panic!("open should fail: {:?}", other.map(|_| ())),
+        }
+    }
+    assert_eq!(fs::read(&path).unwrap(), bytes, "the file was written");
+
+    // Only the older meta damaged so: it is invalid and does not win; the head stays in
+    // charge, `check` names the bad slot, and the next commit replaces it.
+    let mut bytes = pristine.clone();
+    set_meta_txnid(&mut bytes, older, u64::MAX);
+    fs::write(&path, &bytes).unwrap();
+    assert_check_reports(&path, Some(older as u64), "transaction id");
+    {
+        let env = Env::open(&path).unwrap();
+        assert!(reads_back(&env, &before));
+        let mut w = env.begin_write().unwrap();
+        assert_eq!(w.id(), 5);
+        w.open_table("u")
+            .unwrap()
+            .put(b"u/new", b"visible")
+            .unwrap();
+        w.commit().unwrap();
+    }
+    let env = Env::open(&path).unwrap();
+    assert_eq!(env.last_txnid(), 5);
+    let r = env.begin_read().unwrap();
+    assert_eq!(
+        r.open_table("u").unwrap().get(b"u/new").unwrap(),
+        Some(&b"visible"[..])
+    );
+    drop(r);
+    assert!(env.check().unwrap().is_ok());
+    drop(env);
+
+    // The head at the largest valid id: readable, but no commit can follow it.
+    let max = u64::MAX / 2;
+    let mut bytes = pristine.clone();
+    set_meta_txnid(&mut bytes, newest, max);
+    fs::write(&path, &bytes).unwrap();
+    assert_check_reports(
+        &path,
+        Some(newest as u64),
+        "no later transaction can commit",
+    );
+    let what = assert_write_refused(&path, rewrite_t);
+    assert!(what.contains("transaction id"), "{what}");
+}
