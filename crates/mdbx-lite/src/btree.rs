@@ -85,6 +85,28 @@ fn checked_depth(rec: &TableRecord) -> Result<usize> {
     Ok(depth)
 }
 
+/// Whether the descent of `rec`'s tree towards `key` passes through page `target`.
+pub(crate) fn descent_visits<S: PageSource + ?Sized>(
+    src: &S,
+    rec: &TableRecord,
+    key: &[u8],
+    target: u64,
+) -> Result<bool> {
+    if rec.root == 0 {
+        return Ok(false);
+    }
+    let depth = checked_depth(rec)?;
+    let mut pgno = rec.root;
+    for _ in 1..depth {
+        if pgno == target {
+            return Ok(true);
+        }
+        let node = node_at(src, pgno, false)?;
+        pgno = node.child(node.branch_index(key)?)?;
+    }
+    Ok(pgno == target)
+}
+
 /// The leaf that would hold `key`.
 pub(crate) fn find_leaf<'a, S: PageSource + ?Sized>(
     src: &'a S,

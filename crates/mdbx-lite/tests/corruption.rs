@@ -942,6 +942,17 @@ fn crc32(bytes: &[u8]) -> u32 {
     !crc
 }
 
+fn page_of(file: &mut [u8], pgno: u64) -> &mut [u8] {
+    &mut file[pgno as usize * PS..(pgno as usize + 1) * PS]
+}
+
+/// Recompute the checksum of branch or leaf page `pgno`.
+fn seal_page(file: &mut [u8], pgno: u64) {
+    let p = page_of(file, pgno);
+    let c = crc32(&p[4..]);
+    p[..4].copy_from_slice(&c.to_le_bytes());
+}
+
 /// Set the transaction id of meta `slot` and recompute its checksum.
 fn set_meta_txnid(file: &mut [u8], slot: usize, txnid: u64) {
     let m = &mut file[slot * PS..slot * PS + META_LEN];
@@ -1004,6 +1015,12 @@ fn t_and_u(dir: &Path) -> PathBuf {
     path
 }
 
+/// Root page and depth of table `name`.
+fn table_root(env: &Env, name: &str) -> (u64, u32) {
+    let info = env.tree(Some(name)).unwrap().info;
+    (info.root, info.depth)
+}
+
 /// Whether `check` reports a problem on `page` whose message contains `needle`.
 #[track_caller]
 fn assert_check_reports(path: &Path, page: Option<u64>, needle: &str) {
@@ -1059,6 +1076,81 @@ fn rewrite_t(w: &mut mdbx_lite::WriteTxn) -> mdbx_lite::Result<()> {
         t.put(&t_key(i), &value(i + 9, 50))?;
     }
     Ok(())
+}
+
+/// The free-tree leaf holding chunk 0 of group `group`: (page, entry offset, entries).
+fn free_chunk(env: &Env, group: u64) -> (u64, usize, Vec<(u64, u64)>) {
+    let mut key = group.to_be_bytes().to_vec();
+    key.extend_from_slice(&0u32.to_be_bytes());
+    for s in env.pages().unwrap() {
+        if s.owner != mdbx_lite::inspect::PageOwner::FreeTree
+            || s.role != mdbx_lite::inspect::PageRole::Leaf
+        {
+            continue;
+        }
+        let info = env.page_info(s.pgno).unwrap();
+        for e in &info.entries {
+            if e.key == key {
+                let mdbx_lite::inspect::EntryValue::Inline(v) = &e.value else {
+                    panic!("free chunk in an overflow run");
+                };
+                let list = v
+                    .chunks_exact(16)
+                    .map(|c| (u64_at(c, 0), u64_at(c, 8)))
+                    .collect();
+                return (s.pgno, e.offset, list);
+            }
+        }
+    }
+    panic!("no free-tree chunk for group {group}");
+}
+
+/// The free tree lists the live root leaf of table `u`: a write to table `t` would take
+/// it for `t`'s pages and destroy `u`.
+#[test]
+fn free_entry_naming_a_live_page_is_refused_by_writes() {
+    let dir = scratch_dir();
+    let pristine_path = t_and_u(dir.path());
+    let pristine = fs::read(&pristine_path).unwrap();
+    let env = Env::builder().read_only(true).open(&pristine_path).unwrap();
+    let (u_root, u_depth) = table_root(&env, "u");
+    assert_eq!(u_depth, 1);
+    assert_eq!(
+        env.page_info(u_root).unwrap().header.txnid,
+        4,
+        "u's root leaf is written by txn 4"
+    );
+    let before = dump(&env).unwrap();
+    assert_eq!(before["u"], u_entries());
+    // (group, birth) recorded for u's root leaf in place of a real free page:
+    let cases = [
+        // freed by 3, born in 2: the page (written by 4) would have to be a later
+        // transaction's uncommitted write, but it is reachable;
+        (3u64, 2u64),
+        // freed by 4, born in 2: no page freed by 4 and born earlier can hold a page
+        // header of txn 4;
+        (4, 2),
+        // freed by 3, born in 4: a birth after the freeing transaction.
+        (3, 4),
+    ];
+    for (group, birth) in cases {
+        let ctx = format!("u's root {u_root} listed free by txn {group}, born in {birth}");
+        let mut bytes = pristine.clone();
+        let (leaf, offset, mut list) = free_chunk(&env, group);
+        list[0] = (u_root, birth);
+        list.sort_unstable();
+        let at = leaf as usize * PS + offset + 12 + 5;
+        for (i, (p, b)) in list.iter().enumerate() {
+            bytes[at + i * 16..at + i * 16 + 8].copy_from_slice(&p.to_le_bytes());
+            bytes[at + i * 16 + 8..at + i * 16 + 16].copy_from_slice(&b.to_le_bytes());
+        }
+        seal_page(&mut bytes, leaf);
+        let path = dir.path().join(format!("free-{group}-{birth}"));
+        fs::write(&path, &bytes).unwrap();
+        assert_check_reports(&path, Some(u_root), "both free and");
+        let what = assert_write_refused(&path, rewrite_t);
+        eprintln!("{ctx}: {what}");
+    }
 }
 
 /// Meta transaction ids so high that the next commit cannot get a larger one.
