@@ -961,6 +961,52 @@ fn set_meta_txnid(file: &mut [u8], slot: usize, txnid: u64) {
     m[..4].copy_from_slice(&c.to_le_bytes());
 }
 
+/// Entries of a node page as (key, body): a leaf body is flags, value length and the
+/// value (or overflow page number); a branch body is the child page number.
+fn node_items(page: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let leaf = page[4] == 3;
+    (0..u16_at(page, 6))
+        .map(|i| {
+            let s = HEADER + i * 8;
+            let (off, klen) = (u16_at(page, s + 4), u16_at(page, s + 6));
+            let body = off + klen;
+            let blen = if !leaf {
+                8
+            } else if page[body] & 1 != 0 {
+                13
+            } else {
+                5 + u32_at(page, body + 1)
+            };
+            (page[off..body].to_vec(), page[body..body + blen].to_vec())
+        })
+        .collect()
+}
+
+/// Rewrite node page `pgno` to hold exactly `items` (kind and txnid kept), then seal it.
+fn rebuild_node(file: &mut [u8], pgno: u64, items: &[(Vec<u8>, Vec<u8>)]) {
+    let p = page_of(file, pgno);
+    let (kind, txnid) = (p[4], u64_at(p, 16));
+    p.fill(0);
+    p[4] = kind;
+    p[6..8].copy_from_slice(&(items.len() as u16).to_le_bytes());
+    p[8..16].copy_from_slice(&pgno.to_le_bytes());
+    p[16..24].copy_from_slice(&txnid.to_le_bytes());
+    let mut upper = PS;
+    for (i, (k, b)) in items.iter().enumerate() {
+        upper -= k.len() + b.len();
+        p[upper..upper + k.len()].copy_from_slice(k);
+        p[upper + k.len()..upper + k.len() + b.len()].copy_from_slice(b);
+        let s = HEADER + i * 8;
+        let n = k.len().min(4);
+        p[s..s + 4].fill(0);
+        p[s..s + n].copy_from_slice(&k[..n]);
+        p[s + 4..s + 6].copy_from_slice(&(upper as u16).to_le_bytes());
+        p[s + 6..s + 8].copy_from_slice(&(k.len() as u16).to_le_bytes());
+    }
+    p[24..28].copy_from_slice(&(upper as u32).to_le_bytes());
+    seal_page(file, pgno);
+}
+
 fn t_key(i: u64) -> Vec<u8> {
     format!("t/{i:04}").into_bytes()
 }
@@ -1229,4 +1275,133 @@ fn transaction_ids_that_cannot_advance_are_refused() {
     );
     let what = assert_write_refused(&path, rewrite_t);
     assert!(what.contains("transaction id"), "{what}");
+}
+
+/// Two entries of a branch point at the same child: copying or freeing it through one
+/// entry would leave the other pointing at a free page.
+#[test]
+fn subtree_reached_twice_is_refused_by_writes() {
+    let dir = scratch_dir();
+    let pristine_path = t_and_u(dir.path());
+    let env = Env::builder().read_only(true).open(&pristine_path).unwrap();
+    let (root, depth) = table_root(&env, "t");
+    assert_eq!(depth, 2);
+    drop(env);
+    let mut bytes = fs::read(&pristine_path).unwrap();
+    // Root entry 1 points at entry 0's child as well.
+    let mut items = node_items(page_of(&mut bytes, root));
+    assert!(items.len() >= 3);
+    let first_child = items[0].1.clone();
+    items[1].1 = first_child.clone();
+    rebuild_node(&mut bytes, root, &items);
+    let path = dir.path().join("twice");
+    fs::write(&path, &bytes).unwrap();
+    assert_check_reports(&path, Some(u64_at(&first_child, 0)), "reachable twice");
+    // A put below entry 0 copies the root, whose children are not distinct.
+    assert_write_refused(&path, |w| w.open_table("t")?.put(&t_key(0), b"x"));
+    // Dropping the table frees the shared leaf twice: the commit refuses.
+    assert_write_refused(&path, |w| w.drop_table("t").map(|_| ()));
+}
+
+/// A leaf is the child of two branch pages, so the second parent's range does not hold
+/// its keys: a write through that parent would put a key where no search finds it.
+#[test]
+fn page_reached_from_two_parents_is_refused_by_writes() {
+    let dir = scratch_dir();
+    let path = dir.path().join("deep");
+    {
+        let env = Env::builder().growth_step(4096).open(&path).unwrap();
+        let mut w = env.begin_write().unwrap();
+        {
+            let mut d = w.create_table("d").unwrap();
+            for i in 0..30_000u64 {
+                d.put(format!("d{i:08}").as_bytes(), &value(i, 40)).unwrap();
+            }
+            let mut u = w.create_table("u").unwrap();
+            for (k, v) in u_entries() {
+                u.put(&k, &v).unwrap();
+            }
+        }
+        w.commit().unwrap();
+    }
+    let env = Env::builder().read_only(true).open(&path).unwrap();
+    let (root, depth) = table_root(&env, "d");
+    assert_eq!(depth, 3);
+    drop(env);
+    let mut bytes = fs::read(&path).unwrap();
+    let top = node_items(page_of(&mut bytes, root));
+    let (b1, b2) = (u64_at(&top[0].1, 0), u64_at(&top[1].1, 0));
+    let shared = node_items(page_of(&mut bytes, b1))[1].1.clone();
+    let mut second = node_items(page_of(&mut bytes, b2));
+    second[1].1 = shared.clone();
+    let sep = second[1].0.clone();
+    rebuild_node(&mut bytes, b2, &second);
+    fs::write(&path, &bytes).unwrap();
+    assert_check_reports(&path, Some(u64_at(&shared, 0)), "reachable twice");
+    // The second parent's path leads to a leaf whose keys lie outside its range.
+    assert_write_refused(&path, |w| w.open_table("d")?.put(&sep, b"x"));
+}
+
+/// Branch entry 0 (minus infinity) carries a key.
+#[test]
+fn branch_entry_zero_with_a_key_is_refused_by_writes() {
+    let dir = scratch_dir();
+    let path = t_and_u(dir.path());
+    let env = Env::builder().read_only(true).open(&path).unwrap();
+    let (root, _) = table_root(&env, "t");
+    drop(env);
+    let mut bytes = fs::read(&path).unwrap();
+    let mut items = node_items(page_of(&mut bytes, root));
+    assert!(items[0].0.is_empty());
+    items[0].0 = b"t/".to_vec();
+    rebuild_node(&mut bytes, root, &items);
+    fs::write(&path, &bytes).unwrap();
+    assert_check_reports(&path, Some(root), "branch entry 0 has a key");
+    let what = assert_write_refused(&path, |w| w.open_table("t")?.put(&t_key(1), b"x"));
+    assert!(what.contains("entry 0"), "{what}");
+}
+
+/// The child index the library's branch search picks for `key` (see `Node::branch_index`):
+/// the last entry from 1 on whose key is `<= key`, found by the same binary search.
+fn branch_index(items: &[(Vec<u8>, Vec<u8>)], key: &[u8]) -> usize {
+    let (mut lo, mut hi) = (1, items.len());
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if items[mid].0.as_slice() > key {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    lo - 1
+}
+
+/// Two neighbouring separators of a branch are swapped: inserts next to them would
+/// spread keys out of order.
+#[test]
+fn separators_out_of_order_are_refused_by_writes() {
+    let dir = scratch_dir();
+    let path = t_and_u(dir.path());
+    let env = Env::builder().read_only(true).open(&path).unwrap();
+    let (root, _) = table_root(&env, "t");
+    drop(env);
+    let mut bytes = fs::read(&path).unwrap();
+    let mut items = node_items(page_of(&mut bytes, root));
+    assert!(items.len() >= 5, "{} children", items.len());
+    // Swap the separators of entries 2 and 3 (their children stay).
+    let (k2, k3) = (items[2].0.clone(), items[3].0.clone());
+    items[2].0 = k3;
+    items[3].0 = k2;
+    rebuild_node(&mut bytes, root, &items);
+    fs::write(&path, &bytes).unwrap();
+    assert_check_reports(&path, Some(root), "keys out of order");
+    // Every key whose search ends next to the swapped pair is refused.
+    let near: Vec<Vec<u8>> = (0..400)
+        .map(t_key)
+        .filter(|k| matches!(branch_index(&items, k), 1 | 3))
+        .collect();
+    assert!(!near.is_empty());
+    for k in near.iter().step_by(9) {
+        assert_write_refused(&path, |w| w.open_table("t")?.put(k, b"x"));
+    }
 }
