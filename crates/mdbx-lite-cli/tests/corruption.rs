@@ -6,7 +6,7 @@ mod common;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use common::{p, run, sample_db};
+use common::{p, run, run_stdin, sample_db};
 use mdbx_lite::inspect::{EntryValue, PageOwner, PageRole, PageSummary};
 use mdbx_lite::Env;
 
@@ -223,4 +223,133 @@ fn read_only_commands_never_panic_on_shredded_pages() {
             }
         }
     }
+}
+
+// ---- damage with valid checksums: `check` reports it and `load` refuses to write
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().unwrap())
+}
+
+/// Recompute the checksum of node page `pgno` (or, for a meta, of its first 256 bytes).
+fn seal(db: &Path, pgno: u64) {
+    let len = if pgno < 2 { 256 } else { PS as usize };
+    let mut page = read_at(db, pgno * PS, len);
+    let crc = crc32fast::hash(&page[4..]);
+    page[..4].copy_from_slice(&crc.to_le_bytes());
+    write_at(db, pgno * PS, &page);
+}
+
+/// Table `t` (400 entries) and table `u` (60 entries in one leaf written by txn 4);
+/// a reader held across txns 3 and 4 keeps their free groups in the free tree.
+fn t_and_u(dir: &Path) -> PathBuf {
+    let db = dir.join("tu.db");
+    let env = Env::open(&db).unwrap();
+    let mut w = env.begin_write().unwrap();
+    let mut t = w.create_table("t").unwrap();
+    for i in 0..400u32 {
+        t.put(format!("t/{i:04}").as_bytes(), &[i as u8; 50])
+            .unwrap();
+    }
+    w.commit().unwrap();
+    let hold = env.begin_read().unwrap();
+    let mut w = env.begin_write().unwrap();
+    let mut t = w.open_table("t").unwrap();
+    for i in (0..400u32).step_by(7) {
+        t.put(format!("t/{i:04}").as_bytes(), &[1; 50]).unwrap();
+    }
+    w.commit().unwrap();
+    let mut w = env.begin_write().unwrap();
+    let mut u = w.create_table("u").unwrap();
+    for i in 0..60u32 {
+        u.put(format!("u/{i:03}").as_bytes(), &[i as u8; 20])
+            .unwrap();
+    }
+    let mut t = w.open_table("t").unwrap();
+    for i in (3..400u32).step_by(11) {
+        t.put(format!("t/{i:04}").as_bytes(), &[2; 50]).unwrap();
+    }
+    w.commit().unwrap();
+    drop(hold);
+    db
+}
+
+/// A dump of table `t` with 400 new values, as `load -s t` reads it.
+fn t_dump(dir: &Path) -> Vec<u8> {
+    let src = dir.join("src.db");
+    let env = Env::open(&src).unwrap();
+    let mut w = env.begin_write().unwrap();
+    let mut t = w.create_table("t").unwrap();
+    for i in 0..400u32 {
+        t.put(format!("t/{i:04}").as_bytes(), b"loaded").unwrap();
+    }
+    w.commit().unwrap();
+    drop(env);
+    run(["dump", "-s", "t", p(&src)]).ok().into_bytes()
+}
+
+#[test]
+fn load_refuses_a_free_entry_naming_a_live_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = t_and_u(dir.path());
+    let input = t_dump(dir.path());
+    let env = Env::builder().read_only(true).open(&db).unwrap();
+    let u_root = env.tree(Some("u")).unwrap().info.root;
+    // Chunk 0 of group 3 (pages of `t` freed by txn 3, born in txn 2).
+    let key: Vec<u8> = [&3u64.to_be_bytes()[..], &0u32.to_be_bytes()].concat();
+    let (leaf, offset, mut entries) = env
+        .pages()
+        .unwrap()
+        .filter(|s| s.owner == PageOwner::FreeTree && s.role == PageRole::Leaf)
+        .find_map(|s| {
+            let info = env.page_info(s.pgno).unwrap();
+            let e = info.entries.iter().find(|e| e.key == key)?;
+            let EntryValue::Inline(v) = &e.value else {
+                panic!("free chunk in an overflow run")
+            };
+            let list: Vec<(u64, u64)> = v
+                .chunks_exact(16)
+                .map(|c| (u64_at(c, 0), u64_at(c, 8)))
+                .collect();
+            Some((s.pgno, e.offset, list))
+        })
+        .expect("chunk 0 of group 3");
+    drop(env);
+    let u_before = run(["dump", "-s", "u", p(&db)]).ok();
+    // Its first entry now names u's root leaf (written by txn 4), born in txn 2.
+    assert_eq!(entries[0].1, 2, "group 3 lists pages born in txn 2");
+    let at = leaf * PS + offset as u64 + 12 + 5;
+    entries[0] = (u_root, 2);
+    entries.sort_unstable();
+    for (i, (pg, birth)) in entries.iter().enumerate() {
+        let e: Vec<u8> = [pg.to_le_bytes(), birth.to_le_bytes()].concat();
+        write_at(&db, at + i as u64 * 16, &e);
+    }
+    seal(&db, leaf);
+    expect_problem(&db, u_root, "both free and used");
+    let before = std::fs::read(&db).unwrap();
+    run_stdin(["load", "-s", "t", p(&db)], &input).fails(1, "corrupted page");
+    assert!(
+        std::fs::read(&db).unwrap() == before,
+        "load changed the file"
+    );
+    assert_eq!(run(["dump", "-s", "u", p(&db)]).ok(), u_before);
+}
+
+#[test]
+fn load_refuses_transaction_ids_that_cannot_advance() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = t_and_u(dir.path());
+    let input = t_dump(dir.path());
+    for (slot, txnid) in [(0u64, u64::MAX), (1, u64::MAX - 1)] {
+        write_at(&db, slot * PS + 16, &txnid.to_le_bytes());
+        seal(&db, slot);
+    }
+    let before = std::fs::read(&db).unwrap();
+    run(["check", p(&db)]).fails(1, "transaction id");
+    run_stdin(["load", "-s", "t", p(&db)], &input).fails(1, "transaction id");
+    assert!(
+        std::fs::read(&db).unwrap() == before,
+        "load changed the file"
+    );
 }

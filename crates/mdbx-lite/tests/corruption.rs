@@ -918,3 +918,490 @@ fn verify_checksums_names_the_corrupt_page() {
         assert_eq!(dump(&env).unwrap(), fx.last);
     }
 }
+
+// ---- hand-crafted damage that keeps every checksum valid: writes must refuse it
+//
+// Each case builds a database, damages it the way a bug or a forger could (checksums
+// recomputed, so only the structure is wrong), shows that `check` reports the damage,
+// and that a write transaction on it fails with `Error::Corrupted` (in an operation or
+// at commit) and leaves the rest of the database as it was.
+
+/// crc32 (IEEE), as the format uses; kept here so the test does not reuse library code.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+fn page_of(file: &mut [u8], pgno: u64) -> &mut [u8] {
+    &mut file[pgno as usize * PS..(pgno as usize + 1) * PS]
+}
+
+/// Recompute the checksum of branch or leaf page `pgno`.
+fn seal_page(file: &mut [u8], pgno: u64) {
+    let p = page_of(file, pgno);
+    let c = crc32(&p[4..]);
+    p[..4].copy_from_slice(&c.to_le_bytes());
+}
+
+/// Set the transaction id of meta `slot` and recompute its checksum.
+fn set_meta_txnid(file: &mut [u8], slot: usize, txnid: u64) {
+    let m = &mut file[slot * PS..slot * PS + META_LEN];
+    m[16..24].copy_from_slice(&txnid.to_le_bytes());
+    let c = crc32(&m[4..]);
+    m[..4].copy_from_slice(&c.to_le_bytes());
+}
+
+/// Entries of a node page as (key, body): a leaf body is flags, value length and the
+/// value (or overflow page number); a branch body is the child page number.
+fn node_items(page: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let leaf = page[4] == 3;
+    (0..u16_at(page, 6))
+        .map(|i| {
+            let s = HEADER + i * 8;
+            let (off, klen) = (u16_at(page, s + 4), u16_at(page, s + 6));
+            let body = off + klen;
+            let blen = if !leaf {
+                8
+            } else if page[body] & 1 != 0 {
+                13
+            } else {
+                5 + u32_at(page, body + 1)
+            };
+            (page[off..body].to_vec(), page[body..body + blen].to_vec())
+        })
+        .collect()
+}
+
+/// Rewrite node page `pgno` to hold exactly `items` (kind and txnid kept), then seal it.
+fn rebuild_node(file: &mut [u8], pgno: u64, items: &[(Vec<u8>, Vec<u8>)]) {
+    let p = page_of(file, pgno);
+    let (kind, txnid) = (p[4], u64_at(p, 16));
+    p.fill(0);
+    p[4] = kind;
+    p[6..8].copy_from_slice(&(items.len() as u16).to_le_bytes());
+    p[8..16].copy_from_slice(&pgno.to_le_bytes());
+    p[16..24].copy_from_slice(&txnid.to_le_bytes());
+    let mut upper = PS;
+    for (i, (k, b)) in items.iter().enumerate() {
+        upper -= k.len() + b.len();
+        p[upper..upper + k.len()].copy_from_slice(k);
+        p[upper + k.len()..upper + k.len() + b.len()].copy_from_slice(b);
+        let s = HEADER + i * 8;
+        let n = k.len().min(4);
+        p[s..s + 4].fill(0);
+        p[s..s + n].copy_from_slice(&k[..n]);
+        p[s + 4..s + 6].copy_from_slice(&(upper as u16).to_le_bytes());
+        p[s + 6..s + 8].copy_from_slice(&(k.len() as u16).to_le_bytes());
+    }
+    p[24..28].copy_from_slice(&(upper as u32).to_le_bytes());
+    seal_page(file, pgno);
+}
+
+fn t_key(i: u64) -> Vec<u8> {
+    format!("t/{i:04}").into_bytes()
+}
+
+fn u_entries() -> Vec<(Vec<u8>, Vec<u8>)> {
+    (0..60u64)
+        .map(|i| (format!("u/{i:03}").into_bytes(), value(i + 500, 20)))
+        .collect()
+}
+
+/// Table `t` (400 entries, a root branch over leaves) and table `u` (60 entries in one
+/// leaf, written by txn 4). A reader held across txns 3 and 4 keeps their free groups
+/// from being reused, so the free tree holds group 3 (pages of `t` born in txn 2) and
+/// group 4 (pages born in txns 2 and 3); neither group holds a page written after it.
+fn t_and_u(dir: &Path) -> PathBuf {
+    let path = dir.join("db");
+    let env = Env::builder().growth_step(4096).open(&path).unwrap();
+    let mut w = env.begin_write().unwrap();
+    assert_eq!(w.id(), 2);
+    {
+        let mut t = w.create_table("t").unwrap();
+        for i in 0..400u64 {
+            t.put(&t_key(i), &value(i, 50)).unwrap();
+        }
+    }
+    w.commit().unwrap();
+    let hold = env.begin_read().unwrap();
+    let mut w = env.begin_write().unwrap();
+    {
+        let mut t = w.open_table("t").unwrap();
+        for i in (0..400u64).step_by(7) {
+            t.put(&t_key(i), &value(i + 1, 50)).unwrap();
+        }
+    }
+    w.commit().unwrap();
+    let mut w = env.begin_write().unwrap();
+    assert_eq!(w.id(), 4);
+    {
+        let mut u = w.create_table("u").unwrap();
+        for (k, v) in u_entries() {
+            u.put(&k, &v).unwrap();
+        }
+        let mut t = w.open_table("t").unwrap();
+        for i in (3..400u64).step_by(11) {
+            t.put(&t_key(i), &value(i + 2, 50)).unwrap();
+        }
+    }
+    w.commit().unwrap();
+    drop(hold);
+    let report = env.check().unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
+    path
+}
+
+/// Root page and depth of table `name`.
+fn table_root(env: &Env, name: &str) -> (u64, u32) {
+    let info = env.tree(Some(name)).unwrap().info;
+    (info.root, info.depth)
+}
+
+/// Whether `check` reports a problem on `page` whose message contains `needle`.
+#[track_caller]
+fn assert_check_reports(path: &Path, page: Option<u64>, needle: &str) {
+    let env = Env::builder().read_only(true).open(path).unwrap();
+    let report = env.check().unwrap();
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| (page.is_none() || p.page == page) && p.message.contains(needle)),
+        "check should report {needle:?} on {page:?}: {:?}",
+        report.problems
+    );
+}
+
+/// `write` on the database at `path` must fail with `Corrupted` (in an operation or at
+/// commit), leave the file exactly as it was, and table `u` must read back whole.
+#[track_caller]
+fn assert_write_refused(
+    path: &Path,
+    write: impl FnOnce(&mut mdbx_lite::WriteTxn) -> mdbx_lite::Result<()>,
+) -> String {
+    let bytes = fs::read(path).unwrap();
+    let env = Env::open(path).unwrap();
+    let r = env.begin_write().and_then(|mut w| {
+        write(&mut w)?;
+        w.commit()
+    });
+    let what = match r {
+        Err(Error::Corrupted { page, what }) => format!("page {page}: {what}"),
+        other => panic!("write should fail with Corrupted, got {other:?}"),
+    };
+    drop(env);
+    assert!(
+        fs::read(path).unwrap() == bytes,
+        "the failed write changed the file"
+    );
+    let env = Env::builder().read_only(true).open(path).unwrap();
+    let r = env.begin_read().unwrap();
+    let u: Vec<(Vec<u8>, Vec<u8>)> = r
+        .open_table("u")
+        .unwrap()
+        .iter()
+        .map(|e| e.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap())
+        .collect();
+    assert!(u == u_entries(), "table u changed");
+    what
+}
+
+fn rewrite_t(w: &mut mdbx_lite::WriteTxn) -> mdbx_lite::Result<()> {
+    let mut t = w.open_table("t")?;
+    for i in 0..400u64 {
+        t.put(&t_key(i), &value(i + 9, 50))?;
+    }
+    Ok(())
+}
+
+/// The free-tree leaf holding chunk 0 of group `group`: (page, entry offset, entries).
+fn free_chunk(env: &Env, group: u64) -> (u64, usize, Vec<(u64, u64)>) {
+    let mut key = group.to_be_bytes().to_vec();
+    key.extend_from_slice(&0u32.to_be_bytes());
+    for s in env.pages().unwrap() {
+        if s.owner != mdbx_lite::inspect::PageOwner::FreeTree
+            || s.role != mdbx_lite::inspect::PageRole::Leaf
+        {
+            continue;
+        }
+        let info = env.page_info(s.pgno).unwrap();
+        for e in &info.entries {
+            if e.key == key {
+                let mdbx_lite::inspect::EntryValue::Inline(v) = &e.value else {
+                    panic!("free chunk in an overflow run");
+                };
+                let list = v
+                    .chunks_exact(16)
+                    .map(|c| (u64_at(c, 0), u64_at(c, 8)))
+                    .collect();
+                return (s.pgno, e.offset, list);
+            }
+        }
+    }
+    panic!("no free-tree chunk for group {group}");
+}
+
+/// The free tree lists the live root leaf of table `u`: a write to table `t` would take
+/// it for `t`'s pages and destroy `u`.
+#[test]
+fn free_entry_naming_a_live_page_is_refused_by_writes() {
+    let dir = scratch_dir();
+    let pristine_path = t_and_u(dir.path());
+    let pristine = fs::read(&pristine_path).unwrap();
+    let env = Env::builder().read_only(true).open(&pristine_path).unwrap();
+    let (u_root, u_depth) = table_root(&env, "u");
+    assert_eq!(u_depth, 1);
+    assert_eq!(
+        env.page_info(u_root).unwrap().header.txnid,
+        4,
+        "u's root leaf is written by txn 4"
+    );
+    let before = dump(&env).unwrap();
+    assert_eq!(before["u"], u_entries());
+    // (group, birth) recorded for u's root leaf in place of a real free page:
+    let cases = [
+        // freed by 3, born in 2: the page (written by 4) would have to be a later
+        // transaction's uncommitted write, but it is reachable;
+        (3u64, 2u64),
+        // freed by 4, born in 2: no page freed by 4 and born earlier can hold a page
+        // header of txn 4;
+        (4, 2),
+        // freed by 3, born in 4: a birth after the freeing transaction.
+        (3, 4),
+    ];
+    for (group, birth) in cases {
+        let ctx = format!("u's root {u_root} listed free by txn {group}, born in {birth}");
+        let mut bytes = pristine.clone();
+        let (leaf, offset, mut list) = free_chunk(&env, group);
+        list[0] = (u_root, birth);
+        list.sort_unstable();
+        let at = leaf as usize * PS + offset + 12 + 5;
+        for (i, (p, b)) in list.iter().enumerate() {
+            bytes[at + i * 16..at + i * 16 + 8].copy_from_slice(&p.to_le_bytes());
+            bytes[at + i * 16 + 8..at + i * 16 + 16].copy_from_slice(&b.to_le_bytes());
+        }
+        seal_page(&mut bytes, leaf);
+        let path = dir.path().join(format!("free-{group}-{birth}"));
+        fs::write(&path, &bytes).unwrap();
+        assert_check_reports(&path, Some(u_root), "both free and");
+        let what = assert_write_refused(&path, rewrite_t);
+        eprintln!("{ctx}: {what}");
+    }
+}
+
+/// Meta transaction ids so high that the next commit cannot get a larger one.
+#[test]
+fn transaction_ids_that_cannot_advance_are_refused() {
+    let dir = scratch_dir();
+    let pristine_path = t_and_u(dir.path());
+    let pristine = fs::read(&pristine_path).unwrap();
+    let env = Env::builder().read_only(true).open(&pristine_path).unwrap();
+    let before = dump(&env).unwrap();
+    let head = env
+        .metas()
+        .unwrap()
+        .into_iter()
+        .find(|m| m.current)
+        .unwrap();
+    assert_eq!(env.last_txnid(), 4);
+    drop(env);
+    let (newest, older) = (head.slot as usize, 1 - head.slot as usize);
+    let path = dir.path().join("ids");
+
+    // Both metas at the very end of the id space (2^64 - 1 and 2^64 - 2; a commit on
+    // them used to wrap to txn 0 and vanish): no meta is valid, so the file neither
+    // opens nor is written.
+    let mut bytes = pristine.clone();
+    set_meta_txnid(&mut bytes, newest, u64::MAX);
+    set_meta_txnid(&mut bytes, older, u64::MAX - 1);
+    fs::write(&path, &bytes).unwrap();
+    for read_only in [true, false] {
+        match Env::builder().read_only(read_only).open(&path) {
+            Err(Error::Corrupted { what, .. }) => {
+                assert!(what.contains("transaction id"), "{what}")
+            }
+            other => panic!("open should fail: {:?}", other.map(|_| ())),
+        }
+    }
+    assert_eq!(fs::read(&path).unwrap(), bytes, "the file was written");
+
+    // Only the older meta damaged so: it is invalid and does not win; the head stays in
+    // charge, `check` names the bad slot, and the next commit replaces it.
+    let mut bytes = pristine.clone();
+    set_meta_txnid(&mut bytes, older, u64::MAX);
+    fs::write(&path, &bytes).unwrap();
+    assert_check_reports(&path, Some(older as u64), "transaction id");
+    {
+        let env = Env::open(&path).unwrap();
+        assert!(reads_back(&env, &before));
+        let mut w = env.begin_write().unwrap();
+        assert_eq!(w.id(), 5);
+        w.open_table("u")
+            .unwrap()
+            .put(b"u/new", b"visible")
+            .unwrap();
+        w.commit().unwrap();
+    }
+    let env = Env::open(&path).unwrap();
+    assert_eq!(env.last_txnid(), 5);
+    let r = env.begin_read().unwrap();
+    assert_eq!(
+        r.open_table("u").unwrap().get(b"u/new").unwrap(),
+        Some(&b"visible"[..])
+    );
+    drop(r);
+    assert!(env.check().unwrap().is_ok());
+    drop(env);
+
+    // The head at the largest valid id: readable, but no commit can follow it.
+    let max = u64::MAX / 2;
+    let mut bytes = pristine.clone();
+    set_meta_txnid(&mut bytes, newest, max);
+    fs::write(&path, &bytes).unwrap();
+    assert_check_reports(
+        &path,
+        Some(newest as u64),
+        "no later transaction can commit",
+    );
+    let what = assert_write_refused(&path, rewrite_t);
+    assert!(what.contains("transaction id"), "{what}");
+}
+
+/// Two entries of a branch point at the same child: copying or freeing it through one
+/// entry would leave the other pointing at a free page.
+#[test]
+fn subtree_reached_twice_is_refused_by_writes() {
+    let dir = scratch_dir();
+    let pristine_path = t_and_u(dir.path());
+    let env = Env::builder().read_only(true).open(&pristine_path).unwrap();
+    let (root, depth) = table_root(&env, "t");
+    assert_eq!(depth, 2);
+    drop(env);
+    let mut bytes = fs::read(&pristine_path).unwrap();
+    // Root entry 1 points at entry 0's child as well.
+    let mut items = node_items(page_of(&mut bytes, root));
+    assert!(items.len() >= 3);
+    let first_child = items[0].1.clone();
+    items[1].1 = first_child.clone();
+    rebuild_node(&mut bytes, root, &items);
+    let path = dir.path().join("twice");
+    fs::write(&path, &bytes).unwrap();
+    assert_check_reports(&path, Some(u64_at(&first_child, 0)), "reachable twice");
+    // A put below entry 0 copies the root, whose children are not distinct.
+    assert_write_refused(&path, |w| w.open_table("t")?.put(&t_key(0), b"x"));
+    // Dropping the table frees the shared leaf twice: the commit refuses.
+    assert_write_refused(&path, |w| w.drop_table("t").map(|_| ()));
+}
+
+/// A leaf is the child of two branch pages, so the second parent's range does not hold
+/// its keys: a write through that parent would put a key where no search finds it.
+#[test]
+fn page_reached_from_two_parents_is_refused_by_writes() {
+    let dir = scratch_dir();
+    let path = dir.path().join("deep");
+    {
+        let env = Env::builder().growth_step(4096).open(&path).unwrap();
+        let mut w = env.begin_write().unwrap();
+        {
+            let mut d = w.create_table("d").unwrap();
+            for i in 0..30_000u64 {
+                d.put(format!("d{i:08}").as_bytes(), &value(i, 40)).unwrap();
+            }
+            let mut u = w.create_table("u").unwrap();
+            for (k, v) in u_entries() {
+                u.put(&k, &v).unwrap();
+            }
+        }
+        w.commit().unwrap();
+    }
+    let env = Env::builder().read_only(true).open(&path).unwrap();
+    let (root, depth) = table_root(&env, "d");
+    assert_eq!(depth, 3);
+    drop(env);
+    let mut bytes = fs::read(&path).unwrap();
+    let top = node_items(page_of(&mut bytes, root));
+    let (b1, b2) = (u64_at(&top[0].1, 0), u64_at(&top[1].1, 0));
+    let shared = node_items(page_of(&mut bytes, b1))[1].1.clone();
+    let mut second = node_items(page_of(&mut bytes, b2));
+    second[1].1 = shared.clone();
+    let sep = second[1].0.clone();
+    rebuild_node(&mut bytes, b2, &second);
+    fs::write(&path, &bytes).unwrap();
+    assert_check_reports(&path, Some(u64_at(&shared, 0)), "reachable twice");
+    // The second parent's path leads to a leaf whose keys lie outside its range.
+    assert_write_refused(&path, |w| w.open_table("d")?.put(&sep, b"x"));
+}
+
+/// Branch entry 0 (minus infinity) carries a key.
+#[test]
+fn branch_entry_zero_with_a_key_is_refused_by_writes() {
+    let dir = scratch_dir();
+    let path = t_and_u(dir.path());
+    let env = Env::builder().read_only(true).open(&path).unwrap();
+    let (root, _) = table_root(&env, "t");
+    drop(env);
+    let mut bytes = fs::read(&path).unwrap();
+    let mut items = node_items(page_of(&mut bytes, root));
+    assert!(items[0].0.is_empty());
+    items[0].0 = b"t/".to_vec();
+    rebuild_node(&mut bytes, root, &items);
+    fs::write(&path, &bytes).unwrap();
+    assert_check_reports(&path, Some(root), "branch entry 0 has a key");
+    let what = assert_write_refused(&path, |w| w.open_table("t")?.put(&t_key(1), b"x"));
+    assert!(what.contains("entry 0"), "{what}");
+}
+
+/// The child index the library's branch search picks for `key` (see `Node::branch_index`):
+/// the last entry from 1 on whose key is `<= key`, found by the same binary search.
+fn branch_index(items: &[(Vec<u8>, Vec<u8>)], key: &[u8]) -> usize {
+    let (mut lo, mut hi) = (1, items.len());
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if items[mid].0.as_slice() > key {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    lo - 1
+}
+
+/// Two neighbouring separators of a branch are swapped: inserts next to them would
+/// spread keys out of order.
+#[test]
+fn separators_out_of_order_are_refused_by_writes() {
+    let dir = scratch_dir();
+    let path = t_and_u(dir.path());
+    let env = Env::builder().read_only(true).open(&path).unwrap();
+    let (root, _) = table_root(&env, "t");
+    drop(env);
+    let mut bytes = fs::read(&path).unwrap();
+    let mut items = node_items(page_of(&mut bytes, root));
+    assert!(items.len() >= 5, "{} children", items.len());
+    // Swap the separators of entries 2 and 3 (their children stay).
+    let (k2, k3) = (items[2].0.clone(), items[3].0.clone());
+    items[2].0 = k3;
+    items[3].0 = k2;
+    rebuild_node(&mut bytes, root, &items);
+    fs::write(&path, &bytes).unwrap();
+    assert_check_reports(&path, Some(root), "keys out of order");
+    // Every key whose search ends next to the swapped pair is refused.
+    let near: Vec<Vec<u8>> = (0..400)
+        .map(t_key)
+        .filter(|k| matches!(branch_index(&items, k), 1 | 3))
+        .collect();
+    assert!(!near.is_empty());
+    for k in near.iter().step_by(9) {
+        assert_write_refused(&path, |w| w.open_table("t")?.put(k, b"x"));
+    }
+}

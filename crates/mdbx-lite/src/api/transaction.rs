@@ -379,11 +379,15 @@ impl WriteTxn {
         // A reader that died in another process must not pin free space.
         env.readers.clear_stale_oldest();
         let base = env.current.lock().meta;
-        let txnid = base.txnid + 1;
+        let txnid = base
+            .txnid
+            .checked_add(1)
+            .ok_or_else(|| Error::corrupted(base.slot, "transaction id cannot advance"))?;
         let pager = Pager::new(
             env.storage.clone(),
             env.file.clone(),
             env.opts.spare_buffer_limit,
+            base,
             ws,
             env.opts.read_ahead,
             env.page_size,

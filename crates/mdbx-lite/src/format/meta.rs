@@ -22,6 +22,13 @@ pub const MIN_PAGE_SIZE: usize = 4096;
 pub const MAX_PAGE_SIZE: usize = 65536;
 /// Pages 0 and 1 are the metas; the first tree page is 2.
 pub const FIRST_PAGE: u64 = 2;
+/// The largest transaction id a valid meta carries (2^63 - 1). Ids start at 0 and 1 and
+/// grow by one per commit, so a real file never comes near it (2^63 commits take
+/// 292,000 years at a million a second); a larger id is damage or forgery. The margin
+/// keeps every `id + 1` the engine computes (the next commit, reader slots, which store
+/// `id + 1` with `u64::MAX` reserved, a copy's second meta) far from overflow. A meta at
+/// exactly this id is readable, but no commit can follow it.
+pub const MAX_TXNID: u64 = u64::MAX / 2;
 
 /// What the catalog (and a meta) records for one table.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -201,8 +208,14 @@ impl Meta {
         if flags & !FLAG_WEAK != 0 {
             return Err(MetaProblem::Field(format!("unknown flags {flags:#x}")));
         }
+        let txnid = rd_u64(b, 16);
+        if txnid > MAX_TXNID {
+            return Err(MetaProblem::Field(format!(
+                "transaction id {txnid} above the maximum {MAX_TXNID}"
+            )));
+        }
         let meta = Meta {
-            txnid: rd_u64(b, 16),
+            txnid,
             slot,
             steady: flags & FLAG_WEAK == 0,
             boot_id: b[O_BOOT_ID..O_BOOT_ID + 16].try_into().unwrap_or_default(),
@@ -256,4 +269,21 @@ impl Meta {
             free: TableRecord::default(),
         }
     }
+}
+
+/// The id after `txnid` (the meta in `slot` carries it), or `Corrupted` when no valid
+/// id follows it.
+pub fn next_txnid(txnid: u64, slot: u64) -> Result<u64> {
+    txnid
+        .checked_add(1)
+        .filter(|&t| t <= MAX_TXNID)
+        .ok_or_else(|| {
+            Error::corrupted(
+                slot,
+                format!(
+                    "transaction id {txnid} is at the maximum ({MAX_TXNID}): no later \
+                     transaction can commit"
+                ),
+            )
+        })
 }

@@ -286,7 +286,14 @@ impl<'a> Node<'a> {
         )
     }
 
+    /// Length of entry `i`'s key, from its slot.
+    #[inline]
+    pub fn key_len(&self, i: usize) -> usize {
+        self.slot(i).2
+    }
+
     /// The slot's prefix field (as stored; `check` verifies it matches the key).
+    #[inline]
     pub fn slot_prefix(&self, i: usize) -> u32 {
         self.slot(i).0
     }

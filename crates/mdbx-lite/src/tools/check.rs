@@ -1,7 +1,9 @@
 //! The consistency checker: walks every tree and the free space of a snapshot and
 //! verifies what the format promises (see `docs/format.md`, "Invariants"):
 //!
-//! - both metas decode (magic, version, checksum, fields) and carry different ids;
+//! - both metas decode (magic, version, checksum, fields, a transaction id of at most
+//!   `MAX_TXNID`) and carry different ids; a head at `MAX_TXNID` is reported, as no
+//!   commit can follow it;
 //! - every page below the high-water mark is reachable exactly once or free exactly once;
 //! - page headers: stored number, kind, slot array and entries inside the page, entries
 //!   not overlapping, slot prefixes matching keys, checksums;
@@ -15,7 +17,7 @@
 
 use crate::api::transaction::TableStat;
 use crate::error::{Error, Result};
-use crate::format::meta::{Meta, TableRecord, FIRST_PAGE, META_LEN};
+use crate::format::meta::{Meta, TableRecord, FIRST_PAGE, MAX_TXNID, META_LEN};
 use crate::format::page::{self, key_prefix, LeafValue, Node, HEADER, MAX_DEPTH, SLOT};
 use crate::storage::snapshot::{overflow_run, verify_checksum, MappedPages};
 use crate::tree::btree::max_key_size;
@@ -532,6 +534,16 @@ fn check_metas(pages: &MappedPages, chosen: &Meta, file_bytes: u64, c: &mut Chec
                     c.problem(
                         Some(slot),
                         format!("meta page size {} differs", m.page_size),
+                    );
+                }
+                if m.txnid == MAX_TXNID {
+                    c.problem(
+                        Some(slot),
+                        format!(
+                            "transaction id {} is the largest valid one: no later transaction \
+                             can commit",
+                            m.txnid
+                        ),
                     );
                 }
                 ids.push(m.txnid);

@@ -4,6 +4,14 @@
 //! (copy-on-write), so committed pages are never modified. All leaves sit at depth
 //! `rec.depth`; branch entry 0 has an empty key standing for minus infinity, and child
 //! `i` holds the keys in `[key(i), key(i + 1))`.
+//!
+//! Writes check what their own path shows of a damaged tree before they change it, so
+//! damage is refused (`Error::Corrupted`) instead of spread: the separators around the
+//! descent are ascending, entry 0's key is empty, and every page on the path (the leaf
+//! included) lies inside the range its parent gives it (`DescentCheck`); a branch
+//! copied from a committed page points at distinct children, none of them a page this
+//! transaction already owns (`cow_path`); merges and moves between neighbours keep the
+//! keys in order across the seam.
 
 use std::borrow::Cow;
 
@@ -85,6 +93,272 @@ fn checked_depth(rec: &TableRecord) -> Result<usize> {
     Ok(depth)
 }
 
+/// Whether the descent of `rec`'s tree towards `key` passes through page `target`.
+pub(crate) fn descent_visits<S: PageSource + ?Sized>(
+    src: &S,
+    rec: &TableRecord,
+    key: &[u8],
+    target: u64,
+) -> Result<bool> {
+    if rec.root == 0 {
+        return Ok(false);
+    }
+    let depth = checked_depth(rec)?;
+    let mut pgno = rec.root;
+    for _ in 1..depth {
+        if pgno == target {
+            return Ok(true);
+        }
+        let node = node_at(src, pgno, false)?;
+        pgno = node.child(node.branch_index(key)?)?;
+    }
+    Ok(pgno == target)
+}
+
+/// A key by position: page, entry index and the entry's slot prefix, so most
+/// comparisons need neither the page nor the key. The descent keeps the separators
+/// bounding the current page this way.
+#[derive(Clone, Copy)]
+struct KeyRef {
+    page: u64,
+    idx: usize,
+    prefix: u32,
+}
+
+/// What a write checks on its descent, level by level, before it changes anything:
+/// on every branch, entry 0's key is empty and the separators next to the chosen child
+/// ascend; each chosen child's range (`key(idx)..key(idx + 1)`) lies inside the range
+/// the levels above allow; and the leaf's first and last keys lie inside its range. A
+/// valid tree always passes (format invariant 4). It costs a few slot reads and prefix
+/// comparisons per level on pages the descent has just searched; keys are read only
+/// when two prefixes are equal, as in a search.
+#[derive(Default)]
+struct DescentCheck {
+    lo: Option<KeyRef>,
+    hi: Option<KeyRef>,
+}
+
+impl DescentCheck {
+    /// Branch `node`, where the descent chose child `idx`; narrows the range. The
+    /// search put the key in `key(idx)..key(idx + 1)`, so those two are in order and it
+    /// is enough to check the lower one against the range's start and the upper one
+    /// against its end (or a single one against both).
+    #[inline]
+    fn branch<S: PageSource + ?Sized>(
+        &mut self,
+        src: &S,
+        node: &Node<'_>,
+        idx: usize,
+    ) -> Result<()> {
+        let (pg, n) = (node.pgno, node.count());
+        if node.key_len(0) != 0 {
+            return Err(Error::corrupted(pg, "branch entry 0 has a key"));
+        }
+        let bound = |i: usize| KeyRef {
+            page: pg,
+            idx: i,
+            prefix: node.slot_prefix(i),
+        };
+        // The separators bounding the chosen child.
+        let lo = (idx > 0).then(|| bound(idx));
+        let hi = (idx + 1 < n).then(|| bound(idx + 1));
+        let disorder = match (lo, hi) {
+            (Some(l), _) if idx >= 2 && !ascending(node, bound(idx - 1), l)? => true,
+            (_, Some(h)) if idx + 2 < n && !ascending(node, h, bound(idx + 2))? => true,
+            _ => false,
+        };
+        if disorder {
+            return Err(Error::corrupted(
+                pg,
+                format!("separators around entry {idx} out of order"),
+            ));
+        }
+        if let (Some(first), Some(last)) = (lo.or(hi), hi.or(lo)) {
+            if self.outside(src, node, first, last)? {
+                return Err(Error::corrupted(
+                    pg,
+                    format!("entry {idx}: separators outside the range the parent gives the page"),
+                ));
+            }
+        }
+        self.lo = lo.or(self.lo);
+        self.hi = hi.or(self.hi);
+        Ok(())
+    }
+
+    /// The leaf the descent reached.
+    #[inline]
+    fn leaf<S: PageSource + ?Sized>(&self, src: &S, node: &Node<'_>) -> Result<()> {
+        let at = |i: usize| KeyRef {
+            page: node.pgno,
+            idx: i,
+            prefix: node.slot_prefix(i),
+        };
+        if self.outside(src, node, at(0), at(node.count() - 1))? {
+            return Err(Error::corrupted(
+                node.pgno,
+                "leaf keys outside the range the parent gives the page",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether entry `first` of `node` sorts below the range, or entry `last` at or
+    /// above its end.
+    #[inline]
+    fn outside<S: PageSource + ?Sized>(
+        &self,
+        src: &S,
+        node: &Node<'_>,
+        first: KeyRef,
+        last: KeyRef,
+    ) -> Result<bool> {
+        use std::cmp::Ordering::Less;
+        if let Some(b) = self.lo {
+            if cmp_bound(src, node, first, b)? == Less {
+                return Ok(true);
+            }
+        }
+        if let Some(b) = self.hi {
+            if cmp_bound(src, node, last, b)? != Less {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}
+
+/// Compare entry `e` of `node` with the key `b` (a separator, on another page or this
+/// one), by slot prefix when they differ.
+#[inline]
+fn cmp_bound<S: PageSource + ?Sized>(
+    src: &S,
+    node: &Node<'_>,
+    e: KeyRef,
+    b: KeyRef,
+) -> Result<std::cmp::Ordering> {
+    if e.prefix != b.prefix {
+        return Ok(e.prefix.cmp(&b.prefix));
+    }
+    cmp_bound_keys(src, node, e.idx, b)
+}
+
+/// `cmp_bound` for equal prefixes: compare the keys.
+#[cold]
+#[inline(never)]
+fn cmp_bound_keys<S: PageSource + ?Sized>(
+    src: &S,
+    node: &Node<'_>,
+    i: usize,
+    b: KeyRef,
+) -> Result<std::cmp::Ordering> {
+    let sep = Node::new(src.page(b.page)?, b.page)?;
+    Ok(node.key(i)?.cmp(sep.key(b.idx)?))
+}
+
+/// Whether entry `a` of `node` sorts before entry `b` (both given with their slot
+/// prefixes), by prefix when they differ.
+#[inline]
+fn ascending(node: &Node<'_>, a: KeyRef, b: KeyRef) -> Result<bool> {
+    use std::cmp::Ordering::{Equal, Less};
+    match a.prefix.cmp(&b.prefix) {
+        Equal => ascending_keys(node, a.idx, b.idx),
+        order => Ok(order == Less),
+    }
+}
+
+/// `ascending` for equal prefixes: compare the keys.
+#[cold]
+#[inline(never)]
+fn ascending_keys(node: &Node<'_>, a: usize, b: usize) -> Result<bool> {
+    Ok(node.key(a)? < node.key(b)?)
+}
+
+/// A branch page just copied from a committed one (`pg`, now dirty) must point at
+/// distinct children: a child listed twice would be copied or freed through one entry
+/// while the other still points at it. Once per branch page a transaction copies: the
+/// children go through a 8,192-bit filter on the stack, and only a page number whose
+/// bit is already set is compared with the children before it (for 4 KiB pages about
+/// one per page).
+fn check_distinct_children(p: &Pager, pg: u64) -> Result<()> {
+    const BITS: usize = 8192;
+    let node = Node::new(p.page(pg)?, pg)?;
+    let n = node.count();
+    let twice = |c: u64| {
+        Error::corrupted(
+            c,
+            format!("page reachable twice: branch page {pg} points at it twice"),
+        )
+    };
+    if n > 512 {
+        // Pages larger than 16 KiB: the filter would fill up; sort instead.
+        let mut children = (0..n)
+            .map(|i| node.child(i))
+            .collect::<Result<Vec<u64>>>()?;
+        children.sort_unstable();
+        return match children.windows(2).find(|w| w[0] == w[1]) {
+            Some(w) => Err(twice(w[0])),
+            None => Ok(()),
+        };
+    }
+    let mut seen = [0u64; BITS / 64];
+    for i in 0..n {
+        let c = node.child(i)?;
+        let bit = (c.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 51) as usize;
+        let (word, mask) = (bit / 64, 1u64 << (bit % 64));
+        if seen[word] & mask != 0 {
+            for j in 0..i {
+                if node.child(j)? == c {
+                    return Err(twice(c));
+                }
+            }
+        }
+        seen[word] |= mask;
+    }
+    Ok(())
+}
+
+/// Make child `child` of the dirty branch `parent` writable (see [`Pager::touch`]).
+/// `parent_copied`: `parent` was copied from a committed page by this descent, so its
+/// children are committed pages, which a transaction never owns yet: one that is
+/// already dirty is also a page this transaction allocated, reached through a second
+/// parent. `branch`: the child is a branch page (checked for distinct children when
+/// copied). Returns the child's writable number and whether it was copied now.
+fn touch_child(
+    p: &mut Pager,
+    parent: u64,
+    parent_copied: bool,
+    child: u64,
+    branch: bool,
+) -> Result<(u64, bool)> {
+    let new_child = p.touch(child)?;
+    let copied = new_child != child;
+    if !copied && parent_copied {
+        return Err(Error::corrupted(
+            child,
+            format!(
+                "page reachable twice: committed branch page {parent} points at a page this \
+                 transaction already uses"
+            ),
+        ));
+    }
+    if copied && branch {
+        check_distinct_children(p, new_child)?;
+    }
+    Ok((new_child, copied))
+}
+
+/// Make the root of `rec` writable, updating the record; returns whether it was copied.
+fn touch_root(p: &mut Pager, rec: &mut TableRecord, depth: usize) -> Result<bool> {
+    let root = p.touch(rec.root)?;
+    let copied = root != rec.root;
+    rec.root = root;
+    if copied && depth > 1 {
+        check_distinct_children(p, root)?;
+    }
+    Ok(copied)
+}
+
 /// The leaf that would hold `key`.
 pub(crate) fn find_leaf<'a, S: PageSource + ?Sized>(
     src: &'a S,
@@ -135,30 +409,34 @@ pub enum PutMode {
 type Path = [(u64, usize); MAX_DEPTH];
 
 /// Copy the path to `key` on write, recording (branch page, index) per level in `path`;
-/// returns the number of branch levels and the leaf's writable page.
+/// returns the number of branch levels, the leaf's writable page and the descent's
+/// checks so far (the caller checks the leaf when it looks at it).
 fn cow_path(
     p: &mut Pager,
     rec: &mut TableRecord,
     key: &[u8],
     path: &mut Path,
-) -> Result<(usize, u64)> {
+) -> Result<(usize, u64, DescentCheck)> {
     let depth = checked_depth(rec)?;
-    let mut pg = p.touch(rec.root)?;
-    rec.root = pg;
-    for slot in path.iter_mut().take(depth - 1) {
+    let mut copied = touch_root(p, rec, depth)?;
+    let mut pg = rec.root;
+    let mut check = DescentCheck::default();
+    for (level, slot) in path.iter_mut().take(depth - 1).enumerate() {
         let (idx, child) = {
             let node = node_at(p, pg, false)?;
             let idx = node.branch_index(key)?;
+            check.branch(p, &node, idx)?;
             (idx, node.child(idx)?)
         };
-        let new_child = p.touch(child)?;
-        if new_child != child {
+        let (new_child, child_copied) = touch_child(p, pg, copied, child, level + 2 < depth)?;
+        if child_copied {
             page::set_child(p.page_mut(pg)?, pg, idx, new_child)?;
         }
         *slot = (pg, idx);
         pg = new_child;
+        copied = child_copied;
     }
-    Ok((depth - 1, pg))
+    Ok((depth - 1, pg, check))
 }
 
 /// Insert or overwrite `key`. Returns true if the key was new.
@@ -183,11 +461,12 @@ pub(crate) fn put(
         return Ok(true);
     }
     let mut path = [(0u64, 0usize); MAX_DEPTH];
-    let (levels, leaf) = cow_path(p, rec, key, &mut path)?;
+    let (levels, leaf, check) = cow_path(p, rec, key, &mut path)?;
     let path = &path[..levels];
     // One look at the leaf: where the key goes, and the overflow run it replaces.
     let (idx, found, count, old_run) = {
         let node = node_at(p, leaf, true)?;
+        check.leaf(p, &node)?;
         let (idx, found) = node.search(key)?;
         let old_run = match found.then(|| node.leaf_value(idx)).transpose()? {
             Some(LeafValue::Overflow { pgno, len }) => Some((pgno, len)),
@@ -489,6 +768,24 @@ impl Shift {
         } else {
             self.pidx
         };
+        {
+            // The moved entries must sort on the far side of the neighbour's keys.
+            let sib = Node::new(p.page(self.sib)?, self.sib)?;
+            if !sib.is_leaf() {
+                return Err(Error::corrupted(self.sib, "branch page beside a leaf"));
+            }
+            let in_order = if self.to_right {
+                items[n - 1].key < sib.key(0)?
+            } else {
+                sib.key(sib.count() - 1)? < items[0].key
+            };
+            if !in_order {
+                return Err(Error::corrupted(
+                    self.sib,
+                    format!("keys out of order with neighbouring page {}", self.pg),
+                ));
+            }
+        }
         let old_sep_len = node_at(p, self.parent, false)?.key(right_idx)?.len();
         if sep.len() > old_sep_len
             && live_bytes_quick(p.page(self.parent)?).saturating_sub(old_sep_len) + sep.len() > room
@@ -570,8 +867,9 @@ pub(crate) fn delete(p: &mut Pager, rec: &mut TableRecord, key: &[u8]) -> Result
 }
 
 /// Descend to `key` without changing anything, recording (branch page, child index)
-/// per level in `path`. Returns the number of branch levels, the leaf and the key's
-/// index in it, or `None` if the key is absent.
+/// per level in `path` and checking what the descent shows (see `DescentCheck`).
+/// Returns the number of branch levels, the leaf and the key's index in it, or `None`
+/// if the key is absent.
 fn probe_path(
     p: &Pager,
     rec: &TableRecord,
@@ -583,14 +881,20 @@ fn probe_path(
     }
     let depth = checked_depth(rec)?;
     let mut pgno = rec.root;
+    let mut check = DescentCheck::default();
     for slot in path.iter_mut().take(depth - 1) {
         let node = node_at(p, pgno, false)?;
         let idx = node.branch_index(key)?;
+        check.branch(p, &node, idx)?;
         *slot = (pgno, idx);
         pgno = node.child(idx)?;
     }
-    match node_at(p, pgno, true)?.search(key)? {
-        (idx, true) => Ok(Some((depth - 1, pgno, idx))),
+    let node = node_at(p, pgno, true)?;
+    match node.search(key)? {
+        (idx, true) => {
+            check.leaf(p, &node)?;
+            Ok(Some((depth - 1, pgno, idx)))
+        }
         _ => Ok(None),
     }
 }
@@ -603,17 +907,19 @@ fn cow_recorded(
     path: &mut [(u64, usize)],
     leaf: u64,
 ) -> Result<u64> {
-    let mut pg = p.touch(rec.root)?;
-    rec.root = pg;
+    let mut copied = touch_root(p, rec, path.len() + 1)?;
+    let mut pg = rec.root;
     for level in 0..path.len() {
         let idx = path[level].1;
         path[level].0 = pg;
         let child = path.get(level + 1).map_or(leaf, |&(c, _)| c);
-        let new_child = p.touch(child)?;
-        if new_child != child {
+        let branch = level + 1 < path.len();
+        let (new_child, child_copied) = touch_child(p, pg, copied, child, branch)?;
+        if child_copied {
             page::set_child(p.page_mut(pg)?, pg, idx, new_child)?;
         }
         pg = new_child;
+        copied = child_copied;
     }
     Ok(pg)
 }
@@ -708,6 +1014,11 @@ fn merge(
     if fits > usable(p.page_size) {
         return Ok(false);
     }
+    check_seam(
+        &Node::new(p.page(left_pg)?, left_pg)?,
+        pnode.key(right_idx)?,
+        &Node::new(p.page(right_pg)?, right_pg)?,
+    )?;
     let (left_copy, right_copy) = (p.page(left_pg)?.to_vec(), p.page(right_pg)?.to_vec());
     let (lnode, rnode) = (
         Node::new(&left_copy, left_pg)?,
@@ -740,9 +1051,42 @@ fn merge(
     };
     let txnid = p.txnid;
     build(p.page_mut(new_left)?, kind, new_left, txnid, &items);
+    if !leaf {
+        // The two pages' children together must be distinct too.
+        check_distinct_children(p, new_left)?;
+    }
     p.free_node(right_pg, leaf, rec)?;
     remove_branch_entry(p, parent, right_idx)?;
     Ok(true)
+}
+
+/// Before merging neighbours `left` and `right` (separated by `sep` in their parent):
+/// the left page's keys must lie below `sep` and the right page's at or above it
+/// (format invariant 4), or the merged page would hold keys out of order. A branch's
+/// entry 0 has no key and is left out.
+fn check_seam(left: &Node<'_>, sep: &[u8], right: &Node<'_>) -> Result<()> {
+    let last = if left.is_leaf() || left.count() > 1 {
+        Some(left.key(left.count() - 1)?)
+    } else {
+        None
+    };
+    let first = if right.is_leaf() {
+        Some(right.key(0)?)
+    } else if right.count() > 1 {
+        Some(right.key(1)?)
+    } else {
+        None
+    };
+    if last.is_some_and(|k| k >= sep) || first.is_some_and(|k| k < sep) {
+        return Err(Error::corrupted(
+            right.pgno,
+            format!(
+                "keys of pages {} and {} out of order around their separator",
+                left.pgno, right.pgno
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Free every page of a table and reset its counters (keeping its flags).

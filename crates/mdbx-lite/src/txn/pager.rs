@@ -12,6 +12,12 @@
 //!   computed by the environment when the write transaction begins.
 //! - Free-tree groups are consumed whole, so their keys can be rewritten with the
 //!   pages left over without colliding with records another transaction still owns.
+//! - A damaged file must not make the writer overwrite a live page: every free-tree
+//!   entry it takes is checked (inside the file, born no later than it was freed), a
+//!   page is never handed out while this transaction still uses it (a page listed free
+//!   twice), a reused page must not contradict its record (`check_reuse`), and before
+//!   anything is written the pages this transaction freed must each have been freed
+//!   once and none of them be listed free (`check_freed`).
 
 use std::collections::{BTreeSet, HashMap};
 use std::fs::File;
@@ -19,8 +25,8 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::format::meta::TableRecord;
-use crate::format::page::{self, PageKind, HEADER};
+use crate::format::meta::{Meta, TableRecord, FIRST_PAGE};
+use crate::format::page::{self, Node, PageKind, HEADER};
 use crate::os::io::Storage;
 use crate::os::map::{Mapping, ReadAhead};
 use crate::storage::snapshot::PageSource;
@@ -78,6 +84,8 @@ pub(crate) struct Pager {
     file: Arc<File>,
     /// Most bytes of page buffers to keep for later transactions.
     spare_limit: usize,
+    /// The committed state this transaction builds on.
+    base: Meta,
     pub ws: ArcMutexGuard<RawMutex, WriterState>,
     pub read_ahead: ReadAhead,
     pub growth_step: u64,
@@ -95,6 +103,10 @@ pub(crate) struct Pager {
     freed: Vec<(u64, u64)>,
     /// Pages free for use right now.
     pool: BTreeSet<u64>,
+    /// Pages of the overflow runs in `fresh_overflow` that came from below the committed
+    /// high-water mark (so from the free tree): such a page handed out again means the
+    /// free tree listed it twice. Usually empty.
+    run_pages: PageMap<()>,
     /// Free-tree groups (transaction ids) whose pages were moved into `pool`.
     consumed: Vec<u64>,
     /// Pages of consumed young groups that a protected snapshot can still see, by
@@ -118,6 +130,17 @@ pub(crate) struct Pager {
 
 /// Bytes of one free-tree entry: page number and birth (both u64 little-endian).
 const FREE_ENTRY_LEN: usize = 16;
+
+/// The error for a page the allocator is about to hand out while this transaction
+/// still uses it: the free tree lists it twice.
+fn listed_twice(p: u64) -> Error {
+    Error::corrupted(p, "page listed free twice")
+}
+
+/// The error for a page this transaction stopped using that the free tree also lists.
+fn both_used_and_free(p: u64) -> Error {
+    Error::corrupted(p, "page both in use and listed in the free tree")
+}
 
 /// Value chunks of the free tree hold at most this many entries, small enough to stay
 /// inline in a leaf so that saving the free tree never needs overflow runs.
@@ -197,6 +220,7 @@ impl Pager {
         storage: Arc<dyn Storage>,
         file: Arc<File>,
         spare_limit: usize,
+        base: Meta,
         ws: ArcMutexGuard<RawMutex, WriterState>,
         read_ahead: ReadAhead,
         page_size: usize,
@@ -211,6 +235,7 @@ impl Pager {
             storage,
             file,
             spare_limit,
+            base,
             ws,
             read_ahead,
             growth_step,
@@ -223,6 +248,7 @@ impl Pager {
             fresh_overflow: PageMap::default(),
             freed: Vec::new(),
             pool: BTreeSet::new(),
+            run_pages: PageMap::default(),
             consumed: Vec::new(),
             young_held: Vec::new(),
             next_group: 0,
@@ -263,8 +289,8 @@ impl Pager {
         let birth = page::header_txnid(&copy);
         let new = self.alloc_page()?;
         page::set_identity(&mut copy, new, self.txnid);
-        self.dirty.insert(new, copy);
         self.freed.push((pgno, birth));
+        self.insert_dirty(new, copy)?;
         Ok(new)
     }
 
@@ -274,7 +300,7 @@ impl Pager {
         let mut buf = self.page_buffer();
         buf.fill(0);
         page::init_header(&mut buf, kind, pgno, self.txnid);
-        self.dirty.insert(pgno, buf);
+        self.insert_dirty(pgno, buf)?;
         match kind {
             PageKind::Leaf => rec.leaf_pages += 1,
             _ => rec.branch_pages += 1,
@@ -302,6 +328,16 @@ impl Pager {
         Ok(())
     }
 
+    /// Make `buf` the dirty page `pgno`, just handed out by the allocator. A page
+    /// already dirty was handed out twice: the free tree lists it twice.
+    #[inline]
+    fn insert_dirty(&mut self, pgno: u64, buf: Box<[u8]>) -> Result<()> {
+        match self.dirty.insert(pgno, buf) {
+            None => Ok(()),
+            Some(_) => Err(listed_twice(pgno)),
+        }
+    }
+
     /// A page-sized buffer, from the spares when there are any. Reusing buffers spares
     /// a large transaction the allocation and first-touch page faults of fresh heap
     /// memory (glibc returns a freed heap top to the kernel).
@@ -322,6 +358,9 @@ impl Pager {
     fn alloc_page(&mut self) -> Result<u64> {
         loop {
             if let Some(p) = self.pool.pop_first() {
+                if !self.run_pages.is_empty() && self.run_pages.contains_key(&p) {
+                    return Err(listed_twice(p));
+                }
                 return Ok(p);
             }
             if self.committing || !self.load_reusable()? {
@@ -363,7 +402,8 @@ impl Pager {
             self.protected = Some(p);
         }
         let free = self.free;
-        let mut entries: Vec<(u64, u64)> = Vec::new();
+        // (page, birth, free-tree leaf listing it)
+        let mut entries: Vec<(u64, u64, u64)> = Vec::new();
         let mut group: Option<u64> = None;
         let mut found = None;
         {
@@ -387,7 +427,7 @@ impl Pager {
                 };
                 if ended {
                     let g = group.unwrap_or_default();
-                    if entries.iter().any(|&(_, b)| unseen_by(protected, b, g)) {
+                    if entries.iter().any(|&(_, b, _)| unseen_by(protected, b, g)) {
                         found = Some(g);
                         break;
                     }
@@ -398,7 +438,7 @@ impl Pager {
                     break;
                 }
                 group = Some(txnid);
-                entries.extend(parse_free_entries(v, leaf)?);
+                entries.extend(parse_free_entries(v, leaf)?.map(|(p, b)| (p, b, leaf)));
                 item = cur.next()?;
             }
         }
@@ -412,15 +452,14 @@ impl Pager {
         self.consumed.push(g);
         let protected = self.protected.take().unwrap_or_default();
         let mut held = Vec::new();
-        for (p, birth) in entries {
-            if p < crate::format::meta::FIRST_PAGE || p >= self.committed_high_water {
-                return Err(Error::corrupted(
-                    self.free.root,
-                    format!("free tree lists page {p} outside the allocated range"),
-                ));
-            }
+        self.prefetch_headers(entries.iter().filter(|e| unseen_by(&protected, e.1, g)), g);
+        for (p, birth, leaf) in entries {
+            self.take_free_entry(p, birth, g, leaf)?;
             if unseen_by(&protected, birth, g) {
-                self.pool.insert(p);
+                self.check_reuse(p, birth, g)?;
+                if !self.pool.insert(p) {
+                    return Err(listed_twice(p));
+                }
             } else {
                 held.push((p, birth));
             }
@@ -440,7 +479,8 @@ impl Pager {
         let free = self.free;
         let start = free_key(self.next_group, 0);
         let mut group = None;
-        let mut pages = Vec::new();
+        // (page, birth, free-tree leaf listing it)
+        let mut pages: Vec<(u64, u64, u64)> = Vec::new();
         {
             let mut cur = crate::tree::cursor::RawCursor::new(self, free);
             let mut item = cur.seek(&start)?;
@@ -451,7 +491,7 @@ impl Pager {
                     break;
                 }
                 group = Some(txnid);
-                pages.extend(parse_free_value(v, leaf)?);
+                pages.extend(parse_free_entries(v, leaf)?.map(|(p, b)| (p, b, leaf)));
                 item = cur.next()?;
             }
         }
@@ -461,16 +501,186 @@ impl Pager {
         };
         self.consumed.push(g);
         self.next_group = g + 1;
-        for p in pages {
-            if p < crate::format::meta::FIRST_PAGE || p >= self.committed_high_water {
-                return Err(Error::corrupted(
-                    self.free.root,
-                    format!("free tree lists page {p} outside the allocated range"),
-                ));
+        self.prefetch_headers(pages.iter(), g);
+        for (p, birth, leaf) in pages {
+            self.take_free_entry(p, birth, g, leaf)?;
+            self.check_reuse(p, birth, g)?;
+            if !self.pool.insert(p) {
+                return Err(listed_twice(p));
             }
-            self.pool.insert(p);
         }
         Ok(true)
+    }
+
+    /// Validate the entry `(p, birth)` of free-tree group `g` (listed on page `leaf`) as
+    /// this transaction takes it: inside the allocated range and born no later than it
+    /// was freed (format invariant 8).
+    fn take_free_entry(&self, p: u64, birth: u64, g: u64, leaf: u64) -> Result<()> {
+        if p < FIRST_PAGE || p >= self.committed_high_water {
+            return Err(Error::corrupted(
+                leaf,
+                format!("free tree lists page {p} outside the allocated range"),
+            ));
+        }
+        if birth > g {
+            return Err(Error::corrupted(
+                leaf,
+                format!("free tree lists page {p} as born in txn {birth}, after the txn {g} that freed it"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Ask the CPU for the headers `check_reuse` reads for these entries of group `g`
+    /// (page, birth, leaf), so their cache misses overlap instead of following each
+    /// other. A hint only: pages outside the file are skipped (and refused later).
+    fn prefetch_headers<'e>(&self, entries: impl Iterator<Item = &'e (u64, u64, u64)>, g: u64) {
+        for &(p, birth, _) in entries {
+            if birth < g && p >= FIRST_PAGE && p < self.committed_high_water {
+                if let Ok(bytes) = self.page(p) {
+                    crate::os::map::prefetch(&bytes[..HEADER]);
+                }
+            }
+        }
+    }
+
+    /// Refuse to reuse page `p`, listed by free-tree group `g` with birth `birth`, when
+    /// its bytes contradict that record.
+    ///
+    /// A page recorded with a birth before its group was reachable up to snapshot
+    /// `g - 1` and freed by `g`, so it holds the page `birth` wrote until it is reused,
+    /// and a commit that reuses it also removes its record. The only other writers are
+    /// transactions that never committed (an aborted one's overflow runs, a commit cut
+    /// short before its meta, a `NoSync` commit lost to a power failure): they took the
+    /// page from the free tree of a base at or after `g`, so their ids are above `g`.
+    /// Hence a branch or leaf page that names itself, has a valid checksum and was
+    /// written by a transaction other than `birth` and not after `g` cannot be there in
+    /// a valid file; one written after `g` (and not after the base) may be such an
+    /// uncommitted write, so it is refused only if the base snapshot reaches it. Pages
+    /// recorded with their group as birth (pages handed back unused, whose bytes may be
+    /// anything older) are not checked, nor other kinds (the later pages of an overflow
+    /// run hold value bytes, not a header).
+    ///
+    /// Cost: one header read of a page about to be reused (headers are prefetched per
+    /// group); a checksum only when the header disagrees with the record; the search
+    /// of every tree only for a page written after its group, which only an interrupted
+    /// or lost commit leaves behind.
+    fn check_reuse(&self, p: u64, birth: u64, g: u64) -> Result<()> {
+        if birth >= g {
+            return Ok(());
+        }
+        let bytes = self.page(p)?;
+        let h = page::header_txnid(bytes);
+        if h == birth || h >= self.txnid {
+            return Ok(());
+        }
+        let kind = match page::header_kind(bytes) {
+            Some(k @ (PageKind::Leaf | PageKind::Branch)) if page::header_pgno(bytes) == p => k,
+            _ => return Ok(()),
+        };
+        if crate::storage::snapshot::verify_checksum(bytes, p).is_err() {
+            return Ok(());
+        }
+        if h > g && !self.reachable_in_base(p, bytes)? {
+            return Ok(());
+        }
+        Err(Error::corrupted(
+            p,
+            format!(
+                "the free tree lists the page as freed by txn {g} and born in txn {birth}, \
+                 but it holds a {} page written by txn {h}{}",
+                kind.name(),
+                if h > g {
+                    " that the last commit still reaches"
+                } else {
+                    ""
+                }
+            ),
+        ))
+    }
+
+    /// Whether the snapshot this transaction builds on reaches node page `p` (`bytes`):
+    /// the descent towards one of its keys in every tree of the snapshot passes
+    /// through it. Reads a few pages per table; used only by `check_reuse`'s rare case.
+    fn reachable_in_base(&self, p: u64, bytes: &[u8]) -> Result<bool> {
+        let base = self.base;
+        if base.txnid.checked_add(1) != Some(self.txnid) {
+            return Ok(false);
+        }
+        let node = Node::new(bytes, p)?;
+        let key = if node.is_leaf() {
+            node.key(0)?
+        } else if node.count() > 1 {
+            node.key(1)?
+        } else {
+            &[]
+        };
+        let mut trees = vec![base.main, base.catalog, base.free];
+        {
+            let mut cur = crate::tree::cursor::RawCursor::new(self, base.catalog);
+            let mut item = cur.first()?;
+            while let Some((_, v)) = item {
+                trees.push(TableRecord::decode(v, cur.leaf_pgno())?);
+                item = cur.next()?;
+            }
+        }
+        for rec in &trees {
+            if btree::descent_visits(self, rec, key, p)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Before a commit writes anything: each committed page this transaction stopped
+    /// using was freed once (freeing one twice means two places reach it) and none of
+    /// them is listed in the free tree (in the pool, handed out, or held back in
+    /// `held`); and no held-back page was handed out. Costs two sorts (freed pages and
+    /// held-back pages) and a look-up or two per page: O(n log n) in the pages this
+    /// transaction touched and held back.
+    fn check_freed(&self, held: &[(u64, Vec<(u64, u64)>)]) -> Result<()> {
+        let mut pages: Vec<u64> = self.freed.iter().map(|&(p, _)| p).collect();
+        pages.sort_unstable();
+        if let Some(w) = pages.windows(2).find(|w| w[0] == w[1]) {
+            return Err(Error::corrupted(
+                w[0],
+                "page reachable twice: this transaction freed it twice",
+            ));
+        }
+        let handed_out = |p: u64| self.dirty.contains_key(&p) || self.run_pages.contains_key(&p);
+        // Pages this transaction allocated and freed again while saving the free tree
+        // carry its id as birth and may well come from the free tree; committed pages
+        // carry an older one.
+        let mut committed: Vec<u64> = Vec::new();
+        for &(p, birth) in &self.freed {
+            if birth < self.txnid {
+                if handed_out(p) || self.pool.contains(&p) {
+                    return Err(both_used_and_free(p));
+                }
+                committed.push(p);
+            }
+        }
+        let mut held_pages: Vec<u64> = Vec::new();
+        for &(p, _) in held.iter().flat_map(|(_, h)| h) {
+            if handed_out(p) {
+                return Err(listed_twice(p));
+            }
+            held_pages.push(p);
+        }
+        if held_pages.is_empty() || committed.is_empty() {
+            return Ok(());
+        }
+        committed.sort_unstable();
+        held_pages.sort_unstable();
+        let (mut i, mut j) = (0, 0);
+        while i < committed.len() && j < held_pages.len() {
+            match committed[i].cmp(&held_pages[j]) {
+                std::cmp::Ordering::Less => i += 1,
+                std::cmp::Ordering::Greater => j += 1,
+                std::cmp::Ordering::Equal => return Err(both_used_and_free(committed[i])),
+            }
+        }
+        Ok(())
     }
 
     /// Find `n` contiguous pages: in the pool (loading every reusable group if needed),
@@ -483,6 +693,12 @@ impl Pager {
             if let Some(start) = find_run(&self.pool, n) {
                 for p in start..start + n {
                     self.pool.remove(&p);
+                    if self.dirty.contains_key(&p) || self.run_pages.contains_key(&p) {
+                        return Err(listed_twice(p));
+                    }
+                    if p < self.committed_high_water {
+                        self.run_pages.insert(p, ());
+                    }
                 }
                 return Ok(start);
             }
@@ -500,6 +716,10 @@ impl Pager {
     pub fn write_overflow(&mut self, value: &[u8], rec: &mut TableRecord) -> Result<u64> {
         let n = page::overflow_pages_needed(value.len(), self.page_size);
         let pgno = self.alloc_run(n)?;
+        if n == 1 && pgno < self.committed_high_water {
+            // `alloc_run` handed out a single page like a node page.
+            self.run_pages.insert(pgno, ());
+        }
         let mut head = vec![0u8; HEADER];
         head[4] = PageKind::Overflow as u8;
         page::wr_u64(&mut head, 8, pgno);
@@ -532,6 +752,7 @@ impl Pager {
         rec.overflow_pages = rec.overflow_pages.saturating_sub(n);
         if let Some(run) = self.fresh_overflow.remove(&pgno) {
             for p in pgno..pgno + run {
+                self.run_pages.remove(&p);
                 if self.committing {
                     self.freed.push((p, self.txnid));
                 } else {
@@ -573,6 +794,8 @@ impl Pager {
     /// way while `committing` is set, and chunks are only ever added, never deleted, so
     /// the loop ends.
     pub fn save_free_tree(&mut self) -> Result<()> {
+        // No valid meta can carry an id past the maximum (see `meta::MAX_TXNID`).
+        crate::format::meta::next_txnid(self.base.txnid, self.base.slot)?;
         let cap = free_chunk_capacity(self.page_size).max(1);
         // Saving allocates pages (copies of free-tree nodes) but loads no free groups
         // once `committing` is set, so take a reserve from reusable free space first;
@@ -599,12 +822,13 @@ impl Pager {
         let leftover_group = self.consumed.iter().copied().min();
         // Held pages of young groups go back under their groups (which were just
         // deleted); those of the leftover group join the leftovers below.
-        let mut left_held = Vec::new();
-        for (g, held) in std::mem::take(&mut self.young_held) {
-            if Some(g) == leftover_group {
+        let mut left_held: &[(u64, u64)] = &[];
+        let young_held = std::mem::take(&mut self.young_held);
+        for (g, held) in &young_held {
+            if Some(*g) == leftover_group {
                 left_held = held;
             } else {
-                self.write_chunks(&mut free, g, &held, cap, 0)?;
+                self.write_chunks(&mut free, *g, held, cap, 0)?;
             }
         }
         let (mut written_own, mut written_left) = (0usize, 0usize);
@@ -617,7 +841,7 @@ impl Pager {
             let mut left: Vec<(u64, u64)> = self.pool.iter().map(|&p| (p, left_as)).collect();
             if !left_held.is_empty() {
                 // A group's entries are sorted by page (format.md).
-                left.extend_from_slice(&left_held);
+                left.extend_from_slice(left_held);
                 left.sort_unstable();
             }
             if leftover_group.is_none() {
@@ -635,6 +859,7 @@ impl Pager {
             // the newly freed one leaked).
             let unchanged = self.freed.len() == n_freed && self.pool.len() == n_pool;
             if unchanged {
+                self.check_freed(&young_held)?;
                 self.free = free;
                 return Ok(());
             }
