@@ -694,10 +694,7 @@ impl EnvInner {
                     steady.txnid
                 )));
             }
-            let txnid = head
-                .txnid
-                .checked_add(1)
-                .ok_or_else(|| Error::corrupted(head.slot, "meta transaction id at its maximum"))?;
+            let txnid = crate::format::meta::next_txnid(head.txnid, head.slot)?;
             Meta {
                 txnid,
                 slot: head.slot,

@@ -379,10 +379,12 @@ impl WriteTxn {
         // A reader that died in another process must not pin free space.
         env.readers.clear_stale_oldest();
         let base = env.current.lock().meta;
-        let txnid = base
-            .txnid
-            .checked_add(1)
-            .ok_or_else(|| Error::corrupted(base.slot, "transaction id cannot advance"))?;
+        // Decoded metas carry ids up to `MAX_TXNID`, so this cannot overflow; a head at
+        // exactly the maximum is refused when the commit saves the free tree.
+        let Some(txnid) = base.txnid.checked_add(1) else {
+            env.unlock_writer();
+            return Err(Error::corrupted(base.slot, "transaction id cannot advance"));
+        };
         let pager = Pager::new(
             env.storage.clone(),
             env.file.clone(),

@@ -2,7 +2,7 @@
 //! empty database, and replacing a weak meta left by a previous boot.
 
 use crate::error::{Error, Result};
-use crate::format::meta::{Meta, MetaProblem, FORMAT_VERSION, MAX_PAGE_SIZE, META_LEN};
+use crate::format::meta::{next_txnid, Meta, MetaProblem, FORMAT_VERSION, MAX_PAGE_SIZE, META_LEN};
 use crate::os::io::Storage;
 
 /// How to bring an LMDB database over.
@@ -31,11 +31,7 @@ pub(crate) fn roll_back_weak_meta(storage: &dyn Storage, len: u64) -> Result<Met
         return Ok(pair); // another process got here first
     };
     let head = pair.head;
-    let txnid = weak
-        .txnid
-        .max(head.txnid)
-        .checked_add(1)
-        .ok_or_else(|| Error::corrupted(weak.slot, "meta transaction id at its maximum"))?;
+    let txnid = next_txnid(weak.txnid.max(head.txnid), weak.slot)?;
     let copy = Meta {
         txnid,
         slot: weak.slot,
