@@ -806,10 +806,10 @@ impl Shift {
         };
         for (i, e) in gone.iter().enumerate() {
             if !node_insert(sib_page, at + i, e.key, &[e.body]) {
-                return Err(Error::corrupted(
-                    self.sib,
-                    "internal: shifted entry did not fit",
-                ));
+                return Err(Error::Internal(format!(
+                    "page {}: a shifted entry did not fit",
+                    self.sib
+                )));
             }
         }
         let txnid = p.txnid;
@@ -818,10 +818,10 @@ impl Shift {
         let ppage = p.page_mut(self.parent)?;
         node_remove(ppage, right_idx);
         if !node_insert(ppage, right_idx, &sep, &[&right_pg.to_le_bytes()]) {
-            return Err(Error::corrupted(
-                self.parent,
-                "internal: separator did not fit",
-            ));
+            return Err(Error::Internal(format!(
+                "page {}: a separator did not fit",
+                self.parent
+            )));
         }
         Ok(true)
     }

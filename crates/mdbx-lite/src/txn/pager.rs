@@ -276,7 +276,7 @@ impl Pager {
         self.dirty
             .get_mut(&pgno)
             .map(|b| &mut b[..])
-            .ok_or_else(|| Error::corrupted(pgno, "internal: page is not dirty"))
+            .ok_or_else(|| Error::Internal(format!("page {pgno} is not dirty")))
     }
 
     /// Make `pgno` writable: returns it if already dirty, else a dirty copy's number.
@@ -864,8 +864,8 @@ impl Pager {
                 return Ok(());
             }
         }
-        Err(Error::Invalid(
-            "internal: free-space save did not converge".into(),
+        Err(Error::Internal(
+            "the free-space save did not converge".into(),
         ))
     }
 
