@@ -94,3 +94,20 @@ fn opening_an_lmdb_file_or_directory_says_so() {
         ),
     }
 }
+
+#[test]
+fn a_fifo_is_refused_without_waiting_for_a_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    for read_only in [false, true] {
+        match Env::builder().read_only(read_only).open(&fifo) {
+            Err(Error::Invalid(why)) => assert!(why.contains("not a regular file"), "{why}"),
+            other => panic!("expected a refusal, got {:?}", other.err()),
+        }
+    }
+}

@@ -231,6 +231,13 @@ impl Env {
                 )));
             }
         }
+        // Refused before opening: opening a FIFO, say, would wait for a writer forever.
+        if std::fs::metadata(path).is_ok_and(|m| !m.is_dir() && !m.is_file()) {
+            return Err(Error::Invalid(format!(
+                "{}: not a regular file",
+                path.display()
+            )));
+        }
         if path.is_dir() {
             return Err(Error::NotADatabase(if path.join("data.mdb").is_file() {
                 format!(
