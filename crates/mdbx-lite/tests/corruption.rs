@@ -1151,14 +1151,21 @@ fn free_chunk(env: &Env, group: u64) -> (u64, usize, Vec<(u64, u64)>) {
     panic!("no free-tree chunk for group {group}");
 }
 
+/// A scratch directory holding the tables `t` and `u`, the file's bytes, and a read-only
+/// environment on it.
+fn pristine_t_and_u() -> (tempfile::TempDir, Vec<u8>, Env) {
+    let dir = scratch_dir();
+    let path = t_and_u(dir.path());
+    let bytes = fs::read(&path).unwrap();
+    let env = Env::builder().read_only(true).open(&path).unwrap();
+    (dir, bytes, env)
+}
+
 /// The free tree lists the live root leaf of table `u`: a write to table `t` would take
 /// it for `t`'s pages and destroy `u`.
 #[test]
 fn free_entry_naming_a_live_page_is_refused_by_writes() {
-    let dir = scratch_dir();
-    let pristine_path = t_and_u(dir.path());
-    let pristine = fs::read(&pristine_path).unwrap();
-    let env = Env::builder().read_only(true).open(&pristine_path).unwrap();
+    let (dir, pristine, env) = pristine_t_and_u();
     let (u_root, u_depth) = table_root(&env, "u");
     assert_eq!(u_depth, 1);
     assert_eq!(
@@ -1202,10 +1209,7 @@ fn free_entry_naming_a_live_page_is_refused_by_writes() {
 /// Meta transaction ids so high that the next commit cannot get a larger one.
 #[test]
 fn transaction_ids_that_cannot_advance_are_refused() {
-    let dir = scratch_dir();
-    let pristine_path = t_and_u(dir.path());
-    let pristine = fs::read(&pristine_path).unwrap();
-    let env = Env::builder().read_only(true).open(&pristine_path).unwrap();
+    let (dir, pristine, env) = pristine_t_and_u();
     let before = dump(&env).unwrap();
     let head = env
         .metas()
