@@ -20,7 +20,9 @@ use crate::storage::metas::{
 };
 use crate::storage::readers::{ReaderInfo, ReaderTable};
 use crate::storage::snapshot::{MappedPages, Snapshot};
-use crate::txn::pager::{reservation_for, ReuseHorizon, WriterState};
+use crate::txn::file::reservation_for;
+use crate::txn::horizon::ReuseHorizon;
+use crate::txn::WriterState;
 
 /// How hard a commit works to be durable. Every mode keeps the file consistent; they
 /// differ in how many of the latest commits a power loss may take back.

@@ -11,7 +11,8 @@ use crate::storage::metas::write_meta;
 use crate::storage::snapshot::{MappedPages, PageSource, Snapshot};
 use crate::tree::btree::{self, PutMode};
 use crate::tree::cursor::{BoundKey, Cursor, Range, RawCursor};
-use crate::txn::pager::Pager;
+use crate::txn::pager::PagerSetup;
+use crate::txn::write_pages::WritePages;
 
 /// Per-table statistics.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -320,7 +321,7 @@ struct TableSlot {
 /// The single write transaction. Dropping it without `commit` aborts.
 pub struct WriteTxn {
     env: Arc<EnvInner>,
-    pager: Pager,
+    pages: WritePages,
     base: Meta,
     catalog: TableRecord,
     /// Slot 0 is the main table.
@@ -385,24 +386,20 @@ impl WriteTxn {
             env.unlock_writer();
             return Err(Error::corrupted(base.slot, "transaction id cannot advance"));
         };
-        let pager = Pager::new(
-            env.storage.clone(),
-            env.file.clone(),
-            env.opts.spare_buffer_limit,
-            base,
+        let setup = PagerSetup {
+            storage: env.storage.clone(),
+            file: env.file.clone(),
             ws,
-            env.opts.read_ahead,
-            env.page_size,
-            txnid,
-            base.high_water,
-            base.growth_step.max(1),
-            base.free,
-            env.reuse_horizon(base.txnid),
-        );
+            read_ahead: env.opts.read_ahead,
+            spare_limit: env.opts.spare_buffer_limit,
+            page_size: env.page_size,
+            base,
+        };
+        let pages = WritePages::new(setup, txnid, env.reuse_horizon(base.txnid));
         env.set_writer_thread(true);
         Ok(WriteTxn {
             env,
-            pager,
+            pages,
             base,
             catalog: base.catalog,
             tables: vec![TableSlot {
@@ -417,7 +414,7 @@ impl WriteTxn {
 
     /// The id this transaction will commit as.
     pub fn id(&self) -> u64 {
-        self.pager.txnid
+        self.pages.pager.txnid
     }
 
     fn find_slot(&self, name: &str) -> Option<usize> {
@@ -439,7 +436,7 @@ impl WriteTxn {
             self.tables[i].dirty = true;
             return Ok(i);
         }
-        let found = catalog_lookup(&self.pager, &self.catalog, name)?;
+        let found = catalog_lookup(&self.pages, &self.catalog, name)?;
         let (rec, dirty) = match (found, create) {
             (Some(rec), _) => (rec, false),
             (None, true) => (TableRecord::default(), true),
@@ -479,7 +476,7 @@ impl WriteTxn {
             Err(e) => return Err(e),
         };
         let mut rec = self.tables[slot].rec;
-        btree::clear(&mut self.pager, &mut rec)?;
+        btree::clear(&mut self.pages, &mut rec)?;
         let t = &mut self.tables[slot];
         t.rec = rec;
         t.dropped = true;
@@ -489,7 +486,7 @@ impl WriteTxn {
 
     /// Names of all named tables as this transaction sees them, sorted.
     pub fn list_tables(&self) -> Result<Vec<String>> {
-        let mut names = catalog_names(&self.pager, &self.catalog)?;
+        let mut names = catalog_names(&self.pages, &self.catalog)?;
         for t in &self.tables {
             if let Some(n) = &t.name {
                 if t.dropped {
@@ -505,20 +502,46 @@ impl WriteTxn {
 
     /// Pages this transaction has modified so far (held in memory until commit).
     pub fn dirty_pages(&self) -> usize {
-        self.pager.dirty_pages()
+        self.pages.dirty_pages()
     }
 
     /// Discard every change.
     pub fn abort(self) {}
+
+    /// The transaction's pages, for unit tests of the layers below.
+    #[cfg(test)]
+    pub(crate) fn pages_mut(&mut self) -> &mut WritePages {
+        &mut self.pages
+    }
 
     /// Make every change durable (per the environment's `Durability`) and visible.
     ///
     /// On error nothing of this transaction is visible and the last committed state is
     /// intact on disk. If the failure hit the meta write or the final sync, the
     /// environment reports `Error::NeedsReopen` from then on.
+    ///
+    /// # Errors
+    /// `Error::Io` when a write or sync fails, `Error::Corrupted` when saving free
+    /// space finds the file damaged, `Error::NeedsReopen` after an earlier failed
+    /// commit, `Error::Invalid` when an operation of this transaction failed midway.
     pub fn commit(mut self) -> Result<()> {
-        let env = self.env.clone();
-        if env.poisoned.load(Ordering::SeqCst) {
+        // The commit protocol. Until the meta write nothing on disk that a reader or a
+        // recovery looks at has changed; after it, a failure poisons the environment.
+        self.check_committable()?;
+        let catalog = self.record_tables()?;
+        self.pages.save_free_tree()?;
+        self.pages.pager.write_dirty()?;
+        let base = self.base_now();
+        let steady = self.sync_pages_if_needed(&base)?;
+        let meta = self.next_meta(&base, steady, catalog);
+        self.write_meta(&meta)?;
+        self.publish(meta);
+        Ok(())
+    }
+
+    /// Refuse a commit after an earlier failure of this transaction or environment.
+    fn check_committable(&self) -> Result<()> {
+        if self.env.poisoned.load(Ordering::SeqCst) {
             return Err(Error::NeedsReopen);
         }
         if self.failed {
@@ -526,18 +549,22 @@ impl WriteTxn {
                 "an operation of this transaction failed; it can only be aborted".into(),
             ));
         }
-        // 1. Record changed tables in the catalog.
+        Ok(())
+    }
+
+    /// Record changed and dropped tables in the catalog; returns the new catalog.
+    fn record_tables(&mut self) -> Result<TableRecord> {
         let mut catalog = self.catalog;
         for t in &self.tables {
             let (Some(name), true) = (&t.name, t.dirty) else {
                 continue;
             };
             if t.dropped {
-                btree::delete(&mut self.pager, &mut catalog, name.as_bytes())?;
+                btree::delete(&mut self.pages, &mut catalog, name.as_bytes())?;
             } else {
                 let rec = t.rec.encode();
                 btree::put(
-                    &mut self.pager,
+                    &mut self.pages,
                     &mut catalog,
                     name.as_bytes(),
                     &rec,
@@ -545,23 +572,29 @@ impl WriteTxn {
                 )?;
             }
         }
-        // 2. Free space, then the pages themselves.
-        self.pager.save_free_tree()?;
-        self.pager.write_dirty()?;
-        let durability = env.opts.durability;
-        // `Env::sync` on this thread may have turned the base steady meanwhile.
-        let base = {
-            let cur = env.current.lock().meta;
-            if cur.txnid == self.base.txnid {
-                cur
-            } else {
-                self.base
-            }
-        };
-        // A steady meta may only follow synced pages; `NoSync` writes one once enough
-        // bytes went out without a sync, so the space pinned for a power loss is bounded.
-        let steady = durability != Durability::NoSync
-            || env.weak_bytes.load(Ordering::SeqCst) + self.pager.bytes_written
+        Ok(catalog)
+    }
+
+    /// The committed state this transaction builds on, as it is now: `Env::sync` on
+    /// this thread may have turned it steady meanwhile.
+    fn base_now(&self) -> Meta {
+        let cur = self.env.current.lock().meta;
+        if cur.txnid == self.base.txnid {
+            cur
+        } else {
+            self.base
+        }
+    }
+
+    /// Sync the pages written so far when the meta to come is steady, or when it will
+    /// overwrite the slot of the only steady meta; returns whether the meta is steady.
+    ///
+    /// A steady meta may only follow synced pages; `NoSync` writes one once enough bytes
+    /// went out without a sync, so the space pinned for a power loss is bounded.
+    fn sync_pages_if_needed(&self, base: &Meta) -> Result<bool> {
+        let env = &self.env;
+        let steady = env.opts.durability != Durability::NoSync
+            || env.weak_bytes.load(Ordering::SeqCst) + self.pages.pager.file.bytes_written
                 >= env.opts.auto_sync_bytes;
         let base_durable = base.txnid <= env.durable_txnid.load(Ordering::SeqCst);
         if steady || (base.steady && !base_durable) {
@@ -580,26 +613,38 @@ impl WriteTxn {
                 env.durable_txnid.fetch_max(base.txnid, Ordering::SeqCst);
             }
         }
-        // 3. The meta: from here on a failure leaves the on-disk state unknown. It goes
-        // to the slot that does not hold the newest steady meta: beside a steady base,
-        // over a weak one (whose steady predecessor sits in the other slot).
-        let meta = Meta {
-            txnid: self.pager.txnid,
+        Ok(steady)
+    }
+
+    /// The meta this commit writes. It goes to the slot that does not hold the newest
+    /// steady meta: beside a steady base, over a weak one (whose steady predecessor
+    /// sits in the other slot).
+    fn next_meta(&self, base: &Meta, steady: bool, catalog: TableRecord) -> Meta {
+        let pager = &self.pages.pager;
+        Meta {
+            txnid: pager.txnid,
             slot: if base.steady {
                 1 - base.slot
             } else {
                 base.slot
             },
             steady,
-            boot_id: env.storage.boot_id().unwrap_or_default(),
-            page_size: env.page_size as u32,
-            high_water: self.pager.high_water,
+            boot_id: self.env.storage.boot_id().unwrap_or_default(),
+            page_size: self.env.page_size as u32,
+            high_water: pager.space.high_water(),
             growth_step: self.base.growth_step,
             main: self.tables[0].rec,
             catalog,
-            free: self.pager.free,
-        };
-        let written = write_meta(env.storage.as_ref(), &meta).and_then(|_| match durability {
+            free: pager.free,
+        }
+    }
+
+    /// Write the meta (and, for `Full` durability, sync it). From here on a failure
+    /// leaves the on-disk state unknown: the environment is poisoned.
+    fn write_meta(&mut self, meta: &Meta) -> Result<()> {
+        let env = &self.env;
+        let durability = env.opts.durability;
+        let written = write_meta(env.storage.as_ref(), meta).and_then(|_| match durability {
             Durability::Full => env.storage.sync_data().map_err(Error::from),
             _ => Ok(()),
         });
@@ -610,27 +655,31 @@ impl WriteTxn {
         if durability == Durability::Full {
             env.durable_txnid.fetch_max(meta.txnid, Ordering::SeqCst);
         }
-        if steady {
+        let bytes = self.pages.pager.file.bytes_written;
+        if meta.steady {
             env.weak_bytes.store(0, Ordering::SeqCst);
         } else {
-            env.weak_bytes
-                .fetch_add(self.pager.bytes_written, Ordering::SeqCst);
+            env.weak_bytes.fetch_add(bytes, Ordering::SeqCst);
         }
-        self.pager.remember_young_floor();
-        // 4. Publish.
+        self.pages.remember_young_floor();
+        Ok(())
+    }
+
+    /// Make the new state the one new readers see, and tell every environment on this
+    /// file, in any process, that a commit happened.
+    fn publish(&self, meta: Meta) {
+        let env = &self.env;
         let snapshot = Snapshot {
             meta,
             pages: MappedPages {
-                map: self.pager.ws.map.clone(),
+                map: self.pages.pager.file.ws.map.clone(),
                 page_size: env.page_size,
                 high_water: meta.high_water,
                 verify: env.opts.verify_checksums,
             },
         };
         *env.current.lock() = snapshot;
-        // Tell every environment on this file, in any process, that a commit happened.
         env.readers.announce_commit(meta.txnid);
-        Ok(())
     }
 }
 
@@ -648,17 +697,23 @@ pub struct TableMut<'txn> {
 }
 
 impl TableMut<'_> {
+    /// The table's record as this transaction has changed it, for unit tests.
+    #[cfg(test)]
+    pub(crate) fn txn_record(&self) -> TableRecord {
+        self.rec()
+    }
+
     fn rec(&self) -> TableRecord {
         self.txn.tables[self.slot].rec
     }
 
     fn update(
         &mut self,
-        f: impl FnOnce(&mut Pager, &mut TableRecord) -> Result<bool>,
+        f: impl FnOnce(&mut WritePages, &mut TableRecord) -> Result<bool>,
     ) -> Result<bool> {
         let txn = &mut *self.txn;
         let mut rec = txn.tables[self.slot].rec;
-        let result = f(&mut txn.pager, &mut rec);
+        let result = f(&mut txn.pages, &mut rec);
         // Keep the record in step with the pages even when the operation failed midway.
         let t = &mut txn.tables[self.slot];
         if t.rec != rec {
@@ -682,7 +737,7 @@ impl TableMut<'_> {
 
     /// The value under `key`, including this transaction's changes.
     pub fn get(&self, key: &[u8]) -> Result<Option<&[u8]>> {
-        btree::get(&self.txn.pager, &self.txn.tables[self.slot].rec, key)
+        btree::get(&self.txn.pages, &self.txn.tables[self.slot].rec, key)
     }
 
     /// Insert or overwrite.
@@ -734,12 +789,12 @@ impl TableMut<'_> {
     }
     /// A cursor over the table as this transaction sees it.
     pub fn cursor(&self) -> Cursor<'_> {
-        Cursor::new(&self.txn.pager, self.rec())
+        Cursor::new(&self.txn.pages, self.rec())
     }
     /// All entries in key order, including this transaction's changes.
     pub fn iter(&self) -> Range<'_> {
         Range::new(
-            &self.txn.pager,
+            &self.txn.pages,
             self.rec(),
             Bound::Unbounded,
             Bound::Unbounded,
@@ -748,6 +803,6 @@ impl TableMut<'_> {
     /// Entries with keys in `range`, including this transaction's changes.
     pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Range<'_> {
         let (s, e) = bounds(&range);
-        Range::new(&self.txn.pager, self.rec(), s, e)
+        Range::new(&self.txn.pages, self.rec(), s, e)
     }
 }

@@ -1,5 +1,7 @@
 //! Pure codecs of the file format, no I/O: the page header and node layout (`page`),
-//! and the meta page and table record (`meta`). `docs/format.md` is their specification.
+//! the meta page and table record (`meta`), and the free tree's records (`free`).
+//! `docs/format.md` is their specification.
 
+pub(crate) mod free;
 pub(crate) mod meta;
 pub(crate) mod page;

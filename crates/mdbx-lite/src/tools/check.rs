@@ -17,11 +17,11 @@
 
 use crate::api::transaction::TableStat;
 use crate::error::{Error, Result};
+use crate::format::free::{parse_free_entries, parse_free_key};
 use crate::format::meta::{Meta, TableRecord, FIRST_PAGE, MAX_TXNID, META_LEN};
 use crate::format::page::{self, key_prefix, LeafValue, Node, HEADER, MAX_DEPTH, SLOT};
 use crate::storage::snapshot::{overflow_run, verify_checksum, MappedPages};
 use crate::tree::btree::max_key_size;
-use crate::txn::pager::{parse_free_entries, parse_free_key};
 use crate::Env;
 
 /// Stop collecting after this many problems (a shredded file would list every page).

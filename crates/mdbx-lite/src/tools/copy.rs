@@ -146,7 +146,7 @@ impl Env {
         out.write_all(&head).map_err(dst_err)?;
         snap.pages.map.advise(crate::ReadAhead::Sequential);
         // Small writes, so the copy's cached folios suit a database (see `WRITE_CHUNK`).
-        let chunk = (crate::txn::pager::WRITE_CHUNK / ps).max(1) as u64;
+        let chunk = (crate::txn::file::WRITE_CHUNK / ps).max(1) as u64;
         let copied = (|| {
             let mut pgno = FIRST_PAGE;
             while pgno < meta.high_water {

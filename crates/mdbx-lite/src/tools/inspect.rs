@@ -10,10 +10,10 @@
 use std::collections::VecDeque;
 
 use crate::error::{Error, Result};
+use crate::format::free::parse_free_value;
 use crate::format::meta::{Meta, TableRecord, FIRST_PAGE, META_LEN};
 use crate::format::page::{self, LeafValue, Node, PageKind, HEADER, MAX_DEPTH};
 use crate::storage::snapshot::{MappedPages, Snapshot};
-use crate::txn::pager::parse_free_value;
 use crate::{Env, ReadTxn};
 
 /// The counters of one B+tree as a meta or the catalog records them.

@@ -2,8 +2,8 @@
 
 use crate::api::transaction::TableStat;
 use crate::error::Result;
+use crate::format::free::{parse_free_entries, parse_free_key};
 use crate::tree::cursor::RawCursor;
-use crate::txn::pager::{parse_free_entries, parse_free_key, unseen_by};
 use crate::Env;
 
 /// A snapshot of the environment's gauges.
@@ -59,7 +59,7 @@ impl Env {
             let (txnid, _) = parse_free_key(k, leaf)?;
             for (_, birth) in parse_free_entries(v, leaf)? {
                 free += 1;
-                if txnid <= horizon.limit || unseen_by(&horizon.protected, birth, txnid) {
+                if horizon.reusable(birth, txnid) {
                     reusable += 1;
                 }
             }

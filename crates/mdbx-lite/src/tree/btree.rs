@@ -21,8 +21,7 @@ use crate::format::page::{
     self, build, entries, header_count, live_bytes_quick, node_insert, node_remove, usable, Item,
     LeafValue, Node, PageKind, F_OVERFLOW, LEAF_ENTRY_HEAD, MAX_DEPTH,
 };
-use crate::storage::snapshot::PageSource;
-use crate::txn::pager::Pager;
+use crate::tree::pages::{PageSource, PageWrite};
 
 /// Largest key a database with this page size accepts.
 pub fn max_key_size(page_size: usize) -> usize {
@@ -280,7 +279,7 @@ fn ascending_keys(node: &Node<'_>, a: usize, b: usize) -> Result<bool> {
 /// children go through a 8,192-bit filter on the stack, and only a page number whose
 /// bit is already set is compared with the children before it (for 4 KiB pages about
 /// one per page).
-fn check_distinct_children(p: &Pager, pg: u64) -> Result<()> {
+fn check_distinct_children(p: &impl PageWrite, pg: u64) -> Result<()> {
     const BITS: usize = 8192;
     let node = Node::new(p.page(pg)?, pg)?;
     let n = node.count();
@@ -318,14 +317,14 @@ fn check_distinct_children(p: &Pager, pg: u64) -> Result<()> {
     Ok(())
 }
 
-/// Make child `child` of the dirty branch `parent` writable (see [`Pager::touch`]).
+/// Make child `child` of the dirty branch `parent` writable (see [`PageWrite::touch`]).
 /// `parent_copied`: `parent` was copied from a committed page by this descent, so its
 /// children are committed pages, which a transaction never owns yet: one that is
 /// already dirty is also a page this transaction allocated, reached through a second
 /// parent. `branch`: the child is a branch page (checked for distinct children when
 /// copied). Returns the child's writable number and whether it was copied now.
 fn touch_child(
-    p: &mut Pager,
+    p: &mut impl PageWrite,
     parent: u64,
     parent_copied: bool,
     child: u64,
@@ -349,7 +348,7 @@ fn touch_child(
 }
 
 /// Make the root of `rec` writable, updating the record; returns whether it was copied.
-fn touch_root(p: &mut Pager, rec: &mut TableRecord, depth: usize) -> Result<bool> {
+fn touch_root(p: &mut impl PageWrite, rec: &mut TableRecord, depth: usize) -> Result<bool> {
     let root = p.touch(rec.root)?;
     let copied = root != rec.root;
     rec.root = root;
@@ -412,7 +411,7 @@ type Path = [(u64, usize); MAX_DEPTH];
 /// returns the number of branch levels, the leaf's writable page and the descent's
 /// checks so far (the caller checks the leaf when it looks at it).
 fn cow_path(
-    p: &mut Pager,
+    p: &mut impl PageWrite,
     rec: &mut TableRecord,
     key: &[u8],
     path: &mut Path,
@@ -441,13 +440,13 @@ fn cow_path(
 
 /// Insert or overwrite `key`. Returns true if the key was new.
 pub(crate) fn put(
-    p: &mut Pager,
+    p: &mut impl PageWrite,
     rec: &mut TableRecord,
     key: &[u8],
     value: &[u8],
     mode: PutMode,
 ) -> Result<bool> {
-    check_key(key, p.page_size)?;
+    check_key(key, p.page_size())?;
     if value.len() > u32::MAX as usize {
         return Err(Error::ValueTooLarge { len: value.len() });
     }
@@ -497,7 +496,7 @@ pub(crate) fn put(
     Ok(!found)
 }
 
-fn is_last_child(p: &Pager, pg: u64, i: usize) -> bool {
+fn is_last_child(p: &impl PageWrite, pg: u64, i: usize) -> bool {
     p.page(pg)
         .map(|b| header_count(b) == i + 1)
         .unwrap_or(false)
@@ -525,14 +524,14 @@ impl LeafBody<'_> {
 
 /// The bytes after the key in a leaf entry, writing an overflow run if the value is big.
 fn leaf_body<'v>(
-    p: &mut Pager,
+    p: &mut impl PageWrite,
     rec: &mut TableRecord,
     key: &[u8],
     value: &'v [u8],
 ) -> Result<LeafBody<'v>> {
     let mut head = [0u8; LEAF_ENTRY_HEAD + 8];
     head[1..5].copy_from_slice(&(value.len() as u32).to_le_bytes());
-    if value.len() <= max_inline_value(p.page_size, key.len()) {
+    if value.len() <= max_inline_value(p.page_size(), key.len()) {
         return Ok(LeafBody {
             head,
             head_len: LEAF_ENTRY_HEAD,
@@ -552,7 +551,7 @@ fn leaf_body<'v>(
 /// Insert a leaf entry at `idx` of leaf `pg` (below the branch levels in `path`),
 /// moving entries to a neighbour or splitting upward when it does not fit.
 fn insert_up(
-    p: &mut Pager,
+    p: &mut impl PageWrite,
     rec: &mut TableRecord,
     path: &[(u64, usize)],
     mut pg: u64,
@@ -600,7 +599,7 @@ fn insert_up(
 /// Split `pg` while inserting (key, body) at `idx`; `pg` keeps the left half.
 /// Returns the separator for the parent and the new right page.
 fn split(
-    p: &mut Pager,
+    p: &mut impl PageWrite,
     rec: &mut TableRecord,
     pg: u64,
     idx: usize,
@@ -642,7 +641,7 @@ fn split(
         sep
     };
     let right = p.alloc_node(kind, rec)?;
-    let txnid = p.txnid;
+    let txnid = p.txnid();
     build(p.page_mut(pg)?, kind, pg, txnid, &items);
     build(p.page_mut(right)?, kind, right, txnid, &right_items);
     Ok((sep, right))
@@ -661,14 +660,14 @@ fn shift_slack(page_size: usize) -> usize {
 /// instead of the 65% that plain splits of random inserts left. Returns false,
 /// changing nothing, when no neighbour qualifies.
 fn shift_to_sibling(
-    p: &mut Pager,
+    p: &mut impl PageWrite,
     (parent, pidx): (u64, usize),
     pg: u64,
     idx: usize,
     key: &[u8],
     body: &[u8],
 ) -> Result<bool> {
-    let limit = 2 * (usable(p.page_size) - shift_slack(p.page_size));
+    let limit = 2 * (usable(p.page_size()) - shift_slack(p.page_size()));
     let candidates = {
         let pnode = node_at(p, parent, false)?;
         let left = pidx.checked_sub(1).map(|i| pnode.child(i));
@@ -743,7 +742,13 @@ impl Shift {
     /// bytes) to the
     /// start of a right neighbour, or from its start to the end of a left one; then fix
     /// the parent's separator. False, changing nothing, if the result would not fit.
-    fn run(&self, p: &mut Pager, want: usize, items: &[Item<'_>], total: usize) -> Result<bool> {
+    fn run(
+        &self,
+        p: &mut impl PageWrite,
+        want: usize,
+        items: &[Item<'_>],
+        total: usize,
+    ) -> Result<bool> {
         let n = items.len();
         let (mut cut, mut moved) = if self.to_right { (n, 0) } else { (0, 0) };
         while moved < want {
@@ -757,7 +762,7 @@ impl Shift {
                 break;
             }
         }
-        let room = usable(p.page_size);
+        let room = usable(p.page_size());
         if cut == 0 || cut == n || total - moved > room || self.sib_live + moved > room {
             return Ok(false);
         }
@@ -812,7 +817,7 @@ impl Shift {
                 )));
             }
         }
-        let txnid = p.txnid;
+        let txnid = p.txnid();
         build(p.page_mut(self.pg)?, PageKind::Leaf, self.pg, txnid, kept);
         let right_pg = if self.to_right { self.sib } else { self.pg };
         let ppage = p.page_mut(self.parent)?;
@@ -847,7 +852,7 @@ fn shortest_separator(left: &[u8], right: &[u8]) -> Vec<u8> {
 }
 
 /// Delete `key`. Returns true if it was present.
-pub(crate) fn delete(p: &mut Pager, rec: &mut TableRecord, key: &[u8]) -> Result<bool> {
+pub(crate) fn delete(p: &mut impl PageWrite, rec: &mut TableRecord, key: &[u8]) -> Result<bool> {
     // Probe first, read-only, so a miss copies nothing; the copy then follows the path
     // the probe recorded instead of searching every branch again.
     let mut path = [(0u64, 0usize); MAX_DEPTH];
@@ -871,7 +876,7 @@ pub(crate) fn delete(p: &mut Pager, rec: &mut TableRecord, key: &[u8]) -> Result
 /// Returns the number of branch levels, the leaf and the key's index in it, or `None`
 /// if the key is absent.
 fn probe_path(
-    p: &Pager,
+    p: &impl PageWrite,
     rec: &TableRecord,
     key: &[u8],
     path: &mut [(u64, usize); MAX_DEPTH],
@@ -902,7 +907,7 @@ fn probe_path(
 /// Copy on write the path `probe_path` recorded (rewriting its page numbers to the
 /// copies) and return the leaf's writable number.
 fn cow_recorded(
-    p: &mut Pager,
+    p: &mut impl PageWrite,
     rec: &mut TableRecord,
     path: &mut [(u64, usize)],
     leaf: u64,
@@ -927,7 +932,7 @@ fn cow_recorded(
 /// After a removal from `pg`: free empty pages, merge an underfull page into a sibling
 /// when both fit in one page, and shrink the root while it has a single child.
 fn rebalance(
-    p: &mut Pager,
+    p: &mut impl PageWrite,
     rec: &mut TableRecord,
     path: &[(u64, usize)],
     mut pg: u64,
@@ -950,7 +955,7 @@ fn rebalance(
         if count == 0 {
             p.free_node(pg, leaf, rec)?;
             remove_branch_entry(p, parent, pidx)?;
-        } else if page::live_bytes_reach(p.page(pg)?, usable(p.page_size) / 4)
+        } else if page::live_bytes_reach(p.page(pg)?, usable(p.page_size()) / 4)
             || !merge(p, rec, parent, pidx, leaf)?
         {
             return Ok(());
@@ -962,7 +967,7 @@ fn rebalance(
 }
 
 /// While the root is a branch with one child, make that child the root.
-fn collapse_root(p: &mut Pager, rec: &mut TableRecord) -> Result<()> {
+fn collapse_root(p: &mut impl PageWrite, rec: &mut TableRecord) -> Result<()> {
     while rec.depth > 1 {
         let node = node_at(p, rec.root, false)?;
         if node.count() != 1 {
@@ -978,7 +983,7 @@ fn collapse_root(p: &mut Pager, rec: &mut TableRecord) -> Result<()> {
 
 /// Remove entry `idx` of branch `pg`; if it was entry 0, the new entry 0 loses its key
 /// (it now stands for minus infinity).
-fn remove_branch_entry(p: &mut Pager, pg: u64, idx: usize) -> Result<()> {
+fn remove_branch_entry(p: &mut impl PageWrite, pg: u64, idx: usize) -> Result<()> {
     node_remove(p.page_mut(pg)?, idx);
     if idx == 0 && header_count(p.page(pg)?) > 0 {
         let child = node_at(p, pg, false)?.child(0)?;
@@ -991,7 +996,7 @@ fn remove_branch_entry(p: &mut Pager, pg: u64, idx: usize) -> Result<()> {
 
 /// Merge child `pidx` of `parent` with a neighbour if both fit in one page.
 fn merge(
-    p: &mut Pager,
+    p: &mut impl PageWrite,
     rec: &mut TableRecord,
     parent: u64,
     pidx: usize,
@@ -1011,7 +1016,7 @@ fn merge(
         pnode.key(right_idx)?.to_vec()
     };
     let fits = live_bytes_quick(p.page(left_pg)?) + live_bytes_quick(p.page(right_pg)?) + sep.len();
-    if fits > usable(p.page_size) {
+    if fits > usable(p.page_size()) {
         return Ok(false);
     }
     check_seam(
@@ -1037,7 +1042,7 @@ fn merge(
     }
     items.append(&mut right);
     let total: usize = items.iter().map(Item::cost).sum();
-    if total > usable(p.page_size) {
+    if total > usable(p.page_size()) {
         return Ok(false);
     }
     let new_left = p.touch(left_pg)?;
@@ -1049,7 +1054,7 @@ fn merge(
     } else {
         PageKind::Branch
     };
-    let txnid = p.txnid;
+    let txnid = p.txnid();
     build(p.page_mut(new_left)?, kind, new_left, txnid, &items);
     if !leaf {
         // The two pages' children together must be distinct too.
@@ -1090,7 +1095,7 @@ fn check_seam(left: &Node<'_>, sep: &[u8], right: &Node<'_>) -> Result<()> {
 }
 
 /// Free every page of a table and reset its counters (keeping its flags).
-pub(crate) fn clear(p: &mut Pager, rec: &mut TableRecord) -> Result<()> {
+pub(crate) fn clear(p: &mut impl PageWrite, rec: &mut TableRecord) -> Result<()> {
     if rec.root != 0 {
         free_subtree(p, rec, rec.root, rec.depth as usize)?;
     }
@@ -1101,7 +1106,12 @@ pub(crate) fn clear(p: &mut Pager, rec: &mut TableRecord) -> Result<()> {
     Ok(())
 }
 
-fn free_subtree(p: &mut Pager, rec: &mut TableRecord, pg: u64, levels: usize) -> Result<()> {
+fn free_subtree(
+    p: &mut impl PageWrite,
+    rec: &mut TableRecord,
+    pg: u64,
+    levels: usize,
+) -> Result<()> {
     if levels == 0 || levels > MAX_DEPTH {
         return Err(Error::corrupted(pg, "tree deeper than its record says"));
     }
@@ -1155,5 +1165,217 @@ mod tests {
     #[test]
     fn max_key_at_4k_is_at_least_511() {
         assert!(max_key_size(4096) >= 511);
+    }
+
+    /// Pages in memory: the tree's two interfaces with nothing behind them, to test the
+    /// tree on its own. Every page is "dirty" (one transaction that never commits), so
+    /// the tests exercise splits, merges and frees without copy-on-write.
+    struct MemPages {
+        pages: std::collections::HashMap<u64, Vec<u8>>,
+        runs: std::collections::HashMap<u64, Vec<u8>>,
+        next: u64,
+        freed: Vec<u64>,
+    }
+
+    const PS: usize = 4096;
+
+    impl MemPages {
+        fn new() -> MemPages {
+            MemPages {
+                pages: Default::default(),
+                runs: Default::default(),
+                next: 2,
+                freed: Vec::new(),
+            }
+        }
+    }
+
+    impl PageSource for MemPages {
+        fn page(&self, pgno: u64) -> Result<&[u8]> {
+            self.pages
+                .get(&pgno)
+                .map(|p| &p[..])
+                .ok_or_else(|| Error::corrupted(pgno, "no such page"))
+        }
+        fn overflow(&self, pgno: u64, len: usize) -> Result<&[u8]> {
+            match self.runs.get(&pgno) {
+                Some(v) if v.len() == len => Ok(v),
+                _ => Err(Error::corrupted(pgno, "no such run")),
+            }
+        }
+    }
+
+    impl PageWrite for MemPages {
+        fn page_size(&self) -> usize {
+            PS
+        }
+        fn txnid(&self) -> u64 {
+            1
+        }
+        fn is_dirty(&self, pgno: u64) -> bool {
+            self.pages.contains_key(&pgno)
+        }
+        fn page_mut(&mut self, pgno: u64) -> Result<&mut [u8]> {
+            self.pages
+                .get_mut(&pgno)
+                .map(|p| &mut p[..])
+                .ok_or_else(|| Error::Internal(format!("page {pgno} is not dirty")))
+        }
+        fn touch(&mut self, pgno: u64) -> Result<u64> {
+            assert!(
+                self.pages.contains_key(&pgno),
+                "touch of a freed page {pgno}"
+            );
+            Ok(pgno)
+        }
+        fn alloc_node(&mut self, kind: PageKind, rec: &mut TableRecord) -> Result<u64> {
+            let pgno = self.freed.pop().unwrap_or_else(|| {
+                self.next += 1;
+                self.next - 1
+            });
+            let mut buf = vec![0u8; PS];
+            page::init_header(&mut buf, kind, pgno, 1);
+            assert!(
+                self.pages.insert(pgno, buf).is_none(),
+                "page {pgno} handed out twice"
+            );
+            match kind {
+                PageKind::Leaf => rec.leaf_pages += 1,
+                _ => rec.branch_pages += 1,
+            }
+            Ok(pgno)
+        }
+        fn free_node(&mut self, pgno: u64, leaf: bool, rec: &mut TableRecord) -> Result<()> {
+            assert!(
+                self.pages.remove(&pgno).is_some(),
+                "page {pgno} freed twice"
+            );
+            if leaf {
+                rec.leaf_pages -= 1;
+            } else {
+                rec.branch_pages -= 1;
+            }
+            self.freed.push(pgno);
+            Ok(())
+        }
+        fn write_overflow(&mut self, value: &[u8], rec: &mut TableRecord) -> Result<u64> {
+            let pgno = self.next;
+            let n = page::overflow_pages_needed(value.len(), PS);
+            self.next += n;
+            self.runs.insert(pgno, value.to_vec());
+            rec.overflow_pages += n;
+            Ok(pgno)
+        }
+        fn free_overflow(&mut self, pgno: u64, len: usize, rec: &mut TableRecord) -> Result<()> {
+            let v = self.runs.remove(&pgno).expect("a run freed twice");
+            assert_eq!(v.len(), len);
+            rec.overflow_pages -= page::overflow_pages_needed(len, PS);
+            Ok(())
+        }
+    }
+
+    fn contents(src: &MemPages, rec: TableRecord) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let mut out = Vec::new();
+        let mut cur = crate::tree::cursor::RawCursor::new(src, rec);
+        let mut item = cur.first().unwrap();
+        while let Some((k, v)) = item {
+            out.push((k.to_vec(), v.to_vec()));
+            item = cur.next().unwrap();
+        }
+        out
+    }
+
+    #[test]
+    fn the_tree_over_in_memory_pages_matches_a_model_and_counts_its_pages() {
+        let mut mem = MemPages::new();
+        let mut rec = TableRecord::default();
+        let mut model = std::collections::BTreeMap::new();
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for step in 0..40_000u32 {
+            let r = next();
+            let key = format!("k{:05}", r % 6_000).into_bytes();
+            if r % 5 < 3 {
+                // Mostly small values, some beyond the inline limit.
+                let len = if r % 97 == 0 {
+                    5_000
+                } else {
+                    (r % 300) as usize
+                };
+                let value = vec![step as u8; len];
+                put(&mut mem, &mut rec, &key, &value, PutMode::Upsert).unwrap();
+                model.insert(key, value);
+            } else {
+                let gone = delete(&mut mem, &mut rec, &key).unwrap();
+                assert_eq!(gone, model.remove(&key).is_some());
+            }
+            if step % 4_000 == 0 {
+                let k = format!("k{:05}", r % 6_000).into_bytes();
+                assert_eq!(get(&mem, &rec, &k).unwrap(), model.get(&k).map(|v| &v[..]));
+            }
+        }
+        assert_eq!(rec.entries, model.len() as u64);
+        let want: Vec<_> = model.into_iter().collect();
+        assert_eq!(contents(&mem, rec), want);
+        // The record counts exactly the pages the tree holds.
+        assert_eq!(rec.leaf_pages + rec.branch_pages, mem.pages.len() as u64);
+        let run_pages: u64 = mem
+            .runs
+            .values()
+            .map(|v| page::overflow_pages_needed(v.len(), PS))
+            .sum();
+        assert_eq!(rec.overflow_pages, run_pages);
+        // Clearing frees every page.
+        clear(&mut mem, &mut rec).unwrap();
+        assert!(mem.pages.is_empty() && mem.runs.is_empty());
+        assert_eq!(
+            (rec.root, rec.entries, rec.leaf_pages, rec.overflow_pages),
+            (0, 0, 0, 0)
+        );
+    }
+
+    #[test]
+    fn appends_fill_leaves_and_refuse_keys_out_of_order() {
+        let mut mem = MemPages::new();
+        let mut rec = TableRecord::default();
+        for i in 0..20_000u32 {
+            put(&mut mem, &mut rec, &i.to_be_bytes(), b"v", PutMode::Append).unwrap();
+        }
+        assert!(matches!(
+            put(
+                &mut mem,
+                &mut rec,
+                &5u32.to_be_bytes(),
+                b"v",
+                PutMode::Append
+            ),
+            Err(Error::KeyNotGreater)
+        ));
+        assert!(matches!(
+            put(
+                &mut mem,
+                &mut rec,
+                &5u32.to_be_bytes(),
+                b"v",
+                PutMode::NoOverwrite
+            ),
+            Err(Error::KeyExists)
+        ));
+        assert_eq!(rec.entries, 20_000);
+        // 20,000 entries of 15 bytes and a slot: sorted appends leave leaves nearly full.
+        assert!(
+            rec.leaf_pages <= 20_000 * (8 + 4 + 5 + 1) / (PS as u64 - 64) + 2,
+            "{rec:?}"
+        );
+        for i in (0..20_000u32).rev() {
+            assert!(delete(&mut mem, &mut rec, &i.to_be_bytes()).unwrap());
+        }
+        assert_eq!((rec.root, rec.entries), (0, 0));
+        assert!(mem.pages.is_empty());
     }
 }

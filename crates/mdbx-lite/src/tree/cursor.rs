@@ -8,8 +8,8 @@ use std::ops::Bound;
 use crate::error::Result;
 use crate::format::meta::TableRecord;
 use crate::format::page::{Node, MAX_DEPTH};
-use crate::storage::snapshot::PageSource;
 use crate::tree::btree::{node_at, value_bytes};
+use crate::tree::pages::PageSource;
 
 /// How many entries ahead a walk asks the CPU to load (see `Node::prefetch_entry`):
 /// a scan then waits for memory once per few entries instead of once per entry.

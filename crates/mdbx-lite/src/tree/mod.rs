@@ -1,5 +1,6 @@
 //! The copy-on-write B+tree: search, insert and split, delete and merge (`btree`), and
-//! cursors (`cursor`), over pages read from a `PageSource`.
+//! cursors (`cursor`), over the two page interfaces of `pages`.
 
 pub(crate) mod btree;
 pub(crate) mod cursor;
+pub(crate) mod pages;

@@ -1,4 +1,34 @@
-//! The write transaction's machinery below the API: dirty pages, allocation, free space
-//! and the commit's page I/O (`pager`).
+//! The write transaction's machinery between the API and the tree.
+//!
+//! Bottom to top: `horizon` (which freed pages no snapshot can see), `dirty` (the
+//! transaction's page buffers), `alloc` (which page numbers it may use), `file` (growth,
+//! remapping and every write to the file), `pager` (all of these combined into the
+//! transaction's view of pages, with copy-on-write mechanics); none of them knows the
+//! B+tree. Above the tree: `reclaim` (finding reusable pages in the free tree),
+//! `write_pages` (the page interface the tree writes through while the transaction
+//! runs) and `free_save` (recording free space in the free tree at commit, through a
+//! page interface of its own that never reclaims).
 
+pub(crate) mod alloc;
+pub(crate) mod dirty;
+pub(crate) mod file;
+pub(crate) mod free_save;
+pub(crate) mod horizon;
 pub(crate) mod pager;
+pub(crate) mod reclaim;
+pub(crate) mod write_pages;
+
+use std::sync::Arc;
+
+use crate::os::map::Mapping;
+
+/// State kept between write transactions, owned by whoever holds the writer lock.
+pub(crate) struct WriterState {
+    pub file_len: u64,
+    pub map: Arc<Mapping>,
+    /// What the last commit learned about groups above the reuse limit.
+    pub young_floor: Option<reclaim::YoungFloor>,
+    /// Page buffers of finished transactions, kept for the next ones (see
+    /// `dirty::DirtyPages`).
+    pub spare_pages: Vec<Box<[u8]>>,
+}

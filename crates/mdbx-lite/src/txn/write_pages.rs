@@ -1,0 +1,196 @@
+//! The page interface the tree writes through while a write transaction runs.
+//!
+//! Pages are taken from the pool, refilled from the free tree when it runs dry
+//! (`reclaim`), and only then from the high-water mark; a page this transaction
+//! allocated and releases goes straight back to the pool. At commit the free tree is
+//! saved through another interface (`free_save::Saving`) that never refills the pool.
+
+use crate::error::Result;
+use crate::format::meta::TableRecord;
+use crate::format::page::{self, PageKind};
+use crate::tree::pages::{PageSource, PageWrite};
+use crate::txn::free_save;
+use crate::txn::horizon::ReuseHorizon;
+use crate::txn::pager::{Pager, PagerSetup};
+use crate::txn::reclaim::Reclaimer;
+
+/// A write transaction's pages while it runs.
+pub(crate) struct WritePages {
+    pub pager: Pager,
+    pub reclaim: Reclaimer,
+}
+
+impl WritePages {
+    /// The pages of transaction `txnid`, reusing freed pages as `horizon` allows.
+    pub fn new(setup: PagerSetup, txnid: u64, horizon: ReuseHorizon) -> WritePages {
+        WritePages {
+            pager: Pager::new(setup, txnid),
+            reclaim: Reclaimer::new(horizon),
+        }
+    }
+
+    /// Pages changed so far.
+    pub fn dirty_pages(&self) -> usize {
+        self.pager.dirty.len()
+    }
+
+    /// Record this transaction's free space in the free tree (see `free_save`).
+    pub fn save_free_tree(&mut self) -> Result<()> {
+        free_save::save_free_tree(&mut self.pager, &mut self.reclaim)
+    }
+
+    /// After a successful commit (see `Reclaimer::remember_young_floor`).
+    pub fn remember_young_floor(&mut self) {
+        self.reclaim.remember_young_floor(&mut self.pager);
+    }
+
+    fn alloc_page(&mut self) -> Result<u64> {
+        loop {
+            if let Some(p) = self.pager.space.take_pooled()? {
+                return Ok(p);
+            }
+            if !self.reclaim.load(&mut self.pager)? {
+                return Ok(self.pager.space.extend(1));
+            }
+        }
+    }
+
+    /// `n` contiguous pages: from the pool (reclaiming every reusable group if needed),
+    /// else at the high-water mark.
+    fn alloc_run(&mut self, n: u64) -> Result<u64> {
+        if n == 1 {
+            return self.alloc_page();
+        }
+        loop {
+            if let Some(p) = self.pager.space.take_pooled_run(n, &self.pager.dirty)? {
+                return Ok(p);
+            }
+            if !self.reclaim.load(&mut self.pager)? {
+                return Ok(self.pager.space.extend(n));
+            }
+        }
+    }
+}
+
+impl PageSource for WritePages {
+    #[inline]
+    fn page(&self, pgno: u64) -> Result<&[u8]> {
+        self.pager.page(pgno)
+    }
+
+    #[inline]
+    fn overflow(&self, pgno: u64, len: usize) -> Result<&[u8]> {
+        self.pager.overflow(pgno, len)
+    }
+}
+
+impl PageWrite for WritePages {
+    #[inline]
+    fn page_size(&self) -> usize {
+        self.pager.page_size
+    }
+
+    #[inline]
+    fn txnid(&self) -> u64 {
+        self.pager.txnid
+    }
+
+    #[inline]
+    fn is_dirty(&self, pgno: u64) -> bool {
+        self.pager.dirty.contains(pgno)
+    }
+
+    #[inline]
+    fn page_mut(&mut self, pgno: u64) -> Result<&mut [u8]> {
+        self.pager.page_mut(pgno)
+    }
+
+    fn touch(&mut self, pgno: u64) -> Result<u64> {
+        if self.pager.dirty.contains(pgno) {
+            return Ok(pgno);
+        }
+        let new = self.alloc_page()?;
+        self.pager.copy_page(pgno, new)?;
+        Ok(new)
+    }
+
+    fn alloc_node(&mut self, kind: PageKind, rec: &mut TableRecord) -> Result<u64> {
+        let pgno = self.alloc_page()?;
+        self.pager.init_node(pgno, kind, rec)?;
+        Ok(pgno)
+    }
+
+    fn free_node(&mut self, pgno: u64, leaf: bool, rec: &mut TableRecord) -> Result<()> {
+        if self.pager.release_node(pgno, leaf, rec)? {
+            self.pager.space.release(pgno);
+        }
+        Ok(())
+    }
+
+    fn write_overflow(&mut self, value: &[u8], rec: &mut TableRecord) -> Result<u64> {
+        let n = page::overflow_pages_needed(value.len(), self.pager.page_size);
+        let pgno = self.alloc_run(n)?;
+        self.pager.write_overflow_at(pgno, n, value, rec)?;
+        Ok(pgno)
+    }
+
+    fn free_overflow(&mut self, pgno: u64, len: usize, rec: &mut TableRecord) -> Result<()> {
+        if let Some(run) = self.pager.release_overflow(pgno, len, rec)? {
+            for p in run {
+                self.pager.space.release(p);
+            }
+        }
+        Ok(())
+    }
+}
+#[cfg(test)]
+mod tests {
+    use crate::Env;
+
+    fn spares(env: &Env) -> usize {
+        env.inner.writer.lock().spare_pages.len()
+    }
+
+    fn fill(env: &Env, from: u32, n: u32) {
+        let mut w = env.begin_write().unwrap();
+        {
+            let mut t = w.main_table();
+            for i in from..from + n {
+                t.put(&i.to_be_bytes(), &[i as u8; 100]).unwrap();
+            }
+        }
+        w.commit().unwrap();
+    }
+
+    #[test]
+    fn page_buffers_are_kept_for_later_transactions_up_to_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = Env::builder()
+            .spare_buffer_limit(64 * 4096)
+            .open(dir.path().join("db"))
+            .unwrap();
+        fill(&env, 0, 20_000);
+        assert_eq!(spares(&env), 64);
+        // A small transaction takes its buffers from the spares and gives them back.
+        fill(&env, 20_000, 10);
+        assert_eq!(spares(&env), 64);
+        // Pages built in recycled buffers read back exactly as written.
+        fill(&env, 30_000, 5_000);
+        let r = env.begin_read().unwrap();
+        let t = r.main_table();
+        assert_eq!(t.len(), 25_010);
+        for i in (0..20_010u32).chain(30_000..35_000) {
+            assert_eq!(t.get(&i.to_be_bytes()).unwrap(), Some(&[i as u8; 100][..]));
+        }
+        drop(r);
+        assert!(env.check().unwrap().is_ok());
+
+        let dir = tempfile::tempdir().unwrap();
+        let env = Env::builder()
+            .spare_buffer_limit(0)
+            .open(dir.path().join("db"))
+            .unwrap();
+        fill(&env, 0, 1_000);
+        assert_eq!(spares(&env), 0);
+    }
+}
