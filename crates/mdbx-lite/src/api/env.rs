@@ -525,6 +525,8 @@ impl EnvInner {
                 self.opts.read_ahead,
             )?)
         } else {
+            // The file grew in another process: let the mapping read up to its new end.
+            cur.pages.map.measure()?;
             cur.pages.map.clone()
         };
         *cur = Snapshot {
@@ -543,6 +545,9 @@ impl EnvInner {
         let len = self.storage.len()?;
         // Under the file lock the real length is authoritative: another handle may have
         // grown the file (a stale, shorter length would make this writer shrink it).
+        if len > ws.file_len {
+            ws.map.measure()?;
+        }
         ws.file_len = len;
         let pair = read_meta_pair(self.storage.as_ref(), len, Some(self.page_size))?;
         let disk = pair.head;

@@ -11,11 +11,12 @@
 //! every time. Two things could make reading it undefined behaviour, and this module
 //! rules out the first while the second is the user's side of the contract:
 //!
-//! 1. Touching a byte past the end of the file raises SIGBUS. Every access goes through
-//!    [`Mapping::get`], which takes the caller's proof of how many bytes are backed by the
-//!    file (`bound`: the snapshot's high-water mark, checked against the file length when
-//!    the snapshot was taken; the file never shrinks while open) and never forms a slice
-//!    beyond it, nor beyond the reservation.
+//! 1. Touching a byte past the end of the file raises SIGBUS. The mapping measures the
+//!    file itself (`fstat` of its own descriptor, when created and when told the file
+//!    grew) and keeps the largest length seen (`backed`; the file never shrinks while
+//!    open). Every access goes through [`Mapping::get`], which never forms a slice
+//!    beyond `backed` or the reservation, whatever bound its caller passes: a wrong
+//!    argument gets `None`, never an unbacked byte.
 //! 2. Bytes handed out as `&[u8]` must not change while borrowed. mdbx-lite itself never
 //!    writes a page reachable from a live snapshot (copy-on-write; pages are reused only
 //!    after every reader that could see them has ended). Other programs must not truncate
@@ -25,7 +26,7 @@
 
 use std::fs::File;
 use std::io;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use memmap2::{Advice, Mmap, MmapMut, MmapOptions};
 
@@ -48,18 +49,37 @@ pub enum ReadAhead {
 /// drops.
 pub(crate) struct Mapping {
     map: Mmap,
+    /// The mapped file's own descriptor, to measure it.
+    file: File,
+    /// Bytes of the file known to exist (the largest length measured, at most the
+    /// reservation): `get` hands out nothing beyond it.
+    backed: AtomicUsize,
 }
 
 impl Mapping {
     /// Map `reserve` bytes of `file`, read-only and shared.
     pub(crate) fn new(file: &File, reserve: usize, read_ahead: ReadAhead) -> io::Result<Mapping> {
         // SAFETY: the map is read-only; bytes past the end of the file are never touched
-        // because every access is bounded by `Mapping::get`'s `bound`, and the contract
-        // above (no external truncation or writes) is documented on `Env::open`.
+        // because every access is bounded by the length this mapping measured (`get`),
+        // and the contract above (no external truncation or writes) is documented on
+        // `Env::open`.
         let map = unsafe { MmapOptions::new().len(reserve).map(file)? };
-        let mapping = Mapping { map };
+        let mapping = Mapping {
+            map,
+            file: file.try_clone()?,
+            backed: AtomicUsize::new(0),
+        };
+        mapping.measure()?;
         mapping.advise(read_ahead);
         Ok(mapping)
+    }
+
+    /// Measure the file again (after it grew, here or in another process): `get` may
+    /// then hand out bytes up to its new length. Returns the bytes now known backed.
+    pub(crate) fn measure(&self) -> io::Result<usize> {
+        let len = usize::try_from(self.file.metadata()?.len()).unwrap_or(usize::MAX);
+        let len = len.min(self.map.len());
+        Ok(self.backed.fetch_max(len, Ordering::AcqRel).max(len))
     }
 
     /// Number of bytes of address space reserved.
@@ -67,18 +87,20 @@ impl Mapping {
         self.map.len()
     }
 
-    /// The bytes `[offset, offset + len)` if they lie below `bound` and inside the mapping.
+    /// The bytes `[offset, offset + len)` if they lie below `bound` (the caller's own
+    /// limit, e.g. a snapshot's high-water mark) and below the measured file length.
     #[inline]
     pub(crate) fn get(&self, offset: usize, len: usize, bound: usize) -> Option<&[u8]> {
         let end = offset.checked_add(len)?;
-        if end > bound || end > self.map.len() {
+        if end > bound || end > self.backed.load(Ordering::Acquire) {
             return None;
         }
         let base = self.map.as_ptr();
-        // SAFETY: `offset..end` lies inside the mapping (checked above) and below `bound`,
-        // which callers guarantee is backed by the file, so every byte is readable. The
-        // slice borrows `self`, so the mapping outlives it; copy-on-write guarantees the
-        // bytes do not change while a snapshot that can reach them is alive.
+        // SAFETY: `offset..end` lies below `backed`, which is at most the reservation (so
+        // inside the mapping) and at most a length this mapping measured the file at (so
+        // backed by the file, which never shrinks while open): every byte is readable.
+        // The slice borrows `self`, so the mapping outlives it; copy-on-write guarantees
+        // the bytes do not change while a snapshot that can reach them is alive.
         Some(unsafe { std::slice::from_raw_parts(base.add(offset), len) })
     }
 
@@ -295,5 +317,32 @@ impl SharedWords {
         // validity of `u64`. Other processes modify the memory concurrently, which is
         // exactly what atomics permit; nothing ever takes a non-atomic reference to it.
         unsafe { std::slice::from_raw_parts(ptr, self.map.len() / 8) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mapping_hands_out_only_bytes_it_measured_the_file_to_hold() {
+        let file = tempfile::tempfile().unwrap();
+        file.set_len(8192).unwrap();
+        let map = Mapping::new(&file, 1 << 20, ReadAhead::Random).unwrap();
+        assert!(map.get(4096, 4096, 8192).is_some());
+        // A caller's bound past the file's end does not reach unbacked bytes.
+        assert!(map.get(8192, 4096, 1 << 20).is_none());
+        assert!(map.get(0, 8193, usize::MAX).is_none());
+        assert!(map.get(usize::MAX, 2, usize::MAX).is_none());
+        // Grown (here or by another process), the new bytes are readable once measured.
+        file.set_len(16384).unwrap();
+        assert!(map.get(8192, 4096, 1 << 20).is_none());
+        assert_eq!(map.measure().unwrap(), 16384);
+        assert_eq!(map.get(8192, 4096, 1 << 20).map(<[u8]>::len), Some(4096));
+        // Never beyond the reservation, whatever the file's length.
+        file.set_len(4 << 20).unwrap();
+        assert_eq!(map.measure().unwrap(), 1 << 20);
+        assert!(map.get((1 << 20) - 4096, 4096, usize::MAX).is_some());
+        assert!(map.get(1 << 20, 1, usize::MAX).is_none());
     }
 }

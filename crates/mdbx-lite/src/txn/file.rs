@@ -87,6 +87,8 @@ impl FileWriter {
         if new_len as usize > self.ws.map.reserved() {
             let reserve = reservation_for(new_len);
             self.ws.map = Arc::new(Mapping::new(&self.file, reserve, self.read_ahead)?);
+        } else {
+            self.ws.map.measure()?;
         }
         Ok(())
     }
