@@ -46,16 +46,66 @@ pub struct TableRecord {
 
 pub const TABLE_RECORD_LEN: usize = 48;
 
+// ---- field offsets (docs/format.md, "Meta page" and "Table record") ----
+//
+// The meta's fields follow the common page header, whose fields (kind, page number =
+// slot, transaction id, checksum) go through `page::PageHeader`.
+
+/// Magic (8 bytes, [`MAGIC`]).
+const O_MAGIC: usize = HEADER;
+/// Format version (u32, [`FORMAT_VERSION`]).
+const O_VERSION: usize = O_MAGIC + MAGIC.len();
+/// Page size (u32).
+const O_PAGE_SIZE: usize = O_VERSION + 4;
+/// High-water mark (u64).
+const O_HIGH_WATER: usize = O_PAGE_SIZE + 4;
+/// Growth step in bytes (u64).
+const O_GROWTH: usize = O_HIGH_WATER + 8;
+/// Main table record ([`TABLE_RECORD_LEN`] bytes).
+const O_MAIN: usize = O_GROWTH + 8;
+/// Catalog record.
+const O_CATALOG: usize = O_MAIN + TABLE_RECORD_LEN;
+/// Free tree record.
+const O_FREE: usize = O_CATALOG + TABLE_RECORD_LEN;
+/// Flags (u32, [`FLAG_WEAK`]).
+const O_FLAGS: usize = O_FREE + TABLE_RECORD_LEN;
+/// Boot id ([`BOOT_ID_LEN`] bytes).
+const O_BOOT_ID: usize = O_FLAGS + 4;
+/// Start of the reserved (zero) bytes up to [`META_LEN`].
+const O_RESERVED: usize = O_BOOT_ID + BOOT_ID_LEN;
+const _: () = assert!(O_RESERVED <= META_LEN);
+
+const BOOT_ID_LEN: usize = 16;
+/// Flag bit: the meta is weak (written without syncing its pages first).
+const FLAG_WEAK: u32 = 1;
+
+// Table record fields, from the record's start.
+/// Root page (u64).
+const R_ROOT: usize = 0;
+/// Entries (u64).
+const R_ENTRIES: usize = R_ROOT + 8;
+/// Branch pages (u64).
+const R_BRANCH_PAGES: usize = R_ENTRIES + 8;
+/// Leaf pages (u64).
+const R_LEAF_PAGES: usize = R_BRANCH_PAGES + 8;
+/// Overflow pages (u64).
+const R_OVERFLOW_PAGES: usize = R_LEAF_PAGES + 8;
+/// Depth (u32).
+const R_DEPTH: usize = R_OVERFLOW_PAGES + 8;
+/// Flags (u32).
+const R_FLAGS: usize = R_DEPTH + 4;
+const _: () = assert!(R_FLAGS + 4 == TABLE_RECORD_LEN);
+
 impl TableRecord {
     pub fn encode(&self) -> [u8; TABLE_RECORD_LEN] {
         let mut b = [0u8; TABLE_RECORD_LEN];
-        wr_u64(&mut b, 0, self.root);
-        wr_u64(&mut b, 8, self.entries);
-        wr_u64(&mut b, 16, self.branch_pages);
-        wr_u64(&mut b, 24, self.leaf_pages);
-        wr_u64(&mut b, 32, self.overflow_pages);
-        wr_u32(&mut b, 40, self.depth);
-        wr_u32(&mut b, 44, self.flags);
+        wr_u64(&mut b, R_ROOT, self.root);
+        wr_u64(&mut b, R_ENTRIES, self.entries);
+        wr_u64(&mut b, R_BRANCH_PAGES, self.branch_pages);
+        wr_u64(&mut b, R_LEAF_PAGES, self.leaf_pages);
+        wr_u64(&mut b, R_OVERFLOW_PAGES, self.overflow_pages);
+        wr_u32(&mut b, R_DEPTH, self.depth);
+        wr_u32(&mut b, R_FLAGS, self.flags);
         b
     }
 
@@ -68,13 +118,13 @@ impl TableRecord {
             ));
         }
         let rec = TableRecord {
-            root: rd_u64(b, 0),
-            entries: rd_u64(b, 8),
-            branch_pages: rd_u64(b, 16),
-            leaf_pages: rd_u64(b, 24),
-            overflow_pages: rd_u64(b, 32),
-            depth: rd_u32(b, 40),
-            flags: rd_u32(b, 44),
+            root: rd_u64(b, R_ROOT),
+            entries: rd_u64(b, R_ENTRIES),
+            branch_pages: rd_u64(b, R_BRANCH_PAGES),
+            leaf_pages: rd_u64(b, R_LEAF_PAGES),
+            overflow_pages: rd_u64(b, R_OVERFLOW_PAGES),
+            depth: rd_u32(b, R_DEPTH),
+            flags: rd_u32(b, R_FLAGS),
         };
         if rec.depth as usize > page::MAX_DEPTH || (rec.root == 0) != (rec.depth == 0) {
             return Err(Error::corrupted(
@@ -115,20 +165,6 @@ pub struct Meta {
     pub free: TableRecord,
 }
 
-// Field offsets after the common page header.
-const O_MAGIC: usize = HEADER;
-const O_VERSION: usize = HEADER + 8;
-const O_PAGE_SIZE: usize = HEADER + 12;
-const O_HIGH_WATER: usize = HEADER + 16;
-const O_GROWTH: usize = HEADER + 24;
-const O_MAIN: usize = HEADER + 32;
-const O_CATALOG: usize = O_MAIN + TABLE_RECORD_LEN;
-const O_FREE: usize = O_CATALOG + TABLE_RECORD_LEN;
-const O_FLAGS: usize = O_FREE + TABLE_RECORD_LEN;
-const O_BOOT_ID: usize = O_FLAGS + 4;
-/// Flag bit: the meta is weak (written without syncing its pages first).
-const FLAG_WEAK: u32 = 1;
-
 /// Why a meta slot was rejected (reported by `check` and open).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MetaProblem {
@@ -153,10 +189,10 @@ impl Meta {
     /// Encode into the first `META_LEN` bytes of meta page `self.slot`.
     pub fn encode(&self) -> [u8; META_LEN] {
         let mut b = [0u8; META_LEN];
-        b[4] = PageKind::Meta as u8;
-        wr_u64(&mut b, 8, self.slot);
-        wr_u64(&mut b, 16, self.txnid);
-        b[O_MAGIC..O_MAGIC + 8].copy_from_slice(&MAGIC);
+        let mut h = page::header_mut(&mut b);
+        h.set_kind(PageKind::Meta);
+        h.set_identity(self.slot, self.txnid);
+        b[O_MAGIC..O_MAGIC + MAGIC.len()].copy_from_slice(&MAGIC);
         wr_u32(&mut b, O_VERSION, FORMAT_VERSION);
         wr_u32(&mut b, O_PAGE_SIZE, self.page_size);
         wr_u64(&mut b, O_HIGH_WATER, self.high_water);
@@ -165,9 +201,9 @@ impl Meta {
         b[O_CATALOG..O_CATALOG + TABLE_RECORD_LEN].copy_from_slice(&self.catalog.encode());
         b[O_FREE..O_FREE + TABLE_RECORD_LEN].copy_from_slice(&self.free.encode());
         wr_u32(&mut b, O_FLAGS, if self.steady { 0 } else { FLAG_WEAK });
-        b[O_BOOT_ID..O_BOOT_ID + 16].copy_from_slice(&self.boot_id);
-        let crc = crc32fast::hash(&b[4..]);
-        wr_u32(&mut b, 0, crc);
+        b[O_BOOT_ID..O_BOOT_ID + BOOT_ID_LEN].copy_from_slice(&self.boot_id);
+        let crc = page::compute_checksum(&b);
+        page::header_mut(&mut b).set_checksum(crc);
         b
     }
 
@@ -177,21 +213,23 @@ impl Meta {
             return Err(MetaProblem::Field("meta page truncated".into()));
         }
         let b = &b[..META_LEN];
-        if b[O_MAGIC..O_MAGIC + 8] != MAGIC {
+        // `META_LEN` bytes hold the common header.
+        let h = page::header(b);
+        if b[O_MAGIC..O_MAGIC + MAGIC.len()] != MAGIC {
             return Err(MetaProblem::BadMagic);
         }
-        if crc32fast::hash(&b[4..]) != rd_u32(b, 0) {
+        if page::compute_checksum(b) != h.checksum() {
             return Err(MetaProblem::BadChecksum);
         }
         let version = rd_u32(b, O_VERSION);
         if version != FORMAT_VERSION {
             return Err(MetaProblem::Version(version));
         }
-        if b[4] != PageKind::Meta as u8 || rd_u64(b, 8) != slot {
+        if h.kind() != Some(PageKind::Meta) || h.pgno() != slot {
             return Err(MetaProblem::Field(format!(
                 "header says kind {} page {}",
-                b[4],
-                rd_u64(b, 8)
+                h.kind_byte(),
+                h.pgno()
             )));
         }
         let page_size = rd_u32(b, O_PAGE_SIZE);
@@ -208,7 +246,7 @@ impl Meta {
         if flags & !FLAG_WEAK != 0 {
             return Err(MetaProblem::Field(format!("unknown flags {flags:#x}")));
         }
-        let txnid = rd_u64(b, 16);
+        let txnid = h.txnid();
         if txnid > MAX_TXNID {
             return Err(MetaProblem::Field(format!(
                 "transaction id {txnid} above the maximum {MAX_TXNID}"
@@ -218,7 +256,9 @@ impl Meta {
             txnid,
             slot,
             steady: flags & FLAG_WEAK == 0,
-            boot_id: b[O_BOOT_ID..O_BOOT_ID + 16].try_into().unwrap_or_default(),
+            boot_id: b[O_BOOT_ID..O_BOOT_ID + BOOT_ID_LEN]
+                .try_into()
+                .unwrap_or_default(),
             page_size,
             high_water: rd_u64(b, O_HIGH_WATER),
             growth_step: rd_u64(b, O_GROWTH),
@@ -286,4 +326,86 @@ pub fn next_txnid(txnid: u64, slot: u64) -> Result<u64> {
                 ),
             )
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_offsets_match_the_format_spec() {
+        // docs/format.md, "Meta page" and "Table record".
+        assert_eq!(
+            [
+                O_MAGIC,
+                O_VERSION,
+                O_PAGE_SIZE,
+                O_HIGH_WATER,
+                O_GROWTH,
+                O_MAIN,
+                O_CATALOG,
+                O_FREE,
+                O_FLAGS,
+                O_BOOT_ID,
+                O_RESERVED,
+            ],
+            [32, 40, 44, 48, 56, 64, 112, 160, 208, 212, 228]
+        );
+        assert_eq!(
+            [
+                R_ROOT,
+                R_ENTRIES,
+                R_BRANCH_PAGES,
+                R_LEAF_PAGES,
+                R_OVERFLOW_PAGES,
+                R_DEPTH,
+                R_FLAGS,
+            ],
+            [0, 8, 16, 24, 32, 40, 44]
+        );
+    }
+
+    fn sample() -> Meta {
+        let rec = |root, depth| TableRecord {
+            root,
+            entries: 1000 + root,
+            branch_pages: 2,
+            leaf_pages: 30,
+            overflow_pages: 4,
+            depth,
+            flags: 0,
+        };
+        Meta {
+            txnid: 77,
+            slot: 1,
+            steady: false,
+            boot_id: *b"0123456789abcdef",
+            page_size: 8192,
+            high_water: 500,
+            growth_step: 1 << 20,
+            main: rec(10, 2),
+            catalog: rec(0, 0),
+            free: rec(11, 1),
+        }
+    }
+
+    #[test]
+    fn a_meta_round_trips_and_its_header_goes_through_the_page_view() {
+        let meta = sample();
+        let b = meta.encode();
+        assert_eq!(Meta::decode(&b, 1), Ok(meta));
+        let h = page::header(&b);
+        assert_eq!(h.kind(), Some(PageKind::Meta));
+        assert_eq!((h.pgno(), h.txnid()), (1, 77));
+        assert_eq!(h.checksum(), crc32fast::hash(&b[4..]));
+        assert!(b[O_RESERVED..].iter().all(|&x| x == 0));
+        // The same record read back from its place in the meta.
+        let main = TableRecord::decode(&b[O_MAIN..O_MAIN + TABLE_RECORD_LEN], 1).unwrap();
+        assert_eq!(main, meta.main);
+        // Decoded as the other slot, the header's page number gives it away.
+        assert!(matches!(Meta::decode(&b, 0), Err(MetaProblem::Field(_))));
+        let mut bad = b;
+        bad[O_FLAGS] ^= 2;
+        assert_eq!(Meta::decode(&bad, 1), Err(MetaProblem::BadChecksum));
+    }
 }

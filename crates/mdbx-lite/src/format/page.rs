@@ -30,9 +30,10 @@ const PREFETCH_VALUE: usize = 128;
 /// Slot-array bytes a descent asks the CPU to load at once (32 cache lines).
 const PREFETCH_SLOTS: usize = 2048;
 
-/// Page header flag (byte 5, branch and leaf pages): an entry was removed since the
-/// page was last built or compacted, so its entry area may hold holes. A clear flag lets
-/// the writer take the page's live bytes from the header alone (see [`live_bytes_quick`]).
+/// Page header flag ([`PageHeader::FLAGS`], branch and leaf pages): an entry was removed
+/// since the page was last built or compacted, so its entry area may hold holes. A clear
+/// flag lets the writer take the page's live bytes from the header alone (see
+/// [`live_bytes_quick`]).
 /// Only a hint: readers ignore it, and a clear flag on a page with holes (a damaged page)
 /// only makes the writer think the page fuller than it is.
 pub const F_HOLES: u8 = 1;
@@ -100,60 +101,289 @@ pub fn wr_u64(b: &mut [u8], at: usize, v: u64) {
     b[at..at + 8].copy_from_slice(&v.to_le_bytes());
 }
 
-// ---- header fields ----
-// 0 checksum u32 | 4 kind u8 | 5 flags u8 | 6 count u16 | 8 pgno u64 | 16 txnid u64
-// 24 upper u32 (nodes) or run length in pages (overflow) | 28 holes u32 (nodes: bytes of
-// removed entries, see `header_holes`)
+// ---- the common page header ----
+
+/// A read view of the common page header (`docs/format.md`, "Common page header"): the
+/// only place that knows where each field lives.
+///
+/// It holds the first [`HEADER`] bytes of a page and is made only from a slice at least
+/// that long ([`PageHeader::new`]), so its accessors cannot fail. Readers widen the
+/// stored integers (`count` u16, `upper` and `holes` u32) to `usize`; the setters of
+/// [`PageHeaderMut`] take the stored widths, so a narrowing is always the caller's,
+/// visible and explained where it happens.
+#[derive(Clone, Copy)]
+pub struct PageHeader<'a> {
+    b: &'a [u8; HEADER],
+}
+
+impl PageHeader<'static> {
+    /// An all-zero header: what [`Node::EMPTY`] (which has no bytes) reports.
+    const ZERO: PageHeader<'static> = PageHeader { b: &[0; HEADER] };
+}
+
+impl<'a> PageHeader<'a> {
+    /// Offset of the checksum (u32): crc32 of everything after it, see [`compute_checksum`].
+    pub const CHECKSUM: usize = 0;
+    /// Offset of the first byte the checksum covers (the end of the checksum field).
+    pub const CHECKSUMMED_FROM: usize = Self::CHECKSUM + 4;
+    /// Offset of the page kind (u8, [`PageKind`]).
+    pub const KIND: usize = 4;
+    /// Offset of the flags (u8; branch and leaf pages: [`F_HOLES`]).
+    pub const FLAGS: usize = 5;
+    /// Offset of the entry count (u16; branch and leaf pages).
+    pub const COUNT: usize = 6;
+    /// Offset of the page's own number (u64).
+    pub const PGNO: usize = 8;
+    /// Offset of the id of the transaction that wrote the page (u64).
+    pub const TXNID: usize = 16;
+    /// Offset of `upper` (u32; branch and leaf pages): the lowest entry byte.
+    pub const UPPER: usize = 24;
+    /// Offset of the run length in pages (u32; overflow pages). Shares `UPPER`'s bytes.
+    pub const RUN_LEN: usize = 24;
+    /// Offset of the holes count (u32; branch and leaf pages): bytes of removed entries.
+    pub const HOLES: usize = 28;
+
+    /// The header of `page`, or `None` if the slice is shorter than [`HEADER`].
+    #[inline]
+    pub fn new(page: &'a [u8]) -> Option<PageHeader<'a>> {
+        page.first_chunk().map(|b| PageHeader { b })
+    }
+
+    #[inline]
+    pub fn checksum(&self) -> u32 {
+        rd_u32(self.b, Self::CHECKSUM)
+    }
+    /// The kind byte as stored (for messages about unknown kinds).
+    #[inline]
+    pub fn kind_byte(&self) -> u8 {
+        self.b[Self::KIND]
+    }
+    /// The page kind, `None` for an unknown kind byte.
+    #[inline]
+    pub fn kind(&self) -> Option<PageKind> {
+        PageKind::from_u8(self.kind_byte())
+    }
+    #[inline]
+    pub fn flags(&self) -> u8 {
+        self.b[Self::FLAGS]
+    }
+    /// Whether the [`F_HOLES`] flag is set.
+    #[inline]
+    pub fn has_holes(&self) -> bool {
+        self.flags() & F_HOLES != 0
+    }
+    #[inline]
+    pub fn count(&self) -> usize {
+        usize::from(rd_u16(self.b, Self::COUNT))
+    }
+    #[inline]
+    pub fn pgno(&self) -> u64 {
+        rd_u64(self.b, Self::PGNO)
+    }
+    #[inline]
+    pub fn txnid(&self) -> u64 {
+        rd_u64(self.b, Self::TXNID)
+    }
+    /// Branch and leaf pages: offset of the lowest entry byte.
+    #[inline]
+    pub fn upper(&self) -> usize {
+        rd_u32(self.b, Self::UPPER) as usize
+    }
+    /// Overflow pages: the number of pages in the run.
+    #[inline]
+    pub fn run_len(&self) -> u64 {
+        u64::from(rd_u32(self.b, Self::RUN_LEN))
+    }
+    /// Branch and leaf pages: bytes of entries removed since the page was last built or
+    /// compacted (meaningful while [`F_HOLES`] is set). A hint kept by writers.
+    #[inline]
+    pub fn holes(&self) -> usize {
+        rd_u32(self.b, Self::HOLES) as usize
+    }
+}
+
+/// A write view of the common page header; see [`PageHeader`] for the layout.
+pub struct PageHeaderMut<'a> {
+    b: &'a mut [u8; HEADER],
+}
+
+impl<'a> PageHeaderMut<'a> {
+    /// The header of `page`, or `None` if the slice is shorter than [`HEADER`].
+    #[inline]
+    pub fn new(page: &'a mut [u8]) -> Option<PageHeaderMut<'a>> {
+        page.first_chunk_mut().map(|b| PageHeaderMut { b })
+    }
+
+    /// Read the fields through this view.
+    #[inline]
+    pub fn read(&self) -> PageHeader<'_> {
+        PageHeader { b: self.b }
+    }
+
+    /// Zero every field.
+    #[inline]
+    pub fn clear(&mut self) {
+        self.b.fill(0);
+    }
+    #[inline]
+    pub fn set_checksum(&mut self, checksum: u32) {
+        wr_u32(self.b, PageHeader::CHECKSUM, checksum);
+    }
+    #[inline]
+    pub fn set_kind(&mut self, kind: PageKind) {
+        self.b[PageHeader::KIND] = kind as u8;
+    }
+    #[inline]
+    pub fn set_flags(&mut self, flags: u8) {
+        self.b[PageHeader::FLAGS] = flags;
+    }
+    /// Set or clear the [`F_HOLES`] flag, leaving the other flag bits.
+    #[inline]
+    pub fn set_holes_flag(&mut self, on: bool) {
+        let flags = self.read().flags();
+        self.set_flags(if on {
+            flags | F_HOLES
+        } else {
+            flags & !F_HOLES
+        });
+    }
+    #[inline]
+    pub fn set_count(&mut self, count: u16) {
+        wr_u16(self.b, PageHeader::COUNT, count);
+    }
+    #[inline]
+    pub fn set_pgno(&mut self, pgno: u64) {
+        wr_u64(self.b, PageHeader::PGNO, pgno);
+    }
+    #[inline]
+    pub fn set_txnid(&mut self, txnid: u64) {
+        wr_u64(self.b, PageHeader::TXNID, txnid);
+    }
+    /// Stamp the page number and writing transaction.
+    #[inline]
+    pub fn set_identity(&mut self, pgno: u64, txnid: u64) {
+        self.set_pgno(pgno);
+        self.set_txnid(txnid);
+    }
+    #[inline]
+    pub fn set_upper(&mut self, upper: u32) {
+        wr_u32(self.b, PageHeader::UPPER, upper);
+    }
+    #[inline]
+    pub fn set_run_len(&mut self, pages: u32) {
+        wr_u32(self.b, PageHeader::RUN_LEN, pages);
+    }
+    #[inline]
+    pub fn set_holes(&mut self, holes: u32) {
+        wr_u32(self.b, PageHeader::HOLES, holes);
+    }
+}
+
+/// The header of a whole page buffer. Panics if `page` is shorter than [`HEADER`]: pass
+/// only pages (at least `MIN_PAGE_SIZE` bytes) or header arrays; bytes of unknown length
+/// go through [`PageHeader::new`].
+#[inline]
+#[track_caller]
+pub fn header(page: &[u8]) -> PageHeader<'_> {
+    PageHeader::new(page).expect("a page buffer shorter than the page header")
+}
+
+/// The writable header of a whole page buffer; panics like [`header`].
+#[inline]
+#[track_caller]
+pub fn header_mut(page: &mut [u8]) -> PageHeaderMut<'_> {
+    PageHeaderMut::new(page).expect("a page buffer shorter than the page header")
+}
+
+// Shorthands for `header(page).field()`, kept for the pager and the tools.
 
 #[inline]
 pub fn header_kind(page: &[u8]) -> Option<PageKind> {
-    PageKind::from_u8(page[4])
+    header(page).kind()
 }
 #[inline]
 pub fn header_count(page: &[u8]) -> usize {
-    rd_u16(page, 6) as usize
+    header(page).count()
 }
 #[inline]
 pub fn header_pgno(page: &[u8]) -> u64 {
-    rd_u64(page, 8)
+    header(page).pgno()
 }
 #[inline]
 pub fn header_txnid(page: &[u8]) -> u64 {
-    rd_u64(page, 16)
+    header(page).txnid()
 }
 #[inline]
 pub fn header_upper(page: &[u8]) -> usize {
-    rd_u32(page, 24) as usize
+    header(page).upper()
 }
 #[inline]
 pub fn header_checksum(page: &[u8]) -> u32 {
-    rd_u32(page, 0)
+    header(page).checksum()
+}
+/// Shorthand for `header(page).run_len()`.
+pub fn overflow_run_len(page: &[u8]) -> u64 {
+    header(page).run_len()
 }
 
-/// Write a fresh header; `upper` starts at the end of the page (no entries yet).
+/// Write a fresh node header; `upper` starts at the end of the page (no entries yet).
 pub fn init_header(page: &mut [u8], kind: PageKind, pgno: u64, txnid: u64) {
-    page[..HEADER].fill(0);
-    page[4] = kind as u8;
-    wr_u64(page, 8, pgno);
-    wr_u64(page, 16, txnid);
+    // A page is at most `MAX_PAGE_SIZE` (64 KiB) bytes: its length fits `upper`.
     let len = page.len() as u32;
-    wr_u32(page, 24, len);
+    let mut h = header_mut(page);
+    h.clear();
+    h.set_kind(kind);
+    h.set_identity(pgno, txnid);
+    h.set_upper(len);
 }
 
 /// Stamp the page number and writing transaction (done when a page is copied on write).
+/// Shorthand for `header_mut(page).set_identity(pgno, txnid)`.
 pub fn set_identity(page: &mut [u8], pgno: u64, txnid: u64) {
-    wr_u64(page, 8, pgno);
-    wr_u64(page, 16, txnid);
+    header_mut(page).set_identity(pgno, txnid);
+}
+
+/// The header of the first page of an overflow run of `run_len` pages starting at page
+/// `pgno`, written by transaction `txnid`: kind [`PageKind::Overflow`], the page number,
+/// the transaction id and the run length set, every other field 0, the checksum too.
+///
+/// The checksum covers the whole run, so the writer fills it in: it hashes
+/// [`checksum_input`] of this header, then the value and the zero padding up to the end
+/// of the run, and stores the result with [`PageHeaderMut::set_checksum`].
+///
+/// `Error::Internal` if `run_len` does not fit the header's u32 field (no value of at
+/// most 4 GiB - 1 bytes needs that many pages).
+pub fn overflow_head(pgno: u64, txnid: u64, run_len: u64) -> Result<[u8; HEADER]> {
+    let pages = u32::try_from(run_len).map_err(|_| {
+        Error::Internal(format!(
+            "page {pgno}: an overflow run of {run_len} pages does not fit the header"
+        ))
+    })?;
+    let mut head = [0u8; HEADER];
+    let mut h = header_mut(&mut head);
+    h.set_kind(PageKind::Overflow);
+    h.set_identity(pgno, txnid);
+    h.set_run_len(pages);
+    Ok(head)
+}
+
+/// The bytes a checksum covers: everything after the checksum field.
+#[inline]
+pub fn checksum_input(bytes: &[u8]) -> &[u8] {
+    bytes
+        .get(PageHeader::CHECKSUMMED_FROM..)
+        .unwrap_or_default()
 }
 
 /// crc32 of everything after the checksum field.
 pub fn compute_checksum(bytes: &[u8]) -> u32 {
-    crc32fast::hash(&bytes[4..])
+    crc32fast::hash(checksum_input(bytes))
 }
 
+/// Store the checksum of a page buffer in its header.
 pub fn stamp_checksum(bytes: &mut [u8]) {
     let c = compute_checksum(bytes);
-    wr_u32(bytes, 0, c);
+    header_mut(bytes).set_checksum(c);
 }
 
 /// The 4-byte big-endian, zero-padded key prefix stored in each slot.
@@ -200,16 +430,16 @@ impl<'a> Node<'a> {
     pub fn new(data: &'a [u8], pgno: u64) -> Result<Node<'a>> {
         // Every descent step runs this: one combined test on the fast path, the
         // specific error built out of line.
-        if data.len() >= HEADER + SLOT {
-            let leaf = match header_kind(data) {
+        if let Some(h) = PageHeader::new(data).filter(|_| data.len() >= HEADER + SLOT) {
+            let leaf = match h.kind() {
                 Some(PageKind::Leaf) => Some(true),
                 Some(PageKind::Branch) => Some(false),
                 _ => None,
             };
-            let count = header_count(data);
-            let upper = header_upper(data);
+            let count = h.count();
+            let upper = h.upper();
             if let Some(leaf) = leaf {
-                if header_pgno(data) == pgno
+                if h.pgno() == pgno
                     && count != 0
                     && HEADER + count * SLOT <= upper
                     && upper <= data.len()
@@ -230,10 +460,10 @@ impl<'a> Node<'a> {
     #[cold]
     #[inline(never)]
     fn header_error(data: &[u8], pgno: u64) -> Error {
-        if data.len() < HEADER + SLOT {
+        let Some(h) = PageHeader::new(data).filter(|_| data.len() >= HEADER + SLOT) else {
             return Error::corrupted(pgno, "page shorter than its header");
-        }
-        match header_kind(data) {
+        };
+        match h.kind() {
             Some(PageKind::Leaf | PageKind::Branch) => {}
             Some(k) => {
                 return Error::corrupted(
@@ -241,16 +471,13 @@ impl<'a> Node<'a> {
                     format!("expected a branch or leaf page, found {}", k.name()),
                 )
             }
-            None => return Error::corrupted(pgno, format!("unknown page kind {}", data[4])),
+            None => return Error::corrupted(pgno, format!("unknown page kind {}", h.kind_byte())),
         }
-        if header_pgno(data) != pgno {
-            return Error::corrupted(
-                pgno,
-                format!("page header names page {}", header_pgno(data)),
-            );
+        if h.pgno() != pgno {
+            return Error::corrupted(pgno, format!("page header names page {}", h.pgno()));
         }
-        let count = header_count(data);
-        let upper = header_upper(data);
+        let count = h.count();
+        let upper = h.upper();
         if HEADER + count * SLOT > upper || upper > data.len() {
             return Error::corrupted(
                 pgno,
@@ -269,7 +496,12 @@ impl<'a> Node<'a> {
         self.count as usize
     }
     pub fn txnid(&self) -> u64 {
-        header_txnid(self.data)
+        self.header().txnid()
+    }
+    /// The page header (all zero for [`Node::EMPTY`]).
+    #[inline]
+    pub fn header(&self) -> PageHeader<'a> {
+        PageHeader::new(self.data).unwrap_or(PageHeader::ZERO)
     }
     pub fn bytes(&self) -> &'a [u8] {
         self.data
@@ -301,7 +533,7 @@ impl<'a> Node<'a> {
     /// Byte offset and total length of entry `i` (key + body).
     pub fn entry_span(&self, i: usize) -> Result<(usize, usize)> {
         let (_, off, klen) = self.slot(i);
-        let upper = header_upper(self.data);
+        let upper = self.header().upper();
         let body = if self.leaf {
             let head_end = off + klen + LEAF_ENTRY_HEAD;
             let head = self
@@ -450,11 +682,16 @@ impl<'a> Node<'a> {
 }
 
 // ---- writing nodes (pages owned by the write transaction) ----
+//
+// Writers take page buffers of the file's page size, at most `MAX_PAGE_SIZE` (64 KiB):
+// every offset inside one fits the header's u32 fields and the slots' u16 offsets, and
+// a slot count (at most a page over `SLOT`) fits the u16 count.
 
 /// Free bytes between the slot array and the entry area.
 #[inline]
 pub fn gap(page: &[u8]) -> usize {
-    header_upper(page).saturating_sub(HEADER + header_count(page) * SLOT)
+    let h = header(page);
+    h.upper().saturating_sub(HEADER + h.count() * SLOT)
 }
 
 /// Bytes needed to hold an entry with this key and body, slot included.
@@ -469,22 +706,23 @@ pub fn usable(page_size: usize) -> usize {
     page_size - HEADER
 }
 
-/// Insert an entry at slot `i`. Returns false if it does not fit even after compaction.
+/// Insert an entry at slot `i`. Returns false if it does not fit even after compaction
+/// (or the page needs compacting and its entries do not decode).
 pub fn node_insert(page: &mut [u8], i: usize, key: &[u8], body: &[&[u8]]) -> bool {
     let body_len: usize = body.iter().map(|b| b.len()).sum();
     let need = entry_cost(key, body_len);
     if gap(page) < need {
         // Without holes, compaction cannot make room: skip counting the entries.
-        if page[5] & F_HOLES == 0 || live_bytes(page) + need > usable(page.len()) {
+        if !header(page).has_holes() || live_bytes(page) + need > usable(page.len()) {
             return false;
         }
-        compact(page);
-        if gap(page) < need {
+        if !compact(page) || gap(page) < need {
             return false;
         }
     }
-    let count = header_count(page);
-    let upper = header_upper(page) - key.len() - body_len;
+    let h = header(page);
+    let count = h.count();
+    let upper = h.upper() - key.len() - body_len;
     let mut at = upper;
     page[at..at + key.len()].copy_from_slice(key);
     at += key.len();
@@ -495,8 +733,10 @@ pub fn node_insert(page: &mut [u8], i: usize, key: &[u8], body: &[&[u8]]) -> boo
     let slot_at = HEADER + i * SLOT;
     page.copy_within(slot_at..HEADER + count * SLOT, slot_at + SLOT);
     write_slot(page, i, key, upper);
-    wr_u16(page, 6, (count + 1) as u16);
-    wr_u32(page, 24, upper as u32);
+    let mut h = header_mut(page);
+    // The entry and its slot fit the page: the new count and offset fit their fields.
+    h.set_count((count + 1) as u16);
+    h.set_upper(upper as u32);
     true
 }
 
@@ -508,38 +748,45 @@ fn write_slot(page: &mut [u8], i: usize, key: &[u8], offset: usize) {
     wr_u16(page, at + 6, key.len() as u16);
 }
 
-/// Remove slot `i`; its bytes become a hole reclaimed by the next compaction.
+/// Remove slot `i` (panics if there is none); its bytes become a hole reclaimed by the
+/// next compaction.
 pub fn node_remove(page: &mut [u8], i: usize) {
     // The entry's bytes join the holes count (nothing is added if the entry does not
     // decode: a count too small only makes the page look fuller).
-    let removed = Node::new(page, header_pgno(page))
+    let removed = Node::new(page, header(page).pgno())
         .and_then(|n| n.entry_span(i))
         .map_or(0, |(_, len)| len);
-    let count = header_count(page);
+    let count = header(page).count();
+    assert!(i < count, "node_remove: no slot {i} among {count}");
     let at = HEADER + i * SLOT;
     page.copy_within(at + SLOT..HEADER + count * SLOT, at);
-    wr_u16(page, 6, (count - 1) as u16);
+    let len = page.len() as u32;
+    let mut h = header_mut(page);
+    h.set_count((count - 1) as u16);
     if count == 1 {
-        let len = page.len() as u32;
-        wr_u32(page, 24, len);
-        page[5] &= !F_HOLES;
-        wr_u32(page, 28, 0);
+        h.set_upper(len);
+        h.set_holes_flag(false);
+        h.set_holes(0);
     } else {
-        page[5] |= F_HOLES;
-        let holes = header_holes(page).saturating_add(removed);
-        wr_u32(page, 28, u32::try_from(holes).unwrap_or(u32::MAX));
+        h.set_holes_flag(true);
+        let holes = h.read().holes().saturating_add(removed);
+        h.set_holes(u32::try_from(holes).unwrap_or(u32::MAX));
     }
 }
 
-/// Bytes of removed entries in the entry area since the page was last packed (header
-/// bytes 28..32; see `F_HOLES`). A hint kept by writers.
-pub fn header_holes(page: &[u8]) -> usize {
-    rd_u32(page, 28) as usize
-}
-
 /// Overwrite the child pointer of branch entry `i` in place.
+///
+/// `Error::Internal` if `pgno` is a leaf or has no entry `i` (the writer's path names
+/// only branch pages and their entries, so either is a bug).
 pub fn set_child(page: &mut [u8], pgno: u64, i: usize, child: u64) -> Result<()> {
     let node = Node::new(page, pgno)?;
+    if node.is_leaf() || i >= node.count() {
+        return Err(Error::Internal(format!(
+            "page {pgno}: no child pointer {i} to set in a {} page of {} entries",
+            if node.is_leaf() { "leaf" } else { "branch" },
+            node.count()
+        )));
+    }
     let (off, len) = node.entry_span(i)?;
     wr_u64(page, off + len - 8, child);
     Ok(())
@@ -548,7 +795,7 @@ pub fn set_child(page: &mut [u8], pgno: u64, i: usize, child: u64) -> Result<()>
 /// Bytes used by entries and slots (excluding holes).
 pub fn live_bytes(page: &[u8]) -> usize {
     // An entry that fails to decode counts 0, and so does a page whose header does.
-    let Ok(node) = Node::new(page, header_pgno(page)) else {
+    let Ok(node) = Node::new(page, header(page).pgno()) else {
         return 0;
     };
     if !node.is_leaf() {
@@ -575,10 +822,10 @@ fn used_bytes(page: &[u8]) -> usize {
 /// ([`F_HOLES`] clear), else counted. Never below [`live_bytes`], so a writer deciding
 /// whether entries fit errs only towards splitting.
 pub fn live_bytes_quick(page: &[u8]) -> usize {
-    if page[5] & F_HOLES == 0 {
-        used_bytes(page)
-    } else {
+    if header(page).has_holes() {
         live_bytes(page)
+    } else {
+        used_bytes(page)
     }
 }
 
@@ -590,35 +837,44 @@ pub fn live_bytes_quick(page: &[u8]) -> usize {
 /// an underfull page as it is, too large only proposes a merge, and `merge` counts the
 /// entries exactly before it changes anything.
 pub fn live_bytes_reach(page: &[u8], min: usize) -> bool {
-    let used = used_bytes(page);
-    let holes = if page[5] & F_HOLES == 0 {
-        0
-    } else {
-        header_holes(page)
-    };
-    used.saturating_sub(holes) >= min
+    let h = header(page);
+    let holes = if h.has_holes() { h.holes() } else { 0 };
+    used_bytes(page).saturating_sub(holes) >= min
 }
 
-/// Repack entries to the end of the page, removing holes.
-pub fn compact(page: &mut [u8]) {
+/// Repack entries to the end of the page, removing holes. Returns false, leaving the
+/// page as it was, if the page or an entry does not decode or the entries overlap so
+/// much that packed they would not fit (a damaged page).
+#[must_use]
+pub fn compact(page: &mut [u8]) -> bool {
     let copy = page.to_vec();
-    let pgno = header_pgno(&copy);
-    let Ok(node) = Node::new(&copy, pgno) else {
-        return;
+    let Ok(node) = Node::new(&copy, header(&copy).pgno()) else {
+        return false;
     };
+    // Decode every entry before moving any, so a bad one cannot leave the page half
+    // repacked.
+    let Ok(spans) = (0..node.count())
+        .map(|i| node.entry_span(i))
+        .collect::<Result<Vec<_>>>()
+    else {
+        return false;
+    };
+    let total: usize = spans.iter().map(|&(_, len)| len).sum();
+    if HEADER + node.count() * SLOT + total > page.len() {
+        return false;
+    }
     let mut upper = page.len();
-    for i in 0..node.count() {
-        let Ok((off, len)) = node.entry_span(i) else {
-            return;
-        };
+    for (i, (off, len)) in spans.into_iter().enumerate() {
         upper -= len;
         page[upper..upper + len].copy_from_slice(&copy[off..off + len]);
         let at = HEADER + i * SLOT;
         wr_u16(page, at + 4, upper as u16);
     }
-    wr_u32(page, 24, upper as u32);
-    page[5] &= !F_HOLES;
-    wr_u32(page, 28, 0);
+    let mut h = header_mut(page);
+    h.set_upper(upper as u32);
+    h.set_holes_flag(false);
+    h.set_holes(0);
+    true
 }
 
 /// An entry of a node as borrowed slices: its key and its body (everything after the
@@ -649,39 +905,71 @@ pub fn entries<'a>(node: &Node<'a>) -> Result<Vec<Item<'a>>> {
     Ok(items)
 }
 
-/// Rebuild `page` as a node of `kind` holding exactly `items`, which must fit.
-pub fn build(page: &mut [u8], kind: PageKind, pgno: u64, txnid: u64, items: &[Item<'_>]) {
-    init_header(page, kind, pgno, txnid);
-    // Entries go down from the page end in order, slots up from the header: no slot
-    // shifting and no per-entry fit check beyond this one running total.
+/// Rebuild `page` as a node of `kind` (branch or leaf) holding exactly `items`.
+///
+/// The writer sizes the items before it builds (splits, shifts and merges count their
+/// bytes), so items that do not fit, or a kind that is not a node kind, are a bug:
+/// `Error::Internal`, with the page left as it was.
+pub fn build(
+    page: &mut [u8],
+    kind: PageKind,
+    pgno: u64,
+    txnid: u64,
+    items: &[Item<'_>],
+) -> Result<()> {
+    if !matches!(kind, PageKind::Branch | PageKind::Leaf) {
+        return Err(Error::Internal(format!(
+            "page {pgno}: cannot build a {} page from node entries",
+            kind.name()
+        )));
+    }
+    // Entries go down from the page end in order, slots up from the header. Lay them out
+    // before writing anything: no slot shifting, and a refusal changes nothing.
     let mut upper = page.len();
-    let mut count = 0;
-    for e in items {
+    for (n, e) in items.iter().enumerate() {
         let len = e.key.len() + e.body.len();
-        let slots_end = HEADER + (count + 1) * SLOT;
+        let slots_end = HEADER + (n + 1) * SLOT;
         if upper < slots_end + len {
-            debug_assert!(false, "build: entries must fit");
-            break;
+            let total: usize = items.iter().map(Item::cost).sum();
+            return Err(Error::Internal(format!(
+                "page {pgno}: {} entries of {total} bytes (slots included) do not fit a {} \
+                 page of {} usable bytes",
+                items.len(),
+                kind.name(),
+                usable(page.len())
+            )));
         }
+        upper -= len;
+        if upper > usize::from(u16::MAX) || e.key.len() > usize::from(u16::MAX) {
+            return Err(Error::Internal(format!(
+                "page {pgno}: entry {n} (at {upper}, key of {} bytes) exceeds the 16-bit \
+                 slot fields",
+                e.key.len()
+            )));
+        }
+    }
+    init_header(page, kind, pgno, txnid);
+    let mut upper = page.len();
+    for (n, e) in items.iter().enumerate() {
+        let len = e.key.len() + e.body.len();
         upper -= len;
         page[upper..upper + e.key.len()].copy_from_slice(e.key);
         page[upper + e.key.len()..upper + len].copy_from_slice(e.body);
-        write_slot(page, count, e.key, upper);
-        count += 1;
+        write_slot(page, n, e.key, upper);
     }
-    wr_u16(page, 6, count as u16);
-    wr_u32(page, 24, upper as u32);
+    let mut h = header_mut(page);
+    // Every offset fits 16 bits (checked above), so the slot count does too.
+    h.set_count(items.len() as u16);
+    h.set_upper(upper as u32);
+    Ok(())
 }
 
 // ---- overflow runs ----
-// header as above with kind Overflow; byte 24..28 holds the run length in pages.
+// The first page carries the common header with kind Overflow and the run length
+// (`PageHeader::run_len`); see `overflow_head`.
 
 pub fn overflow_pages_needed(value_len: usize, page_size: usize) -> u64 {
     (HEADER + value_len).div_ceil(page_size) as u64
-}
-
-pub fn overflow_run_len(page: &[u8]) -> u64 {
-    rd_u32(page, 24) as u64
 }
 
 #[cfg(test)]
@@ -706,23 +994,23 @@ mod tests {
     #[test]
     fn removal_sets_the_holes_flag_and_compaction_clears_it() {
         let mut page = leaf(10, 100);
-        assert_eq!(page[5] & F_HOLES, 0);
+        assert!(!header(&page).has_holes());
         assert_eq!(live_bytes_quick(&page), live_bytes(&page));
         node_remove(&mut page, 3);
         node_remove(&mut page, 0);
         node_remove(&mut page, 7);
-        assert_ne!(page[5] & F_HOLES, 0);
+        assert!(header(&page).has_holes());
         // The header's holes count is exact: used bytes minus holes are the live bytes.
         let used = usable(PAGE) - gap(&page);
-        assert_eq!(used - header_holes(&page), live_bytes(&page));
+        assert_eq!(used - header(&page).holes(), live_bytes(&page));
         assert!(live_bytes_reach(&page, live_bytes(&page)));
         assert!(!live_bytes_reach(&page, live_bytes(&page) + 1));
         // With holes the quick count is the exact one, not the header's.
         assert_eq!(live_bytes_quick(&page), live_bytes(&page));
         assert!(usable(PAGE) - gap(&page) > live_bytes(&page));
-        compact(&mut page);
-        assert_eq!(page[5] & F_HOLES, 0);
-        assert_eq!(header_holes(&page), 0);
+        assert!(compact(&mut page));
+        assert!(!header(&page).has_holes());
+        assert_eq!(header(&page).holes(), 0);
         assert_eq!(live_bytes_quick(&page), live_bytes(&page));
         assert_eq!(Node::new(&page, 7).unwrap().count(), 7);
     }
@@ -731,8 +1019,8 @@ mod tests {
     fn removing_the_last_entry_leaves_an_empty_page_without_holes() {
         let mut page = leaf(1, 10);
         node_remove(&mut page, 0);
-        assert_eq!(page[5] & F_HOLES, 0);
-        assert_eq!(header_upper(&page), PAGE);
+        assert!(!header(&page).has_holes());
+        assert_eq!(header(&page).upper(), PAGE);
         assert_eq!(live_bytes_quick(&page), 0);
     }
 
@@ -762,7 +1050,7 @@ mod tests {
             &u64::MAX.to_be_bytes(),
             &[&head, &value]
         ));
-        assert_eq!(page[5] & F_HOLES, 0, "the insert compacted the page");
+        assert!(!header(&page).has_holes(), "the insert compacted the page");
         let node = Node::new(&page, 7).unwrap();
         assert_eq!(node.count(), n);
         assert_eq!(node.key(n - 1).unwrap(), u64::MAX.to_be_bytes());
@@ -773,7 +1061,7 @@ mod tests {
     fn a_clear_flag_on_a_page_with_holes_only_overstates_its_fill() {
         let mut page = leaf(12, 200);
         node_remove(&mut page, 5);
-        page[5] &= !F_HOLES; // as a damaged or foreign page might say
+        header_mut(&mut page).set_holes_flag(false); // as a damaged or foreign page might say
         assert!(live_bytes_quick(&page) >= live_bytes(&page));
         assert!(live_bytes_reach(&page, live_bytes(&page)));
     }
@@ -812,13 +1100,13 @@ mod tests {
         assert!(what(&page[..HEADER], 7).contains("shorter than its header"));
         assert!(what(&page, 8).contains("names page 7"));
         let mut bad = page.clone();
-        bad[4] = 0xEE;
+        bad[PageHeader::KIND] = 0xEE;
         assert!(what(&bad, 7).contains("unknown page kind"));
         let mut bad = page.clone();
-        wr_u32(&mut bad, 24, (PAGE + 1) as u32);
+        header_mut(&mut bad).set_upper((PAGE + 1) as u32);
         assert!(what(&bad, 7).contains("overlaps entry area"));
         let mut bad = page.clone();
-        wr_u16(&mut bad, 6, 0);
+        header_mut(&mut bad).set_count(0);
         assert!(what(&bad, 7).contains("empty node page"));
     }
 
@@ -843,8 +1131,299 @@ mod tests {
             .sum();
         assert_eq!(live_bytes(&page), decoded);
         assert!(live_bytes_quick(&page) >= decoded);
-        compact(&mut page);
+        assert!(compact(&mut page));
         assert_eq!(live_bytes_quick(&page), decoded);
+    }
+
+    #[test]
+    fn header_view_round_trips_every_field() {
+        let mut page = vec![0u8; PAGE];
+        let mut h = PageHeaderMut::new(&mut page).unwrap();
+        h.set_checksum(0xDEAD_BEEF);
+        h.set_kind(PageKind::Branch);
+        h.set_flags(0x80);
+        h.set_holes_flag(true);
+        h.set_count(0xABCD);
+        h.set_pgno(0x0102_0304_0506_0708);
+        h.set_txnid(u64::MAX - 1);
+        h.set_upper(0x1234_5678);
+        h.set_holes(0x8765_4321);
+        let r = h.read();
+        assert_eq!(r.checksum(), 0xDEAD_BEEF);
+        assert_eq!(r.kind(), Some(PageKind::Branch));
+        assert_eq!(r.kind_byte(), PageKind::Branch as u8);
+        assert_eq!(r.flags(), 0x80 | F_HOLES);
+        assert!(r.has_holes());
+        assert_eq!(r.count(), 0xABCD);
+        assert_eq!(r.pgno(), 0x0102_0304_0506_0708);
+        assert_eq!(r.txnid(), u64::MAX - 1);
+        assert_eq!(r.upper(), 0x1234_5678);
+        assert_eq!(
+            r.run_len(),
+            0x1234_5678,
+            "run length and upper share their bytes"
+        );
+        assert_eq!(r.holes(), 0x8765_4321);
+
+        let mut h = header_mut(&mut page);
+        h.set_holes_flag(false);
+        h.set_run_len(77);
+        h.set_identity(5, 6);
+        let r = header(&page);
+        assert_eq!(r.flags(), 0x80, "other flag bits are kept");
+        assert!(!r.has_holes());
+        assert_eq!((r.run_len(), r.upper()), (77, 77));
+        assert_eq!((r.pgno(), r.txnid()), (5, 6));
+
+        // The fields sit where docs/format.md says, little-endian.
+        assert_eq!(rd_u32(&page, 0), 0xDEAD_BEEF);
+        assert_eq!(page[4], PageKind::Branch as u8);
+        assert_eq!(page[5], 0x80);
+        assert_eq!(rd_u16(&page, 6), 0xABCD);
+        assert_eq!(rd_u64(&page, 8), 5);
+        assert_eq!(rd_u64(&page, 16), 6);
+        assert_eq!(rd_u32(&page, 24), 77);
+        assert_eq!(rd_u32(&page, 28), 0x8765_4321);
+        assert!(
+            page[HEADER..].iter().all(|&b| b == 0),
+            "nothing past the header"
+        );
+
+        // The shorthands read the same fields.
+        assert_eq!(header_kind(&page), Some(PageKind::Branch));
+        assert_eq!(header_count(&page), 0xABCD);
+        assert_eq!(header_pgno(&page), 5);
+        assert_eq!(header_txnid(&page), 6);
+        assert_eq!(header_upper(&page), 77);
+        assert_eq!(overflow_run_len(&page), 77);
+        assert_eq!(header_checksum(&page), 0xDEAD_BEEF);
+
+        header_mut(&mut page).clear();
+        assert!(page.iter().all(|&b| b == 0));
+        assert_eq!(header(&page).kind(), None);
+    }
+
+    #[test]
+    fn a_short_slice_makes_no_header_view() {
+        let mut page = vec![0u8; HEADER];
+        assert!(PageHeader::new(&page).is_some());
+        assert!(PageHeaderMut::new(&mut page).is_some());
+        for len in [0, 1, 4, HEADER - 1] {
+            assert!(PageHeader::new(&page[..len]).is_none(), "{len} bytes");
+            assert!(
+                PageHeaderMut::new(&mut page[..len]).is_none(),
+                "{len} bytes"
+            );
+        }
+        // Readers of file bytes turn a short page into a corruption error.
+        assert!(matches!(
+            crate::storage::snapshot::verify_checksum(&[0u8; 3], 9),
+            Err(Error::Corrupted { page: 9, .. })
+        ));
+        assert!(matches!(
+            crate::storage::snapshot::overflow_run(&[0u8; HEADER - 1], 9, 10, PAGE),
+            Err(Error::Corrupted { page: 9, .. })
+        ));
+        assert_eq!(Node::EMPTY.txnid(), 0);
+    }
+
+    #[test]
+    fn init_header_and_checksums_go_through_the_view() {
+        let mut page = vec![0xFFu8; PAGE];
+        init_header(&mut page, PageKind::Leaf, 42, 7);
+        let h = header(&page);
+        assert_eq!(h.kind(), Some(PageKind::Leaf));
+        assert_eq!((h.pgno(), h.txnid(), h.upper()), (42, 7, PAGE));
+        assert_eq!(
+            (h.count(), h.flags(), h.holes(), h.checksum()),
+            (0, 0, 0, 0)
+        );
+        stamp_checksum(&mut page);
+        assert_eq!(header(&page).checksum(), crc32fast::hash(&page[4..]));
+        assert_eq!(checksum_input(&page), &page[PageHeader::CHECKSUMMED_FROM..]);
+        assert_eq!(checksum_input(&page[..2]), &[] as &[u8]);
+    }
+
+    #[test]
+    fn an_overflow_head_passes_the_run_check() {
+        let value = vec![0x5Au8; 3 * PAGE];
+        let n = overflow_pages_needed(value.len(), PAGE);
+        let mut head = overflow_head(11, 3, n).unwrap();
+        let h = header(&head);
+        assert_eq!(h.kind(), Some(PageKind::Overflow));
+        assert_eq!((h.pgno(), h.txnid(), h.run_len()), (11, 3, n));
+        assert_eq!(
+            (h.flags(), h.count(), h.holes(), h.checksum()),
+            (0, 0, 0, 0)
+        );
+        // The writer hashes the header, the value and the padding, as one run.
+        let pad = n as usize * PAGE - HEADER - value.len();
+        let mut hasher = crc32fast::Hasher::new();
+        hasher.update(checksum_input(&head));
+        hasher.update(&value);
+        hasher.update(&vec![0u8; pad]);
+        header_mut(&mut head).set_checksum(hasher.finalize());
+        let mut run = head.to_vec();
+        run.extend_from_slice(&value);
+        run.resize(n as usize * PAGE, 0);
+        crate::storage::snapshot::verify_checksum(&run, 11).unwrap();
+        assert_eq!(
+            crate::storage::snapshot::overflow_run(&run, 11, value.len(), PAGE).unwrap(),
+            n
+        );
+        assert!(matches!(
+            overflow_head(11, 3, u64::from(u32::MAX) + 1),
+            Err(Error::Internal(_))
+        ));
+    }
+
+    /// Items borrowed from `keys` with `body` as every entry's body.
+    fn items<'a>(keys: &'a [Vec<u8>], body: &'a [u8]) -> Vec<Item<'a>> {
+        keys.iter().map(|k| Item { key: k, body }).collect()
+    }
+
+    #[test]
+    fn build_lays_out_entries_that_exactly_fit() {
+        let body = [0u8, 100, 0, 0, 0]
+            .into_iter()
+            .chain([7u8; 100])
+            .collect::<Vec<u8>>();
+        let keys: Vec<Vec<u8>> = (0u64..)
+            .map(|i| i.to_be_bytes().to_vec())
+            .take(200)
+            .collect();
+        let per = SLOT + 8 + body.len();
+        let n = usable(PAGE) / per;
+        let mut page = vec![0u8; PAGE];
+        build(&mut page, PageKind::Leaf, 7, 2, &items(&keys[..n], &body)).unwrap();
+        let node = Node::new(&page, 7).unwrap();
+        assert_eq!(node.count(), n);
+        assert_eq!(node.txnid(), 2);
+        for (i, key) in keys[..n].iter().enumerate() {
+            assert_eq!(node.key(i).unwrap(), &key[..]);
+        }
+        assert_eq!(live_bytes(&page), n * per);
+        assert_eq!(gap(&page), usable(PAGE) - n * per);
+
+        // Filling the last byte exactly is allowed.
+        let key = vec![b'z'; usable(PAGE) - (n - 1) * per - SLOT - body.len()];
+        let mut all = items(&keys[..n - 1], &body);
+        all.push(Item {
+            key: &key,
+            body: &body,
+        });
+        build(&mut page, PageKind::Leaf, 7, 2, &all).unwrap();
+        assert_eq!(gap(&page), 0);
+        let node = Node::new(&page, 7).unwrap();
+        assert_eq!(node.count(), n);
+        assert_eq!(node.key(n - 1).unwrap(), &key[..]);
+    }
+
+    /// Runs in every profile: `build` refuses entries that do not fit with an error, not
+    /// a debug assertion, and leaves the page as it was.
+    #[test]
+    fn build_refuses_entries_that_do_not_fit() {
+        let body = [1u8; 13];
+        let keys: Vec<Vec<u8>> = (0u64..400).map(|i| i.to_be_bytes().to_vec()).collect();
+        let per = SLOT + 8 + body.len();
+        let fit = usable(PAGE) / per;
+        assert!(fit < keys.len());
+        let mut page = leaf(3, 10);
+        let before = page.clone();
+        for n in [fit + 1, keys.len()] {
+            let res = build(&mut page, PageKind::Leaf, 7, 9, &items(&keys[..n], &body));
+            match res {
+                Err(Error::Internal(why)) => {
+                    assert!(
+                        why.contains("page 7") && why.contains("do not fit"),
+                        "{why}"
+                    )
+                }
+                other => panic!("{n} entries: expected Internal, got {other:?}"),
+            }
+            assert_eq!(page, before, "a refused build changes nothing");
+        }
+        // One byte too many: a key one byte longer than the exact fit.
+        let key = vec![b'z'; usable(PAGE) - SLOT - body.len() + 1];
+        let one = [Item {
+            key: &key,
+            body: &body,
+        }];
+        assert!(matches!(
+            build(&mut page, PageKind::Branch, 7, 9, &one),
+            Err(Error::Internal(_))
+        ));
+        assert_eq!(page, before);
+        // Not a node kind.
+        assert!(matches!(
+            build(
+                &mut page,
+                PageKind::Overflow,
+                7,
+                9,
+                &items(&keys[..1], &body)
+            ),
+            Err(Error::Internal(_))
+        ));
+        assert_eq!(page, before);
+    }
+
+    #[test]
+    fn set_child_refuses_leaves_and_missing_entries() {
+        let mut page = vec![0u8; PAGE];
+        init_header(&mut page, PageKind::Branch, 9, 1);
+        for i in 0..3u64 {
+            assert!(node_insert(
+                &mut page,
+                i as usize,
+                &[i as u8],
+                &[&i.to_le_bytes()]
+            ));
+        }
+        set_child(&mut page, 9, 2, 1234).unwrap();
+        assert_eq!(Node::new(&page, 9).unwrap().child(2).unwrap(), 1234);
+        let before = page.clone();
+        assert!(matches!(
+            set_child(&mut page, 9, 3, 1),
+            Err(Error::Internal(_))
+        ));
+        assert_eq!(page, before);
+        let mut lp = leaf(3, 10);
+        let before = lp.clone();
+        assert!(matches!(
+            set_child(&mut lp, 7, 0, 1),
+            Err(Error::Internal(_))
+        ));
+        assert_eq!(lp, before);
+    }
+
+    #[test]
+    fn compacting_a_page_with_a_bad_entry_changes_nothing() {
+        let mut page = leaf(10, 100);
+        node_remove(&mut page, 2);
+        // Entry 4's value length now reaches past the page end.
+        let node = Node::new(&page, 7).unwrap();
+        let (_, off, klen) = node.slot(4);
+        wr_u32(&mut page, off + klen + 1, PAGE as u32);
+        let before = page.clone();
+        assert!(!compact(&mut page));
+        assert_eq!(page, before);
+        // An insert that needs the compaction is refused rather than half done.
+        let head = [0u8, 200, 0, 0, 0];
+        let mut fill = 0;
+        while gap(&page) >= entry_cost(&[0; 8], 205) {
+            let key = (100 + fill as u64).to_be_bytes();
+            assert!(node_insert(
+                &mut page,
+                9 + fill,
+                &key,
+                &[&head, &[0u8; 200]]
+            ));
+            fill += 1;
+        }
+        let before = page.clone();
+        assert!(!node_insert(&mut page, 0, &[0; 8], &[&head, &[0u8; 200]]));
+        assert_eq!(page, before);
     }
 
     #[test]

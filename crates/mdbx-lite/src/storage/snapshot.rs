@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::format::meta::{Meta, FIRST_PAGE};
-use crate::format::page::{self, PageKind, HEADER};
+use crate::format::page::{self, PageHeader, PageKind, HEADER};
 use crate::os::map::Mapping;
 
 /// Where tree code gets pages from: a committed snapshot, or a write transaction
@@ -67,7 +67,7 @@ impl MappedPages {
 
 /// Check the stored checksum of a node page or an overflow run.
 pub(crate) fn verify_checksum(bytes: &[u8], pgno: u64) -> Result<()> {
-    let stored = page::header_checksum(bytes);
+    let stored = header_of(bytes, pgno)?.checksum();
     let actual = page::compute_checksum(bytes);
     if stored != actual {
         return Err(Error::corrupted(
@@ -78,18 +78,24 @@ pub(crate) fn verify_checksum(bytes: &[u8], pgno: u64) -> Result<()> {
     Ok(())
 }
 
+/// The header of page `pgno`, or `Corrupted` if `bytes` are too short to hold one.
+fn header_of(bytes: &[u8], pgno: u64) -> Result<PageHeader<'_>> {
+    PageHeader::new(bytes).ok_or_else(|| Error::corrupted(pgno, "page shorter than its header"))
+}
+
 /// Validate an overflow run head and return the run length in pages.
 pub(crate) fn overflow_run(head: &[u8], pgno: u64, len: usize, page_size: usize) -> Result<u64> {
-    if page::header_kind(head) != Some(PageKind::Overflow) {
+    let h = header_of(head, pgno)?;
+    if h.kind() != Some(PageKind::Overflow) {
         return Err(Error::corrupted(pgno, "expected an overflow page"));
     }
-    if page::header_pgno(head) != pgno {
+    if h.pgno() != pgno {
         return Err(Error::corrupted(
             pgno,
-            format!("page header names page {}", page::header_pgno(head)),
+            format!("page header names page {}", h.pgno()),
         ));
     }
-    let n = page::overflow_run_len(head);
+    let n = h.run_len();
     if n != page::overflow_pages_needed(len, page_size) {
         return Err(Error::corrupted(
             pgno,

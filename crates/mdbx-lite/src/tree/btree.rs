@@ -642,8 +642,8 @@ fn split(
     };
     let right = p.alloc_node(kind, rec)?;
     let txnid = p.txnid();
-    build(p.page_mut(pg)?, kind, pg, txnid, &items);
-    build(p.page_mut(right)?, kind, right, txnid, &right_items);
+    build(p.page_mut(pg)?, kind, pg, txnid, &items)?;
+    build(p.page_mut(right)?, kind, right, txnid, &right_items)?;
     Ok((sep, right))
 }
 
@@ -818,7 +818,7 @@ impl Shift {
             }
         }
         let txnid = p.txnid();
-        build(p.page_mut(self.pg)?, PageKind::Leaf, self.pg, txnid, kept);
+        build(p.page_mut(self.pg)?, PageKind::Leaf, self.pg, txnid, kept)?;
         let right_pg = if self.to_right { self.sib } else { self.pg };
         let ppage = p.page_mut(self.parent)?;
         node_remove(ppage, right_idx);
@@ -1055,7 +1055,7 @@ fn merge(
         PageKind::Branch
     };
     let txnid = p.txnid();
-    build(p.page_mut(new_left)?, kind, new_left, txnid, &items);
+    build(p.page_mut(new_left)?, kind, new_left, txnid, &items)?;
     if !leaf {
         // The two pages' children together must be distinct too.
         check_distinct_children(p, new_left)?;

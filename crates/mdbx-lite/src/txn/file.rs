@@ -13,7 +13,7 @@ use parking_lot::lock_api::ArcMutexGuard;
 use parking_lot::RawMutex;
 
 use crate::error::Result;
-use crate::format::page::{self, PageKind, HEADER};
+use crate::format::page::{self, HEADER};
 use crate::os::io::Storage;
 use crate::os::map::{Mapping, ReadAhead};
 use crate::txn::dirty::DirtyPages;
@@ -96,18 +96,14 @@ impl FileWriter {
     /// Write `value` as the overflow run of `n` pages at `pgno`, stamped with `txnid`:
     /// the head page's header, the value, zero padding to the run's end.
     pub fn write_overflow(&mut self, pgno: u64, n: u64, txnid: u64, value: &[u8]) -> Result<()> {
-        let mut head = vec![0u8; HEADER];
-        head[4] = PageKind::Overflow as u8;
-        page::wr_u64(&mut head, 8, pgno);
-        page::wr_u64(&mut head, 16, txnid);
-        page::wr_u32(&mut head, 24, n as u32);
+        let mut head = page::overflow_head(pgno, txnid, n)?;
         let total = n as usize * self.page_size;
         let pad = total - HEADER - value.len();
         let mut hasher = crc32fast::Hasher::new();
-        hasher.update(&head[4..]);
+        hasher.update(page::checksum_input(&head));
         hasher.update(value);
         hasher.update(&vec![0u8; pad]);
-        page::wr_u32(&mut head, 0, hasher.finalize());
+        page::header_mut(&mut head).set_checksum(hasher.finalize());
         self.ensure_len((pgno + n) * self.page_size as u64)?;
         let off = pgno * self.page_size as u64;
         self.storage.write_at(&head, off)?;
