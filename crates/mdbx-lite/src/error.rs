@@ -32,10 +32,14 @@ pub enum Error {
         /// The page size [`crate::EnvBuilder::page_size`] asked for.
         requested: u32,
     },
-    /// A page's bytes are inconsistent; `page` names it, `what` says how.
+    /// A page's bytes are inconsistent; `page` names it, `kind` classifies the damage
+    /// and `what` says exactly how. The file is damaged (a backup or `check` helps);
+    /// compare [`Error::Internal`], a bug of mdbx-lite's own.
     Corrupted {
         /// The page found inconsistent (0 for the file as a whole or its first meta).
         page: u64,
+        /// What kind of damage it is.
+        kind: Corruption,
         /// What is wrong with it.
         what: String,
     },
@@ -77,10 +81,63 @@ pub enum Error {
     Internal(String),
 }
 
+/// The kinds of damage [`Error::Corrupted`] reports, so that a caller can tell, say, a
+/// torn or bit-flipped page (`Checksum`) from a structural contradiction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Corruption {
+    /// A page's checksum does not match its bytes (a torn write, a flipped bit).
+    Checksum,
+    /// A page header contradicts where the page was reached: another page number, an
+    /// unknown kind, or a header cut short.
+    Header,
+    /// A node's slots or entries do not fit its page, or contradict each other.
+    Layout,
+    /// Keys out of order, or outside the range the parent's separators give them.
+    Order,
+    /// The tree's shape: deeper than its record or the maximum, a page reachable twice,
+    /// neighbours of different kinds.
+    Shape,
+    /// An overflow run that cannot hold its value, or whose head is not an overflow page.
+    Overflow,
+    /// A page number, run or the file itself outside the allocated range or the file's
+    /// length (a truncated file, say).
+    Bounds,
+    /// The free tree contradicts the pages in use: a page listed free twice, listed
+    /// while reachable, outside the file, or a free record of the wrong size.
+    FreeSpace,
+    /// The meta pages or a table record: none valid, inconsistent, or out of ids.
+    Meta,
+}
+
+impl Corruption {
+    /// A short name, as printed in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Corruption::Checksum => "checksum",
+            Corruption::Header => "header",
+            Corruption::Layout => "layout",
+            Corruption::Order => "key order",
+            Corruption::Shape => "tree shape",
+            Corruption::Overflow => "overflow run",
+            Corruption::Bounds => "bounds",
+            Corruption::FreeSpace => "free space",
+            Corruption::Meta => "meta",
+        }
+    }
+}
+
+impl fmt::Display for Corruption {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 impl Error {
-    pub(crate) fn corrupted(page: u64, what: impl Into<String>) -> Error {
+    pub(crate) fn corrupted(kind: Corruption, page: u64, what: impl Into<String>) -> Error {
         Error::Corrupted {
             page,
+            kind,
             what: what.into(),
         }
     }
@@ -130,7 +187,9 @@ impl fmt::Display for Error {
                 f,
                 "page size mismatch: the file uses {file} bytes, {requested} was requested"
             ),
-            Error::Corrupted { page, what } => write!(f, "corrupted page {page}: {what}"),
+            Error::Corrupted { page, kind, what } => {
+                write!(f, "corrupted page {page} ({kind}): {what}")
+            }
             Error::KeyTooLarge { len, max } => {
                 write!(f, "key of {len} bytes exceeds the maximum of {max} bytes")
             }

@@ -35,7 +35,7 @@ pub use api::env::{lock_path, Durability, Env, EnvBuilder};
 pub use api::transaction::{
     PutFlags, ReadTable, ReadTxn, TableMut, TableRead, TableStat, WriteTxn,
 };
-pub use error::{Error, Result};
+pub use error::{Corruption, Error, Result};
 pub use os::io;
 pub use os::map::ReadAhead;
 pub use storage::readers::ReaderInfo;

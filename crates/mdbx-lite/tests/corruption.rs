@@ -1096,7 +1096,7 @@ fn assert_write_refused(
         w.commit()
     });
     let what = match r {
-        Err(Error::Corrupted { page, what }) => format!("page {page}: {what}"),
+        Err(Error::Corrupted { page, what, .. }) => format!("page {page}: {what}"),
         other => panic!("write should fail with Corrupted, got {other:?}"),
     };
     drop(env);
@@ -1408,4 +1408,77 @@ fn separators_out_of_order_are_refused_by_writes() {
     for k in near.iter().step_by(9) {
         assert_write_refused(&path, |w| w.open_table("t")?.put(k, b"x"));
     }
+}
+
+/// `Error::Corrupted` says what kind of damage it found: a flipped byte under checksum
+/// verification, a free tree that lists a live page, a file cut short.
+#[test]
+fn corruption_errors_carry_their_kind() {
+    use mdbx_lite::Corruption;
+    let kind_of = |r: mdbx_lite::Result<()>| match r {
+        Err(Error::Corrupted { kind, .. }) => kind,
+        other => panic!("expected Corrupted, got {other:?}"),
+    };
+    let (dir, pristine, env) = pristine_t_and_u();
+    let (u_root, _) = table_root(&env, "u");
+    let (leaf, offset, mut list) = free_chunk(&env, 3);
+    let high_water = env
+        .metas()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m.meta.as_ref().ok().map(|m| m.high_water))
+        .max()
+        .unwrap();
+    drop(env);
+
+    // A flipped byte in u's root leaf, read with checksum verification.
+    let mut bytes = pristine.clone();
+    bytes[u_root as usize * PS + PS - 1] ^= 0x40;
+    let path = dir.path().join("flipped");
+    fs::write(&path, &bytes).unwrap();
+    let env = Env::builder()
+        .read_only(true)
+        .verify_checksums(true)
+        .open(&path)
+        .unwrap();
+    let r = env.begin_read().unwrap();
+    let key = &u_entries()[0].0;
+    let got = r.open_table("u").and_then(|t| t.get(key).map(|_| ()));
+    assert_eq!(kind_of(got), Corruption::Checksum);
+    drop((r, env));
+
+    // The free tree lists u's root leaf: a write that would reuse it is refused.
+    let mut bytes = pristine.clone();
+    list[0] = (u_root, 2);
+    list.sort_unstable();
+    let at = leaf as usize * PS + offset + 12 + 5;
+    for (i, (p, b)) in list.iter().enumerate() {
+        bytes[at + i * 16..at + i * 16 + 8].copy_from_slice(&p.to_le_bytes());
+        bytes[at + i * 16 + 8..at + i * 16 + 16].copy_from_slice(&b.to_le_bytes());
+    }
+    seal_page(&mut bytes, leaf);
+    let path = dir.path().join("listed");
+    fs::write(&path, &bytes).unwrap();
+    let env = Env::open(&path).unwrap();
+    let got = env.begin_write().and_then(|mut w| {
+        rewrite_t(&mut w)?;
+        w.commit()
+    });
+    assert_eq!(kind_of(got), Corruption::FreeSpace);
+    drop(env);
+
+    // The file cut short of the pages its meta allocates.
+    let path = dir.path().join("short");
+    fs::write(&path, &pristine[..(high_water as usize - 1) * PS]).unwrap();
+    let got = Env::builder().read_only(true).open(&path).map(|_| ());
+    let e = got
+        .as_ref()
+        .err()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    assert_eq!(kind_of(got), Corruption::Bounds);
+    assert!(
+        e.contains("corrupted page") && e.contains("(bounds)"),
+        "{e}"
+    );
 }

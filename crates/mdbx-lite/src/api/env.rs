@@ -9,7 +9,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use crate::api::transaction::{ReadTxn, WriteTxn};
-use crate::error::{io_context, Error, Result};
+use crate::error::{io_context, Corruption, Error, Result};
 use crate::format::meta::{Meta, MAX_PAGE_SIZE, MIN_PAGE_SIZE};
 use crate::os::files::{fsync_parent, open_lock_file, real_path};
 use crate::os::io::{FileStorage, Storage, StorageLayer};
@@ -692,6 +692,7 @@ impl EnvInner {
         } else {
             let Some(steady) = pair.other.filter(|m| m.steady) else {
                 return Err(Error::corrupted(
+                    Corruption::Meta,
                     head.slot,
                     "a weak meta without a steady one beside it",
                 ));

@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::api::env::{Durability, EnvInner, ANOTHER_ENV_WRITES};
-use crate::error::{Error, Result};
+use crate::error::{Corruption, Error, Result};
 use crate::format::meta::{Meta, TableRecord};
 use crate::storage::metas::write_meta;
 use crate::storage::snapshot::{MappedPages, PageSource, Snapshot};
@@ -384,7 +384,11 @@ impl WriteTxn {
         // exactly the maximum is refused when the commit saves the free tree.
         let Some(txnid) = base.txnid.checked_add(1) else {
             env.unlock_writer();
-            return Err(Error::corrupted(base.slot, "transaction id cannot advance"));
+            return Err(Error::corrupted(
+                Corruption::Meta,
+                base.slot,
+                "transaction id cannot advance",
+            ));
         };
         let setup = PagerSetup {
             storage: env.storage.clone(),

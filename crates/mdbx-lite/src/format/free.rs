@@ -7,7 +7,7 @@
 //! specifies the layout; decoding checks lengths only, the meaning is the writer's and
 //! the checker's to verify.
 
-use crate::error::{Error, Result};
+use crate::error::{Corruption, Error, Result};
 use crate::format::page;
 
 /// Bytes of a free-tree key: freeing transaction (8) and chunk number (4).
@@ -28,6 +28,7 @@ pub(crate) fn free_key(txnid: u64, chunk: u32) -> [u8; FREE_KEY_LEN] {
 pub(crate) fn parse_free_key(key: &[u8], page: u64) -> Result<(u64, u32)> {
     if key.len() != FREE_KEY_LEN {
         return Err(Error::corrupted(
+            Corruption::FreeSpace,
             page,
             format!("free-tree key of {} bytes", key.len()),
         ));
@@ -51,6 +52,7 @@ pub(crate) fn parse_free_entries(
 ) -> Result<impl Iterator<Item = (u64, u64)> + '_> {
     if !v.len().is_multiple_of(FREE_ENTRY_LEN) {
         return Err(Error::corrupted(
+            Corruption::FreeSpace,
             page,
             format!("free-tree value of {} bytes", v.len()),
         ));

@@ -11,7 +11,7 @@
 //! loss any of them may be missing. The steady meta in the other slot is never
 //! overwritten while a weak meta depends on it.
 
-use crate::error::{Error, Result};
+use crate::error::{Corruption, Error, Result};
 use crate::format::page::{self, rd_u32, rd_u64, wr_u32, wr_u64, PageKind, HEADER};
 
 pub const MAGIC: [u8; 8] = *b"MDBXLITE";
@@ -113,6 +113,7 @@ impl TableRecord {
     pub fn decode(b: &[u8], page: u64) -> Result<TableRecord> {
         if b.len() != TABLE_RECORD_LEN {
             return Err(Error::corrupted(
+                Corruption::Meta,
                 page,
                 format!("table record of {} bytes", b.len()),
             ));
@@ -128,6 +129,7 @@ impl TableRecord {
         };
         if rec.depth as usize > page::MAX_DEPTH || (rec.root == 0) != (rec.depth == 0) {
             return Err(Error::corrupted(
+                Corruption::Meta,
                 page,
                 format!(
                     "table record with root {} and depth {}",
@@ -319,6 +321,7 @@ pub fn next_txnid(txnid: u64, slot: u64) -> Result<u64> {
         .filter(|&t| t <= MAX_TXNID)
         .ok_or_else(|| {
             Error::corrupted(
+                Corruption::Meta,
                 slot,
                 format!(
                     "transaction id {txnid} is at the maximum ({MAX_TXNID}): no later \

@@ -11,7 +11,7 @@
 
 use std::cmp::Ordering;
 
-use crate::error::{Error, Result};
+use crate::error::{Corruption, Error, Result};
 
 /// Bytes of the common page header.
 pub const HEADER: usize = 32;
@@ -461,30 +461,42 @@ impl<'a> Node<'a> {
     #[inline(never)]
     fn header_error(data: &[u8], pgno: u64) -> Error {
         let Some(h) = PageHeader::new(data).filter(|_| data.len() >= HEADER + SLOT) else {
-            return Error::corrupted(pgno, "page shorter than its header");
+            return Error::corrupted(Corruption::Header, pgno, "page shorter than its header");
         };
         match h.kind() {
             Some(PageKind::Leaf | PageKind::Branch) => {}
             Some(k) => {
                 return Error::corrupted(
+                    Corruption::Header,
                     pgno,
                     format!("expected a branch or leaf page, found {}", k.name()),
                 )
             }
-            None => return Error::corrupted(pgno, format!("unknown page kind {}", h.kind_byte())),
+            None => {
+                return Error::corrupted(
+                    Corruption::Header,
+                    pgno,
+                    format!("unknown page kind {}", h.kind_byte()),
+                )
+            }
         }
         if h.pgno() != pgno {
-            return Error::corrupted(pgno, format!("page header names page {}", h.pgno()));
+            return Error::corrupted(
+                Corruption::Header,
+                pgno,
+                format!("page header names page {}", h.pgno()),
+            );
         }
         let count = h.count();
         let upper = h.upper();
         if HEADER + count * SLOT > upper || upper > data.len() {
             return Error::corrupted(
+                Corruption::Layout,
                 pgno,
                 format!("slot array ({count} entries) overlaps entry area at {upper}"),
             );
         }
-        Error::corrupted(pgno, "empty node page")
+        Error::corrupted(Corruption::Layout, pgno, "empty node page")
     }
 
     #[inline]
@@ -556,7 +568,7 @@ impl<'a> Node<'a> {
     }
 
     fn bad(&self, i: usize, what: &str) -> Error {
-        Error::corrupted(self.pgno, format!("entry {i}: {what}"))
+        Error::corrupted(Corruption::Layout, self.pgno, format!("entry {i}: {what}"))
     }
 
     /// Key of entry `i`.

@@ -1,7 +1,7 @@
 //! The two meta pages on disk: reading and classifying them, writing one, creating an
 //! empty database, and replacing a weak meta left by a previous boot.
 
-use crate::error::{Error, Result};
+use crate::error::{Corruption, Error, Result};
 use crate::format::meta::{next_txnid, Meta, MetaProblem, FORMAT_VERSION, MAX_PAGE_SIZE, META_LEN};
 use crate::os::io::Storage;
 
@@ -169,11 +169,12 @@ pub(crate) fn read_meta_pair(
     if stale_weak.is_some() {
         return Err(Error::Corrupted {
             page: 0,
+            kind: Corruption::Meta,
             what: "the only valid meta is a weak one from before a restart".into(),
         });
     }
     let (Err(e0), Err(e1)) = (first, second) else {
-        return Err(Error::corrupted(0, "no usable meta"));
+        return Err(Error::corrupted(Corruption::Meta, 0, "no usable meta"));
     };
     for e in [&e0, &e1] {
         if let MetaProblem::Version(v) = e {
@@ -194,6 +195,7 @@ pub(crate) fn read_meta_pair(
     } else {
         Err(Error::Corrupted {
             page: 0,
+            kind: Corruption::Meta,
             what: format!("both meta pages are invalid (page 0: {e0}; page 1: {e1})"),
         })
     }
@@ -205,6 +207,7 @@ pub(crate) fn check_length(meta: &Meta, len: u64) -> Result<()> {
     if need > len {
         let have = len / meta.page_size as u64;
         return Err(Error::corrupted(
+            Corruption::Bounds,
             have,
             format!(
                 "file is truncated: {} pages allocated, only {have} present ({len} bytes)",

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::error::{Error, Result};
+use crate::error::{Corruption, Error, Result};
 use crate::format::meta::{Meta, FIRST_PAGE};
 use crate::format::page::{self, PageHeader, PageKind, HEADER};
 use crate::os::map::Mapping;
@@ -35,6 +35,7 @@ impl MappedPages {
     pub fn raw(&self, pgno: u64) -> Result<&[u8]> {
         if pgno < FIRST_PAGE || pgno >= self.high_water {
             return Err(Error::corrupted(
+                Corruption::Bounds,
                 pgno,
                 format!(
                     "page number outside the allocated range [2, {})",
@@ -45,7 +46,13 @@ impl MappedPages {
         let off = (pgno as usize).saturating_mul(self.page_size);
         self.map
             .get(off, self.page_size, self.bound())
-            .ok_or_else(|| Error::corrupted(pgno, "page lies beyond the end of the file"))
+            .ok_or_else(|| {
+                Error::corrupted(
+                    Corruption::Bounds,
+                    pgno,
+                    "page lies beyond the end of the file",
+                )
+            })
     }
 
     /// Bytes of `n` whole pages starting at `pgno` (all below the high-water mark).
@@ -53,15 +60,20 @@ impl MappedPages {
         let end = pgno.checked_add(n).filter(|e| *e <= self.high_water);
         if pgno < FIRST_PAGE || end.is_none() {
             return Err(Error::corrupted(
+                Corruption::Bounds,
                 pgno,
                 format!("page run of {n} pages outside [2, {})", self.high_water),
             ));
         }
         let off = (pgno as usize).saturating_mul(self.page_size);
         let len = (n as usize).saturating_mul(self.page_size);
-        self.map
-            .get(off, len, self.bound())
-            .ok_or_else(|| Error::corrupted(pgno, "page run lies beyond the end of the file"))
+        self.map.get(off, len, self.bound()).ok_or_else(|| {
+            Error::corrupted(
+                Corruption::Bounds,
+                pgno,
+                "page run lies beyond the end of the file",
+            )
+        })
     }
 }
 
@@ -71,6 +83,7 @@ pub(crate) fn verify_checksum(bytes: &[u8], pgno: u64) -> Result<()> {
     let actual = page::compute_checksum(bytes);
     if stored != actual {
         return Err(Error::corrupted(
+            Corruption::Checksum,
             pgno,
             format!("checksum mismatch (stored {stored:08x}, computed {actual:08x})"),
         ));
@@ -80,17 +93,23 @@ pub(crate) fn verify_checksum(bytes: &[u8], pgno: u64) -> Result<()> {
 
 /// The header of page `pgno`, or `Corrupted` if `bytes` are too short to hold one.
 fn header_of(bytes: &[u8], pgno: u64) -> Result<PageHeader<'_>> {
-    PageHeader::new(bytes).ok_or_else(|| Error::corrupted(pgno, "page shorter than its header"))
+    PageHeader::new(bytes)
+        .ok_or_else(|| Error::corrupted(Corruption::Header, pgno, "page shorter than its header"))
 }
 
 /// Validate an overflow run head and return the run length in pages.
 pub(crate) fn overflow_run(head: &[u8], pgno: u64, len: usize, page_size: usize) -> Result<u64> {
     let h = header_of(head, pgno)?;
     if h.kind() != Some(PageKind::Overflow) {
-        return Err(Error::corrupted(pgno, "expected an overflow page"));
+        return Err(Error::corrupted(
+            Corruption::Overflow,
+            pgno,
+            "expected an overflow page",
+        ));
     }
     if h.pgno() != pgno {
         return Err(Error::corrupted(
+            Corruption::Header,
             pgno,
             format!("page header names page {}", h.pgno()),
         ));
@@ -98,6 +117,7 @@ pub(crate) fn overflow_run(head: &[u8], pgno: u64, len: usize, page_size: usize)
     let n = h.run_len();
     if n != page::overflow_pages_needed(len, page_size) {
         return Err(Error::corrupted(
+            Corruption::Overflow,
             pgno,
             format!("overflow run of {n} pages cannot hold a value of {len} bytes"),
         ));

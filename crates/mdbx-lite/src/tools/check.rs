@@ -128,7 +128,7 @@ impl<'a> Checker<'a> {
 
     fn error(&mut self, e: Error) {
         match e {
-            Error::Corrupted { page, what } => self.problem(Some(page), what),
+            Error::Corrupted { page, what, .. } => self.problem(Some(page), what),
             other => self.problem(None, other.to_string()),
         }
     }

@@ -596,7 +596,13 @@ impl Env {
             .pages
             .map
             .get(pgno as usize * ps, ps, bound)
-            .ok_or_else(|| Error::corrupted(pgno, "page lies beyond the end of the file"))?;
+            .ok_or_else(|| {
+                Error::corrupted(
+                    crate::error::Corruption::Bounds,
+                    pgno,
+                    "page lies beyond the end of the file",
+                )
+            })?;
         let map = PageMap::build(&snap.pages, &snap.meta);
         let metas = [
             decode_meta(snap, 0, file_bytes, None).ok().map(|m| m.txnid),

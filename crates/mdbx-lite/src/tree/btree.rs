@@ -15,7 +15,7 @@
 
 use std::borrow::Cow;
 
-use crate::error::{Error, Result};
+use crate::error::{Corruption, Error, Result};
 use crate::format::meta::TableRecord;
 use crate::format::page::{
     self, build, entries, header_count, live_bytes_quick, node_insert, node_remove, usable, Item,
@@ -72,6 +72,7 @@ pub(crate) fn node_at<S: PageSource + ?Sized>(src: &S, pgno: u64, leaf: bool) ->
     }
     if node.is_leaf() != leaf {
         return Err(Error::corrupted(
+            Corruption::Shape,
             pgno,
             if leaf {
                 "branch page where the tree depth expects a leaf"
@@ -87,7 +88,11 @@ pub(crate) fn node_at<S: PageSource + ?Sized>(src: &S, pgno: u64, leaf: bool) ->
 fn checked_depth(rec: &TableRecord) -> Result<usize> {
     let depth = rec.depth as usize;
     if depth == 0 || depth > MAX_DEPTH {
-        return Err(Error::corrupted(rec.root, format!("tree depth {depth}")));
+        return Err(Error::corrupted(
+            Corruption::Shape,
+            rec.root,
+            format!("tree depth {depth}"),
+        ));
     }
     Ok(depth)
 }
@@ -151,7 +156,11 @@ impl DescentCheck {
     ) -> Result<()> {
         let (pg, n) = (node.pgno, node.count());
         if node.key_len(0) != 0 {
-            return Err(Error::corrupted(pg, "branch entry 0 has a key"));
+            return Err(Error::corrupted(
+                Corruption::Layout,
+                pg,
+                "branch entry 0 has a key",
+            ));
         }
         let bound = |i: usize| KeyRef {
             page: pg,
@@ -168,6 +177,7 @@ impl DescentCheck {
         };
         if disorder {
             return Err(Error::corrupted(
+                Corruption::Order,
                 pg,
                 format!("separators around entry {idx} out of order"),
             ));
@@ -175,6 +185,7 @@ impl DescentCheck {
         if let (Some(first), Some(last)) = (lo.or(hi), hi.or(lo)) {
             if self.outside(src, node, first, last)? {
                 return Err(Error::corrupted(
+                    Corruption::Order,
                     pg,
                     format!("entry {idx}: separators outside the range the parent gives the page"),
                 ));
@@ -195,6 +206,7 @@ impl DescentCheck {
         };
         if self.outside(src, node, at(0), at(node.count() - 1))? {
             return Err(Error::corrupted(
+                Corruption::Order,
                 node.pgno,
                 "leaf keys outside the range the parent gives the page",
             ));
@@ -285,6 +297,7 @@ fn check_distinct_children(p: &impl PageWrite, pg: u64) -> Result<()> {
     let n = node.count();
     let twice = |c: u64| {
         Error::corrupted(
+            Corruption::Shape,
             c,
             format!("page reachable twice: branch page {pg} points at it twice"),
         )
@@ -334,6 +347,7 @@ fn touch_child(
     let copied = new_child != child;
     if !copied && parent_copied {
         return Err(Error::corrupted(
+            Corruption::Shape,
             child,
             format!(
                 "page reachable twice: committed branch page {parent} points at a page this \
@@ -611,7 +625,11 @@ fn split(
     let old = p.page(pg)?.to_vec();
     let node = Node::new(&old, pg)?;
     if node.is_leaf() != leaf {
-        return Err(Error::corrupted(pg, "page kind changed during a split"));
+        return Err(Error::corrupted(
+            Corruption::Shape,
+            pg,
+            "page kind changed during a split",
+        ));
     }
     let mut items = entries(&node)?;
     let n = items.len();
@@ -777,7 +795,11 @@ impl Shift {
             // The moved entries must sort on the far side of the neighbour's keys.
             let sib = Node::new(p.page(self.sib)?, self.sib)?;
             if !sib.is_leaf() {
-                return Err(Error::corrupted(self.sib, "branch page beside a leaf"));
+                return Err(Error::corrupted(
+                    Corruption::Shape,
+                    self.sib,
+                    "branch page beside a leaf",
+                ));
             }
             let in_order = if self.to_right {
                 items[n - 1].key < sib.key(0)?
@@ -786,6 +808,7 @@ impl Shift {
             };
             if !in_order {
                 return Err(Error::corrupted(
+                    Corruption::Order,
                     self.sib,
                     format!("keys out of order with neighbouring page {}", self.pg),
                 ));
@@ -1031,6 +1054,7 @@ fn merge(
     );
     if lnode.is_leaf() != leaf || rnode.is_leaf() != leaf {
         return Err(Error::corrupted(
+            Corruption::Shape,
             right_pg,
             "sibling pages of different kinds",
         ));
@@ -1084,6 +1108,7 @@ fn check_seam(left: &Node<'_>, sep: &[u8], right: &Node<'_>) -> Result<()> {
     };
     if last.is_some_and(|k| k >= sep) || first.is_some_and(|k| k < sep) {
         return Err(Error::corrupted(
+            Corruption::Order,
             right.pgno,
             format!(
                 "keys of pages {} and {} out of order around their separator",
@@ -1113,7 +1138,11 @@ fn free_subtree(
     levels: usize,
 ) -> Result<()> {
     if levels == 0 || levels > MAX_DEPTH {
-        return Err(Error::corrupted(pg, "tree deeper than its record says"));
+        return Err(Error::corrupted(
+            Corruption::Shape,
+            pg,
+            "tree deeper than its record says",
+        ));
     }
     let leaf = levels == 1;
     let (children, overflows) = {
@@ -1195,12 +1224,12 @@ mod tests {
             self.pages
                 .get(&pgno)
                 .map(|p| &p[..])
-                .ok_or_else(|| Error::corrupted(pgno, "no such page"))
+                .ok_or_else(|| Error::corrupted(Corruption::Bounds, pgno, "no such page"))
         }
         fn overflow(&self, pgno: u64, len: usize) -> Result<&[u8]> {
             match self.runs.get(&pgno) {
                 Some(v) if v.len() == len => Ok(v),
-                _ => Err(Error::corrupted(pgno, "no such run")),
+                _ => Err(Error::corrupted(Corruption::Bounds, pgno, "no such run")),
             }
         }
     }

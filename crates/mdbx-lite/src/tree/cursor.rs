@@ -5,7 +5,7 @@
 
 use std::ops::Bound;
 
-use crate::error::Result;
+use crate::error::{Corruption, Result};
 use crate::format::meta::TableRecord;
 use crate::format::page::{Node, MAX_DEPTH};
 use crate::tree::btree::{node_at, value_bytes};
@@ -89,6 +89,7 @@ impl<'a, S: PageSource + ?Sized> RawCursor<'a, S> {
         }
         if self.rec.depth as usize > MAX_DEPTH {
             return Err(crate::Error::corrupted(
+                Corruption::Shape,
                 self.rec.root,
                 "tree deeper than the maximum",
             ));

@@ -14,12 +14,16 @@
 use std::collections::BTreeSet;
 use std::ops::Range;
 
-use crate::error::{Error, Result};
+use crate::error::{Corruption, Error, Result};
 use crate::txn::dirty::{listed_twice, DirtyPages, PageMap};
 
 /// The error for a page this transaction stopped using that the free tree also lists.
 fn both_used_and_free(p: u64) -> Error {
-    Error::corrupted(p, "page both in use and listed in the free tree")
+    Error::corrupted(
+        Corruption::FreeSpace,
+        p,
+        "page both in use and listed in the free tree",
+    )
 }
 
 /// The write transaction's page numbers: the pool, the high-water mark, fresh overflow
@@ -171,6 +175,7 @@ impl Allocator {
         pages.sort_unstable();
         if let Some(w) = pages.windows(2).find(|w| w[0] == w[1]) {
             return Err(Error::corrupted(
+                Corruption::Shape,
                 w[0],
                 "page reachable twice: this transaction freed it twice",
             ));

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use crate::error::{Error, Result};
+use crate::error::{Corruption, Error, Result};
 
 /// Hashes page numbers for the dirty-page maps: one multiply (Fibonacci hashing).
 /// Page numbers are not attacker-chosen keys and SipHash showed up in profiles; the
@@ -36,7 +36,7 @@ pub(crate) type PageMap<V> = HashMap<u64, V, BuildHasherDefault<PageHasher>>;
 /// The error for a page the allocator hands out while this transaction still uses it:
 /// the free tree lists it twice.
 pub(crate) fn listed_twice(p: u64) -> Error {
-    Error::corrupted(p, "page listed free twice")
+    Error::corrupted(Corruption::FreeSpace, p, "page listed free twice")
 }
 
 /// Pages this transaction wrote, held in memory until commit.
@@ -144,7 +144,7 @@ mod tests {
         let b = d.buffer();
         let e = d.insert(7, b).unwrap_err();
         assert!(
-            matches!(&e, Error::Corrupted { page: 7, what } if what.contains("twice")),
+            matches!(&e, Error::Corrupted { page: 7, kind: Corruption::FreeSpace, what } if what.contains("twice")),
             "{e:?}"
         );
         assert!(d.contains(7) && d.len() == 1);

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use parking_lot::lock_api::ArcMutexGuard;
 use parking_lot::RawMutex;
 
-use crate::error::{Error, Result};
+use crate::error::{Corruption, Error, Result};
 use crate::format::meta::{Meta, TableRecord, FIRST_PAGE};
 use crate::format::page::{self, PageKind, HEADER};
 use crate::os::io::Storage;
@@ -185,6 +185,7 @@ impl PageSource for Pager {
         }
         if pgno >= self.space.committed_high_water() {
             return Err(Error::corrupted(
+                Corruption::Bounds,
                 pgno,
                 "page number past the committed high-water mark",
             ));
@@ -192,6 +193,7 @@ impl PageSource for Pager {
         let ws = &self.file.ws;
         if pgno >= ws.file_len / self.page_size as u64 {
             return Err(Error::corrupted(
+                Corruption::Bounds,
                 pgno,
                 "page lies beyond the end of the file",
             ));
@@ -199,7 +201,9 @@ impl PageSource for Pager {
         let off = pgno as usize * self.page_size;
         ws.map
             .get(off, self.page_size, ws.file_len as usize)
-            .ok_or_else(|| Error::corrupted(pgno, "page lies beyond the mapping"))
+            .ok_or_else(|| {
+                Error::corrupted(Corruption::Bounds, pgno, "page lies beyond the mapping")
+            })
     }
 
     fn overflow(&self, pgno: u64, len: usize) -> Result<&[u8]> {
@@ -207,6 +211,7 @@ impl PageSource for Pager {
         let end = pgno.saturating_add(n);
         if pgno < FIRST_PAGE || end > self.space.high_water() {
             return Err(Error::corrupted(
+                Corruption::Bounds,
                 pgno,
                 "overflow run outside the allocated range",
             ));
@@ -216,7 +221,13 @@ impl PageSource for Pager {
         let run = ws
             .map
             .get(off, n as usize * self.page_size, ws.file_len as usize)
-            .ok_or_else(|| Error::corrupted(pgno, "overflow run beyond the end of the file"))?;
+            .ok_or_else(|| {
+                Error::corrupted(
+                    Corruption::Bounds,
+                    pgno,
+                    "overflow run beyond the end of the file",
+                )
+            })?;
         overflow_run(run, pgno, len, self.page_size)?;
         Ok(&run[HEADER..HEADER + len])
     }

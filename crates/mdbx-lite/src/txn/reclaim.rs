@@ -10,7 +10,7 @@
 //! taken is checked (inside the allocated range, born no later than it was freed), and a
 //! reused page must not contradict its record (`check_reuse`).
 
-use crate::error::{Error, Result};
+use crate::error::{Corruption, Error, Result};
 use crate::format::free::{free_key, parse_free_entries, parse_free_key};
 use crate::format::meta::{TableRecord, FIRST_PAGE};
 use crate::format::page::{self, Node, PageKind, HEADER};
@@ -241,12 +241,14 @@ impl Reclaimer {
 fn take_free_entry(pager: &Pager, p: u64, birth: u64, g: u64, leaf: u64) -> Result<()> {
     if p < FIRST_PAGE || p >= pager.space.committed_high_water() {
         return Err(Error::corrupted(
+            Corruption::FreeSpace,
             leaf,
             format!("free tree lists page {p} outside the allocated range"),
         ));
     }
     if birth > g {
         return Err(Error::corrupted(
+            Corruption::FreeSpace,
             leaf,
             format!(
                 "free tree lists page {p} as born in txn {birth}, after the txn {g} that freed it"
@@ -310,6 +312,7 @@ fn check_reuse(pager: &Pager, p: u64, birth: u64, g: u64) -> Result<()> {
         return Ok(());
     }
     Err(Error::corrupted(
+        Corruption::FreeSpace,
         p,
         format!(
             "the free tree lists the page as freed by txn {g} and born in txn {birth}, \
