@@ -1,8 +1,10 @@
 //! The one error type of the crate.
 //!
 //! Storage problems are split the way operators need them: `Io` (the OS said no),
-//! `Corrupted` (the file's bytes are wrong — always naming the page), and misuse of the
-//! API (`KeyTooLarge`, `TableNotFound`, ...), so a caller can tell "retry" from "restore".
+//! `Corrupted` (the file's bytes are wrong — always naming the page and the kind of
+//! damage), `Internal` (a bug of mdbx-lite's own, not damage), and misuse of the API
+//! (`KeyTooLarge`, `TableNotFound`, ...), so a caller can tell "retry" from "restore"
+//! from "report".
 
 use std::fmt;
 use std::io;
