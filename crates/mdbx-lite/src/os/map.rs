@@ -12,7 +12,7 @@
 //! rules out the first while the second is the user's side of the contract:
 //!
 //! 1. Touching a byte past the end of the file raises SIGBUS. The mapping measures the
-//!    file itself (`fstat` of its own descriptor, when created and when told the file
+//!    file itself (the length of its own descriptor, when created and when told the file
 //!    grew) and keeps the largest length seen (`backed`; the file never shrinks while
 //!    open). Every access goes through [`Mapping::get`], which never forms a slice
 //!    beyond `backed` or the reservation, whatever bound its caller passes: a wrong
@@ -77,7 +77,10 @@ impl Mapping {
     /// Measure the file again (after it grew, here or in another process): `get` may
     /// then hand out bytes up to its new length. Returns the bytes now known backed.
     pub(crate) fn measure(&self) -> io::Result<usize> {
-        let len = usize::try_from(self.file.metadata()?.len()).unwrap_or(usize::MAX);
+        // lseek, not fstat, for the reason `FileStorage::len` gives.
+        use std::io::Seek;
+        let len = (&self.file).seek(io::SeekFrom::End(0))?;
+        let len = usize::try_from(len).unwrap_or(usize::MAX);
         let len = len.min(self.map.len());
         Ok(self.backed.fetch_max(len, Ordering::AcqRel).max(len))
     }

@@ -152,3 +152,40 @@ pub(crate) struct Snapshot {
     pub meta: Meta,
     pub pages: MappedPages,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PAGE: usize = 4096;
+
+    #[test]
+    fn short_pages_are_corruption_errors() {
+        assert!(matches!(
+            verify_checksum(&[0u8; 3], 9),
+            Err(Error::Corrupted { page: 9, .. })
+        ));
+        assert!(matches!(
+            overflow_run(&[0u8; HEADER - 1], 9, 10, PAGE),
+            Err(Error::Corrupted { page: 9, .. })
+        ));
+    }
+
+    #[test]
+    fn an_overflow_head_from_the_format_passes_the_run_checks() {
+        let value = vec![0x5Au8; 3 * PAGE];
+        let n = page::overflow_pages_needed(value.len(), PAGE);
+        let mut head = page::overflow_head(11, 3, n).unwrap();
+        let mut run = head.to_vec();
+        run.extend_from_slice(&value);
+        run.resize(n as usize * PAGE, 0);
+        let crc = page::compute_checksum(&run);
+        page::header_mut(&mut head).set_checksum(crc);
+        run[..HEADER].copy_from_slice(&head);
+        verify_checksum(&run, 11).unwrap();
+        assert_eq!(overflow_run(&run, 11, value.len(), PAGE).unwrap(), n);
+        // Another page number, or a value longer than the run, is refused.
+        assert!(overflow_run(&run, 12, value.len(), PAGE).is_err());
+        assert!(overflow_run(&run, 11, n as usize * PAGE, PAGE).is_err());
+    }
+}

@@ -13,14 +13,21 @@
 //! - overflow runs inside the file, of the length the value needs, checksummed;
 //! - free-tree keys and values well formed, free pages inside `[2, high_water)`.
 //!
-//! It reports problems instead of stopping at the first, naming the page of each.
+//! It reports problems instead of stopping at the first, naming the page of each. The
+//! descent itself (claiming pages once, bounds, depth, overflow runs, the catalog's
+//! tables, the free tree) is the shared walker's (`tools/walk.rs`), which also reports
+//! what it cannot follow (a page reached twice, a wild page number, a page of the wrong
+//! kind); this module judges each page the walker visits.
 
 use crate::api::transaction::TableStat;
 use crate::error::{Error, Result};
 use crate::format::free::{parse_free_entries, parse_free_key};
-use crate::format::meta::{Meta, TableRecord, FIRST_PAGE, MAX_TXNID, META_LEN};
-use crate::format::page::{self, key_prefix, LeafValue, Node, HEADER, MAX_DEPTH, SLOT};
-use crate::storage::snapshot::{overflow_run, verify_checksum, MappedPages};
+use crate::format::meta::{Meta, MAX_TXNID, META_LEN};
+use crate::format::page::{self, key_prefix, LeafValue, Node, HEADER, SLOT};
+use crate::storage::snapshot::{verify_checksum, MappedPages};
+use crate::tools::walk::{
+    At, Claim, Fault, FreeChunk, Run, Tally, Tree, TreeKind, Visitor, Walker,
+};
 use crate::tree::btree::max_key_size;
 use crate::Env;
 
@@ -30,7 +37,9 @@ const MAX_PROBLEMS: usize = 10_000;
 /// One inconsistency, with the page it was found on when there is one.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Problem {
+    /// The page the problem is on (`None` for the file or a record as a whole).
     pub page: Option<u64>,
+    /// What is wrong, in words.
     pub message: String,
 }
 
@@ -46,9 +55,13 @@ impl std::fmt::Display for Problem {
 /// Page counts by role, as found by the walk.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PageCounts {
+    /// The two meta pages.
     pub meta: u64,
+    /// Branch pages of the main and named tables.
     pub branch: u64,
+    /// Leaf pages of the main and named tables.
     pub leaf: u64,
+    /// Pages of overflow runs (values too large for a leaf), in any tree.
     pub overflow: u64,
     /// Pages listed in the free tree.
     pub free: u64,
@@ -61,17 +74,24 @@ pub struct PageCounts {
 /// What `check` found.
 #[derive(Clone, Debug, Default)]
 pub struct CheckReport {
+    /// The problems found, in the order the walk met them (at most 10,000).
     pub problems: Vec<Problem>,
     /// Problems found beyond `problems.len()` (only counted).
     pub more_problems: u64,
+    /// The transaction id of the snapshot checked.
     pub txnid: u64,
+    /// Bytes per page.
     pub page_size: usize,
+    /// First never-allocated page of the snapshot: pages `0..high_water` were checked.
     pub high_water: u64,
+    /// Length of the file in bytes.
     pub file_bytes: u64,
+    /// Pages by role.
     pub pages: PageCounts,
     /// Bytes of keys and values stored (excluding page overhead).
     pub payload_bytes: u64,
-    /// `None` is the main table.
+    /// Each table's statistics as its record states them, the main table (`None`)
+    /// first, then the named tables in catalog order.
     pub tables: Vec<(Option<String>, TableStat)>,
 }
 
@@ -82,39 +102,16 @@ impl CheckReport {
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Mark {
-    Unseen,
-    Used,
-    Free,
-}
-
+/// The checker's side of the walk: judges every page the [`Walker`] visits.
 struct Checker<'a> {
     pages: &'a MappedPages,
-    meta: Meta,
-    marks: Vec<Mark>,
     report: CheckReport,
     progress: &'a mut dyn FnMut(u64, u64),
+    /// Pages claimed by a tree so far, for `progress`.
     visited: u64,
 }
 
-/// Running totals for one tree, compared with its record at the end.
-#[derive(Default)]
-struct Tally {
-    entries: u64,
-    branch: u64,
-    leaf: u64,
-    overflow: u64,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum TreeKind {
-    User,
-    Catalog,
-    Free,
-}
-
-impl<'a> Checker<'a> {
+impl Checker<'_> {
     fn problem(&mut self, page: Option<u64>, message: impl Into<String>) {
         if self.report.problems.len() < MAX_PROBLEMS {
             self.report.problems.push(Problem {
@@ -126,209 +123,10 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn error(&mut self, e: Error) {
+    fn error(&mut self, e: &Error) {
         match e {
-            Error::Corrupted { page, what, .. } => self.problem(Some(page), what),
+            Error::Corrupted { page, what, .. } => self.problem(Some(*page), what.clone()),
             other => self.problem(None, other.to_string()),
-        }
-    }
-
-    /// Claim `pgno` as used by `what`; false if it cannot be (out of range / seen).
-    fn claim(&mut self, pgno: u64, what: &str) -> bool {
-        if pgno < FIRST_PAGE || pgno >= self.meta.high_water {
-            self.problem(
-                Some(pgno),
-                format!(
-                    "{what} points outside the allocated range [2, {})",
-                    self.meta.high_water
-                ),
-            );
-            return false;
-        }
-        let m = &mut self.marks[pgno as usize];
-        match *m {
-            Mark::Unseen => {
-                *m = Mark::Used;
-                self.visited += 1;
-                if self.visited.is_multiple_of(1024) {
-                    (self.progress)(self.visited, self.meta.high_water);
-                }
-                true
-            }
-            Mark::Used => {
-                self.problem(
-                    Some(pgno),
-                    format!("page reachable twice (again from {what})"),
-                );
-                false
-            }
-            Mark::Free => {
-                self.problem(Some(pgno), format!("page is both free and used by {what}"));
-                false
-            }
-        }
-    }
-
-    fn walk_tree(&mut self, rec: &TableRecord, kind: TreeKind, name: &str) -> Tally {
-        let mut tally = Tally::default();
-        if rec.root == 0 {
-            if rec.entries != 0 || rec.depth != 0 || rec.total_pages() != 0 {
-                self.problem(None, format!("{name}: empty table with non-zero counters"));
-            }
-            return tally;
-        }
-        if rec.depth == 0 || rec.depth as usize > MAX_DEPTH {
-            self.problem(
-                Some(rec.root),
-                format!("{name}: invalid depth {}", rec.depth),
-            );
-            return tally;
-        }
-        self.walk_node(
-            rec.root,
-            0,
-            rec.depth as usize,
-            None,
-            None,
-            self.meta.txnid,
-            kind,
-            name,
-            &mut tally,
-        );
-        let checks = [
-            ("entries", rec.entries, tally.entries),
-            ("branch pages", rec.branch_pages, tally.branch),
-            ("leaf pages", rec.leaf_pages, tally.leaf),
-            ("overflow pages", rec.overflow_pages, tally.overflow),
-        ];
-        for (what, recorded, found) in checks {
-            if recorded != found {
-                self.problem(
-                    Some(rec.root),
-                    format!("{name}: record says {recorded} {what}, the tree has {found}"),
-                );
-            }
-        }
-        tally
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn walk_node(
-        &mut self,
-        pgno: u64,
-        level: usize,
-        depth: usize,
-        lo: Option<&[u8]>,
-        hi: Option<&[u8]>,
-        parent_txn: u64,
-        kind: TreeKind,
-        name: &str,
-        tally: &mut Tally,
-    ) {
-        if !self.claim(pgno, name) {
-            return;
-        }
-        let pages = self.pages;
-        let bytes = match pages.raw(pgno) {
-            Ok(b) => b,
-            Err(e) => return self.error(e),
-        };
-        if let Err(e) = verify_checksum(bytes, pgno) {
-            self.error(e);
-        }
-        let node = match Node::new(bytes, pgno) {
-            Ok(n) => n,
-            Err(e) => return self.error(e),
-        };
-        let leaf = level + 1 == depth;
-        if node.is_leaf() != leaf {
-            return self.problem(
-                Some(pgno),
-                format!(
-                    "{name}: {} page at level {level} of a tree of depth {depth}",
-                    if node.is_leaf() { "leaf" } else { "branch" }
-                ),
-            );
-        }
-        if kind != TreeKind::User {
-            self.report.pages.internal += 1;
-        } else if leaf {
-            self.report.pages.leaf += 1;
-        } else {
-            self.report.pages.branch += 1;
-        }
-        if leaf {
-            tally.leaf += 1;
-        } else {
-            tally.branch += 1;
-        }
-        let txn = page::header_txnid(bytes);
-        if txn > parent_txn {
-            self.problem(
-                Some(pgno),
-                format!("written by txn {txn}, newer than its parent or meta ({parent_txn})"),
-            );
-        }
-        if !self.check_layout(&node) {
-            return;
-        }
-        let mut prev: Option<&[u8]> = None;
-        for i in 0..node.count() {
-            let key = match node.key(i) {
-                Ok(k) => k,
-                Err(e) => return self.error(e),
-            };
-            if !leaf && i == 0 {
-                if !key.is_empty() {
-                    self.problem(Some(pgno), "branch entry 0 has a key");
-                }
-            } else {
-                if let Some(p) = prev {
-                    if key <= p {
-                        self.problem(Some(pgno), format!("entry {i}: keys out of order"));
-                    }
-                }
-                if lo.is_some_and(|lo| key < lo) || hi.is_some_and(|hi| key >= hi) {
-                    self.problem(
-                        Some(pgno),
-                        format!("entry {i}: key outside the parent's separator range"),
-                    );
-                }
-                if key.len() > max_key_size(self.pages.page_size) {
-                    self.problem(
-                        Some(pgno),
-                        format!("entry {i}: key longer than the maximum"),
-                    );
-                }
-                prev = Some(key);
-            }
-            if leaf {
-                tally.entries += 1;
-                self.check_leaf_entry(&node, i, key, kind, name, tally);
-            } else {
-                let child = match node.child(i) {
-                    Ok(c) => c,
-                    Err(e) => return self.error(e),
-                };
-                let child_lo = if i == 0 { lo } else { Some(key) };
-                let next_key = if i + 1 < node.count() {
-                    node.key(i + 1).ok()
-                } else {
-                    None
-                };
-                let child_hi = next_key.or(hi);
-                self.walk_node(
-                    child,
-                    level + 1,
-                    depth,
-                    child_lo,
-                    child_hi,
-                    txn,
-                    kind,
-                    name,
-                    tally,
-                );
-            }
         }
     }
 
@@ -341,7 +139,7 @@ impl<'a> Checker<'a> {
             match node.entry_span(i) {
                 Ok((off, len)) => spans.push((off, len, i)),
                 Err(e) => {
-                    self.error(e);
+                    self.error(&e);
                     return false;
                 }
             }
@@ -371,148 +169,196 @@ impl<'a> Checker<'a> {
         true
     }
 
-    fn check_leaf_entry(
-        &mut self,
-        node: &Node<'_>,
-        i: usize,
-        key: &[u8],
-        kind: TreeKind,
-        name: &str,
-        tally: &mut Tally,
-    ) {
+    /// Keys strictly increasing, inside the parent's separators, not too long.
+    fn check_key(&mut self, node: &Node<'_>, i: usize, key: &[u8], at: &At<'_, '_>) {
         let pgno = node.pgno;
-        let value = match node.leaf_value(i) {
-            Ok(v) => v,
-            Err(e) => return self.error(e),
-        };
-        self.report.payload_bytes += key.len() as u64;
-        let bytes: Option<&[u8]> = match value {
-            LeafValue::Inline(v) => Some(v),
-            LeafValue::Overflow { pgno: run, len } => {
-                self.report.payload_bytes += len as u64;
-                self.check_overflow(run, len, node.txnid(), name, tally);
-                None
+        if !node.is_leaf() && i == 0 {
+            if !key.is_empty() {
+                self.problem(Some(pgno), "branch entry 0 has a key");
             }
-        };
-        if let Some(v) = bytes {
-            self.report.payload_bytes += v.len() as u64;
+            return;
         }
-        match kind {
-            TreeKind::User => {}
-            TreeKind::Catalog => {
-                let v = match value {
-                    LeafValue::Inline(v) => v,
-                    LeafValue::Overflow { .. } => {
-                        return self.problem(Some(pgno), "catalog record stored in an overflow run")
-                    }
-                };
-                let table = String::from_utf8_lossy(key).into_owned();
-                match TableRecord::decode(v, pgno) {
-                    Ok(rec) => {
-                        let label = format!("table {table:?}");
-                        self.walk_tree(&rec, TreeKind::User, &label);
-                        self.report
-                            .tables
-                            .push((Some(table), TableStat::new(&rec, self.pages.page_size)));
-                    }
-                    Err(e) => self.error(e),
+        // A branch's entry 0 has no key to compare with.
+        let first = usize::from(!node.is_leaf());
+        if i > first {
+            if let Ok(prev) = node.key(i - 1) {
+                if key <= prev {
+                    self.problem(Some(pgno), format!("entry {i}: keys out of order"));
                 }
             }
-            TreeKind::Free => {
-                let group = match parse_free_key(key, pgno) {
-                    Ok((txnid, _)) => txnid,
-                    Err(e) => return self.error(e),
-                };
-                let v = match value {
-                    LeafValue::Inline(v) => v,
-                    LeafValue::Overflow { .. } => {
-                        return self
-                            .problem(Some(pgno), "free-tree chunk stored in an overflow run")
-                    }
-                };
-                match parse_free_entries(v, pgno) {
-                    Ok(list) => {
-                        let list: Vec<(u64, u64)> = list.collect();
-                        if list.windows(2).any(|w| w[0].0 >= w[1].0) {
-                            self.problem(Some(pgno), format!("entry {i}: free list not sorted"));
-                        }
-                        if let Some((p, birth)) = list.iter().find(|e| e.1 > group) {
-                            self.problem(
-                                Some(pgno),
-                                format!(
-                                    "entry {i}: page {p} born in txn {birth}, after the txn \
-                                     {group} that freed it"
-                                ),
-                            );
-                        }
-                        for (p, _) in list {
-                            self.mark_free(p, pgno);
-                        }
-                    }
-                    Err(e) => self.error(e),
-                }
-            }
+        }
+        if at.lo.is_some_and(|lo| key < lo) || at.hi.is_some_and(|hi| key >= hi) {
+            self.problem(
+                Some(pgno),
+                format!("entry {i}: key outside the parent's separator range"),
+            );
+        }
+        if key.len() > max_key_size(self.pages.page_size) {
+            self.problem(
+                Some(pgno),
+                format!("entry {i}: key longer than the maximum"),
+            );
+        }
+    }
+}
+
+impl<'a> Visitor<'a> for Checker<'a> {
+    fn enter_tree(&mut self, tree: &Tree<'_>) {
+        let rec = &tree.record;
+        if rec.root == 0 && (rec.entries != 0 || rec.depth != 0 || rec.total_pages() != 0) {
+            self.problem(None, format!("{tree}: empty table with non-zero counters"));
         }
     }
 
-    fn check_overflow(
-        &mut self,
-        run: u64,
-        len: usize,
-        parent_txn: u64,
-        name: &str,
-        tally: &mut Tally,
-    ) {
-        let n = page::overflow_pages_needed(len, self.pages.page_size);
-        let pages = self.pages;
-        let head = match pages.raw(run) {
-            Ok(h) => h,
-            Err(e) => return self.error(e),
-        };
-        if let Err(e) = overflow_run(head, run, len, pages.page_size) {
-            return self.error(e);
-        }
-        for p in run..run + n {
-            if !self.claim(p, &format!("{name} overflow run {run}")) {
-                return;
-            }
-        }
-        self.report.pages.overflow += n;
-        tally.overflow += n;
-        match pages.run(run, n) {
-            Ok(bytes) => {
-                if let Err(e) = verify_checksum(bytes, run) {
-                    self.error(e);
+    fn leave_tree(&mut self, tree: &Tree<'_>, found: Option<&Tally>) {
+        let rec = &tree.record;
+        if let Some(found) = found {
+            let checks = [
+                ("entries", rec.entries, found.entries),
+                ("branch pages", rec.branch_pages, found.branch),
+                ("leaf pages", rec.leaf_pages, found.leaf),
+                ("overflow pages", rec.overflow_pages, found.overflow),
+            ];
+            for (what, recorded, found) in checks {
+                if recorded != found {
+                    self.problem(
+                        Some(rec.root),
+                        format!("{tree}: record says {recorded} {what}, the tree has {found}"),
+                    );
                 }
             }
-            Err(e) => self.error(e),
         }
-        if page::header_txnid(head) > parent_txn {
+        if let Some(name) = tree.name {
+            let stat = TableStat::new(rec, self.pages.page_size);
+            self.report.tables.push((Some(name.to_string()), stat));
+        }
+    }
+
+    fn claimed(&mut self, _pgno: u64, claim: Claim, _tree: &Tree<'_>) {
+        if claim == Claim::Free {
+            self.report.pages.free += 1;
+            return;
+        }
+        self.visited += 1;
+        if self.visited.is_multiple_of(1024) {
+            (self.progress)(self.visited, self.report.high_water);
+        }
+    }
+
+    fn fault(&mut self, fault: Fault<'a>, _tree: &Tree<'_>) {
+        self.error(&fault.error);
+    }
+
+    fn page(&mut self, pgno: u64, bytes: &'a [u8], _at: &At<'a, '_>) {
+        if let Err(e) = verify_checksum(bytes, pgno) {
+            self.error(&e);
+        }
+    }
+
+    fn node(&mut self, node: &Node<'a>, at: &At<'a, '_>) -> bool {
+        if at.tree.kind != TreeKind::User {
+            self.report.pages.internal += 1;
+        } else if node.is_leaf() {
+            self.report.pages.leaf += 1;
+        } else {
+            self.report.pages.branch += 1;
+        }
+        let txn = node.txnid();
+        if txn > at.parent_txn {
             self.problem(
-                Some(run),
+                Some(node.pgno),
+                format!(
+                    "written by txn {txn}, newer than its parent or meta ({})",
+                    at.parent_txn
+                ),
+            );
+        }
+        self.check_layout(node)
+    }
+
+    fn entry(&mut self, node: &Node<'a>, i: usize, key: Result<&'a [u8]>, at: &At<'a, '_>) -> bool {
+        let key = match key {
+            Ok(k) => k,
+            Err(e) => {
+                self.error(&e);
+                return false;
+            }
+        };
+        self.check_key(node, i, key, at);
+        if !node.is_leaf() {
+            if let Err(e) = node.child(i) {
+                self.error(&e);
+                return false;
+            }
+            return true;
+        }
+        match node.leaf_value(i) {
+            Ok(value) => {
+                let len = match value {
+                    LeafValue::Inline(v) => v.len(),
+                    LeafValue::Overflow { len, .. } => len,
+                };
+                self.report.payload_bytes += (key.len() + len) as u64;
+            }
+            Err(e) => self.error(&e),
+        }
+        true
+    }
+
+    fn overflow(&mut self, run: &Run<'a>, _tree: &Tree<'_>) {
+        self.report.pages.overflow += run.pages;
+        match self.pages.run(run.pgno, run.pages) {
+            Ok(bytes) => {
+                if let Err(e) = verify_checksum(bytes, run.pgno) {
+                    self.error(&e);
+                }
+            }
+            Err(e) => self.error(&e),
+        }
+        if page::header_txnid(run.head) > run.leaf_txn {
+            self.problem(
+                Some(run.pgno),
                 "overflow run newer than the leaf that points to it",
             );
         }
     }
 
-    fn mark_free(&mut self, p: u64, chunk_page: u64) {
-        if p < FIRST_PAGE || p >= self.meta.high_water {
-            return self.problem(
-                Some(chunk_page),
+    fn free_chunk(&mut self, chunk: &FreeChunk<'a>) -> bool {
+        let (pgno, i) = (chunk.page, chunk.index);
+        let group = match parse_free_key(chunk.key, pgno) {
+            Ok((txnid, _)) => txnid,
+            Err(e) => {
+                self.error(&e);
+                return false;
+            }
+        };
+        let list = match &chunk.value {
+            Ok(value) => parse_free_entries(value, pgno),
+            Err(e) => {
+                self.error(e);
+                return false;
+            }
+        };
+        let list: Vec<(u64, u64)> = match list {
+            Ok(list) => list.collect(),
+            Err(e) => {
+                self.error(&e);
+                return false;
+            }
+        };
+        if list.windows(2).any(|w| w[0].0 >= w[1].0) {
+            self.problem(Some(pgno), format!("entry {i}: free list not sorted"));
+        }
+        if let Some((p, birth)) = list.iter().find(|e| e.1 > group) {
+            self.problem(
+                Some(pgno),
                 format!(
-                    "free list names page {p}, outside [2, {})",
-                    self.meta.high_water
+                    "entry {i}: page {p} born in txn {birth}, after the txn {group} that \
+                     freed it"
                 ),
             );
         }
-        match self.marks[p as usize] {
-            Mark::Unseen => {
-                self.marks[p as usize] = Mark::Free;
-                self.report.pages.free += 1;
-            }
-            Mark::Free => self.problem(Some(p), "page listed free twice"),
-            Mark::Used => self.problem(Some(p), "page is both free and in use"),
-        }
+        true
     }
 }
 
@@ -560,7 +406,8 @@ fn check_metas(pages: &MappedPages, chosen: &Meta, file_bytes: u64, c: &mut Chec
     }
 }
 
-/// Check the snapshot described by `meta` over `pages`.
+/// Check the snapshot described by `meta` over `pages` (`file_bytes` long), calling
+/// `progress(pages visited, pages total)` as the walk goes.
 pub(crate) fn check_snapshot(
     pages: &MappedPages,
     meta: Meta,
@@ -569,8 +416,6 @@ pub(crate) fn check_snapshot(
 ) -> CheckReport {
     let mut c = Checker {
         pages,
-        meta,
-        marks: vec![Mark::Unseen; meta.high_water as usize],
         report: CheckReport {
             txnid: meta.txnid,
             page_size: pages.page_size,
@@ -581,23 +426,13 @@ pub(crate) fn check_snapshot(
         progress,
         visited: 0,
     };
-    for m in c.marks.iter_mut().take(FIRST_PAGE as usize) {
-        *m = Mark::Used;
-    }
     check_metas(pages, &meta, file_bytes, &mut c);
-    // Free pages first, so "free and used" is reported on the using side too.
-    c.walk_tree(&meta.free, TreeKind::Free, "free tree");
-    c.walk_tree(&meta.catalog, TreeKind::Catalog, "catalog");
-    c.walk_tree(&meta.main, TreeKind::User, "main table");
+    let mut walker = Walker::new(pages, &meta);
+    walker.walk_snapshot(&mut c);
     c.report
         .tables
         .insert(0, (None, TableStat::new(&meta.main, pages.page_size)));
-    let mut leaked = Vec::new();
-    for (p, m) in c.marks.iter().enumerate().skip(FIRST_PAGE as usize) {
-        if *m == Mark::Unseen {
-            leaked.push(p as u64);
-        }
-    }
+    let leaked: Vec<u64> = walker.unclaimed().collect();
     c.report.pages.leaked = leaked.len() as u64;
     for p in leaked {
         c.problem(Some(p), "page is neither reachable nor free (leaked)");
@@ -609,11 +444,22 @@ pub(crate) fn check_snapshot(
 impl Env {
     /// Run the full consistency check on the latest committed snapshot. Safe while other
     /// transactions run; it reads through its own read transaction.
+    ///
+    /// Damage is not an error: it is listed in the report.
+    ///
+    /// # Errors
+    ///
+    /// Fails only when the check cannot start: no read transaction can begin (all
+    /// reader slots taken, say), or the file's length cannot be read.
     pub fn check(&self) -> Result<CheckReport> {
         self.check_with_progress(&mut |_, _| {})
     }
 
     /// [`Env::check`] with a progress callback `(pages visited, pages total)`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Env::check`].
     pub fn check_with_progress(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<CheckReport> {
         let rtx = self.begin_read()?;
         let snap = rtx.snapshot();

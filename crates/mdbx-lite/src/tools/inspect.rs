@@ -4,16 +4,16 @@
 //! Everything here reads one committed snapshot through a read transaction and decodes
 //! pages defensively: a corrupt file yields pages of role [`PageRole::Invalid`] or
 //! [`PageRole::Unreachable`], decoding notes and `Error::Corrupted`, never a panic.
-//! Every walk claims each page at most once and follows at most `MAX_DEPTH` levels, so
-//! cycles in a hostile file cannot hang it. For verdicts, use [`Env::check`].
-
-use std::collections::VecDeque;
+//! The trees are walked by the walker `check` uses too (`tools/walk.rs`), which claims
+//! each page at most once and follows at most `MAX_DEPTH` levels, so cycles in a hostile
+//! file cannot hang it; this module only records what each page it visits is. For
+//! verdicts, use [`Env::check`].
 
 use crate::error::{Error, Result};
-use crate::format::free::parse_free_value;
 use crate::format::meta::{Meta, TableRecord, FIRST_PAGE, META_LEN};
 use crate::format::page::{self, LeafValue, Node, PageKind, HEADER, MAX_DEPTH};
 use crate::storage::snapshot::{MappedPages, Snapshot};
+use crate::tools::walk::{At, Claim, Fault, FaultKind, Tree, TreeKind, Visitor, Walker};
 use crate::{Env, ReadTxn};
 
 /// The counters of one B+tree as a meta or the catalog records them.
@@ -23,9 +23,13 @@ pub struct TreeInfo {
     pub root: u64,
     /// Levels from root to leaf (0 for an empty tree).
     pub depth: u32,
+    /// Key/value pairs stored.
     pub entries: u64,
+    /// Branch (interior) pages.
     pub branch_pages: u64,
+    /// Leaf pages.
     pub leaf_pages: u64,
+    /// Pages of the overflow runs holding its large values.
     pub overflow_pages: u64,
 }
 
@@ -45,6 +49,7 @@ impl From<TableRecord> for TreeInfo {
 /// A decoded meta page.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MetaInfo {
+    /// The transaction that wrote it: the newer valid meta is the current snapshot.
     pub txnid: u64,
     /// Written after its pages were synced; a weak meta (`NoSync`) is trusted only
     /// until the machine restarts.
@@ -52,9 +57,11 @@ pub struct MetaInfo {
     /// A weak meta written before the machine restarted: ignored, and replaced by the
     /// next writable open.
     pub stale: bool,
+    /// Bytes per page.
     pub page_size: u32,
     /// First never-allocated page.
     pub high_water: u64,
+    /// Bytes the file grows by when it must grow.
     pub growth_step: u64,
     /// The unnamed default table.
     pub main: TreeInfo,
@@ -94,8 +101,11 @@ pub struct MetaSlot {
 /// What a page is used as, as found by walking every tree of the snapshot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PageRole {
+    /// One of the two meta pages (0 and 1).
     Meta,
+    /// An interior page of a tree.
     Branch,
+    /// A leaf page of a tree.
     Leaf,
     /// First page of an overflow run (it carries the header).
     Overflow,
@@ -110,6 +120,8 @@ pub enum PageRole {
 }
 
 impl PageRole {
+    /// The role as `mdbx-lite pages` prints it: `meta`, `branch`, `leaf`, `overflow`,
+    /// `overflow-cont`, `free`, `unreachable`, `invalid`.
     pub fn name(self) -> &'static str {
         match self {
             PageRole::Meta => "meta",
@@ -144,7 +156,8 @@ pub enum PageOwner {
 }
 
 impl PageOwner {
-    /// A short label: `meta`, `main`, the table name, `@catalog`, `@freetree`, `@free`, `-`.
+    /// A short label: `@meta`, `@main`, the table name, `@catalog`, `@freetree`, `@free`,
+    /// `-`.
     pub fn label(&self) -> &str {
         match self {
             PageOwner::Meta => "@meta",
@@ -161,8 +174,11 @@ impl PageOwner {
 /// One page in [`Env::pages`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PageSummary {
+    /// The page number.
     pub pgno: u64,
+    /// What the page is used as.
     pub role: PageRole,
+    /// The tree (or the free list) it belongs to.
     pub owner: PageOwner,
     /// Level in its tree, 0 being the root (branch and leaf pages only).
     pub level: Option<u32>,
@@ -174,6 +190,7 @@ pub struct PageSummary {
     /// Bytes in use: header, slots and entries of a node; header and value bytes of an
     /// overflow page; the meta record of a meta page.
     pub used_bytes: usize,
+    /// Bytes per page.
     pub page_size: usize,
 }
 
@@ -201,17 +218,13 @@ struct Slot {
     used: u32,
 }
 
-/// Role and owner of every page of a snapshot.
+/// Role and owner of every page of a snapshot: the inspector's side of the walk.
 struct PageMap {
     slots: Vec<Slot>,
     owners: Vec<PageOwner>,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum TreeKind {
-    User,
-    Catalog,
-    Free,
+    /// The owner index of each tree walked, by [`Tree::serial`].
+    tree_owners: Vec<u32>,
+    page_size: usize,
 }
 
 impl PageMap {
@@ -234,134 +247,16 @@ impl PageMap {
                 PageOwner::FreeTree,
                 PageOwner::Free,
             ],
+            tree_owners: Vec::new(),
+            page_size: pages.page_size,
         };
         for s in map.slots.iter_mut().take(FIRST_PAGE as usize) {
             s.role = PageRole::Meta;
             s.owner = O_META;
             s.used = META_LEN as u32;
         }
-        let mut tables = Vec::new();
-        map.walk(pages, &meta.free, O_FREETREE, TreeKind::Free, &mut tables);
-        map.walk(
-            pages,
-            &meta.catalog,
-            O_CATALOG,
-            TreeKind::Catalog,
-            &mut tables,
-        );
-        map.walk(pages, &meta.main, O_MAIN, TreeKind::User, &mut tables);
-        for (name, rec) in std::mem::take(&mut tables) {
-            let owner = map.owners.len() as u32;
-            map.owners.push(PageOwner::Table(name));
-            map.walk(pages, &rec, owner, TreeKind::User, &mut tables);
-        }
+        Walker::new(pages, meta).walk_snapshot(&mut map);
         map
-    }
-
-    /// Claim an unseen page in range; false otherwise.
-    fn claim(&mut self, pgno: u64, role: PageRole, owner: u32) -> bool {
-        match self.slots.get_mut(pgno as usize) {
-            Some(s) if pgno >= FIRST_PAGE && s.role == PageRole::Unreachable => {
-                s.role = role;
-                s.owner = owner;
-                true
-            }
-            _ => false,
-        }
-    }
-
-    fn walk(
-        &mut self,
-        pages: &MappedPages,
-        rec: &TableRecord,
-        owner: u32,
-        kind: TreeKind,
-        tables: &mut Vec<(String, TableRecord)>,
-    ) {
-        let depth = rec.depth as usize;
-        if rec.root == 0 || depth == 0 || depth > MAX_DEPTH {
-            return;
-        }
-        let mut stack = vec![(rec.root, 0usize)];
-        while let Some((pgno, level)) = stack.pop() {
-            if !self.claim(pgno, PageRole::Invalid, owner) {
-                continue;
-            }
-            let Ok(bytes) = pages.raw(pgno) else {
-                continue;
-            };
-            let Ok(node) = Node::new(bytes, pgno) else {
-                continue;
-            };
-            let leaf = level + 1 == depth;
-            if node.is_leaf() != leaf {
-                continue;
-            }
-            let s = &mut self.slots[pgno as usize];
-            s.role = if leaf {
-                PageRole::Leaf
-            } else {
-                PageRole::Branch
-            };
-            s.level = level as u8;
-            s.entries = node.count() as u16;
-            s.used = (HEADER + page::live_bytes(bytes)) as u32;
-            for i in (0..node.count()).rev() {
-                if !leaf {
-                    if let Ok(child) = node.child(i) {
-                        stack.push((child, level + 1));
-                    }
-                    continue;
-                }
-                match node.leaf_value(i) {
-                    Ok(LeafValue::Overflow { pgno: run, len }) => {
-                        self.mark_overflow(pages, run, len, owner)
-                    }
-                    Ok(LeafValue::Inline(v)) => match kind {
-                        TreeKind::User => {}
-                        TreeKind::Catalog => {
-                            if let (Ok(k), Ok(r)) = (node.key(i), TableRecord::decode(v, pgno)) {
-                                tables.push((String::from_utf8_lossy(k).into_owned(), r));
-                            }
-                        }
-                        TreeKind::Free => {
-                            if let Ok(list) = parse_free_value(v, pgno) {
-                                for p in list {
-                                    self.claim(p, PageRole::Free, O_FREE);
-                                }
-                            }
-                        }
-                    },
-                    Err(_) => {}
-                }
-            }
-        }
-    }
-
-    fn mark_overflow(&mut self, pages: &MappedPages, run: u64, len: usize, owner: u32) {
-        let ps = pages.page_size;
-        let n = page::overflow_pages_needed(len, ps);
-        let Ok(head) = pages.raw(run) else {
-            return;
-        };
-        if crate::storage::snapshot::overflow_run(head, run, len, ps).is_err()
-            || run.saturating_add(n) > self.slots.len() as u64
-        {
-            self.claim(run, PageRole::Invalid, owner);
-            return;
-        }
-        let total = HEADER + len;
-        for (i, p) in (run..run + n).enumerate() {
-            let role = if i == 0 {
-                PageRole::Overflow
-            } else {
-                PageRole::OverflowCont
-            };
-            if !self.claim(p, role, owner) {
-                return;
-            }
-            self.slots[p as usize].used = total.saturating_sub(i * ps).min(ps) as u32;
-        }
     }
 
     fn summary(
@@ -388,6 +283,66 @@ impl PageMap {
             used_bytes: s.used as usize,
             page_size: pages.page_size,
         }
+    }
+}
+
+impl<'a> Visitor<'a> for PageMap {
+    fn enter_tree(&mut self, tree: &Tree<'_>) {
+        let owner = match (tree.kind, tree.name) {
+            (TreeKind::Free, _) => O_FREETREE,
+            (TreeKind::Catalog, _) => O_CATALOG,
+            (TreeKind::User, None) => O_MAIN,
+            (TreeKind::User, Some(name)) => {
+                self.owners.push(PageOwner::Table(name.to_string()));
+                self.owners.len() as u32 - 1
+            }
+        };
+        self.tree_owners.push(owner);
+    }
+
+    fn claimed(&mut self, pgno: u64, claim: Claim, tree: &Tree<'_>) {
+        let owner = self.tree_owners[tree.serial];
+        let ps = self.page_size;
+        let s = &mut self.slots[pgno as usize];
+        (s.role, s.owner) = match claim {
+            // Until it decodes as what its tree expects.
+            Claim::Node => (PageRole::Invalid, owner),
+            Claim::Overflow { index, len, .. } => {
+                let skip = index as usize * ps;
+                s.used = (HEADER + len).saturating_sub(skip).min(ps) as u32;
+                if index == 0 {
+                    (PageRole::Overflow, owner)
+                } else {
+                    (PageRole::OverflowCont, owner)
+                }
+            }
+            Claim::Free => (PageRole::Free, O_FREE),
+        };
+    }
+
+    fn fault(&mut self, fault: Fault<'a>, tree: &Tree<'_>) {
+        // A leaf names a run whose head is not one: show the head as invalid.
+        if let FaultKind::BadOverflow { run } = fault.kind {
+            let owner = self.tree_owners[tree.serial];
+            if let Some(s) = self.slots.get_mut(run as usize) {
+                if s.role == PageRole::Unreachable {
+                    (s.role, s.owner) = (PageRole::Invalid, owner);
+                }
+            }
+        }
+    }
+
+    fn node(&mut self, node: &Node<'a>, at: &At<'a, '_>) -> bool {
+        let s = &mut self.slots[node.pgno as usize];
+        s.role = if node.is_leaf() {
+            PageRole::Leaf
+        } else {
+            PageRole::Branch
+        };
+        s.level = at.level as u8;
+        s.entries = node.count() as u16;
+        s.used = (HEADER + page::live_bytes(node.bytes())) as u32;
+        true
     }
 }
 
@@ -434,17 +389,22 @@ impl ExactSizeIterator for Pages {}
 /// The header fields of a page, as stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PageHeader {
+    /// The checksum stored in the header.
     pub checksum: u32,
     /// The checksum computed over the page (the whole run for an overflow head; the
     /// meta record for a meta page); `None` when it cannot be computed.
     pub computed_checksum: Option<u32>,
     /// Raw kind byte, and its name if it is a known kind.
     pub kind_byte: u8,
+    /// See `kind_byte`.
     pub kind: Option<&'static str>,
+    /// Header flag bits (`F_HOLES` on a node: entries were removed since it was built).
     pub flags: u8,
+    /// Entries on a node page.
     pub count: u16,
     /// Page number the header claims.
     pub pgno: u64,
+    /// The transaction that wrote the page.
     pub txnid: u64,
     /// Start of the entry area of a node, or the run length in pages of an overflow head.
     pub upper: u32,
@@ -456,7 +416,12 @@ pub enum EntryValue {
     /// A leaf value stored on the page.
     Inline(Vec<u8>),
     /// A leaf value stored in an overflow run.
-    Overflow { pgno: u64, len: usize },
+    Overflow {
+        /// First page of the run.
+        pgno: u64,
+        /// Bytes of the value.
+        len: usize,
+    },
     /// A branch entry's child page.
     Child(u64),
     /// The entry cannot be decoded; says why.
@@ -466,17 +431,22 @@ pub enum EntryValue {
 /// One entry of a branch or leaf page.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EntryInfo {
+    /// Position of the entry on its page (its slot).
     pub index: usize,
     /// Byte offset of the entry (its key) in the page, from the slot.
     pub offset: usize,
+    /// The key (empty for a branch's entry 0, or when it cannot be decoded).
     pub key: Vec<u8>,
+    /// The value or child page.
     pub value: EntryValue,
 }
 
 /// Everything `mdbx-lite page N` shows about one page.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PageInfo {
+    /// Role, owner, level and fill, as in [`Env::pages`].
     pub summary: PageSummary,
+    /// The header fields as stored.
     pub header: PageHeader,
     /// For a meta page: the decoded meta or why it is invalid.
     pub meta: Option<std::result::Result<MetaInfo, String>>,
@@ -493,45 +463,61 @@ pub struct PageInfo {
 /// One page of a tree level, from [`Env::tree`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TreeNode {
+    /// The page number.
     pub pgno: u64,
     /// Branch, Leaf, or Invalid when the page does not decode.
     pub role: PageRole,
+    /// The transaction that wrote the page (from its header).
     pub txnid: u64,
+    /// Entries on the page (0 for an invalid page).
     pub entries: usize,
+    /// Bytes in use: header, slots and entries (0 for an invalid page).
     pub used_bytes: usize,
     /// First and last key on the page (a branch's entry 0 has no key, so its first
     /// key is the first separator).
     pub first_key: Vec<u8>,
+    /// See `first_key`.
     pub last_key: Vec<u8>,
 }
 
 /// A table's B+tree level by level, from [`Env::tree`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TreeLevels {
+    /// The table's record.
     pub info: TreeInfo,
+    /// Bytes per page.
     pub page_size: usize,
     /// `levels[0]` holds the root.
     pub levels: Vec<Vec<TreeNode>>,
-    /// Overflow runs hanging off the leaves, and their pages.
+    /// Overflow runs hanging off the leaves.
     pub overflow_runs: u64,
+    /// Pages of those runs.
     pub overflow_pages: u64,
 }
 
 /// Page-cache residency of one group of pages.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ResidentGroup {
+    /// Whose pages they are.
     pub owner: PageOwner,
+    /// How many pages.
     pub pages: u64,
+    /// Their size in bytes.
     pub bytes: u64,
+    /// How many of those bytes are in the page cache.
     pub resident_bytes: u64,
 }
 
 /// How much of the file is in the page cache, by owner, from [`Env::residency`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Residency {
+    /// Bytes per database page.
     pub page_size: usize,
+    /// Bytes per OS page (the unit the page cache keeps or drops).
     pub os_page_size: usize,
+    /// Length of the file in bytes.
     pub file_bytes: u64,
+    /// Bytes of the file in the page cache.
     pub resident_bytes: u64,
     /// One group per owner that has pages: metas, main, each named table, catalog,
     /// free tree, free pages, unreachable pages; the tail of the file beyond the
@@ -540,7 +526,13 @@ pub struct Residency {
 }
 
 impl Env {
-    /// Both meta slots as stored in the file, decoded.
+    /// Both meta slots as stored in the file, decoded. A slot that does not decode is
+    /// returned with the reason, not as an error.
+    ///
+    /// # Errors
+    ///
+    /// When no read transaction can begin (all reader slots taken, say) or the file's
+    /// length cannot be read ([`Error::Io`]).
     pub fn metas(&self) -> Result<Vec<MetaSlot>> {
         let rtx = self.begin_read()?;
         let snap = rtx.snapshot();
@@ -557,7 +549,13 @@ impl Env {
 
     /// Every page of the latest snapshot below the high-water mark, with its role,
     /// owner, writing transaction and fill. Walks all trees first (one pass over every
-    /// reachable page), then decodes one page header per item.
+    /// reachable page), then decodes one page header per item. Damage shows as pages of
+    /// role [`PageRole::Invalid`] or [`PageRole::Unreachable`], not as an error.
+    ///
+    /// # Errors
+    ///
+    /// When no read transaction can begin (all reader slots taken, say) or the file's
+    /// length cannot be read ([`Error::Io`]).
     pub fn pages(&self) -> Result<Pages> {
         let rtx = self.begin_read()?;
         let file_bytes = self.inner.storage.len()?;
@@ -579,6 +577,13 @@ impl Env {
 
     /// Decode page `pgno` of the latest snapshot: header, role and owner, entries (for
     /// branch and leaf pages), the meta (for pages 0 and 1), raw bytes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] when `pgno` is not below the high-water mark,
+    /// [`Error::Corrupted`] when the page lies beyond the end of the file; otherwise
+    /// when no read transaction can begin (all reader slots taken, say) or the file's
+    /// length cannot be read ([`Error::Io`]).
     pub fn page_info(&self, pgno: u64) -> Result<PageInfo> {
         let rtx = self.begin_read()?;
         let snap = rtx.snapshot();
@@ -610,10 +615,11 @@ impl Env {
         ];
         let meta_txn = move |p: u64| metas.get(p as usize).copied().flatten();
         let summary = map.summary(&snap.pages, &meta_txn, pgno);
-        let kind_byte = bytes[4];
-        let kind = PageKind::from_u8(kind_byte);
+        // The raw kind byte too: an unknown kind is shown as stored.
+        let kind_byte = page::header(bytes).kind_byte();
+        let kind = page::header_kind(bytes);
         let computed_checksum = match (summary.role, kind) {
-            (PageRole::Meta, _) => Some(crc32fast::hash(&bytes[4..META_LEN])),
+            (PageRole::Meta, _) => Some(page::compute_checksum(&bytes[..META_LEN])),
             (_, Some(PageKind::Overflow)) => {
                 let n = page::overflow_run_len(bytes).max(1);
                 snap.pages.run(pgno, n).ok().map(page::compute_checksum)
@@ -625,11 +631,15 @@ impl Env {
             computed_checksum,
             kind_byte,
             kind: kind.map(PageKind::name),
-            flags: bytes[5],
-            count: page::rd_u16(bytes, 6),
+            flags: page::header(bytes).flags(),
+            // The header stores these as u16 and u32: the casts lose nothing.
+            count: page::header_count(bytes) as u16,
             pgno: page::header_pgno(bytes),
             txnid: page::header_txnid(bytes),
-            upper: page::rd_u32(bytes, 24),
+            upper: match kind {
+                Some(PageKind::Overflow) => page::overflow_run_len(bytes) as u32,
+                _ => page::header_upper(bytes) as u32,
+            },
         };
         let meta = (pgno < FIRST_PAGE)
             .then(|| decode_meta(snap, pgno, file_bytes, self.inner.storage.boot_id()));
@@ -664,7 +674,15 @@ impl Env {
         })
     }
 
-    /// The B+tree of the main table (`None`) or of a named table, level by level.
+    /// The B+tree of the main table (`None`) or of a named table, level by level. Pages
+    /// that do not decode as what their level expects are listed as
+    /// [`PageRole::Invalid`], not followed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TableNotFound`] when there is no such table, [`Error::Corrupted`] when
+    /// the catalog cannot be searched for it or its record does not decode, or when no
+    /// read transaction can begin.
     pub fn tree(&self, table: Option<&str>) -> Result<TreeLevels> {
         let rtx = self.begin_read()?;
         let snap = rtx.snapshot();
@@ -676,80 +694,25 @@ impl Env {
                 None => return Err(Error::TableNotFound(n.to_string())),
             },
         };
-        let mut out = TreeLevels {
-            info: rec.into(),
-            page_size: pages.page_size,
-            levels: Vec::new(),
-            overflow_runs: 0,
-            overflow_pages: 0,
+        let mut levels = Levels {
+            out: TreeLevels {
+                info: rec.into(),
+                page_size: pages.page_size,
+                levels: Vec::new(),
+                overflow_runs: 0,
+                overflow_pages: 0,
+            },
         };
-        let depth = (rec.depth as usize).min(MAX_DEPTH);
-        if rec.root == 0 || depth == 0 {
-            return Ok(out);
-        }
-        let mut seen = vec![false; snap.meta.high_water as usize];
-        let mut current = VecDeque::from([rec.root]);
-        for level in 0..depth {
-            let leaf = level + 1 == depth;
-            let mut next = VecDeque::new();
-            let mut nodes = Vec::with_capacity(current.len());
-            for pgno in current {
-                match seen.get_mut(pgno as usize) {
-                    Some(s) if !*s => *s = true,
-                    _ => continue,
-                }
-                let Ok(bytes) = pages.raw(pgno) else {
-                    continue;
-                };
-                let node = match Node::new(bytes, pgno) {
-                    Ok(n) if n.is_leaf() == leaf => n,
-                    _ => {
-                        nodes.push(TreeNode {
-                            pgno,
-                            role: PageRole::Invalid,
-                            txnid: page::header_txnid(bytes),
-                            entries: 0,
-                            used_bytes: 0,
-                            first_key: Vec::new(),
-                            last_key: Vec::new(),
-                        });
-                        continue;
-                    }
-                };
-                let n = node.count();
-                let first = if leaf { 0 } else { 1.min(n - 1) };
-                let key = |i: usize| node.key(i).map(<[u8]>::to_vec).unwrap_or_default();
-                nodes.push(TreeNode {
-                    pgno,
-                    role: if leaf {
-                        PageRole::Leaf
-                    } else {
-                        PageRole::Branch
-                    },
-                    txnid: node.txnid(),
-                    entries: n,
-                    used_bytes: HEADER + page::live_bytes(bytes),
-                    first_key: key(first),
-                    last_key: key(n - 1),
-                });
-                for i in 0..n {
-                    if leaf {
-                        if let Ok(LeafValue::Overflow { len, .. }) = node.leaf_value(i) {
-                            out.overflow_runs += 1;
-                            out.overflow_pages += page::overflow_pages_needed(len, pages.page_size);
-                        }
-                    } else if let Ok(c) = node.child(i) {
-                        next.push_back(c);
-                    }
-                }
-            }
-            out.levels.push(nodes);
-            current = next;
-        }
-        Ok(out)
+        Walker::new(pages, &snap.meta).walk_tree(TreeKind::User, table, rec, &mut levels);
+        Ok(levels.out)
     }
 
     /// How much of the file, and of each table, is in the OS page cache (mincore).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when the file's length or the page-cache state cannot be read, or
+    /// when no read transaction can begin.
     pub fn residency(&self) -> Result<Residency> {
         let rtx = self.begin_read()?;
         let snap = rtx.snapshot();
@@ -807,6 +770,82 @@ impl Env {
     }
 }
 
+/// Builds [`TreeLevels`] from a walk of one tree.
+struct Levels {
+    out: TreeLevels,
+}
+
+impl<'a> Visitor<'a> for Levels {
+    // Runs are counted from their leaf entries; their pages need not be read.
+    const OVERFLOW: bool = false;
+
+    fn enter_tree(&mut self, tree: &Tree<'_>) {
+        let depth = tree.record.depth as usize;
+        if tree.record.root != 0 && depth <= MAX_DEPTH {
+            self.out.levels = vec![Vec::new(); depth];
+        }
+    }
+
+    fn fault(&mut self, fault: Fault<'a>, _tree: &Tree<'_>) {
+        let FaultKind::BadNode { pgno, level, bytes } = fault.kind else {
+            return;
+        };
+        if let Some(nodes) = self.out.levels.get_mut(level) {
+            nodes.push(TreeNode {
+                pgno,
+                role: PageRole::Invalid,
+                txnid: page::header_txnid(bytes),
+                entries: 0,
+                used_bytes: 0,
+                first_key: Vec::new(),
+                last_key: Vec::new(),
+            });
+        }
+    }
+
+    fn node(&mut self, node: &Node<'a>, at: &At<'a, '_>) -> bool {
+        let leaf = node.is_leaf();
+        let n = node.count();
+        // A branch's entry 0 has no key: its first key is the first separator.
+        let first = if leaf { 0 } else { 1.min(n - 1) };
+        let key = |i: usize| node.key(i).map(<[u8]>::to_vec).unwrap_or_default();
+        let Some(nodes) = self.out.levels.get_mut(at.level) else {
+            return true;
+        };
+        nodes.push(TreeNode {
+            pgno: node.pgno,
+            role: if leaf {
+                PageRole::Leaf
+            } else {
+                PageRole::Branch
+            },
+            txnid: node.txnid(),
+            entries: n,
+            used_bytes: HEADER + page::live_bytes(node.bytes()),
+            first_key: key(first),
+            last_key: key(n - 1),
+        });
+        true
+    }
+
+    fn entry(
+        &mut self,
+        node: &Node<'a>,
+        i: usize,
+        _key: Result<&'a [u8]>,
+        _at: &At<'a, '_>,
+    ) -> bool {
+        if !node.is_leaf() {
+            return true;
+        }
+        if let Ok(LeafValue::Overflow { len, .. }) = node.leaf_value(i) {
+            self.out.overflow_runs += 1;
+            self.out.overflow_pages += page::overflow_pages_needed(len, self.out.page_size);
+        }
+        true
+    }
+}
+
 fn decode_meta(
     snap: &Snapshot,
     slot: u64,
@@ -830,7 +869,7 @@ fn decode_meta(
 fn decode_entries(node: &Node<'_>) -> Vec<EntryInfo> {
     (0..node.count())
         .map(|i| {
-            let offset = page::rd_u16(node.bytes(), HEADER + i * page::SLOT + 4) as usize;
+            let offset = node.entry_offset(i);
             let key = match node.key(i) {
                 Ok(k) => k.to_vec(),
                 Err(e) => {
