@@ -99,6 +99,14 @@ pub fn dump(a: &DumpArgs, out: &mut dyn Write) -> CliResult<i32> {
         w.write_header(&header).map_err(werr)?;
         for e in t.iter() {
             let (k, v) = e.map_err(dberr)?;
+            if k.is_empty() {
+                // Sorts first, so said once per table.
+                eprintln!(
+                    "mdbx-lite: {}: warning: table {} holds an empty key; mdbx-lite load accepts it, LMDB's mdb_load refuses it (MDB_BAD_VALSIZE)",
+                    a.db.display(),
+                    header.database.as_deref().map_or("(main)".to_string(), |n| format!("{n:?}"))
+                );
+            }
             w.write_entry(k, v).map_err(werr)?;
             done += 1;
             if done.is_multiple_of(4096) {

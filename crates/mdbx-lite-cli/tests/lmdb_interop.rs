@@ -240,3 +240,51 @@ fn plain_text_input_matches_mdb_load_t() {
     let ours = run(["dump", p(&db)]).ok();
     same_data(&ours, &theirs, "-T input");
 }
+
+/// An empty key is valid in mdbx-lite and round-trips through its own dump and load;
+/// `dump` warns that LMDB's `mdb_load` refuses it, which it does.
+#[test]
+fn an_empty_key_round_trips_and_dump_warns_that_lmdb_refuses_it() {
+    if !lmdb_tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("empty.db");
+    {
+        let env = mdbx_lite::Env::open(&db).unwrap();
+        let mut w = env.begin_write().unwrap();
+        let mut t = w.create_table("t").unwrap();
+        t.put(b"", b"first").unwrap();
+        t.put(b"a", b"second").unwrap();
+        w.commit().unwrap();
+    }
+    let r = run(["dump", "-s", "t", p(&db)]);
+    assert!(
+        r.stderr.contains("empty key") && r.stderr.contains("mdb_load"),
+        "{}",
+        r.stderr
+    );
+    let dump = r.ok();
+    let copy = dir.path().join("copy.db");
+    run_stdin(["load", "-s", "t", p(&copy)], dump.as_bytes()).ok();
+    assert_eq!(run(["dump", "-s", "t", p(&copy)]).ok(), dump);
+    // LMDB's own loader refuses it.
+    let lmdb_db = dir.path().join("lmdb");
+    std::fs::create_dir(&lmdb_db).unwrap();
+    let mut child = Command::new("mdb_load")
+        .args(["-s", "t", p(&lmdb_db)])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(dump.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("MDB_BAD_VALSIZE"));
+}

@@ -20,7 +20,51 @@ const _: () = {
         assert_send_sync::<ReadTxn>();
         assert_send_sync::<ReadTable<'static>>();
     }
+    fn assert_send<T: Send>() {}
+    #[allow(dead_code)]
+    fn cursors_and_ranges_are_send() {
+        assert_send::<mdbx_lite::Cursor<'static>>();
+        assert_send::<mdbx_lite::Range<'static>>();
+    }
 };
+
+/// A cursor or range moves to another thread with the borrow it holds, over a read
+/// transaction and over a write transaction's own changes.
+#[test]
+fn cursors_and_ranges_work_on_another_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = Env::open(dir.path().join("db")).unwrap();
+    let mut w = env.begin_write().unwrap();
+    {
+        let mut t = w.main_table();
+        for i in 0..1_000u32 {
+            t.put(&i.to_be_bytes(), b"v").unwrap();
+        }
+        let mut cur = t.cursor();
+        let n = thread::scope(|s| {
+            s.spawn(move || {
+                let mut n = 0;
+                while cur.next().unwrap().is_some() {
+                    n += 1;
+                }
+                n
+            })
+            .join()
+            .unwrap()
+        });
+        assert_eq!(n, 1_000);
+    }
+    w.commit().unwrap();
+    let r = env.begin_read().unwrap();
+    let t = r.main_table();
+    let range = t.range(10u32.to_be_bytes()..20u32.to_be_bytes());
+    let keys: Vec<Vec<u8>> = thread::scope(|s| {
+        s.spawn(move || range.map(|e| e.unwrap().0.to_vec()).collect())
+            .join()
+            .unwrap()
+    });
+    assert_eq!(keys.len(), 10);
+}
 
 const ACCOUNTS: u64 = 64;
 const INITIAL: u64 = 1_000;

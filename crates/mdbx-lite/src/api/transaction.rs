@@ -745,6 +745,15 @@ impl TableMut<'_> {
     }
 
     /// Insert or overwrite.
+    ///
+    /// Any key up to [`crate::Env::max_key_size`] bytes is valid, the empty key too
+    /// (it sorts first), as in redb. LMDB refuses empty keys: a dump holding one loads
+    /// into mdbx-lite but not with LMDB's `mdb_load` (`mdbx-lite dump` warns).
+    ///
+    /// # Errors
+    /// `Error::KeyTooLarge`, `Error::ValueTooLarge` (the transaction stays usable);
+    /// `Error::Io` or `Error::Corrupted` from the pages it touches (the transaction can
+    /// then only be aborted).
     pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
         self.update(|p, r| btree::put(p, r, key, value, PutMode::Upsert))
             .map(|_| ())

@@ -188,14 +188,19 @@ impl<'a, S: PageSource + ?Sized> RawCursor<'a, S> {
     }
 }
 
+// Cursors and ranges reach pages through `&(dyn PageSource + Sync)`: every page source
+// (a snapshot's mapping, a write transaction's pages) is only read through a shared
+// reference, so a cursor may move to another thread with the borrow it holds (`Send`),
+// as `std::thread::scope` allows.
+
 /// A cursor over one table of a transaction. Every key and value it returns borrows
 /// from the transaction (`'txn`), straight out of the memory map.
 pub struct Cursor<'txn> {
-    inner: RawCursor<'txn, dyn PageSource + 'txn>,
+    inner: RawCursor<'txn, dyn PageSource + Sync + 'txn>,
 }
 
 impl<'txn> Cursor<'txn> {
-    pub(crate) fn new(src: &'txn (dyn PageSource + 'txn), rec: TableRecord) -> Self {
+    pub(crate) fn new(src: &'txn (dyn PageSource + Sync + 'txn), rec: TableRecord) -> Self {
         Cursor {
             inner: RawCursor::new(src, rec),
         }
@@ -261,12 +266,12 @@ impl BoundKey {
 
 /// Iterator over a key range, in both directions (`rev()` works).
 pub struct Range<'txn> {
-    src: &'txn (dyn PageSource + 'txn),
+    src: &'txn (dyn PageSource + Sync + 'txn),
     rec: TableRecord,
-    front: RawCursor<'txn, dyn PageSource + 'txn>,
+    front: RawCursor<'txn, dyn PageSource + Sync + 'txn>,
     /// Made on the first `next_back`: forward-only scans never pay for it (boxed, so
     /// they do not carry or copy its path stack either).
-    back: Option<Box<RawCursor<'txn, dyn PageSource + 'txn>>>,
+    back: Option<Box<RawCursor<'txn, dyn PageSource + Sync + 'txn>>>,
     start: Bound<BoundKey>,
     end: Bound<BoundKey>,
     front_last: Option<&'txn [u8]>,
@@ -278,7 +283,7 @@ pub struct Range<'txn> {
 
 impl<'txn> Range<'txn> {
     pub(crate) fn new(
-        src: &'txn (dyn PageSource + 'txn),
+        src: &'txn (dyn PageSource + Sync + 'txn),
         rec: TableRecord,
         start: Bound<BoundKey>,
         end: Bound<BoundKey>,
