@@ -139,6 +139,14 @@ impl EnvBuilder {
     }
 
     /// Open (or create) the database at `path`. See [`Env::open`] for the safety contract.
+    ///
+    /// # Errors
+    /// `Error::Io` when the file or its lock file cannot be opened, created, locked or
+    /// mapped; `Error::NotADatabase` for a file that is not an mdbx-lite database (an LMDB
+    /// file is named as such); `Error::VersionMismatch`, `Error::PageSizeMismatch`;
+    /// `Error::Corrupted` when no meta page is valid or the file is shorter than its meta
+    /// says; `Error::Invalid` for a refused lock file, a hard-linked database or a special
+    /// file.
     pub fn open(self, path: impl AsRef<Path>) -> Result<Env> {
         Env::open_with(path.as_ref(), self)
     }
@@ -216,6 +224,9 @@ impl Env {
     /// validates every page it decodes, so a corrupt file yields `Error::Corrupted`; but
     /// a file changed underneath a live mapping can crash the process (SIGBUS) or show
     /// torn bytes. This is the contract of every memory-mapped store (LMDB included).
+    ///
+    /// # Errors
+    /// As [`EnvBuilder::open`].
     pub fn open(path: impl AsRef<Path>) -> Result<Env> {
         EnvBuilder::default().open(path)
     }
@@ -411,16 +422,30 @@ impl Env {
 
     /// Start a read transaction on the latest committed snapshot. Never blocks on the
     /// writer.
+    ///
+    /// # Errors
+    /// `Error::ReadersFull` when every reader slot is taken; `Error::Io` or
+    /// `Error::Corrupted` when a newer commit of another process cannot be read.
     pub fn begin_read(&self) -> Result<ReadTxn> {
         ReadTxn::begin(self.inner.clone())
     }
 
     /// Start the write transaction, waiting while another one runs.
+    ///
+    /// # Errors
+    /// `Error::ReadOnly` on a read-only environment; `Error::NeedsReopen` after a failed
+    /// commit; `Error::Invalid` when this thread already holds the write transaction (of
+    /// this or another `Env` on the file), which waiting would deadlock; `Error::Io` or
+    /// `Error::Corrupted` from reading the latest commit or recovering a failed sync.
     pub fn begin_write(&self) -> Result<WriteTxn> {
         WriteTxn::begin(self.inner.clone(), true)
     }
 
     /// Start the write transaction, or fail with `Error::Busy` if another one runs.
+    ///
+    /// # Errors
+    /// `Error::Busy` when another write transaction runs; otherwise as
+    /// [`Env::begin_write`].
     pub fn try_begin_write(&self) -> Result<WriteTxn> {
         WriteTxn::begin(self.inner.clone(), false)
     }
@@ -430,6 +455,10 @@ impl Env {
     ///
     /// Waits while a write transaction runs (so it must not be called by a thread
     /// that holds one).
+    ///
+    /// # Errors
+    /// `Error::Io` when the sync fails (the environment then needs reopening, see
+    /// `Error::NeedsReopen`); `Error::ReadOnly` on a read-only environment.
     pub fn sync(&self) -> Result<()> {
         self.inner.make_steady(true)
     }

@@ -138,6 +138,9 @@ impl ReadTxn {
     }
 
     /// A named table; `Error::TableNotFound` if it does not exist.
+    ///
+    /// # Errors
+    /// `Error::TableNotFound`; `Error::Corrupted` or `Error::Io` reading the catalog.
     pub fn open_table(&self, name: &str) -> Result<ReadTable<'_>> {
         match catalog_lookup(&self.snap.pages, &self.snap.meta.catalog, name)? {
             Some(rec) => Ok(ReadTable {
@@ -149,6 +152,9 @@ impl ReadTxn {
     }
 
     /// Names of all named tables, sorted.
+    ///
+    /// # Errors
+    /// `Error::Corrupted` or `Error::Io` reading the catalog.
     pub fn list_tables(&self) -> Result<Vec<String>> {
         catalog_names(&self.snap.pages, &self.snap.meta.catalog)
     }
@@ -177,6 +183,10 @@ pub struct ReadTable<'txn> {
 
 impl<'txn> ReadTable<'txn> {
     /// The value stored under `key`, borrowed from the map (no copy).
+    ///
+    /// # Errors
+    /// `Error::Corrupted` when a page on the path is damaged (only what the lookup
+    /// reads is checked).
     #[inline]
     pub fn get(&self, key: &[u8]) -> Result<Option<&'txn [u8]>> {
         btree::get(self.src, &self.rec, key)
@@ -245,6 +255,9 @@ impl<'txn> ReadTable<'txn> {
 /// ```
 pub trait TableRead {
     /// The value stored under `key`, borrowed from the map or the write transaction.
+    ///
+    /// # Errors
+    /// `Error::Corrupted` when a page on the path is damaged.
     fn get(&self, key: &[u8]) -> Result<Option<&[u8]>>;
     /// Number of entries (O(1)).
     fn len(&self) -> u64;
@@ -461,18 +474,30 @@ impl WriteTxn {
     }
 
     /// A named table; `Error::TableNotFound` if it does not exist.
+    ///
+    /// # Errors
+    /// `Error::TableNotFound`; `Error::Invalid` for a name that is empty or too long;
+    /// `Error::Corrupted` or `Error::Io` reading the catalog.
     pub fn open_table(&mut self, name: &str) -> Result<TableMut<'_>> {
         let slot = self.slot_for(name, false)?;
         Ok(TableMut { txn: self, slot })
     }
 
     /// A named table, created empty if it does not exist.
+    ///
+    /// # Errors
+    /// `Error::Invalid` for a name that is empty or too long; `Error::Corrupted` or
+    /// `Error::Io` reading the catalog.
     pub fn create_table(&mut self, name: &str) -> Result<TableMut<'_>> {
         let slot = self.slot_for(name, true)?;
         Ok(TableMut { txn: self, slot })
     }
 
     /// Delete a named table and all its entries. Returns false if it did not exist.
+    ///
+    /// # Errors
+    /// `Error::Corrupted` or `Error::Io` from the pages freed (the transaction can then
+    /// only be aborted).
     pub fn drop_table(&mut self, name: &str) -> Result<bool> {
         let slot = match self.slot_for(name, false) {
             Ok(s) => s,
@@ -489,6 +514,9 @@ impl WriteTxn {
     }
 
     /// Names of all named tables as this transaction sees them, sorted.
+    ///
+    /// # Errors
+    /// `Error::Corrupted` or `Error::Io` reading the catalog.
     pub fn list_tables(&self) -> Result<Vec<String>> {
         let mut names = catalog_names(&self.pages, &self.catalog)?;
         for t in &self.tables {
@@ -740,6 +768,9 @@ impl TableMut<'_> {
     }
 
     /// The value under `key`, including this transaction's changes.
+    ///
+    /// # Errors
+    /// `Error::Corrupted` when a page on the path is damaged.
     pub fn get(&self, key: &[u8]) -> Result<Option<&[u8]>> {
         btree::get(&self.txn.pages, &self.txn.tables[self.slot].rec, key)
     }
@@ -760,6 +791,11 @@ impl TableMut<'_> {
     }
 
     /// Insert with flags; returns true if the key was new.
+    ///
+    /// # Errors
+    /// `Error::KeyExists` (with `no_overwrite`), `Error::KeyNotGreater` (with `append`),
+    /// `Error::KeyTooLarge`, `Error::ValueTooLarge`: the transaction stays usable.
+    /// `Error::Io` or `Error::Corrupted`: the transaction can only be aborted.
     pub fn put_with(&mut self, key: &[u8], value: &[u8], flags: PutFlags) -> Result<bool> {
         let mode = if flags.append {
             PutMode::Append
@@ -772,17 +808,29 @@ impl TableMut<'_> {
     }
 
     /// Append a key greater than every key in the table (sorted bulk loads).
+    ///
+    /// # Errors
+    /// `Error::KeyNotGreater` when `key` does not sort after the table's last key; the
+    /// others as [`TableMut::put_with`].
     pub fn append(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
         self.update(|p, r| btree::put(p, r, key, value, PutMode::Append))
             .map(|_| ())
     }
 
     /// Remove `key`; returns true if it was present.
+    ///
+    /// # Errors
+    /// `Error::Io` or `Error::Corrupted` from the pages touched (the transaction can
+    /// then only be aborted).
     pub fn delete(&mut self, key: &[u8]) -> Result<bool> {
         self.update(|p, r| btree::delete(p, r, key))
     }
 
     /// Remove every entry (the table stays).
+    ///
+    /// # Errors
+    /// `Error::Io` or `Error::Corrupted` from the pages freed (the transaction can then
+    /// only be aborted).
     pub fn clear(&mut self) -> Result<()> {
         self.update(|p, r| btree::clear(p, r).map(|_| true))
             .map(|_| ())

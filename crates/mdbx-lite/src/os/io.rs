@@ -12,14 +12,29 @@ use std::os::unix::fs::FileExt;
 #[allow(clippy::len_without_is_empty)]
 pub trait Storage: Send + Sync {
     /// Current length of the file in bytes.
+    ///
+    /// # Errors
+    /// The operating system's error.
     fn len(&self) -> io::Result<u64>;
     /// Grow (or shrink) the file to `len` bytes.
+    ///
+    /// # Errors
+    /// The operating system's error.
     fn set_len(&self, len: u64) -> io::Result<()>;
     /// Write all of `buf` at byte `offset`.
+    ///
+    /// # Errors
+    /// The operating system's error.
     fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()>;
     /// Read exactly `buf.len()` bytes at `offset` (used only for metas before mapping).
+    ///
+    /// # Errors
+    /// The operating system's error.
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
     /// Make every completed write and the file length durable (fdatasync).
+    ///
+    /// # Errors
+    /// The operating system's error.
     fn sync_data(&self) -> io::Result<()>;
     /// Hint: start writing `[offset, offset + len)` to the device now, without waiting,
     /// so a large commit's final sync has less left to do. No durability meaning.

@@ -75,12 +75,21 @@ impl Env {
     /// The copy is built under a temporary name beside `path` and linked to `path` only
     /// once complete and synced, so `path` never holds a partial copy (a failed copy
     /// can be retried as is), and a file that appears at `path` meanwhile is left alone.
+    ///
+    /// # Errors
+    /// `Error::Io` when the copy cannot be created or written, or `path` exists
+    /// (`AlreadyExists`; the destination is left as it was); `Error::Corrupted` when a
+    /// page of the snapshot copied is damaged.
     pub fn copy_to(&self, path: impl AsRef<Path>, compact: bool) -> Result<()> {
         Ok(self.copy_to_with_progress(path, compact, &mut |_, _| {})?)
     }
 
     /// [`Env::copy_to`] with a progress callback `(units done, units total)`: pages for
     /// a plain copy, entries for a compacting one.
+    ///
+    /// # Errors
+    /// As [`Env::copy_to`], as a [`CopyError`] that says whether reading the source or
+    /// writing the destination failed.
     pub fn copy_to_with_progress(
         &self,
         path: impl AsRef<Path>,

@@ -339,6 +339,9 @@ impl<W: Write> DumpWriter<W> {
     /// `header.unknown` is not written. Fails with `InvalidInput` in plain
     /// mode, inside an open section, or if a field would break the line
     /// structure (a newline anywhere, `=` in a flag name).
+    ///
+    /// # Errors
+    /// The writer's I/O error.
     pub fn write_header(&mut self, header: &DumpHeader) -> io::Result<()> {
         if self.plain {
             return Err(invalid_input("plain dumps have no header"));
@@ -391,6 +394,9 @@ impl<W: Write> DumpWriter<W> {
     }
 
     /// Writes one key line and one value line.
+    ///
+    /// # Errors
+    /// The writer's I/O error.
     pub fn write_entry(&mut self, key: &[u8], value: &[u8]) -> io::Result<()> {
         if !self.plain && !self.in_section {
             return Err(invalid_input("write_header must come first"));
@@ -410,6 +416,9 @@ impl<W: Write> DumpWriter<W> {
     }
 
     /// Writes `DATA=END`; a no-op for plain dumps, which have no terminator.
+    ///
+    /// # Errors
+    /// The writer's I/O error.
     pub fn end_section(&mut self) -> io::Result<()> {
         if self.plain {
             return Ok(());
@@ -423,6 +432,9 @@ impl<W: Write> DumpWriter<W> {
     }
 
     /// Flushes the underlying writer.
+    ///
+    /// # Errors
+    /// The writer's I/O error.
     pub fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
     }
@@ -512,6 +524,9 @@ impl<R: BufRead> DumpReader<R> {
 
     /// Reads the next section's header, skipping unread entries of the current
     /// section. `None` at a clean end of input (between sections).
+    ///
+    /// # Errors
+    /// `DumpError` naming the line: malformed input, or the reader's I/O error.
     pub fn next_section(&mut self) -> Result<Option<DumpHeader>, DumpError> {
         let r = self.next_section_inner();
         self.guard(r)
@@ -519,6 +534,9 @@ impl<R: BufRead> DumpReader<R> {
 
     /// Reads the next entry of the current section. `None` at `DATA=END`, at
     /// the end of plain input, or when no section is open.
+    ///
+    /// # Errors
+    /// `DumpError` naming the line: malformed input, or the reader's I/O error.
     pub fn next_entry(&mut self) -> Result<Option<Entry>, DumpError> {
         let (mut k, mut v) = (Vec::new(), Vec::new());
         Ok(self.next_entry_into(&mut k, &mut v)?.then_some((k, v)))
@@ -527,6 +545,9 @@ impl<R: BufRead> DumpReader<R> {
     /// Like [`next_entry`](Self::next_entry) but decodes into caller buffers
     /// (cleared first) so a long load does not allocate per entry.
     /// Returns `false` where `next_entry` returns `None`.
+    ///
+    /// # Errors
+    /// `DumpError` naming the line: malformed input, or the reader's I/O error.
     pub fn next_entry_into(
         &mut self,
         key: &mut Vec<u8>,

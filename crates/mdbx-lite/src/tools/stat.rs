@@ -42,6 +42,9 @@ pub struct EnvStat {
 
 impl Env {
     /// Gather the environment statistics (walks the free tree; cheap).
+    ///
+    /// # Errors
+    /// `Error::ReadersFull`, or `Error::Io` / `Error::Corrupted` reading the free tree.
     pub fn stat(&self) -> Result<EnvStat> {
         let rtx = self.begin_read()?;
         let snap = rtx.snapshot();

@@ -206,31 +206,52 @@ impl<'txn> Cursor<'txn> {
         }
     }
     /// Move to the first entry.
+    ///
+    /// # Errors
+    /// `Error::Corrupted` when a page the move reads is damaged.
     pub fn first(&mut self) -> Result<Option<Entry<'txn>>> {
         self.inner.first()
     }
     /// Move to the last entry.
+    ///
+    /// # Errors
+    /// `Error::Corrupted` when a page the move reads is damaged.
     pub fn last(&mut self) -> Result<Option<Entry<'txn>>> {
         self.inner.last()
     }
     /// Move to the next entry (the first, if the cursor is not positioned).
+    ///
+    /// # Errors
+    /// `Error::Corrupted` when a page the move reads is damaged.
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<Option<Entry<'txn>>> {
         self.inner.next()
     }
     /// Move to the previous entry (the last, if the cursor is not positioned).
+    ///
+    /// # Errors
+    /// `Error::Corrupted` when a page the move reads is damaged.
     pub fn prev(&mut self) -> Result<Option<Entry<'txn>>> {
         self.inner.prev()
     }
     /// Move to the first entry whose key is `>= key`.
+    ///
+    /// # Errors
+    /// `Error::Corrupted` when a page the move reads is damaged.
     pub fn seek(&mut self, key: &[u8]) -> Result<Option<Entry<'txn>>> {
         self.inner.seek(key)
     }
     /// Move to `key` exactly; returns its value, or `None` (cursor then at the next key).
+    ///
+    /// # Errors
+    /// `Error::Corrupted` when a page the move reads is damaged.
     pub fn seek_exact(&mut self, key: &[u8]) -> Result<Option<&'txn [u8]>> {
         self.inner.seek_exact(key)
     }
     /// The entry under the cursor, if positioned.
+    ///
+    /// # Errors
+    /// `Error::Corrupted` when a page the move reads is damaged.
     pub fn current(&self) -> Result<Option<Entry<'txn>>> {
         self.inner.current()
     }
