@@ -3,3 +3,6 @@
 
 pub(crate) mod env;
 pub(crate) mod transaction;
+
+#[cfg(test)]
+mod txn_tests;
