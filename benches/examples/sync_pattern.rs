@@ -46,6 +46,9 @@ fn run(
     Ok((per(t.elapsed().as_secs_f64()), per(first_sync)))
 }
 
+/// A name and a page picker.
+type Pattern<'a> = (&'a str, &'a dyn Fn(&mut Rng) -> u64);
+
 fn main() -> std::io::Result<()> {
     let commits: u64 = mdbx_lite_benches::arg_u64(1, 2000);
     let dir = tempfile::tempdir()?;
@@ -53,6 +56,7 @@ fn main() -> std::io::Result<()> {
         .read(true)
         .write(true)
         .create(true)
+        .truncate(false)
         .open(dir.path().join("pattern"))?;
     let chunk = vec![1u8; 1 << 20];
     for i in 0..PAGES * 4096 / chunk.len() as u64 {
@@ -69,7 +73,7 @@ fn main() -> std::io::Result<()> {
         2 + j.wrapping_mul(0x9E37_79B9_7F4A_7C15) % (PAGES - 2)
     };
     let window = |r: &mut Rng| 1000 + r.next_u64() % 8;
-    let patterns: [(&str, &dyn Fn(&mut Rng) -> u64); 3] = [
+    let patterns: [Pattern; 3] = [
         ("anywhere in the file", &anywhere),
         ("from 16 fixed scattered pages", &hot_set),
         ("inside an 8-page window", &window),

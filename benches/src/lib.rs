@@ -1,7 +1,11 @@
 //! Shared helpers for the benchmarks: the workload redb publishes (24-byte random keys,
-//! 150-byte random values from a seeded generator) and database builders.
+//! 150-byte random values from a seeded generator), the peer comparison's other key
+//! kinds ([`KeyKind`]) and database builders.
 
 use mdbx_lite::{Durability, Env, Result};
+
+mod keys;
+pub use keys::{KeyBuf, KeyKind, Keys, MAX_KEY_LEN};
 
 /// SplitMix64: a small, fast, seeded generator (no external crates needed).
 pub struct Rng(u64);

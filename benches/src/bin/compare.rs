@@ -3,8 +3,9 @@
 //!
 //! ```sh
 //! cargo run --release -p mdbx-lite-benches --features peers --bin compare -- \
-//!     [--n 1000000] [--runs 3] [--engines mdbx-lite,lmdb,libmdbx,redb,sqlite] \
-//!     [--dir DIR] [--out docs/benchmarks.md] [--note TEXT]
+//!     [--n 1000000] [--keys random|paths|urls|composite|monotonic] [--runs 3] \
+//!     [--engines mdbx-lite,lmdb,libmdbx,redb,sqlite] [--dir DIR] \
+//!     [--out docs/benchmarks.md] [--note TEXT]
 //! ```
 //!
 //! Every engine runs in its own child process (this binary re-executed with a hidden
@@ -17,8 +18,13 @@
 //! inserts; `len()`; 1,000,000 random gets (twice); 500,000 range scans of 10 entries
 //! from a random existing key (twice); 1,000,000 random gets split over 4 and over 8
 //! threads, each thread with its own read transaction; removal of N/2 keys in one
-//! transaction; compaction. Keys are 24 random bytes and values 150 random bytes
-//! (`mdbx_lite_benches::{key, value}`, seeded).
+//! transaction; compaction. Values are 150 random bytes (`mdbx_lite_benches::value`,
+//! seeded). Keys are 24 random bytes by default (`mdbx_lite_benches::key`); `--keys`
+//! picks another kind of `mdbx_lite_benches::KeyKind` (file paths, URLs, composite
+//! `tenant/user/timestamp` keys, increasing ids), whose keys share prefixes. Every
+//! engine generates a key through the same `KeyBuf::key(j)` (position `j` of the
+//! workload, mapped by `Keys::index`: for the structured kinds the bulk load and the
+//! removals visit `0..N` in a pseudo-random order, see `benches/src/keys.rs`).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::error::Error as StdError;
@@ -32,7 +38,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Barrier;
 use std::time::{Duration, Instant, SystemTime};
 
-use mdbx_lite_benches::{key, value, Rng};
+use mdbx_lite_benches::{value, KeyKind, Keys, Rng};
 use serde_json::{Map, Value};
 
 type Res<T> = Result<T, Box<dyn StdError + Send + Sync>>;
@@ -90,7 +96,8 @@ const MAP_SIZE: usize = 64 << 30;
 /// One engine under test. Every method is one transaction (reads: one read
 /// transaction); writes commit durably with the engine's default settings.
 trait Engine: Sync + Sized {
-    fn open(dir: &Path) -> Res<Self>;
+    /// Open the engine's database in `dir`, for a workload of `keys`.
+    fn open(dir: &Path, keys: Keys) -> Res<Self>;
     /// The engine's settings, for the report.
     fn settings(&self) -> String;
     /// Insert keys `start..start + count` in one transaction.
@@ -130,24 +137,26 @@ fn touch(v: &[u8]) -> u64 {
 struct MdbxLite {
     env: mdbx_lite::Env,
     path: PathBuf,
+    keys: Keys,
 }
 
 impl Engine for MdbxLite {
-    fn open(dir: &Path) -> Res<Self> {
+    fn open(dir: &Path, keys: Keys) -> Res<Self> {
         let path = dir.join("mdbx-lite.db");
         let env = mdbx_lite::Env::open(&path)?;
-        Ok(MdbxLite { env, path })
+        Ok(MdbxLite { env, path, keys })
     }
     fn settings(&self) -> String {
         "`Env::open` defaults: `Durability::Full`, 4 KiB pages, no checksum verification on read"
             .into()
     }
     fn insert(&self, start: u64, count: u64) -> Res<()> {
+        let mut kb = self.keys.buf();
         let mut w = self.env.begin_write()?;
         {
             let mut t = w.main_table();
             for i in start..start + count {
-                t.put(&key(i), &value(i))?;
+                t.put(kb.key(i), &value(i))?;
             }
         }
         w.commit()?;
@@ -157,6 +166,7 @@ impl Engine for MdbxLite {
         Ok(self.env.begin_read()?.main_table().len())
     }
     fn gets(&self, seed: u64, count: u64, modulo: u64, ready: &dyn Fn()) -> Res<u64> {
+        let mut kb = self.keys.buf();
         let rtx = self.env.begin_read()?;
         let t = rtx.main_table();
         ready();
@@ -164,19 +174,20 @@ impl Engine for MdbxLite {
         let mut sum = 0;
         for _ in 0..count {
             let i = rng.next_u64() % modulo;
-            let v = t.get(&key(i))?.ok_or_else(|| missing(i))?;
+            let v = t.get(kb.key(i))?.ok_or_else(|| missing(i))?;
             sum += touch(v);
         }
         Ok(sum)
     }
     fn scans(&self, seed: u64, count: u64, modulo: u64, len: usize) -> Res<(u64, u64)> {
+        let mut kb = self.keys.buf();
         let rtx = self.env.begin_read()?;
         let t = rtx.main_table();
         let mut rng = Rng::new(seed);
         let (mut n, mut sum) = (0, 0);
         for _ in 0..count {
-            let k = key(rng.next_u64() % modulo);
-            for e in t.range(&k[..]..).take(len) {
+            let k = kb.key(rng.next_u64() % modulo);
+            for e in t.range(k..).take(len) {
                 let (k, v) = e?;
                 n += 1;
                 sum += u64::from(k[0]) + touch(v);
@@ -185,12 +196,13 @@ impl Engine for MdbxLite {
         Ok((n, sum))
     }
     fn remove(&self, start: u64, count: u64) -> Res<u64> {
+        let mut kb = self.keys.buf();
         let mut w = self.env.begin_write()?;
         let mut n = 0;
         {
             let mut t = w.main_table();
             for i in start..start + count {
-                n += u64::from(t.delete(&key(i))?);
+                n += u64::from(t.delete(kb.key(i))?);
             }
         }
         w.commit()?;
@@ -215,11 +227,12 @@ struct Lmdb {
     env: &'static heed::Env,
     db: heed::Database<'static, heed::types::Bytes, heed::types::Bytes>,
     dir: PathBuf,
+    keys: Keys,
 }
 
 #[cfg(feature = "lmdb")]
 impl Engine for Lmdb {
-    fn open(dir: &Path) -> Res<Self> {
+    fn open(dir: &Path, keys: Keys) -> Res<Self> {
         let dir = dir.join("lmdb");
         std::fs::create_dir_all(&dir)?;
         // SAFETY: the directory is ours and nobody else opens or truncates the file.
@@ -232,7 +245,7 @@ impl Engine for Lmdb {
                 Ok(heed::CommitOrAbort::<_, ()>::Commit(db))
             })?
             .unwrap_commit();
-        Ok(Lmdb { env, db, dir })
+        Ok(Lmdb { env, db, dir, keys })
     }
     fn settings(&self) -> String {
         format!(
@@ -241,9 +254,10 @@ impl Engine for Lmdb {
         )
     }
     fn insert(&self, start: u64, count: u64) -> Res<()> {
+        let mut kb = self.keys.buf();
         let mut w = self.env.write_txn()?;
         for i in start..start + count {
-            self.db.put(&mut w, &key(i), &value(i))?;
+            self.db.put(&mut w, kb.key(i), &value(i))?;
         }
         w.commit()?;
         Ok(())
@@ -253,24 +267,26 @@ impl Engine for Lmdb {
         Ok(self.db.len(&r)?)
     }
     fn gets(&self, seed: u64, count: u64, modulo: u64, ready: &dyn Fn()) -> Res<u64> {
+        let mut kb = self.keys.buf();
         let r = self.env.read_txn()?;
         ready();
         let mut rng = Rng::new(seed);
         let mut sum = 0;
         for _ in 0..count {
             let i = rng.next_u64() % modulo;
-            let v = self.db.get(&r, &key(i))?.ok_or_else(|| missing(i))?;
+            let v = self.db.get(&r, kb.key(i))?.ok_or_else(|| missing(i))?;
             sum += touch(v);
         }
         Ok(sum)
     }
     fn scans(&self, seed: u64, count: u64, modulo: u64, len: usize) -> Res<(u64, u64)> {
+        let mut kb = self.keys.buf();
         let r = self.env.read_txn()?;
         let mut rng = Rng::new(seed);
         let (mut n, mut sum) = (0, 0);
         for _ in 0..count {
-            let k = key(rng.next_u64() % modulo);
-            let range = (Bound::Included(&k[..]), Bound::Unbounded);
+            let k = kb.key(rng.next_u64() % modulo);
+            let range = (Bound::Included(k), Bound::Unbounded);
             for e in self.db.range(&r, &range)?.take(len) {
                 let (k, v) = e?;
                 n += 1;
@@ -280,10 +296,11 @@ impl Engine for Lmdb {
         Ok((n, sum))
     }
     fn remove(&self, start: u64, count: u64) -> Res<u64> {
+        let mut kb = self.keys.buf();
         let mut w = self.env.write_txn()?;
         let mut n = 0;
         for i in start..start + count {
-            n += u64::from(self.db.delete(&mut w, &key(i))?);
+            n += u64::from(self.db.delete(&mut w, kb.key(i))?);
         }
         w.commit()?;
         Ok(n)
@@ -306,6 +323,7 @@ impl Engine for Lmdb {
 struct Libmdbx {
     db: libmdbx::Database<libmdbx::NoWriteMap>,
     dir: PathBuf,
+    keys: Keys,
 }
 
 #[cfg(feature = "libmdbx")]
@@ -313,7 +331,7 @@ type Bytes<'a> = std::borrow::Cow<'a, [u8]>;
 
 #[cfg(feature = "libmdbx")]
 impl Engine for Libmdbx {
-    fn open(dir: &Path) -> Res<Self> {
+    fn open(dir: &Path, keys: Keys) -> Res<Self> {
         use libmdbx::{DatabaseOptions, Mode, ReadWriteOptions};
         let dir = dir.join("libmdbx");
         std::fs::create_dir_all(&dir)?;
@@ -328,7 +346,7 @@ impl Engine for Libmdbx {
         let w = db.begin_rw_txn()?;
         w.create_table(None, Default::default())?;
         w.commit()?;
-        Ok(Libmdbx { db, dir })
+        Ok(Libmdbx { db, dir, keys })
     }
     fn settings(&self) -> String {
         format!(
@@ -337,11 +355,12 @@ impl Engine for Libmdbx {
         )
     }
     fn insert(&self, start: u64, count: u64) -> Res<()> {
+        let mut kb = self.keys.buf();
         let w = self.db.begin_rw_txn()?;
         {
             let t = w.open_table(None)?;
             for i in start..start + count {
-                w.put(&t, key(i), value(i), libmdbx::WriteFlags::UPSERT)?;
+                w.put(&t, kb.key(i), value(i), libmdbx::WriteFlags::UPSERT)?;
             }
         }
         w.commit()?;
@@ -353,6 +372,7 @@ impl Engine for Libmdbx {
         Ok(r.table_stat(&t)?.entries() as u64)
     }
     fn gets(&self, seed: u64, count: u64, modulo: u64, ready: &dyn Fn()) -> Res<u64> {
+        let mut kb = self.keys.buf();
         let r = self.db.begin_ro_txn()?;
         let t = r.open_table(None)?;
         ready();
@@ -360,20 +380,21 @@ impl Engine for Libmdbx {
         let mut sum = 0;
         for _ in 0..count {
             let i = rng.next_u64() % modulo;
-            let v = r.get::<Bytes>(&t, key(i))?.ok_or_else(|| missing(i))?;
+            let v = r.get::<Bytes>(&t, kb.key(i))?.ok_or_else(|| missing(i))?;
             sum += touch(&v);
         }
         Ok(sum)
     }
     fn scans(&self, seed: u64, count: u64, modulo: u64, len: usize) -> Res<(u64, u64)> {
+        let mut kb = self.keys.buf();
         let r = self.db.begin_ro_txn()?;
         let t = r.open_table(None)?;
         let mut rng = Rng::new(seed);
         let (mut n, mut sum) = (0, 0);
         for _ in 0..count {
-            let k = key(rng.next_u64() % modulo);
+            let k = kb.key(rng.next_u64() % modulo);
             let mut c = r.cursor(&t)?;
-            let mut e = c.set_range::<Bytes, Bytes>(&k)?;
+            let mut e = c.set_range::<Bytes, Bytes>(k)?;
             let mut seen = 0;
             while let Some((k, v)) = e {
                 n += 1;
@@ -388,12 +409,13 @@ impl Engine for Libmdbx {
         Ok((n, sum))
     }
     fn remove(&self, start: u64, count: u64) -> Res<u64> {
+        let mut kb = self.keys.buf();
         let w = self.db.begin_rw_txn()?;
         let mut n = 0;
         {
             let t = w.open_table(None)?;
             for i in start..start + count {
-                n += u64::from(w.del(&t, key(i), None)?);
+                n += u64::from(w.del(&t, kb.key(i), None)?);
             }
         }
         w.commit()?;
@@ -427,27 +449,29 @@ const REDB_TABLE: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::n
 struct Redb {
     db: redb::Database,
     path: PathBuf,
+    keys: Keys,
 }
 
 #[cfg(feature = "redb")]
 impl Engine for Redb {
-    fn open(dir: &Path) -> Res<Self> {
+    fn open(dir: &Path, keys: Keys) -> Res<Self> {
         let path = dir.join("redb.redb");
         let db = redb::Database::create(&path)?;
         let w = db.begin_write()?;
         w.open_table(REDB_TABLE)?;
         w.commit()?;
-        Ok(Redb { db, path })
+        Ok(Redb { db, path, keys })
     }
     fn settings(&self) -> String {
         "`Database::create` defaults (`Durability::Immediate`, default cache size)".into()
     }
     fn insert(&self, start: u64, count: u64) -> Res<()> {
+        let mut kb = self.keys.buf();
         let w = self.db.begin_write()?;
         {
             let mut t = w.open_table(REDB_TABLE)?;
             for i in start..start + count {
-                t.insert(&key(i)[..], &value(i)[..])?;
+                t.insert(kb.key(i), &value(i)[..])?;
             }
         }
         w.commit()?;
@@ -459,6 +483,7 @@ impl Engine for Redb {
         Ok(r.open_table(REDB_TABLE)?.len()?)
     }
     fn gets(&self, seed: u64, count: u64, modulo: u64, ready: &dyn Fn()) -> Res<u64> {
+        let mut kb = self.keys.buf();
         use redb::ReadableDatabase;
         let r = self.db.begin_read()?;
         let t = r.open_table(REDB_TABLE)?;
@@ -467,20 +492,21 @@ impl Engine for Redb {
         let mut sum = 0;
         for _ in 0..count {
             let i = rng.next_u64() % modulo;
-            let v = t.get(&key(i)[..])?.ok_or_else(|| missing(i))?;
+            let v = t.get(kb.key(i))?.ok_or_else(|| missing(i))?;
             sum += touch(v.value());
         }
         Ok(sum)
     }
     fn scans(&self, seed: u64, count: u64, modulo: u64, len: usize) -> Res<(u64, u64)> {
+        let mut kb = self.keys.buf();
         use redb::ReadableDatabase;
         let r = self.db.begin_read()?;
         let t = r.open_table(REDB_TABLE)?;
         let mut rng = Rng::new(seed);
         let (mut n, mut sum) = (0, 0);
         for _ in 0..count {
-            let k = key(rng.next_u64() % modulo);
-            for e in t.range(&k[..]..)?.take(len) {
+            let k = kb.key(rng.next_u64() % modulo);
+            for e in t.range(k..)?.take(len) {
                 let (k, v) = e?;
                 n += 1;
                 sum += u64::from(k.value()[0]) + touch(v.value());
@@ -489,12 +515,13 @@ impl Engine for Redb {
         Ok((n, sum))
     }
     fn remove(&self, start: u64, count: u64) -> Res<u64> {
+        let mut kb = self.keys.buf();
         let w = self.db.begin_write()?;
         let mut n = 0;
         {
             let mut t = w.open_table(REDB_TABLE)?;
             for i in start..start + count {
-                n += u64::from(t.remove(&key(i)[..])?.is_some());
+                n += u64::from(t.remove(kb.key(i))?.is_some());
             }
         }
         w.commit()?;
@@ -521,6 +548,7 @@ struct Sqlite {
     conn: std::sync::Mutex<rusqlite::Connection>,
     main_thread: std::thread::ThreadId,
     path: PathBuf,
+    keys: Keys,
 }
 
 #[cfg(feature = "sqlite")]
@@ -542,7 +570,7 @@ impl Sqlite {
 
 #[cfg(feature = "sqlite")]
 impl Engine for Sqlite {
-    fn open(dir: &Path) -> Res<Self> {
+    fn open(dir: &Path, keys: Keys) -> Res<Self> {
         let path = dir.join("sqlite.db");
         let conn = rusqlite::Connection::open(&path)?;
         conn.execute_batch(
@@ -552,6 +580,7 @@ impl Engine for Sqlite {
             conn: std::sync::Mutex::new(conn),
             main_thread: std::thread::current().id(),
             path,
+            keys,
         })
     }
     fn settings(&self) -> String {
@@ -571,12 +600,13 @@ impl Engine for Sqlite {
         .unwrap_or_else(|e| format!("defaults (pragma query failed: {e})"))
     }
     fn insert(&self, start: u64, count: u64) -> Res<()> {
+        let mut kb = self.keys.buf();
         self.with_conn(|c| {
             let tx = c.unchecked_transaction()?;
             {
                 let mut st = tx.prepare_cached("INSERT OR REPLACE INTO kv VALUES (?1, ?2)")?;
                 for i in start..start + count {
-                    st.execute((&key(i)[..], &value(i)[..]))?;
+                    st.execute((kb.key(i), &value(i)[..]))?;
                 }
             }
             tx.commit()?;
@@ -590,6 +620,7 @@ impl Engine for Sqlite {
         })
     }
     fn gets(&self, seed: u64, count: u64, modulo: u64, ready: &dyn Fn()) -> Res<u64> {
+        let mut kb = self.keys.buf();
         use rusqlite::OptionalExtension;
         self.with_conn(|c| {
             c.execute_batch("BEGIN")?;
@@ -601,7 +632,7 @@ impl Engine for Sqlite {
                 for _ in 0..count {
                     let i = rng.next_u64() % modulo;
                     let v = st
-                        .query_row([&key(i)[..]], |r| Ok(touch(r.get_ref(0)?.as_blob()?)))
+                        .query_row([kb.key(i)], |r| Ok(touch(r.get_ref(0)?.as_blob()?)))
                         .optional()?
                         .ok_or_else(|| missing(i))?;
                     sum += v;
@@ -612,6 +643,7 @@ impl Engine for Sqlite {
         })
     }
     fn scans(&self, seed: u64, count: u64, modulo: u64, len: usize) -> Res<(u64, u64)> {
+        let mut kb = self.keys.buf();
         self.with_conn(|c| {
             c.execute_batch("BEGIN")?;
             let (mut n, mut sum) = (0, 0);
@@ -620,8 +652,8 @@ impl Engine for Sqlite {
                     c.prepare_cached("SELECT key, value FROM kv WHERE key >= ?1 ORDER BY key")?;
                 let mut rng = Rng::new(seed);
                 for _ in 0..count {
-                    let k = key(rng.next_u64() % modulo);
-                    let mut rows = st.query([&k[..]])?;
+                    let k = kb.key(rng.next_u64() % modulo);
+                    let mut rows = st.query([k])?;
                     let mut seen = 0;
                     while let Some(row) = rows.next()? {
                         let k = row.get_ref(0)?.as_blob()?;
@@ -640,13 +672,14 @@ impl Engine for Sqlite {
         })
     }
     fn remove(&self, start: u64, count: u64) -> Res<u64> {
+        let mut kb = self.keys.buf();
         self.with_conn(|c| {
             let tx = c.unchecked_transaction()?;
             let mut n = 0;
             {
                 let mut st = tx.prepare_cached("DELETE FROM kv WHERE key = ?1")?;
                 for i in start..start + count {
-                    n += st.execute([&key(i)[..]])? as u64;
+                    n += st.execute([kb.key(i)])? as u64;
                 }
             }
             tx.commit()?;
@@ -689,6 +722,7 @@ fn vm_hwm_bytes() -> u64 {
 fn run_child(
     engine: &str,
     n: u64,
+    kind: KeyKind,
     dir: &Path,
     profile: Option<Profile>,
 ) -> Res<Map<String, Value>> {
@@ -696,19 +730,20 @@ fn run_child(
         .prefix(&format!("compare-{engine}-"))
         .tempdir_in(dir)?;
     let dir = dir.path();
+    let keys = Keys::new(kind, n);
     match (engine, profile) {
-        ("mdbx-lite", None) => workload::<MdbxLite>(engine, n, dir),
-        ("mdbx-lite", Some(p)) => profile_reads::<MdbxLite>(engine, n, dir, p),
+        ("mdbx-lite", None) => workload::<MdbxLite>(engine, n, keys, dir),
+        ("mdbx-lite", Some(p)) => profile_reads::<MdbxLite>(engine, n, keys, dir, p),
         #[cfg(feature = "lmdb")]
-        ("lmdb", None) => workload::<Lmdb>(engine, n, dir),
+        ("lmdb", None) => workload::<Lmdb>(engine, n, keys, dir),
         #[cfg(feature = "lmdb")]
-        ("lmdb", Some(p)) => profile_reads::<Lmdb>(engine, n, dir, p),
+        ("lmdb", Some(p)) => profile_reads::<Lmdb>(engine, n, keys, dir, p),
         #[cfg(feature = "libmdbx")]
-        ("libmdbx", None) => workload::<Libmdbx>(engine, n, dir),
+        ("libmdbx", None) => workload::<Libmdbx>(engine, n, keys, dir),
         #[cfg(feature = "redb")]
-        ("redb", None) => workload::<Redb>(engine, n, dir),
+        ("redb", None) => workload::<Redb>(engine, n, keys, dir),
         #[cfg(feature = "sqlite")]
-        ("sqlite", None) => workload::<Sqlite>(engine, n, dir),
+        ("sqlite", None) => workload::<Sqlite>(engine, n, keys, dir),
         (other, _) => Err(format!("engine {other} is not built in (or cannot be profiled)").into()),
     }
 }
@@ -723,8 +758,14 @@ struct Profile {
 
 /// For `perf record -D <delay>`: bulk load N entries, print `PROFILE START` on stderr,
 /// then only random gets or only range scans (one read phase) for `secs` seconds.
-fn profile_reads<E: Engine>(name: &str, n: u64, dir: &Path, p: Profile) -> Res<Map<String, Value>> {
-    let e = E::open(dir)?;
+fn profile_reads<E: Engine>(
+    name: &str,
+    n: u64,
+    keys: Keys,
+    dir: &Path,
+    p: Profile,
+) -> Res<Map<String, Value>> {
+    let e = E::open(dir, keys)?;
     let t = Instant::now();
     e.insert(0, n)?;
     eprintln!("PROFILE START after {:.0} ms of loading", ms(t.elapsed()));
@@ -747,7 +788,7 @@ fn profile_reads<E: Engine>(name: &str, n: u64, dir: &Path, p: Profile) -> Res<M
     Ok(m)
 }
 
-fn workload<E: Engine>(name: &str, n: u64, dir: &Path) -> Res<Map<String, Value>> {
+fn workload<E: Engine>(name: &str, n: u64, keys: Keys, dir: &Path) -> Res<Map<String, Value>> {
     let mut m = Map::new();
     let mut put = |k: &str, v: f64| {
         m.insert(k.to_string(), Value::from(v));
@@ -757,7 +798,7 @@ fn workload<E: Engine>(name: &str, n: u64, dir: &Path) -> Res<Map<String, Value>
     let copies = dir.join("copies");
     std::fs::create_dir_all(&data)?;
     std::fs::create_dir_all(&copies)?;
-    let mut e = E::open(&data)?;
+    let mut e = E::open(&data, keys)?;
     let settings = e.settings();
 
     let t = Instant::now();
@@ -912,6 +953,7 @@ fn per_thread_total() -> u64 {
 
 struct Args {
     n: u64,
+    keys: KeyKind,
     runs: usize,
     engines: Vec<String>,
     dir: Option<PathBuf>,
@@ -926,6 +968,7 @@ fn parse_args() -> Res<Args> {
     let raw: Vec<String> = std::env::args().skip(1).collect();
     let mut a = Args {
         n: 1_000_000,
+        keys: KeyKind::Random,
         runs: 1,
         engines: compiled_engines(),
         dir: None,
@@ -941,6 +984,13 @@ fn parse_args() -> Res<Args> {
         match arg.as_str() {
             "--n" => a.n = val()?.replace(['_', ','], "").parse()?,
             "--runs" => a.runs = val()?.parse()?,
+            "--keys" => {
+                let v = val()?;
+                a.keys = KeyKind::parse(&v).ok_or_else(|| {
+                    let kinds: Vec<_> = KeyKind::ALL.iter().map(|k| k.name()).collect();
+                    format!("unknown key kind {v} (kinds: {})", kinds.join(","))
+                })?;
+            }
             "--engines" => a.engines = val()?.split(',').map(|s| s.trim().to_string()).collect(),
             "--dir" => a.dir = Some(val()?.into()),
             "--out" => a.out = Some(val()?.into()),
@@ -958,8 +1008,11 @@ fn parse_args() -> Res<Args> {
                 a.profile = Some(Profile { secs, scan_len });
             }
             "-h" | "--help" => {
+                let kinds: Vec<_> = KeyKind::ALL.iter().map(|k| k.name()).collect();
                 println!(
-                    "compare [--n N] [--runs R] [--engines {}] [--dir DIR] [--out FILE] [--note TEXT]",
+                    "compare [--n N] [--keys {}] [--runs R] [--engines {}] [--dir DIR] \
+                     [--out FILE] [--note TEXT]",
+                    kinds.join("|"),
                     compiled_engines().join(",")
                 );
                 std::process::exit(0);
@@ -1006,7 +1059,7 @@ fn main() {
     };
     let dir = args.dir.clone().unwrap_or_else(std::env::temp_dir);
     if let Some(engine) = &args.child {
-        match run_child(engine, args.n, &dir, args.profile) {
+        match run_child(engine, args.n, args.keys, &dir, args.profile) {
             Ok(m) => println!("RESULT {}", Value::Object(m)),
             Err(e) => {
                 eprintln!("compare --child {engine}: {e}");
@@ -1069,14 +1122,16 @@ fn parent(args: &Args, dir: &Path) -> Res<()> {
             }
             loads.push(loadavg());
             eprintln!(
-                "run {}/{} engine {engine} (n = {}, load {})",
+                "run {}/{} engine {engine} (n = {}, keys {}, load {})",
                 run + 1,
                 args.runs,
                 args.n,
+                args.keys,
                 loads.last().map_or("", |s| s)
             );
             let out = Command::new(&exe)
                 .args(["--child", engine, "--n", &args.n.to_string()])
+                .args(["--keys", args.keys.name()])
                 .arg("--dir")
                 .arg(dir)
                 .stdin(Stdio::null())
@@ -1104,7 +1159,7 @@ fn parent(args: &Args, dir: &Path) -> Res<()> {
     println!("\n{table}");
     if let Some(out) = &args.out {
         let section = render_section(args, &results, &table, &busy, &loads, elapsed);
-        write_section(out, args.n, &section)?;
+        write_section(out, args.keys, args.n, &section)?;
         eprintln!("wrote {}", out.display());
     }
     Ok(())
@@ -1356,8 +1411,8 @@ fn render_section(
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "### N = {}, median of {} run{}\n",
-        group(args.n),
+        "{}, median of {} run{}\n",
+        subsection_heading(args.keys, args.n),
         args.runs,
         if args.runs == 1 { "" } else { "s" }
     );
@@ -1372,6 +1427,9 @@ fn render_section(
         utc_now(),
         elapsed.as_secs_f64()
     );
+    if args.keys != KeyKind::Random {
+        let _ = writeln!(s, "- Keys: `{}`, {}", args.keys, args.keys.describe());
+    }
     let _ = writeln!(s, "- Machine: {}", machine());
     let dir = args.dir.clone().unwrap_or_else(std::env::temp_dir);
     let _ = writeln!(
@@ -1446,9 +1504,25 @@ fn section_intro() -> String {
         "`VACUUM`). Every engine uses its default durable settings and runs in a child process of",
         "its own, one engine after another. A read touches the value's length and first byte.",
         "",
+        "Key kinds: `--keys KIND` runs the same phases on keys that share prefixes, as real",
+        "databases hold them (`mdbx_lite_benches::KeyKind`, each key derived from its index, no",
+        "files); their subsections say `keys: KIND` in the heading, those without it ran `random`.",
+        "`paths`: file paths of a generated tree,",
+        "`/home/user{u}/projects/{project}/crates/{crate}/src/{dir}[/{dir}…]/{file}{suffix}.{ext}`,",
+        "24 files per directory (56–151 bytes for N = 1M, median 97). `urls`:",
+        "`https://{host}.example.com/{section}/{id}/{slug}[?query]`, 6 hosts × 8 sections with",
+        "sequential ids (37–155 bytes, median 71). `composite`: `tenant{t:04}/user{u:06}/` and an",
+        "8-byte big-endian timestamp, 8 tenants, 50 increasing timestamps per user (30 bytes).",
+        "`monotonic`: a big-endian u64 counter and a fixed 8-byte suffix (16 bytes), increasing",
+        "with the index. For these four the bulk load inserts, and the removals remove, in a",
+        "pseudo-random permutation of the indices, so none is a sorted append; the individual and",
+        "batch writes take the next indices in order (for `monotonic`: appends after the largest",
+        "key); gets and scans start from random existing keys.",
+        "",
         "How to read the rows:",
         "- Times are wall-clock milliseconds per phase (median over the runs); key generation",
-        "  (three SplitMix64 steps per key) is inside the timed loops for every engine alike.",
+        "  (random keys: three SplitMix64 steps; the other kinds: a few tens of nanoseconds, into",
+        "  a reusable buffer) is inside the timed loops for every engine alike.",
         "- Threaded rows are timed from when every thread holds its read transaction until the",
         "  last one finishes; with 2 cores, 4 and 8 threads oversubscribe the CPU.",
         "- Peak RSS is `VmHWM` of the child: for the memory-mapped engines (mdbx-lite, LMDB,",
@@ -1459,10 +1533,10 @@ fn section_intro() -> String {
         "  (single-thread rows include beginning and ending the read transaction). The C engines",
         "  (LMDB, libmdbx, SQLite) call `malloc` directly, which this does not see: for them the",
         "  rows show only the Rust wrapper's allocations (heed's `range` copies its start bound",
-        "  into a `Vec`, 24 bytes per scan).",
-        "- `mdbx-lite/LMDB` is the ratio of the medians; `target` is issue 5's goal for it",
-        "  (≤ 0.8: at least 25% faster than LMDB; ≤ 1.0: not slower/larger), and 0 heap bytes",
-        "  per random get.",
+        "  into a `Vec`: the key's length per scan, 24 bytes for random keys).",
+        "- `mdbx-lite/LMDB` is the ratio of the medians; `target` is the project's performance",
+        "  target for it (≤ 0.8: at least 25% faster than LMDB; ≤ 1.0: not slower/larger), and",
+        "  0 heap bytes per random get.",
     ];
     let mut s = lines.join("\n");
     s.push('\n');
@@ -1494,9 +1568,27 @@ fn git_revision() -> String {
     }
 }
 
-/// Replace (or add) the `### N = n…` subsection of `## Peer comparison` in `path`,
-/// refreshing the section's introduction and keeping everything else in the file.
-fn write_section(path: &Path, n: u64, sub: &str) -> Res<()> {
+/// `### N = n` for random keys (the default), `### N = n, keys: kind` for the others.
+fn subsection_heading(kind: KeyKind, n: u64) -> String {
+    match kind {
+        KeyKind::Random => format!("### N = {}", group(n)),
+        _ => format!("### N = {}, keys: {kind}", group(n)),
+    }
+}
+
+/// The key kind and N of a subsection heading written by `subsection_heading`.
+fn parse_subsection_heading(line: &str) -> Option<(String, u64)> {
+    let mut parts = line.strip_prefix("### N = ")?.split(", ");
+    let n = parts.next()?.replace(',', "").parse().unwrap_or(0);
+    let kind = parts.next().and_then(|p| p.strip_prefix("keys: "));
+    Some((kind.unwrap_or("random").trim().to_string(), n))
+}
+
+/// Replace (or add) the subsection of `## Peer comparison` in `path` for key kind
+/// `kind` and N = `n` (`### N = n…`, `### N = n, keys: kind…`), refreshing the section's
+/// introduction and keeping everything else in the file. Subsections are ordered by key
+/// kind (random first), then by N.
+fn write_section(path: &Path, kind: KeyKind, n: u64, sub: &str) -> Res<()> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     let start = lines.iter().position(|l| l.trim_end() == SECTION);
@@ -1510,20 +1602,15 @@ fn write_section(path: &Path, n: u64, sub: &str) -> Res<()> {
         }
         None => (&lines[..], &lines[..0], &lines[..0]),
     };
-    // Existing subsections, keyed by their N.
-    let mut subs: Vec<(u64, String)> = Vec::new();
-    let mut cur: Option<(u64, String)> = None;
+    // Existing subsections, keyed by their key kind and N.
+    let mut subs: Vec<((String, u64), String)> = Vec::new();
+    let mut cur: Option<((String, u64), String)> = None;
     for l in section {
-        if let Some(h) = l.strip_prefix("### N = ") {
+        if let Some(id) = parse_subsection_heading(l) {
             if let Some(c) = cur.take() {
                 subs.push(c);
             }
-            let num: String = h
-                .chars()
-                .take_while(|c| c.is_ascii_digit() || *c == ',')
-                .filter(char::is_ascii_digit)
-                .collect();
-            cur = Some((num.parse().unwrap_or(0), String::new()));
+            cur = Some((id, String::new()));
         }
         if let Some((_, body)) = cur.as_mut() {
             body.push_str(l);
@@ -1533,9 +1620,15 @@ fn write_section(path: &Path, n: u64, sub: &str) -> Res<()> {
     if let Some(c) = cur.take() {
         subs.push(c);
     }
-    subs.retain(|(k, _)| *k != n);
-    subs.push((n, sub.to_string()));
-    subs.sort_by_key(|(k, _)| *k);
+    let id = (kind.name().to_string(), n);
+    subs.retain(|(k, _)| *k != id);
+    subs.push((id, sub.to_string()));
+    // Known kinds in `KeyKind::ALL` order, unknown ones after them by name.
+    let rank = |k: &str| {
+        let known = KeyKind::ALL.iter().position(|kind| kind.name() == k);
+        known.unwrap_or(KeyKind::ALL.len())
+    };
+    subs.sort_by(|((ka, na), _), ((kb, nb), _)| (rank(ka), ka, na).cmp(&(rank(kb), kb, nb)));
 
     let mut out = String::new();
     for l in before {
@@ -1560,4 +1653,65 @@ fn write_section(path: &Path, n: u64, sub: &str) -> Res<()> {
     }
     std::fs::write(path, out)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subsection_headings_name_the_key_kind() {
+        for kind in KeyKind::ALL {
+            for n in [2, 20_000, 1_000_000] {
+                let h = format!("{}, median of 3 runs", subsection_heading(kind, n));
+                assert_eq!(parse_subsection_heading(&h), Some((kind.name().into(), n)));
+            }
+        }
+        assert_eq!(
+            subsection_heading(KeyKind::Random, 1_000_000),
+            "### N = 1,000,000"
+        );
+        assert_eq!(
+            parse_subsection_heading("### N = 5,000,000, median of 1 run"),
+            Some(("random".into(), 5_000_000))
+        );
+        assert_eq!(parse_subsection_heading("### Earlier runs"), None);
+    }
+
+    #[test]
+    fn sections_of_other_key_kinds_are_kept() -> Res<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("benchmarks.md");
+        let old = "# Benchmarks\n\n## Peer comparison\n\nold introduction\n\n## Later\n\ntext\n";
+        std::fs::write(&path, old)?;
+        let sub = |kind: KeyKind, n: u64, tag: &str| {
+            format!(
+                "{}, median of 1 run\n\nrun: {tag}\n",
+                subsection_heading(kind, n)
+            )
+        };
+        let runs = [
+            (KeyKind::Paths, 20_000, "paths a"),
+            (KeyKind::Random, 1_000_000, "random 1M"),
+            (KeyKind::Urls, 20_000, "urls"),
+            (KeyKind::Random, 20_000, "random 20k"),
+            (KeyKind::Paths, 20_000, "paths b"),
+            (KeyKind::Monotonic, 20_000, "monotonic"),
+        ];
+        for (kind, n, tag) in runs {
+            write_section(&path, kind, n, &sub(kind, n, tag))?;
+        }
+        let text = std::fs::read_to_string(&path)?;
+        let tags: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("run: "))
+            .collect();
+        assert_eq!(
+            tags,
+            ["random 20k", "random 1M", "paths b", "urls", "monotonic"]
+        );
+        assert!(text.starts_with(&format!("# Benchmarks\n\n{}", section_intro())));
+        assert!(text.ends_with("## Later\n\ntext\n"));
+        Ok(())
+    }
 }
