@@ -11,11 +11,10 @@
 use crate::error::{Error, Result};
 use crate::format::free::{encode_free_entries, free_key, FREE_ENTRY_LEN, FREE_KEY_LEN};
 use crate::format::meta::{next_txnid, TableRecord};
-use crate::format::page::PageKind;
 use crate::tree::btree::{self, PutMode};
-use crate::tree::pages::{PageSource, PageWrite};
 use crate::txn::pager::Pager;
 use crate::txn::reclaim::Reclaimer;
+use crate::txn::write_pages::PagePolicy;
 
 /// Value chunks of the free tree hold at most this many entries, small enough to stay
 /// inline in a leaf so that saving the free tree never needs overflow runs.
@@ -143,80 +142,39 @@ pub(crate) struct Saving<'a> {
     pager: &'a mut Pager,
 }
 
-impl Saving<'_> {
+impl PagePolicy for Saving<'_> {
+    #[inline]
+    fn pager(&self) -> &Pager {
+        self.pager
+    }
+
+    #[inline]
+    fn pager_mut(&mut self) -> &mut Pager {
+        self.pager
+    }
+
     fn alloc_page(&mut self) -> Result<u64> {
         match self.pager.space.take_pooled()? {
             Some(p) => Ok(p),
             None => Ok(self.pager.space.extend(1)),
         }
     }
-}
 
-impl PageSource for Saving<'_> {
+    /// Chunks stay inline (`free_chunk_capacity`), so the save never writes a run; a
+    /// run would come from the pool or the high-water mark, never the free tree.
+    fn alloc_run(&mut self, n: u64) -> Result<u64> {
+        if n == 1 {
+            return self.alloc_page();
+        }
+        match self.pager.space.take_pooled_run(n, &self.pager.dirty)? {
+            Some(p) => Ok(p),
+            None => Ok(self.pager.space.extend(n)),
+        }
+    }
+
+    /// Recorded as freed with this transaction's id, never reused during the save.
     #[inline]
-    fn page(&self, pgno: u64) -> Result<&[u8]> {
-        self.pager.page(pgno)
-    }
-
-    #[inline]
-    fn overflow(&self, pgno: u64, len: usize) -> Result<&[u8]> {
-        self.pager.overflow(pgno, len)
-    }
-}
-
-impl PageWrite for Saving<'_> {
-    fn page_size(&self) -> usize {
-        self.pager.page_size
-    }
-
-    fn txnid(&self) -> u64 {
-        self.pager.txnid
-    }
-
-    fn is_dirty(&self, pgno: u64) -> bool {
-        self.pager.dirty.contains(pgno)
-    }
-
-    fn page_mut(&mut self, pgno: u64) -> Result<&mut [u8]> {
-        self.pager.page_mut(pgno)
-    }
-
-    fn touch(&mut self, pgno: u64) -> Result<u64> {
-        if self.pager.dirty.contains(pgno) {
-            return Ok(pgno);
-        }
-        let new = self.alloc_page()?;
-        self.pager.copy_page(pgno, new)?;
-        Ok(new)
-    }
-
-    fn alloc_node(&mut self, kind: PageKind, rec: &mut TableRecord) -> Result<u64> {
-        let pgno = self.alloc_page()?;
-        self.pager.init_node(pgno, kind, rec)?;
-        Ok(pgno)
-    }
-
-    fn free_node(&mut self, pgno: u64, leaf: bool, rec: &mut TableRecord) -> Result<()> {
-        if self.pager.release_node(pgno, leaf, rec)? {
-            self.pager.space.record_freed_own(pgno);
-        }
-        Ok(())
-    }
-
-    fn write_overflow(&mut self, value: &[u8], rec: &mut TableRecord) -> Result<u64> {
-        // Chunks are sized to stay inline (`free_chunk_capacity`).
-        let _ = (value, rec);
-        Err(Error::Internal(
-            "the free-tree save asked for an overflow run".into(),
-        ))
-    }
-
-    fn free_overflow(&mut self, pgno: u64, len: usize, rec: &mut TableRecord) -> Result<()> {
-        if let Some(run) = self.pager.release_overflow(pgno, len, rec)? {
-            for p in run {
-                self.pager.space.record_freed_own(p);
-            }
-        }
-        Ok(())
+    fn release_own(&mut self, pgno: u64) {
+        self.pager.space.record_freed_own(pgno);
     }
 }

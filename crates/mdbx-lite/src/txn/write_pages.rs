@@ -43,6 +43,18 @@ impl WritePages {
     pub fn remember_young_floor(&mut self) {
         self.reclaim.remember_young_floor(&mut self.pager);
     }
+}
+
+impl PagePolicy for WritePages {
+    #[inline]
+    fn pager(&self) -> &Pager {
+        &self.pager
+    }
+
+    #[inline]
+    fn pager_mut(&mut self) -> &mut Pager {
+        &mut self.pager
+    }
 
     fn alloc_page(&mut self) -> Result<u64> {
         loop {
@@ -55,8 +67,8 @@ impl WritePages {
         }
     }
 
-    /// `n` contiguous pages: from the pool (reclaiming every reusable group if needed),
-    /// else at the high-water mark.
+    /// From the pool (reclaiming every reusable group if needed), else at the
+    /// high-water mark.
     fn alloc_run(&mut self, n: u64) -> Result<u64> {
         if n == 1 {
             return self.alloc_page();
@@ -70,74 +82,95 @@ impl WritePages {
             }
         }
     }
+
+    /// Straight back to the pool: no snapshot ever saw it.
+    #[inline]
+    fn release_own(&mut self, pgno: u64) {
+        self.pager.space.release(pgno);
+    }
 }
 
-impl PageSource for WritePages {
+/// What the two page interfaces of a write transaction decide differently: where a
+/// new page comes from, and what a page this transaction allocated becomes when it is
+/// released. The rest of [`PageWrite`] is the pager's mechanics, written once below for
+/// both (`WritePages` here, `free_save::Saving` at commit).
+pub(crate) trait PagePolicy {
+    fn pager(&self) -> &Pager;
+    fn pager_mut(&mut self) -> &mut Pager;
+    /// The number for a new page.
+    fn alloc_page(&mut self) -> Result<u64>;
+    /// The first of `n` consecutive numbers, for an overflow run.
+    fn alloc_run(&mut self, n: u64) -> Result<u64>;
+    /// Page `pgno`, allocated by this transaction, is no longer used.
+    fn release_own(&mut self, pgno: u64);
+}
+
+impl<P: PagePolicy> PageSource for P {
     #[inline]
     fn page(&self, pgno: u64) -> Result<&[u8]> {
-        self.pager.page(pgno)
+        self.pager().page(pgno)
     }
 
     #[inline]
     fn overflow(&self, pgno: u64, len: usize) -> Result<&[u8]> {
-        self.pager.overflow(pgno, len)
+        self.pager().overflow(pgno, len)
     }
 }
 
-impl PageWrite for WritePages {
+impl<P: PagePolicy> PageWrite for P {
     #[inline]
     fn page_size(&self) -> usize {
-        self.pager.page_size
+        self.pager().page_size
     }
 
     #[inline]
     fn txnid(&self) -> u64 {
-        self.pager.txnid
+        self.pager().txnid
     }
 
     #[inline]
     fn is_dirty(&self, pgno: u64) -> bool {
-        self.pager.dirty.contains(pgno)
+        self.pager().dirty.contains(pgno)
     }
 
     #[inline]
     fn page_mut(&mut self, pgno: u64) -> Result<&mut [u8]> {
-        self.pager.page_mut(pgno)
+        self.pager_mut().page_mut(pgno)
     }
 
     fn touch(&mut self, pgno: u64) -> Result<u64> {
-        if self.pager.dirty.contains(pgno) {
+        if self.pager().dirty.contains(pgno) {
             return Ok(pgno);
         }
         let new = self.alloc_page()?;
-        self.pager.copy_page(pgno, new)?;
+        self.pager_mut().copy_page(pgno, new)?;
         Ok(new)
     }
 
     fn alloc_node(&mut self, kind: PageKind, rec: &mut TableRecord) -> Result<u64> {
         let pgno = self.alloc_page()?;
-        self.pager.init_node(pgno, kind, rec)?;
+        self.pager_mut().init_node(pgno, kind, rec)?;
         Ok(pgno)
     }
 
     fn free_node(&mut self, pgno: u64, leaf: bool, rec: &mut TableRecord) -> Result<()> {
-        if self.pager.release_node(pgno, leaf, rec)? {
-            self.pager.space.release(pgno);
+        if self.pager_mut().release_node(pgno, leaf, rec)? {
+            self.release_own(pgno);
         }
         Ok(())
     }
 
     fn write_overflow(&mut self, value: &[u8], rec: &mut TableRecord) -> Result<u64> {
-        let n = page::overflow_pages_needed(value.len(), self.pager.page_size);
+        let n = page::overflow_pages_needed(value.len(), self.pager().page_size);
         let pgno = self.alloc_run(n)?;
-        self.pager.write_overflow_at(pgno, n, value, rec)?;
+        self.pager_mut().write_overflow_at(pgno, n, value, rec)?;
         Ok(pgno)
     }
 
     fn free_overflow(&mut self, pgno: u64, len: usize, rec: &mut TableRecord) -> Result<()> {
-        if let Some(run) = self.pager.release_overflow(pgno, len, rec)? {
+        if let Some(run) = self.pager_mut().release_overflow(pgno, len, rec)? {
             for p in run {
-                self.pager.space.release(p);
+                self.release_own(p);
             }
         }
         Ok(())
