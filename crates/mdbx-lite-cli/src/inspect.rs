@@ -126,6 +126,12 @@ fn print_page(p: &PageInfo, hex: bool, out: &mut dyn Write) -> std::io::Result<(
             writeln!(out, "  run length: {} pages", h.upper)?;
         } else {
             writeln!(out, "  upper: {}", h.upper)?;
+            writeln!(
+                out,
+                "  prefix: {} bytes {}",
+                h.prefix_len,
+                escape_short(&p.prefix, 64)
+            )?;
         }
     }
     match &p.meta {

@@ -24,7 +24,7 @@ pub enum Error {
     VersionMismatch {
         /// The version the file states.
         found: u32,
-        /// The version this build reads and writes.
+        /// The version this build writes, the newest it reads.
         supported: u32,
     },
     /// The file uses a different page size than the one requested.
@@ -183,7 +183,7 @@ impl fmt::Display for Error {
             Error::NotADatabase(why) => write!(f, "not an mdbx-lite database: {why}"),
             Error::VersionMismatch { found, supported } => write!(
                 f,
-                "unsupported format version {found} (this build reads version {supported})"
+                "unsupported format version {found} (this build reads versions up to {supported})"
             ),
             Error::PageSizeMismatch { file, requested } => write!(
                 f,

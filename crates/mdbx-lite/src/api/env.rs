@@ -15,8 +15,8 @@ use crate::os::files::{fsync_parent, open_lock_file, real_path};
 use crate::os::io::{FileStorage, Storage, StorageLayer};
 use crate::os::map::{lock_exclusive, unlock, Mapping, ReadAhead};
 use crate::storage::metas::{
-    check_length, init_file, never_initialised, read_meta_pair, read_metas, roll_back_weak_meta,
-    write_meta, LMDB_HINT,
+    check_length, init_file, needs_upgrade, never_initialised, read_meta_pair, read_metas,
+    roll_back_weak_meta, upgrade_metas, write_meta, LMDB_HINT,
 };
 use crate::storage::readers::{ReaderInfo, ReaderTable};
 use crate::storage::snapshot::{MappedPages, Snapshot};
@@ -338,6 +338,15 @@ impl Env {
                 readers.mark_sync_failed();
             }
             pair = recovered?;
+        }
+        if needs_upgrade(&pair) && !b.read_only {
+            lock_exclusive(&file, true)?;
+            let upgraded = upgrade_metas(storage.as_ref(), len);
+            unlock(&file)?;
+            if matches!(upgraded, Err(Error::Io(_))) {
+                readers.mark_sync_failed();
+            }
+            pair = upgraded?;
         }
         let meta = pair.head;
         let page_size = meta.page_size as usize;

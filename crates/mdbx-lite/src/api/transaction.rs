@@ -655,6 +655,7 @@ impl WriteTxn {
         let pager = &self.pages.pager;
         Meta {
             txnid: pager.txnid,
+            version: crate::format::meta::FORMAT_VERSION,
             slot: if base.steady {
                 1 - base.slot
             } else {

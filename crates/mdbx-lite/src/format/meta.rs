@@ -15,7 +15,15 @@ use crate::error::{Corruption, Error, Result};
 use crate::format::page::{self, rd_u32, rd_u64, wr_u32, wr_u64, PageKind, HEADER};
 
 pub const MAGIC: [u8; 8] = *b"MDBXLITE";
-pub const FORMAT_VERSION: u32 = 1;
+/// The format this build writes. Version 2 added the page prefix of branch and leaf
+/// pages (`docs/format.md`).
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest format this build reads. A version-1 node page is a version-2 one with an
+/// empty prefix (its u32 holes count at offset 28 is below 65,536, so the prefix length
+/// at 30 reads 0), so version-1 files are read as they are; a writable open marks both
+/// metas version 2 before anything else (`storage::metas::upgrade_metas`), so a build
+/// that knows only version 1 refuses the file instead of misreading its new pages.
+pub const OLDEST_READABLE_VERSION: u32 = 1;
 /// Bytes of a meta covered by its checksum (the rest of the page is zero).
 pub const META_LEN: usize = 256;
 pub const MIN_PAGE_SIZE: usize = 4096;
@@ -149,6 +157,9 @@ impl TableRecord {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Meta {
     pub txnid: u64,
+    /// The format version the slot held when read ([`FORMAT_VERSION`] for a meta made
+    /// here); `encode` always writes [`FORMAT_VERSION`].
+    pub version: u32,
     /// The meta page this meta lives in (0 or 1); stored as the page header's number.
     pub slot: u64,
     /// Written after its pages were synced (see the module docs).
@@ -224,7 +235,7 @@ impl Meta {
             return Err(MetaProblem::BadChecksum);
         }
         let version = rd_u32(b, O_VERSION);
-        if version != FORMAT_VERSION {
+        if !(OLDEST_READABLE_VERSION..=FORMAT_VERSION).contains(&version) {
             return Err(MetaProblem::Version(version));
         }
         if h.kind() != Some(PageKind::Meta) || h.pgno() != slot {
@@ -256,6 +267,7 @@ impl Meta {
         }
         let meta = Meta {
             txnid,
+            version,
             slot,
             steady: flags & FLAG_WEAK == 0,
             boot_id: b[O_BOOT_ID..O_BOOT_ID + BOOT_ID_LEN]
@@ -300,6 +312,7 @@ impl Meta {
     pub fn empty(txnid: u64, page_size: u32, growth_step: u64) -> Meta {
         Meta {
             txnid,
+            version: FORMAT_VERSION,
             slot: txnid,
             steady: true,
             boot_id: [0; 16],
@@ -380,6 +393,7 @@ mod tests {
         };
         Meta {
             txnid: 77,
+            version: FORMAT_VERSION,
             slot: 1,
             steady: false,
             boot_id: *b"0123456789abcdef",

@@ -108,7 +108,7 @@ pub fn wr_u64(b: &mut [u8], at: usize, v: u64) {
 ///
 /// It holds the first [`HEADER`] bytes of a page and is made only from a slice at least
 /// that long ([`PageHeader::new`]), so its accessors cannot fail. Readers widen the
-/// stored integers (`count` u16, `upper` and `holes` u32) to `usize`; the setters of
+/// stored integers (`count`, `holes` and `prefix_len` u16, `upper` u32) to `usize`; the setters of
 /// [`PageHeaderMut`] take the stored widths, so a narrowing is always the caller's,
 /// visible and explained where it happens.
 #[derive(Clone, Copy)]
@@ -140,8 +140,11 @@ impl<'a> PageHeader<'a> {
     pub const UPPER: usize = 24;
     /// Offset of the run length in pages (u32; overflow pages). Shares `UPPER`'s bytes.
     pub const RUN_LEN: usize = 24;
-    /// Offset of the holes count (u32; branch and leaf pages): bytes of removed entries.
+    /// Offset of the holes count (u16; branch and leaf pages): bytes of removed entries.
     pub const HOLES: usize = 28;
+    /// Offset of the page prefix length (u16; branch and leaf pages): how many bytes every
+    /// key of the page shares, stored once after the header.
+    pub const PREFIX_LEN: usize = 30;
 
     /// The header of `page`, or `None` if the slice is shorter than [`HEADER`].
     #[inline]
@@ -198,7 +201,12 @@ impl<'a> PageHeader<'a> {
     /// compacted (meaningful while [`F_HOLES`] is set). A hint kept by writers.
     #[inline]
     pub fn holes(&self) -> usize {
-        rd_u32(self.b, Self::HOLES) as usize
+        usize::from(rd_u16(self.b, Self::HOLES))
+    }
+    /// Branch and leaf pages: the length of the page prefix (see [`Node::prefix`]).
+    #[inline]
+    pub fn prefix_len(&self) -> usize {
+        usize::from(rd_u16(self.b, Self::PREFIX_LEN))
     }
 }
 
@@ -274,8 +282,12 @@ impl<'a> PageHeaderMut<'a> {
         wr_u32(self.b, PageHeader::RUN_LEN, pages);
     }
     #[inline]
-    pub fn set_holes(&mut self, holes: u32) {
-        wr_u32(self.b, PageHeader::HOLES, holes);
+    pub fn set_holes(&mut self, holes: u16) {
+        wr_u16(self.b, PageHeader::HOLES, holes);
+    }
+    #[inline]
+    pub fn set_prefix_len(&mut self, len: u16) {
+        wr_u16(self.b, PageHeader::PREFIX_LEN, len);
     }
 }
 
@@ -386,15 +398,30 @@ pub fn stamp_checksum(bytes: &mut [u8]) {
     header_mut(bytes).set_checksum(c);
 }
 
-/// The 4-byte big-endian, zero-padded key prefix stored in each slot.
+/// The 4-byte big-endian, zero-padded head of `bytes` (a key's bytes after its page's
+/// prefix), as stored in each slot.
 ///
-/// `prefix(a) < prefix(b)` implies `a < b`, so unequal prefixes decide a comparison.
+/// `head(a) < head(b)` implies `a < b`, so unequal heads decide a comparison.
 #[inline]
-pub fn key_prefix(key: &[u8]) -> u32 {
+pub fn key_head(bytes: &[u8]) -> u32 {
     let mut p = [0u8; 4];
-    let n = key.len().min(4);
-    p[..n].copy_from_slice(&key[..n]);
+    let n = bytes.len().min(4);
+    p[..n].copy_from_slice(&bytes[..n]);
     u32::from_be_bytes(p)
+}
+
+/// The slot head of `key` on a page whose prefix is `prefix_len` bytes long: the head of
+/// the bytes after the prefix (0 for a key no longer than the prefix, which only a
+/// branch's empty entry 0 is).
+#[inline]
+pub fn head_at(key: &[u8], prefix_len: usize) -> u32 {
+    key_head(key.get(prefix_len..).unwrap_or_default())
+}
+
+/// Length of the longest common prefix of `a` and `b`.
+#[inline]
+pub fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
 
 /// A leaf value as stored: inline bytes, or a pointer to an overflow run.
@@ -405,12 +432,19 @@ pub enum LeafValue<'a> {
 }
 
 /// A validated read-only view of a branch or leaf page.
+///
+/// Layout (`docs/format.md`): header, the page prefix (`prefix_len` bytes every key of
+/// the page starts with, but a branch's empty entry 0), the slot array, the gap, the
+/// entries. Entries hold whole keys; slot heads are taken after the prefix, so they
+/// discriminate between keys that share long prefixes.
 #[derive(Clone, Copy)]
 pub struct Node<'a> {
     pub pgno: u64,
     data: &'a [u8],
     /// From the header's u16 field; kept narrow so cursor stacks stay small.
     count: u16,
+    /// The page prefix length (u16 in the header); slots start at `HEADER + plen`.
+    plen: u16,
     leaf: bool,
 }
 
@@ -420,12 +454,13 @@ impl Node<'static> {
         pgno: 0,
         data: &[],
         count: 0,
+        plen: 0,
         leaf: false,
     };
 }
 
 impl<'a> Node<'a> {
-    /// Validate the header of page `pgno` and its slot array.
+    /// Validate the header of page `pgno`, its prefix and its slot array.
     #[inline]
     pub fn new(data: &'a [u8], pgno: u64) -> Result<Node<'a>> {
         // Every descent step runs this: one combined test on the fast path, the
@@ -438,16 +473,18 @@ impl<'a> Node<'a> {
             };
             let count = h.count();
             let upper = h.upper();
+            let plen = h.prefix_len();
             if let Some(leaf) = leaf {
                 if h.pgno() == pgno
                     && count != 0
-                    && HEADER + count * SLOT <= upper
+                    && HEADER + plen + count * SLOT <= upper
                     && upper <= data.len()
                 {
                     return Ok(Node {
                         pgno,
                         data,
                         count: count as u16,
+                        plen: plen as u16,
                         leaf,
                     });
                 }
@@ -489,11 +526,15 @@ impl<'a> Node<'a> {
         }
         let count = h.count();
         let upper = h.upper();
-        if HEADER + count * SLOT > upper || upper > data.len() {
+        let plen = h.prefix_len();
+        if HEADER + plen + count * SLOT > upper || upper > data.len() {
             return Error::corrupted(
                 Corruption::Layout,
                 pgno,
-                format!("slot array ({count} entries) overlaps entry area at {upper}"),
+                format!(
+                    "prefix ({plen} bytes) and slot array ({count} entries) overlap the entry \
+                     area at {upper}"
+                ),
             );
         }
         Error::corrupted(Corruption::Layout, pgno, "empty node page")
@@ -519,9 +560,28 @@ impl<'a> Node<'a> {
         self.data
     }
 
+    /// Length of the page prefix.
+    #[inline]
+    pub fn prefix_len(&self) -> usize {
+        usize::from(self.plen)
+    }
+
+    /// The page prefix: the bytes every key of the page starts with (but a branch's
+    /// entry 0, whose key is empty). `new` checked it lies before the slot array.
+    #[inline]
+    pub fn prefix(&self) -> &'a [u8] {
+        &self.data[HEADER..HEADER + self.prefix_len()]
+    }
+
+    /// Where the slot array starts.
+    #[inline]
+    fn slots_at(&self) -> usize {
+        HEADER + self.prefix_len()
+    }
+
     #[inline]
     fn slot(&self, i: usize) -> (u32, usize, usize) {
-        let at = HEADER + i * SLOT;
+        let at = self.slots_at() + i * SLOT;
         let s = &self.data[at..at + SLOT];
         (
             u32::from_be_bytes([s[0], s[1], s[2], s[3]]),
@@ -543,9 +603,10 @@ impl<'a> Node<'a> {
         self.slot(i).2
     }
 
-    /// The slot's prefix field (as stored; `check` verifies it matches the key).
+    /// The slot's head field as stored: the key's first 4 bytes after the page prefix
+    /// (`check` verifies it matches the key).
     #[inline]
-    pub fn slot_prefix(&self, i: usize) -> u32 {
+    pub fn slot_head(&self, i: usize) -> u32 {
         self.slot(i).0
     }
 
@@ -584,6 +645,19 @@ impl<'a> Node<'a> {
         let (_, off, klen) = self.slot(i);
         self.data
             .get(off..off + klen)
+            .ok_or_else(|| self.bad(i, "key past the page end"))
+    }
+
+    /// The bytes of entry `i`'s key after the page prefix.
+    #[inline]
+    fn key_suffix(&self, i: usize) -> Result<&'a [u8]> {
+        let (_, off, klen) = self.slot(i);
+        let plen = self.prefix_len();
+        if klen < plen {
+            return Err(self.bad(i, "key shorter than the page prefix"));
+        }
+        self.data
+            .get(off + plen..off + klen)
             .ok_or_else(|| self.bad(i, "key past the page end"))
     }
 
@@ -636,12 +710,12 @@ impl<'a> Node<'a> {
         }
     }
 
-    /// Hint the CPU to load the slot array (up to `PREFETCH_SLOTS` bytes of it), so a
-    /// binary search over a page that is not in cache waits for memory once, for all its
-    /// probes together, instead of once per probe.
+    /// Hint the CPU to load the prefix and the slot array (up to `PREFETCH_SLOTS` bytes
+    /// of them), so a binary search over a page that is not in cache waits for memory
+    /// once, for all its probes together, instead of once per probe.
     #[inline]
     pub fn prefetch_slots(&self) {
-        let end = (HEADER + self.count() * SLOT).min(HEADER + PREFETCH_SLOTS);
+        let end = (self.slots_at() + self.count() * SLOT).min(HEADER + PREFETCH_SLOTS);
         crate::os::map::prefetch(&self.data[HEADER..end]);
     }
 
@@ -657,12 +731,26 @@ impl<'a> Node<'a> {
         Ok(rd_u64(b, 0))
     }
 
-    /// Compare entry `i`'s key with `key`, deciding by the slot prefix when it can.
+    /// How `key` relates to the page prefix: `Equal` when it starts with it, else the
+    /// order of `key` against every key that does (all of the page's keys).
     #[inline]
-    fn cmp_entry(&self, i: usize, key: &[u8], prefix: u32) -> Result<Ordering> {
-        let (p, _, _) = self.slot(i);
-        match p.cmp(&prefix) {
-            Ordering::Equal => Ok(self.key(i)?.cmp(key)),
+    fn prefix_order(&self, key: &[u8]) -> Ordering {
+        let pre = self.prefix();
+        match key.get(..pre.len()) {
+            Some(k) if k == pre => Ordering::Equal,
+            // `key` differs from the prefix within it, or is a proper prefix of it (then
+            // it is shorter, so smaller than every key that starts with the prefix).
+            _ => key.cmp(pre),
+        }
+    }
+
+    /// Compare entry `i`'s key after the prefix with `suffix` (a key's bytes after the
+    /// prefix, whose head is `head`), deciding by the slot head when it can.
+    #[inline]
+    fn cmp_entry(&self, i: usize, suffix: &[u8], head: u32) -> Result<Ordering> {
+        let (h, _, _) = self.slot(i);
+        match h.cmp(&head) {
+            Ordering::Equal => Ok(self.key_suffix(i)?.cmp(suffix)),
             other => Ok(other),
         }
     }
@@ -670,11 +758,18 @@ impl<'a> Node<'a> {
     /// Leaf search: `(index, true)` if found, else `(insertion index, false)`.
     #[inline]
     pub fn search(&self, key: &[u8]) -> Result<(usize, bool)> {
-        let prefix = key_prefix(key);
-        let (mut lo, mut hi) = (0usize, self.count as usize);
+        let n = self.count as usize;
+        match self.prefix_order(key) {
+            Ordering::Less => return Ok((0, false)),
+            Ordering::Greater => return Ok((n, false)),
+            Ordering::Equal => {}
+        }
+        let suffix = &key[self.prefix_len()..];
+        let head = key_head(suffix);
+        let (mut lo, mut hi) = (0usize, n);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            match self.cmp_entry(mid, key, prefix)? {
+            match self.cmp_entry(mid, suffix, head)? {
                 Ordering::Less => lo = mid + 1,
                 Ordering::Greater => hi = mid,
                 Ordering::Equal => return Ok((mid, true)),
@@ -687,11 +782,18 @@ impl<'a> Node<'a> {
     /// whose key is `<= key`; entry 0 stands for minus infinity).
     #[inline]
     pub fn branch_index(&self, key: &[u8]) -> Result<usize> {
-        let prefix = key_prefix(key);
-        let (mut lo, mut hi) = (1usize, self.count as usize);
+        let n = self.count as usize;
+        match self.prefix_order(key) {
+            Ordering::Less => return Ok(0),
+            Ordering::Greater => return Ok(n - 1),
+            Ordering::Equal => {}
+        }
+        let suffix = &key[self.prefix_len()..];
+        let head = key_head(suffix);
+        let (mut lo, mut hi) = (1usize, n);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            match self.cmp_entry(mid, key, prefix)? {
+            match self.cmp_entry(mid, suffix, head)? {
                 Ordering::Greater => hi = mid,
                 _ => lo = mid + 1,
             }
@@ -705,12 +807,24 @@ impl<'a> Node<'a> {
 // Writers take page buffers of the file's page size, at most `MAX_PAGE_SIZE` (64 KiB):
 // every offset inside one fits the header's u32 fields and the slots' u16 offsets, and
 // a slot count (at most a page over `SLOT`) fits the u16 count.
+//
+// The page prefix is a writer's choice, kept valid by every change: `build` gives a page
+// the longest prefix its keys share that fits beside them, `node_insert` shortens it
+// when a new key does not share it, and nothing else lengthens it. Removing entries
+// keeps it (the remaining keys still share it).
+
+/// Where the slot array of `page` starts (after the header and the page prefix).
+#[inline]
+fn slots_at(page: &[u8]) -> usize {
+    HEADER + header(page).prefix_len()
+}
 
 /// Free bytes between the slot array and the entry area.
 #[inline]
 pub fn gap(page: &[u8]) -> usize {
     let h = header(page);
-    h.upper().saturating_sub(HEADER + h.count() * SLOT)
+    h.upper()
+        .saturating_sub(HEADER + h.prefix_len() + h.count() * SLOT)
 }
 
 /// Bytes needed to hold an entry with this key and body, slot included.
@@ -719,7 +833,7 @@ pub fn entry_cost(key: &[u8], body_len: usize) -> usize {
     SLOT + key.len() + body_len
 }
 
-/// Bytes a node page can give to entries and slots.
+/// Bytes a node page can give to its prefix, entries and slots.
 #[inline]
 pub fn usable(page_size: usize) -> usize {
     page_size - HEADER
@@ -728,6 +842,26 @@ pub fn usable(page_size: usize) -> usize {
 /// Insert an entry at slot `i`. Returns false if it does not fit even after compaction
 /// (or the page needs compacting and its entries do not decode).
 pub fn node_insert(page: &mut [u8], i: usize, key: &[u8], body: &[&[u8]]) -> bool {
+    // The page prefix must stay shared by every key but a branch's entry 0: shorten it
+    // to what the new key shares (or, for a new branch entry 0, what the entry it
+    // pushes to index 1 shares).
+    let h = header(page);
+    let plen = h.prefix_len();
+    if plen > 0 {
+        let leaf = h.kind() == Some(PageKind::Leaf);
+        let pre = &page[HEADER..HEADER + plen];
+        let shared = if leaf || i > 0 {
+            common_prefix(pre, key)
+        } else {
+            match Node::new(page, h.pgno()).and_then(|n| n.key(0)) {
+                Ok(k) => common_prefix(pre, k),
+                Err(_) => return false,
+            }
+        };
+        if shared < plen && !shorten_prefix(page, shared) {
+            return false;
+        }
+    }
     let body_len: usize = body.iter().map(|b| b.len()).sum();
     let need = entry_cost(key, body_len);
     if gap(page) < need {
@@ -741,6 +875,7 @@ pub fn node_insert(page: &mut [u8], i: usize, key: &[u8], body: &[&[u8]]) -> boo
     }
     let h = header(page);
     let count = h.count();
+    let plen = h.prefix_len();
     let upper = h.upper() - key.len() - body_len;
     let mut at = upper;
     page[at..at + key.len()].copy_from_slice(key);
@@ -749,9 +884,10 @@ pub fn node_insert(page: &mut [u8], i: usize, key: &[u8], body: &[&[u8]]) -> boo
         page[at..at + b.len()].copy_from_slice(b);
         at += b.len();
     }
-    let slot_at = HEADER + i * SLOT;
-    page.copy_within(slot_at..HEADER + count * SLOT, slot_at + SLOT);
-    write_slot(page, i, key, upper);
+    let base = HEADER + plen;
+    let slot_at = base + i * SLOT;
+    page.copy_within(slot_at..base + count * SLOT, slot_at + SLOT);
+    write_slot(page, base, plen, i, key, upper);
     let mut h = header_mut(page);
     // The entry and its slot fit the page: the new count and offset fit their fields.
     h.set_count((count + 1) as u16);
@@ -759,10 +895,39 @@ pub fn node_insert(page: &mut [u8], i: usize, key: &[u8], body: &[&[u8]]) -> boo
     true
 }
 
+/// Shorten the page prefix to `len` bytes: move the slot array down and take every
+/// slot's head again at the new length. False, changing nothing, if an entry does not
+/// decode.
+fn shorten_prefix(page: &mut [u8], len: usize) -> bool {
+    let h = header(page);
+    let (old, count) = (h.prefix_len(), h.count());
+    // Read every key before moving anything, so a damaged entry leaves the page as it was.
+    let mut heads = Vec::with_capacity(count);
+    {
+        let Ok(node) = Node::new(page, h.pgno()) else {
+            return false;
+        };
+        for i in 0..count {
+            match node.key(i) {
+                Ok(k) => heads.push(head_at(k, len)),
+                Err(_) => return false,
+            }
+        }
+    }
+    page.copy_within(HEADER + old..HEADER + old + count * SLOT, HEADER + len);
+    for (i, head) in heads.into_iter().enumerate() {
+        let at = HEADER + len + i * SLOT;
+        page[at..at + 4].copy_from_slice(&head.to_be_bytes());
+    }
+    // `len` is below the old length, which fitted the u16 field.
+    header_mut(page).set_prefix_len(len as u16);
+    true
+}
+
 #[inline]
-fn write_slot(page: &mut [u8], i: usize, key: &[u8], offset: usize) {
-    let at = HEADER + i * SLOT;
-    page[at..at + 4].copy_from_slice(&key_prefix(key).to_be_bytes());
+fn write_slot(page: &mut [u8], base: usize, plen: usize, i: usize, key: &[u8], offset: usize) {
+    let at = base + i * SLOT;
+    page[at..at + 4].copy_from_slice(&head_at(key, plen).to_be_bytes());
     wr_u16(page, at + 4, offset as u16);
     wr_u16(page, at + 6, key.len() as u16);
 }
@@ -777,19 +942,22 @@ pub fn node_remove(page: &mut [u8], i: usize) {
         .map_or(0, |(_, len)| len);
     let count = header(page).count();
     assert!(i < count, "node_remove: no slot {i} among {count}");
-    let at = HEADER + i * SLOT;
-    page.copy_within(at + SLOT..HEADER + count * SLOT, at);
+    let base = slots_at(page);
+    let at = base + i * SLOT;
+    page.copy_within(at + SLOT..base + count * SLOT, at);
     let len = page.len() as u32;
     let mut h = header_mut(page);
     h.set_count((count - 1) as u16);
     if count == 1 {
+        // Empty: no key to share a prefix with.
         h.set_upper(len);
         h.set_holes_flag(false);
         h.set_holes(0);
+        h.set_prefix_len(0);
     } else {
         h.set_holes_flag(true);
         let holes = h.read().holes().saturating_add(removed);
-        h.set_holes(u32::try_from(holes).unwrap_or(u32::MAX));
+        h.set_holes(u16::try_from(holes).unwrap_or(u16::MAX));
     }
 }
 
@@ -811,35 +979,38 @@ pub fn set_child(page: &mut [u8], pgno: u64, i: usize, child: u64) -> Result<()>
     Ok(())
 }
 
-/// Bytes used by entries and slots (excluding holes).
+/// Bytes used by the prefix, entries and slots (excluding holes).
 pub fn live_bytes(page: &[u8]) -> usize {
     // An entry that fails to decode counts 0, and so does a page whose header does.
     let Ok(node) = Node::new(page, header(page).pgno()) else {
         return 0;
     };
+    let plen = node.prefix_len();
     if !node.is_leaf() {
         // A branch entry is its key and a fixed tail, and the slot holds the key length:
         // the slot array alone gives the sum (a damaged entry offset cannot lower it).
-        let slots = &page[HEADER..HEADER + node.count() * SLOT];
+        let base = HEADER + plen;
+        let slots = &page[base..base + node.count() * SLOT];
         let keys: usize = slots
             .chunks_exact(SLOT)
             .map(|s| usize::from(u16::from_le_bytes([s[6], s[7]])))
             .sum();
-        return keys + node.count() * (SLOT + BRANCH_ENTRY_TAIL);
+        return plen + keys + node.count() * (SLOT + BRANCH_ENTRY_TAIL);
     }
-    (0..node.count())
+    plen + (0..node.count())
         .map(|i| node.entry_span(i).map_or(0, |(_, l)| l + SLOT))
-        .sum()
+        .sum::<usize>()
 }
 
-/// Bytes the header says are taken: the slot array plus the entry area, holes included.
+/// Bytes the header says are taken: the prefix, the slot array and the entry area,
+/// holes included.
 fn used_bytes(page: &[u8]) -> usize {
     usable(page.len()).saturating_sub(gap(page))
 }
 
-/// Bytes used by entries and slots, read from the header when the page has no holes
-/// ([`F_HOLES`] clear), else counted. Never below [`live_bytes`], so a writer deciding
-/// whether entries fit errs only towards splitting.
+/// Bytes used by the prefix, entries and slots, read from the header when the page has
+/// no holes ([`F_HOLES`] clear), else counted. Never below [`live_bytes`], so a writer
+/// deciding whether entries fit errs only towards splitting.
 pub fn live_bytes_quick(page: &[u8]) -> usize {
     if header(page).has_holes() {
         live_bytes(page)
@@ -879,14 +1050,15 @@ pub fn compact(page: &mut [u8]) -> bool {
         return false;
     };
     let total: usize = spans.iter().map(|&(_, len)| len).sum();
-    if HEADER + node.count() * SLOT + total > page.len() {
+    let base = node.slots_at();
+    if base + node.count() * SLOT + total > page.len() {
         return false;
     }
     let mut upper = page.len();
     for (i, (off, len)) in spans.into_iter().enumerate() {
         upper -= len;
         page[upper..upper + len].copy_from_slice(&copy[off..off + len]);
-        let at = HEADER + i * SLOT;
+        let at = base + i * SLOT;
         wr_u16(page, at + 4, upper as u16);
     }
     let mut h = header_mut(page);
@@ -924,7 +1096,21 @@ pub fn entries<'a>(node: &Node<'a>) -> Result<Vec<Item<'a>>> {
     Ok(items)
 }
 
-/// Rebuild `page` as a node of `kind` (branch or leaf) holding exactly `items`.
+/// The prefix `build` gives a page of `kind` holding `items` (`room` bytes left beside
+/// them): the longest one every key shares (but a branch's entry 0), as far as it fits
+/// and fits the u16 field.
+fn prefix_for(kind: PageKind, items: &[Item<'_>], room: usize) -> usize {
+    let first = usize::from(kind == PageKind::Branch);
+    let shared = match (items.get(first), items.last()) {
+        // Sorted keys: what the first and last share, every key between shares.
+        (Some(a), Some(b)) if items.len() > first => common_prefix(a.key, b.key),
+        _ => 0,
+    };
+    shared.min(room).min(usize::from(u16::MAX))
+}
+
+/// Rebuild `page` as a node of `kind` (branch or leaf) holding exactly `items`, with the
+/// longest page prefix that fits.
 ///
 /// The writer sizes the items before it builds (splits, shifts and merges count their
 /// bytes), so items that do not fit, or a kind that is not a node kind, are a bug:
@@ -942,23 +1128,22 @@ pub fn build(
             kind.name()
         )));
     }
-    // Entries go down from the page end in order, slots up from the header. Lay them out
+    let total: usize = items.iter().map(Item::cost).sum();
+    if total > usable(page.len()) {
+        return Err(Error::Internal(format!(
+            "page {pgno}: {} entries of {total} bytes (slots included) do not fit a {} \
+             page of {} usable bytes",
+            items.len(),
+            kind.name(),
+            usable(page.len())
+        )));
+    }
+    let plen = prefix_for(kind, items, usable(page.len()) - total);
+    // Entries go down from the page end in order, slots up from the prefix. Lay them out
     // before writing anything: no slot shifting, and a refusal changes nothing.
     let mut upper = page.len();
     for (n, e) in items.iter().enumerate() {
-        let len = e.key.len() + e.body.len();
-        let slots_end = HEADER + (n + 1) * SLOT;
-        if upper < slots_end + len {
-            let total: usize = items.iter().map(Item::cost).sum();
-            return Err(Error::Internal(format!(
-                "page {pgno}: {} entries of {total} bytes (slots included) do not fit a {} \
-                 page of {} usable bytes",
-                items.len(),
-                kind.name(),
-                usable(page.len())
-            )));
-        }
-        upper -= len;
+        upper -= e.key.len() + e.body.len();
         if upper > usize::from(u16::MAX) || e.key.len() > usize::from(u16::MAX) {
             return Err(Error::Internal(format!(
                 "page {pgno}: entry {n} (at {upper}, key of {} bytes) exceeds the 16-bit \
@@ -968,18 +1153,24 @@ pub fn build(
         }
     }
     init_header(page, kind, pgno, txnid);
+    if let Some(e) = items.last() {
+        page[HEADER..HEADER + plen].copy_from_slice(&e.key[..plen]);
+    }
+    let base = HEADER + plen;
     let mut upper = page.len();
     for (n, e) in items.iter().enumerate() {
         let len = e.key.len() + e.body.len();
         upper -= len;
         page[upper..upper + e.key.len()].copy_from_slice(e.key);
         page[upper + e.key.len()..upper + len].copy_from_slice(e.body);
-        write_slot(page, n, e.key, upper);
+        write_slot(page, base, plen, n, e.key, upper);
     }
     let mut h = header_mut(page);
-    // Every offset fits 16 bits (checked above), so the slot count does too.
+    // Every offset fits 16 bits (checked above), so the slot count does too; the prefix
+    // length was capped to the u16 field.
     h.set_count(items.len() as u16);
     h.set_upper(upper as u32);
+    h.set_prefix_len(plen as u16);
     Ok(())
 }
 
@@ -1123,7 +1314,7 @@ mod tests {
         assert!(what(&bad, 7).contains("unknown page kind"));
         let mut bad = page.clone();
         header_mut(&mut bad).set_upper((PAGE + 1) as u32);
-        assert!(what(&bad, 7).contains("overlaps entry area"));
+        assert!(what(&bad, 7).contains("overlap the entry area"));
         let mut bad = page.clone();
         header_mut(&mut bad).set_count(0);
         assert!(what(&bad, 7).contains("empty node page"));
@@ -1166,7 +1357,8 @@ mod tests {
         h.set_pgno(0x0102_0304_0506_0708);
         h.set_txnid(u64::MAX - 1);
         h.set_upper(0x1234_5678);
-        h.set_holes(0x8765_4321);
+        h.set_holes(0x8765);
+        h.set_prefix_len(0x4321);
         let r = h.read();
         assert_eq!(r.checksum(), 0xDEAD_BEEF);
         assert_eq!(r.kind(), Some(PageKind::Branch));
@@ -1182,7 +1374,8 @@ mod tests {
             0x1234_5678,
             "run length and upper share their bytes"
         );
-        assert_eq!(r.holes(), 0x8765_4321);
+        assert_eq!(r.holes(), 0x8765);
+        assert_eq!(r.prefix_len(), 0x4321);
 
         let mut h = header_mut(&mut page);
         h.set_holes_flag(false);
@@ -1202,7 +1395,8 @@ mod tests {
         assert_eq!(rd_u64(&page, 8), 5);
         assert_eq!(rd_u64(&page, 16), 6);
         assert_eq!(rd_u32(&page, 24), 77);
-        assert_eq!(rd_u32(&page, 28), 0x8765_4321);
+        assert_eq!(rd_u16(&page, 28), 0x8765);
+        assert_eq!(rd_u16(&page, 30), 0x4321);
         assert!(
             page[HEADER..].iter().all(|&b| b == 0),
             "nothing past the header"
@@ -1309,8 +1503,13 @@ mod tests {
         for (i, key) in keys[..n].iter().enumerate() {
             assert_eq!(node.key(i).unwrap(), &key[..]);
         }
-        assert_eq!(live_bytes(&page), n * per);
-        assert_eq!(gap(&page), usable(PAGE) - n * per);
+        // The keys share their first 7 bytes (big-endian numbers below 256): the page
+        // prefix holds them once, in the room the entries leave.
+        let plen = node.prefix_len();
+        assert_eq!(plen, 7);
+        assert_eq!(node.prefix(), &[0u8; 7]);
+        assert_eq!(live_bytes(&page), plen + n * per);
+        assert_eq!(gap(&page), usable(PAGE) - n * per - plen);
 
         // Filling the last byte exactly is allowed.
         let key = vec![b'z'; usable(PAGE) - (n - 1) * per - SLOT - body.len()];
@@ -1444,5 +1643,182 @@ mod tests {
         crate::os::map::prefetch(&[]);
         crate::os::map::prefetch(&page[PAGE - 1..]);
         crate::os::map::prefetch(&page[3..]);
+    }
+
+    /// A leaf of `keys` (sorted) with 5-byte inline bodies of empty values.
+    fn leaf_of(keys: &[&[u8]]) -> Vec<u8> {
+        let body = [0u8; LEAF_ENTRY_HEAD];
+        let items: Vec<Item<'_>> = keys
+            .iter()
+            .map(|k| Item {
+                key: k,
+                body: &body,
+            })
+            .collect();
+        let mut page = vec![0u8; PAGE];
+        build(&mut page, PageKind::Leaf, 7, 2, &items).unwrap();
+        page
+    }
+
+    /// Every key of `page` is found where it is, and each probe between keys lands on
+    /// the right insertion index; slot heads match the keys after the prefix.
+    fn assert_searchable(page: &[u8], keys: &[&[u8]]) {
+        let node = Node::new(page, 7).unwrap();
+        assert_eq!(node.count(), keys.len());
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(node.key(i).unwrap(), *k);
+            assert!(k.starts_with(node.prefix()), "key {i} outside the prefix");
+            assert_eq!(node.slot_head(i), head_at(k, node.prefix_len()));
+            assert_eq!(node.search(k).unwrap(), (i, true), "key {k:?}");
+        }
+        // Probes around every key: just below, just above, and shorter.
+        for probe in keys.iter().flat_map(|k| {
+            let mut lower = k.to_vec();
+            match lower.last_mut() {
+                Some(b) if *b > 0 => *b -= 1,
+                _ => {}
+            }
+            let mut higher = k.to_vec();
+            higher.push(0);
+            let shorter = k[..k.len().saturating_sub(1)].to_vec();
+            [lower, higher, shorter, b"\xff\xff".to_vec(), Vec::new()]
+        }) {
+            let want = keys.partition_point(|k| *k < &probe[..]);
+            let found = keys.get(want).is_some_and(|k| *k == &probe[..]);
+            assert_eq!(
+                node.search(&probe).unwrap(),
+                (want, found),
+                "probe {probe:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn build_stores_the_shared_prefix_once_and_heads_after_it() {
+        let keys: [&[u8]; 4] = [
+            b"/home/u/src/a.rs",
+            b"/home/u/src/b.rs",
+            b"/home/u/src/b.rs.bak",
+            b"/home/u/src/c.rs",
+        ];
+        let page = leaf_of(&keys);
+        let node = Node::new(&page, 7).unwrap();
+        assert_eq!(node.prefix(), b"/home/u/src/");
+        assert_eq!(node.slot_head(0), u32::from_be_bytes(*b"a.rs"));
+        assert_searchable(&page, &keys);
+    }
+
+    #[test]
+    fn keys_that_are_prefixes_of_each_other_and_the_empty_key_search_right() {
+        let nested: [&[u8]; 4] = [b"abc", b"abcd", b"abcde", b"abcdef"];
+        let page = leaf_of(&nested);
+        // The first key is the whole prefix: its head is empty (0).
+        assert_eq!(Node::new(&page, 7).unwrap().prefix(), b"abc");
+        assert_eq!(Node::new(&page, 7).unwrap().slot_head(0), 0);
+        assert_searchable(&page, &nested);
+        let with_empty: [&[u8]; 3] = [b"", b"\0", b"a"];
+        let page = leaf_of(&with_empty);
+        assert_eq!(Node::new(&page, 7).unwrap().prefix_len(), 0);
+        assert_searchable(&page, &with_empty);
+    }
+
+    #[test]
+    fn an_insert_outside_the_prefix_shortens_it() {
+        let mut keys: Vec<&[u8]> = vec![b"user/0001", b"user/0002", b"user/0003"];
+        let mut page = leaf_of(&keys);
+        assert_eq!(Node::new(&page, 7).unwrap().prefix(), b"user/000");
+        let body = [0u8; LEAF_ENTRY_HEAD];
+        // Inside the prefix: kept.
+        assert!(node_insert(&mut page, 3, b"user/0009", &[&body]));
+        keys.push(b"user/0009");
+        assert_eq!(Node::new(&page, 7).unwrap().prefix(), b"user/000");
+        // After it, before it, and a key that is a proper prefix of it.
+        for (key, at) in [
+            (&b"user/0010"[..], 4),
+            (&b"tenant"[..], 0),
+            (&b"user/"[..], 1),
+        ] {
+            assert!(node_insert(&mut page, at, key, &[&body]));
+            keys.insert(at, key);
+            let node = Node::new(&page, 7).unwrap();
+            let shared = keys
+                .iter()
+                .map(|k| common_prefix(k, keys[0]))
+                .min()
+                .unwrap();
+            assert_eq!(node.prefix_len(), shared, "after inserting {key:?}");
+            assert_searchable(&page, &keys);
+        }
+        assert_eq!(Node::new(&page, 7).unwrap().prefix_len(), 0);
+    }
+
+    #[test]
+    fn branch_prefix_leaves_out_entry_zero() {
+        let children: Vec<[u8; 8]> = (10u64..14).map(|c| c.to_le_bytes()).collect();
+        let keys: [&[u8]; 4] = [b"", b"abc1", b"abc5", b"abc9"];
+        let items: Vec<Item<'_>> = keys
+            .iter()
+            .zip(&children)
+            .map(|(k, c)| Item { key: k, body: c })
+            .collect();
+        let mut page = vec![0u8; PAGE];
+        build(&mut page, PageKind::Branch, 7, 2, &items).unwrap();
+        let node = Node::new(&page, 7).unwrap();
+        assert_eq!(node.prefix(), b"abc");
+        for (probe, child) in [
+            (&b""[..], 0),
+            (b"ab", 0),
+            (b"abc", 0),
+            (b"abc1", 1),
+            (b"abc3", 1),
+            (b"abc5", 2),
+            (b"abc8\xff", 2),
+            (b"abc9", 3),
+            (b"abd", 3),
+            (b"\xff", 3),
+        ] {
+            assert_eq!(node.branch_index(probe).unwrap(), child, "probe {probe:?}");
+        }
+        // A new entry 0 (after the old one was removed) pushes a key that shares the
+        // prefix to index 1: kept. Then a separator outside it shortens it.
+        node_remove(&mut page, 0);
+        let child0 = 9u64.to_le_bytes();
+        node_remove(&mut page, 0);
+        assert!(node_insert(&mut page, 0, b"", &[&child0]));
+        assert_eq!(Node::new(&page, 7).unwrap().prefix(), b"abc");
+        assert!(node_insert(&mut page, 3, b"b", &[&child0]));
+        let node = Node::new(&page, 7).unwrap();
+        assert_eq!(node.prefix_len(), 0);
+        assert_eq!(node.branch_index(b"abc6").unwrap(), 1);
+        assert_eq!(node.branch_index(b"b").unwrap(), 3);
+    }
+
+    #[test]
+    fn the_prefix_takes_only_the_room_the_entries_leave() {
+        // Entries that fill the page but for 3 bytes share a 40-byte prefix: the page
+        // keeps 3 of them.
+        let stem = [b'p'; 40];
+        let body_len = 100;
+        let per = |klen: usize| SLOT + klen + body_len;
+        let mut keys: Vec<Vec<u8>> = Vec::new();
+        let mut used = 0;
+        let mut i = 0u8;
+        while used + per(42) <= usable(PAGE) {
+            let mut k = stem.to_vec();
+            k.extend_from_slice(&[b'a' + i / 26, b'a' + i % 26]);
+            keys.push(k);
+            used += per(42);
+            i += 1;
+        }
+        let extra = usable(PAGE) - used - 3;
+        keys.last_mut()
+            .unwrap()
+            .extend(std::iter::repeat_n(b'z', extra));
+        let body = vec![0u8; body_len];
+        let mut page = vec![0u8; PAGE];
+        build(&mut page, PageKind::Leaf, 7, 2, &items(&keys, &body)).unwrap();
+        let node = Node::new(&page, 7).unwrap();
+        assert_eq!(node.prefix_len(), 3);
+        assert_eq!(gap(&page), 0);
     }
 }

@@ -1,5 +1,6 @@
 //! The two meta pages on disk: reading and classifying them, writing one, creating an
-//! empty database, and replacing a weak meta left by a previous boot.
+//! empty database, replacing a weak meta left by a previous boot, and marking an older
+//! format's metas with the current version.
 
 use crate::error::{Corruption, Error, Result};
 use crate::format::meta::{next_txnid, Meta, MetaProblem, FORMAT_VERSION, MAX_PAGE_SIZE, META_LEN};
@@ -42,6 +43,45 @@ pub(crate) fn roll_back_weak_meta(storage: &dyn Storage, len: u64) -> Result<Met
     write_meta(storage, &copy)?;
     storage.sync_data()?;
     read_meta_pair(storage, len, None)
+}
+
+/// Whether a writable open must rewrite the metas with the current format version: a
+/// valid meta of the pair is older.
+pub(crate) fn needs_upgrade(pair: &MetaPair) -> bool {
+    std::iter::once(pair.head)
+        .chain(pair.other)
+        .any(|m| m.version < FORMAT_VERSION)
+}
+
+/// Mark both metas with the current format version, before this build writes any page
+/// an older build would misread: a steady copy of the committed state goes into the
+/// other slot under the next transaction id, then another into the head's slot under
+/// the one after, each synced. The committed state is unchanged (no page is written),
+/// readers of it keep reading, and a crash between the two writes leaves a pair this
+/// function finishes on the next writable open. Called with the file lock held; returns
+/// the pair as it is afterwards.
+pub(crate) fn upgrade_metas(storage: &dyn Storage, len: u64) -> Result<MetaPair> {
+    let mut pair = read_meta_pair(storage, len, None)?;
+    while needs_upgrade(&pair) {
+        let head = pair.head;
+        let copy = Meta {
+            txnid: next_txnid(head.txnid, head.slot)?,
+            slot: 1 - head.slot,
+            steady: true,
+            boot_id: storage.boot_id().unwrap_or_default(),
+            ..head
+        };
+        write_meta(storage, &copy)?;
+        storage.sync_data()?;
+        pair = read_meta_pair(storage, len, None)?;
+        if pair.head.txnid != copy.txnid {
+            return Err(Error::Internal(format!(
+                "meta {} did not read back after marking it format version {FORMAT_VERSION}",
+                copy.slot
+            )));
+        }
+    }
+    Ok(pair)
 }
 
 /// Write `meta` as the whole of its meta page (zeros after the record).

@@ -23,7 +23,7 @@ use crate::api::transaction::TableStat;
 use crate::error::{Error, Result};
 use crate::format::free::{parse_free_entries, parse_free_key};
 use crate::format::meta::{Meta, MAX_TXNID, META_LEN};
-use crate::format::page::{self, key_prefix, LeafValue, Node, HEADER, SLOT};
+use crate::format::page::{self, head_at, LeafValue, Node, HEADER, SLOT};
 use crate::storage::snapshot::{verify_checksum, MappedPages};
 use crate::tools::walk::{
     At, Claim, Fault, FreeChunk, Run, Tally, Tree, TreeKind, Visitor, Walker,
@@ -130,7 +130,8 @@ impl Checker<'_> {
         }
     }
 
-    /// Slot prefixes match keys; entries lie in the entry area and do not overlap.
+    /// Every key (but a branch's entry 0) starts with the page prefix; slot heads match
+    /// keys; entries lie in the entry area and do not overlap.
     fn check_layout(&mut self, node: &Node<'_>) -> bool {
         let pgno = node.pgno;
         let upper = page::header_upper(node.bytes());
@@ -144,10 +145,19 @@ impl Checker<'_> {
                 }
             }
             if let Ok(k) = node.key(i) {
-                if node.slot_prefix(i) != key_prefix(k) {
+                let bound = node.is_leaf() || i > 0;
+                if bound && !k.starts_with(node.prefix()) {
                     self.problem(
                         Some(pgno),
-                        format!("entry {i}: slot prefix does not match its key"),
+                        format!(
+                            "entry {i}: key does not start with the page prefix ({} bytes)",
+                            node.prefix_len()
+                        ),
+                    );
+                } else if node.slot_head(i) != head_at(k, node.prefix_len()) {
+                    self.problem(
+                        Some(pgno),
+                        format!("entry {i}: slot head does not match its key"),
                     );
                 }
             }
@@ -162,7 +172,9 @@ impl Checker<'_> {
                 return false;
             }
         }
-        if spans.first().is_some_and(|s| s.0 < upper) || HEADER + node.count() * SLOT > upper {
+        if spans.first().is_some_and(|s| s.0 < upper)
+            || HEADER + node.prefix_len() + node.count() * SLOT > upper
+        {
             self.problem(Some(pgno), "entry area overlaps the slot array");
             return false;
         }

@@ -408,6 +408,8 @@ pub struct PageHeader {
     pub txnid: u64,
     /// Start of the entry area of a node, or the run length in pages of an overflow head.
     pub upper: u32,
+    /// Length of a node's page prefix (the bytes every key of the page starts with).
+    pub prefix_len: u16,
 }
 
 /// The value part of a decoded entry.
@@ -452,6 +454,8 @@ pub struct PageInfo {
     pub meta: Option<std::result::Result<MetaInfo, String>>,
     /// For an overflow continuation page: the first page of its run.
     pub run_start: Option<u64>,
+    /// The page prefix of a branch or leaf page (empty if the header does not decode).
+    pub prefix: Vec<u8>,
     /// Entries of a branch or leaf page (empty if the header does not decode).
     pub entries: Vec<EntryInfo>,
     /// Why the page could not be decoded as a node, if it could not.
@@ -640,6 +644,7 @@ impl Env {
                 Some(PageKind::Overflow) => page::overflow_run_len(bytes) as u32,
                 _ => page::header_upper(bytes) as u32,
             },
+            prefix_len: page::header(bytes).prefix_len() as u16,
         };
         let meta = (pgno < FIRST_PAGE)
             .then(|| decode_meta(snap, pgno, file_bytes, self.inner.storage.boot_id()));
@@ -650,24 +655,25 @@ impl Env {
             }
             p
         });
-        let (entries, problem) = if pgno >= FIRST_PAGE
+        let (prefix, entries, problem) = if pgno >= FIRST_PAGE
             && matches!(kind, Some(PageKind::Branch | PageKind::Leaf))
             && !matches!(
                 summary.role,
                 PageRole::OverflowCont | PageRole::Free | PageRole::Unreachable
             ) {
             match Node::new(bytes, pgno) {
-                Ok(node) => (decode_entries(&node), None),
-                Err(e) => (Vec::new(), Some(e.to_string())),
+                Ok(node) => (node.prefix().to_vec(), decode_entries(&node), None),
+                Err(e) => (Vec::new(), Vec::new(), Some(e.to_string())),
             }
         } else {
-            (Vec::new(), None)
+            (Vec::new(), Vec::new(), None)
         };
         Ok(PageInfo {
             summary,
             header,
             meta,
             run_start,
+            prefix,
             entries,
             problem,
             bytes: bytes.to_vec(),

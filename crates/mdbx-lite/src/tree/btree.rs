@@ -119,14 +119,27 @@ pub(crate) fn descent_visits<S: PageSource + ?Sized>(
     Ok(pgno == target)
 }
 
-/// A key by position: page, entry index and the entry's slot prefix, so most
-/// comparisons need neither the page nor the key. The descent keeps the separators
-/// bounding the current page this way.
+/// A key by position: page, entry index, and the entry's slot head with the length of
+/// the page prefix it follows, so most comparisons need neither the page nor the key.
+/// The descent keeps the separators bounding the current page this way.
 #[derive(Clone, Copy)]
 struct KeyRef {
     page: u64,
     idx: usize,
-    prefix: u32,
+    head: u32,
+    prefix_len: usize,
+}
+
+impl KeyRef {
+    #[inline]
+    fn at(node: &Node<'_>, idx: usize) -> KeyRef {
+        KeyRef {
+            page: node.pgno,
+            idx,
+            head: node.slot_head(idx),
+            prefix_len: node.prefix_len(),
+        }
+    }
 }
 
 /// What a write checks on its descent, level by level, before it changes anything:
@@ -162,11 +175,7 @@ impl DescentCheck {
                 "branch entry 0 has a key",
             ));
         }
-        let bound = |i: usize| KeyRef {
-            page: pg,
-            idx: i,
-            prefix: node.slot_prefix(i),
-        };
+        let bound = |i: usize| KeyRef::at(node, i);
         // The separators bounding the chosen child.
         let lo = (idx > 0).then(|| bound(idx));
         let hi = (idx + 1 < n).then(|| bound(idx + 1));
@@ -199,11 +208,7 @@ impl DescentCheck {
     /// The leaf the descent reached.
     #[inline]
     fn leaf<S: PageSource + ?Sized>(&self, src: &S, node: &Node<'_>) -> Result<()> {
-        let at = |i: usize| KeyRef {
-            page: node.pgno,
-            idx: i,
-            prefix: node.slot_prefix(i),
-        };
+        let at = |i: usize| KeyRef::at(node, i);
         if self.outside(src, node, at(0), at(node.count() - 1))? {
             return Err(Error::corrupted(
                 Corruption::Order,
@@ -240,7 +245,8 @@ impl DescentCheck {
 }
 
 /// Compare entry `e` of `node` with the key `b` (a separator, on another page or this
-/// one), by slot prefix when they differ.
+/// one), by slot head when both heads follow no page prefix (or the same page's) and
+/// differ.
 #[inline]
 fn cmp_bound<S: PageSource + ?Sized>(
     src: &S,
@@ -248,13 +254,14 @@ fn cmp_bound<S: PageSource + ?Sized>(
     e: KeyRef,
     b: KeyRef,
 ) -> Result<std::cmp::Ordering> {
-    if e.prefix != b.prefix {
-        return Ok(e.prefix.cmp(&b.prefix));
+    let comparable = e.page == b.page || (e.prefix_len == 0 && b.prefix_len == 0);
+    if comparable && e.head != b.head {
+        return Ok(e.head.cmp(&b.head));
     }
     cmp_bound_keys(src, node, e.idx, b)
 }
 
-/// `cmp_bound` for equal prefixes: compare the keys.
+/// `cmp_bound` when the heads do not decide: compare the keys.
 #[cold]
 #[inline(never)]
 fn cmp_bound_keys<S: PageSource + ?Sized>(
@@ -268,17 +275,17 @@ fn cmp_bound_keys<S: PageSource + ?Sized>(
 }
 
 /// Whether entry `a` of `node` sorts before entry `b` (both given with their slot
-/// prefixes), by prefix when they differ.
+/// heads), by head when they differ.
 #[inline]
 fn ascending(node: &Node<'_>, a: KeyRef, b: KeyRef) -> Result<bool> {
     use std::cmp::Ordering::{Equal, Less};
-    match a.prefix.cmp(&b.prefix) {
+    match a.head.cmp(&b.head) {
         Equal => ascending_keys(node, a.idx, b.idx),
         order => Ok(order == Less),
     }
 }
 
-/// `ascending` for equal prefixes: compare the keys.
+/// `ascending` for equal heads: compare the keys.
 #[cold]
 #[inline(never)]
 fn ascending_keys(node: &Node<'_>, a: usize, b: usize) -> Result<bool> {
@@ -1183,11 +1190,11 @@ mod tests {
     }
 
     #[test]
-    fn prefix_order_is_monotone() {
-        use crate::format::page::key_prefix;
+    fn head_order_is_monotone() {
+        use crate::format::page::key_head;
         let keys: [&[u8]; 6] = [b"", b"\0", b"a", b"ab\0", b"ab\0\0\x01", b"b"];
         for w in keys.windows(2) {
-            assert!(key_prefix(w[0]) <= key_prefix(w[1]));
+            assert!(key_head(w[0]) <= key_head(w[1]));
         }
     }
 

@@ -257,16 +257,22 @@ impl<'txn> Cursor<'txn> {
     }
 }
 
-/// A range bound's key: inline when short, so typical range scans never allocate.
+/// Longest range bound kept inside the range itself: real keys (paths, URLs, composite
+/// keys) are mostly far shorter, so their range scans never allocate.
+const INLINE_BOUND: usize = 255;
+
+/// A range bound's key: inline when at most [`INLINE_BOUND`] bytes. (The inline variant
+/// is large on purpose: boxing it would put the allocation back.)
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum BoundKey {
-    Inline { len: u8, bytes: [u8; 64] },
+    Inline { len: u8, bytes: [u8; INLINE_BOUND] },
     Heap(Vec<u8>),
 }
 
 impl BoundKey {
     pub(crate) fn new(key: &[u8]) -> BoundKey {
-        if key.len() <= 64 {
-            let mut bytes = [0u8; 64];
+        if key.len() <= INLINE_BOUND {
+            let mut bytes = [0u8; INLINE_BOUND];
             bytes[..key.len()].copy_from_slice(key);
             BoundKey::Inline {
                 len: key.len() as u8,

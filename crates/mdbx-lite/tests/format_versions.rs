@@ -1,0 +1,139 @@
+//! Files of the previous format version (1, node pages without a page prefix) are read
+//! as they are, and a writable open marks them version 2 before writing prefixed pages.
+//!
+//! `data/format-v1.db` was written by the version-1 build: `mdbx-lite load` of the
+//! entries below, then `mdbx-lite copy -c`, cut to its high-water mark (25 pages of
+//! 4 KiB).
+
+use mdbx_lite::{Env, Error};
+
+const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/format-v1.db");
+
+/// The main table's 900 path keys and values, as loaded into the fixture.
+fn main_entries() -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut v: Vec<(Vec<u8>, Vec<u8>)> = (0..900u32)
+        .map(|i| {
+            let key = format!(
+                "/home/user1/projects/p{}/src/dir{}/file{i:05}.rs",
+                i / 200,
+                (i / 24) % 9
+            )
+            .into_bytes();
+            let mut value = b"v".to_vec();
+            value.extend_from_slice(&key[key.len() - 9..]);
+            (key, value)
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Table `events`: 300 composite keys with a big-endian counter.
+fn event_entries() -> Vec<(Vec<u8>, Vec<u8>)> {
+    (0..300u64)
+        .map(|i| {
+            let mut key = b"tenant0001/user000042/".to_vec();
+            key.extend_from_slice(&i.to_be_bytes());
+            (key, vec![(i % 256) as u8; 10])
+        })
+        .collect()
+}
+
+fn meta_versions(path: &std::path::Path) -> [u32; 2] {
+    let bytes = std::fs::read(path).unwrap();
+    let at = |slot: usize| {
+        let o = slot * 4096 + 40;
+        u32::from_le_bytes(bytes[o..o + 4].try_into().unwrap())
+    };
+    [at(0), at(1)]
+}
+
+fn assert_contents(env: &Env) {
+    let r = env.begin_read().unwrap();
+    let main: Vec<(Vec<u8>, Vec<u8>)> = r
+        .main_table()
+        .iter()
+        .map(|e| e.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap())
+        .collect();
+    assert_eq!(main, main_entries());
+    let t = r.open_table("events").unwrap();
+    for (k, v) in event_entries() {
+        assert_eq!(t.get(&k).unwrap(), Some(&v[..]));
+    }
+    assert_eq!(t.len(), 300);
+}
+
+#[test]
+fn a_version_1_file_reads_as_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v1.db");
+    std::fs::copy(FIXTURE, &path).unwrap();
+    let before = std::fs::read(&path).unwrap();
+    assert_eq!(meta_versions(&path), [1, 1]);
+    let env = Env::builder().read_only(true).open(&path).unwrap();
+    assert_contents(&env);
+    let report = env.check().unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
+    drop(env);
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "a read-only open wrote"
+    );
+}
+
+#[test]
+fn a_writable_open_marks_both_metas_version_2_then_writes_prefixed_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v1.db");
+    std::fs::copy(FIXTURE, &path).unwrap();
+    let env = Env::open(&path).unwrap();
+    assert_eq!(meta_versions(&path), [2, 2]);
+    assert_contents(&env);
+    // New keys beside the old ones: pages split and get prefixes.
+    let mut w = env.begin_write().unwrap();
+    {
+        let mut t = w.main_table();
+        for i in 0..3000u32 {
+            let key = format!("/home/user1/projects/p9/src/new/file{i:05}.rs");
+            t.put(key.as_bytes(), &i.to_le_bytes()).unwrap();
+        }
+    }
+    w.commit().unwrap();
+    let report = env.check().unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
+    drop(env);
+    let env = Env::open(&path).unwrap();
+    let r = env.begin_read().unwrap();
+    let t = r.main_table();
+    assert_eq!(t.len(), 3900);
+    for (k, v) in main_entries() {
+        assert_eq!(t.get(&k).unwrap(), Some(&v[..]));
+    }
+    assert_eq!(
+        t.get(b"/home/user1/projects/p9/src/new/file02999.rs")
+            .unwrap(),
+        Some(&2999u32.to_le_bytes()[..])
+    );
+}
+
+#[test]
+fn an_unknown_version_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v9.db");
+    let mut bytes = std::fs::read(FIXTURE).unwrap();
+    for slot in 0..2 {
+        let page = &mut bytes[slot * 4096..slot * 4096 + 256];
+        page[40..44].copy_from_slice(&9u32.to_le_bytes());
+        let crc = crc32fast::hash(&page[4..]);
+        page[..4].copy_from_slice(&crc.to_le_bytes());
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    match Env::open(&path) {
+        Err(e @ Error::VersionMismatch { found: 9, .. }) => {
+            assert!(e.to_string().contains('9'), "{e}");
+        }
+        Err(e) => panic!("expected VersionMismatch, got {e}"),
+        Ok(_) => panic!("a version-9 file opened"),
+    }
+}
