@@ -142,8 +142,8 @@ impl<'a> PageHeader<'a> {
     pub const RUN_LEN: usize = 24;
     /// Offset of the holes count (u16; branch and leaf pages): bytes of removed entries.
     pub const HOLES: usize = 28;
-    /// Offset of the page prefix length (u16; branch and leaf pages): how many bytes every
-    /// key of the page shares, stored once after the header.
+    /// Offset of the page prefix length (u16; branch and leaf pages): how many leading
+    /// bytes every key of the page shares with the separators around it.
     pub const PREFIX_LEN: usize = 30;
 
     /// The header of `page`, or `None` if the slice is shorter than [`HEADER`].
@@ -203,7 +203,7 @@ impl<'a> PageHeader<'a> {
     pub fn holes(&self) -> usize {
         usize::from(rd_u16(self.b, Self::HOLES))
     }
-    /// Branch and leaf pages: the length of the page prefix (see [`Node::prefix`]).
+    /// Branch and leaf pages: the length of the page prefix (see [`Node::prefix_len`]).
     #[inline]
     pub fn prefix_len(&self) -> usize {
         usize::from(rd_u16(self.b, Self::PREFIX_LEN))
@@ -421,7 +421,23 @@ pub fn head_at(key: &[u8], prefix_len: usize) -> u32 {
 /// Length of the longest common prefix of `a` and `b`.
 #[inline]
 pub fn common_prefix(a: &[u8], b: &[u8]) -> usize {
-    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+    // Eight bytes at a time: writers take this of long keys on every split.
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut at = 0;
+    for (x, y) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
+        let diff = u64::from_le_bytes(x.try_into().unwrap_or_default())
+            ^ u64::from_le_bytes(y.try_into().unwrap_or_default());
+        if diff != 0 {
+            return at + (diff.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    at + a[at..]
+        .iter()
+        .zip(&b[at..])
+        .take_while(|(x, y)| x == y)
+        .count()
 }
 
 /// A leaf value as stored: inline bytes, or a pointer to an overflow run.
@@ -433,17 +449,19 @@ pub enum LeafValue<'a> {
 
 /// A validated read-only view of a branch or leaf page.
 ///
-/// Layout (`docs/format.md`): header, the page prefix (`prefix_len` bytes every key of
-/// the page starts with, but a branch's empty entry 0), the slot array, the gap, the
-/// entries. Entries hold whole keys; slot heads are taken after the prefix, so they
-/// discriminate between keys that share long prefixes.
+/// Layout (`docs/format.md`): header, slot array, gap, entries. Entries hold whole keys.
+/// The header's prefix length `P` says that every key the page may hold shares its first
+/// `P` bytes with the separators that bound the page in its parent (so with every key
+/// of the page, and with every key a descent brings here): slot heads are the 4 bytes
+/// after them, and a search skips them. That keeps heads telling keys apart when keys
+/// share long prefixes.
 #[derive(Clone, Copy)]
 pub struct Node<'a> {
     pub pgno: u64,
     data: &'a [u8],
     /// From the header's u16 field; kept narrow so cursor stacks stay small.
     count: u16,
-    /// The page prefix length (u16 in the header); slots start at `HEADER + plen`.
+    /// The page prefix length (u16 in the header).
     plen: u16,
     leaf: bool,
 }
@@ -460,7 +478,7 @@ impl Node<'static> {
 }
 
 impl<'a> Node<'a> {
-    /// Validate the header of page `pgno`, its prefix and its slot array.
+    /// Validate the header of page `pgno` and its slot array.
     #[inline]
     pub fn new(data: &'a [u8], pgno: u64) -> Result<Node<'a>> {
         // Every descent step runs this: one combined test on the fast path, the
@@ -477,7 +495,7 @@ impl<'a> Node<'a> {
             if let Some(leaf) = leaf {
                 if h.pgno() == pgno
                     && count != 0
-                    && HEADER + plen + count * SLOT <= upper
+                    && HEADER + count * SLOT <= upper
                     && upper <= data.len()
                 {
                     return Ok(Node {
@@ -526,15 +544,11 @@ impl<'a> Node<'a> {
         }
         let count = h.count();
         let upper = h.upper();
-        let plen = h.prefix_len();
-        if HEADER + plen + count * SLOT > upper || upper > data.len() {
+        if HEADER + count * SLOT > upper || upper > data.len() {
             return Error::corrupted(
                 Corruption::Layout,
                 pgno,
-                format!(
-                    "prefix ({plen} bytes) and slot array ({count} entries) overlap the entry \
-                     area at {upper}"
-                ),
+                format!("slot array ({count} entries) overlaps entry area at {upper}"),
             );
         }
         Error::corrupted(Corruption::Layout, pgno, "empty node page")
@@ -560,28 +574,29 @@ impl<'a> Node<'a> {
         self.data
     }
 
-    /// Length of the page prefix.
+    /// Length of the page prefix: the leading bytes every key of the page (but a
+    /// branch's empty entry 0) shares with the separators around the page.
     #[inline]
     pub fn prefix_len(&self) -> usize {
         usize::from(self.plen)
     }
 
-    /// The page prefix: the bytes every key of the page starts with (but a branch's
-    /// entry 0, whose key is empty). `new` checked it lies before the slot array.
-    #[inline]
-    pub fn prefix(&self) -> &'a [u8] {
-        &self.data[HEADER..HEADER + self.prefix_len()]
-    }
-
-    /// Where the slot array starts.
-    #[inline]
-    fn slots_at(&self) -> usize {
-        HEADER + self.prefix_len()
+    /// The page prefix's bytes, read from the page's last key (every key but a branch's
+    /// entry 0 starts with them). For tools: searches never read them.
+    pub fn prefix(&self) -> Result<&'a [u8]> {
+        let plen = self.prefix_len();
+        if plen == 0 {
+            return Ok(&[]);
+        }
+        let last = self.count() - 1;
+        self.key(last)?
+            .get(..plen)
+            .ok_or_else(|| self.bad(last, "key shorter than the page prefix"))
     }
 
     #[inline]
     fn slot(&self, i: usize) -> (u32, usize, usize) {
-        let at = self.slots_at() + i * SLOT;
+        let at = HEADER + i * SLOT;
         let s = &self.data[at..at + SLOT];
         (
             u32::from_be_bytes([s[0], s[1], s[2], s[3]]),
@@ -710,12 +725,12 @@ impl<'a> Node<'a> {
         }
     }
 
-    /// Hint the CPU to load the prefix and the slot array (up to `PREFETCH_SLOTS` bytes
-    /// of them), so a binary search over a page that is not in cache waits for memory
-    /// once, for all its probes together, instead of once per probe.
+    /// Hint the CPU to load the slot array (up to `PREFETCH_SLOTS` bytes of it), so a
+    /// binary search over a page that is not in cache waits for memory once, for all its
+    /// probes together, instead of once per probe.
     #[inline]
     pub fn prefetch_slots(&self) {
-        let end = (self.slots_at() + self.count() * SLOT).min(HEADER + PREFETCH_SLOTS);
+        let end = (HEADER + self.count() * SLOT).min(HEADER + PREFETCH_SLOTS);
         crate::os::map::prefetch(&self.data[HEADER..end]);
     }
 
@@ -731,17 +746,21 @@ impl<'a> Node<'a> {
         Ok(rd_u64(b, 0))
     }
 
-    /// How `key` relates to the page prefix: `Equal` when it starts with it, else the
-    /// order of `key` against every key that does (all of the page's keys).
+    /// The bytes of `key` after the page prefix. A search key that reached this page by
+    /// descending from the root lies between the separators around it, so it shares the
+    /// prefix; one too short to is a sign the page's prefix length is damaged.
     #[inline]
-    fn prefix_order(&self, key: &[u8]) -> Ordering {
-        let pre = self.prefix();
-        match key.get(..pre.len()) {
-            Some(k) if k == pre => Ordering::Equal,
-            // `key` differs from the prefix within it, or is a proper prefix of it (then
-            // it is shorter, so smaller than every key that starts with the prefix).
-            _ => key.cmp(pre),
-        }
+    fn search_suffix<'k>(&self, key: &'k [u8]) -> Result<&'k [u8]> {
+        key.get(self.prefix_len()..).ok_or_else(|| {
+            Error::corrupted(
+                Corruption::Layout,
+                self.pgno,
+                format!(
+                    "page prefix of {} bytes is longer than a key the page's range holds",
+                    self.prefix_len()
+                ),
+            )
+        })
     }
 
     /// Compare entry `i`'s key after the prefix with `suffix` (a key's bytes after the
@@ -755,18 +774,13 @@ impl<'a> Node<'a> {
         }
     }
 
-    /// Leaf search: `(index, true)` if found, else `(insertion index, false)`.
+    /// Leaf search: `(index, true)` if found, else `(insertion index, false)`. `key`
+    /// must lie in the page's range (the search of a descent from the root).
     #[inline]
     pub fn search(&self, key: &[u8]) -> Result<(usize, bool)> {
-        let n = self.count as usize;
-        match self.prefix_order(key) {
-            Ordering::Less => return Ok((0, false)),
-            Ordering::Greater => return Ok((n, false)),
-            Ordering::Equal => {}
-        }
-        let suffix = &key[self.prefix_len()..];
+        let suffix = self.search_suffix(key)?;
         let head = key_head(suffix);
-        let (mut lo, mut hi) = (0usize, n);
+        let (mut lo, mut hi) = (0usize, self.count as usize);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             match self.cmp_entry(mid, suffix, head)? {
@@ -779,18 +793,13 @@ impl<'a> Node<'a> {
     }
 
     /// Branch search: the index of the child whose range holds `key` (the last entry
-    /// whose key is `<= key`; entry 0 stands for minus infinity).
+    /// whose key is `<= key`; entry 0 stands for minus infinity). `key` must lie in the
+    /// page's range, as for [`Node::search`].
     #[inline]
     pub fn branch_index(&self, key: &[u8]) -> Result<usize> {
-        let n = self.count as usize;
-        match self.prefix_order(key) {
-            Ordering::Less => return Ok(0),
-            Ordering::Greater => return Ok(n - 1),
-            Ordering::Equal => {}
-        }
-        let suffix = &key[self.prefix_len()..];
+        let suffix = self.search_suffix(key)?;
         let head = key_head(suffix);
-        let (mut lo, mut hi) = (1usize, n);
+        let (mut lo, mut hi) = (1usize, self.count as usize);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             match self.cmp_entry(mid, suffix, head)? {
@@ -808,23 +817,17 @@ impl<'a> Node<'a> {
 // every offset inside one fits the header's u32 fields and the slots' u16 offsets, and
 // a slot count (at most a page over `SLOT`) fits the u16 count.
 //
-// The page prefix is a writer's choice, kept valid by every change: `build` gives a page
-// the longest prefix its keys share that fits beside them, `node_insert` shortens it
-// when a new key does not share it, and nothing else lengthens it. Removing entries
-// keeps it (the remaining keys still share it).
-
-/// Where the slot array of `page` starts (after the header and the page prefix).
-#[inline]
-fn slots_at(page: &[u8]) -> usize {
-    HEADER + header(page).prefix_len()
-}
+// The page prefix length is the writer's to keep valid: at most the common prefix of the
+// separators around the page. A page's range only narrows on an insert or a split (the
+// length stays valid; a split gives each half the common prefix of its new separators),
+// and widens only when entries move between neighbours or neighbours merge, which then
+// take the smaller of the two lengths (the neighbours' combined range shares it).
 
 /// Free bytes between the slot array and the entry area.
 #[inline]
 pub fn gap(page: &[u8]) -> usize {
     let h = header(page);
-    h.upper()
-        .saturating_sub(HEADER + h.prefix_len() + h.count() * SLOT)
+    h.upper().saturating_sub(HEADER + h.count() * SLOT)
 }
 
 /// Bytes needed to hold an entry with this key and body, slot included.
@@ -833,7 +836,7 @@ pub fn entry_cost(key: &[u8], body_len: usize) -> usize {
     SLOT + key.len() + body_len
 }
 
-/// Bytes a node page can give to its prefix, entries and slots.
+/// Bytes a node page can give to entries and slots.
 #[inline]
 pub fn usable(page_size: usize) -> usize {
     page_size - HEADER
@@ -841,27 +844,10 @@ pub fn usable(page_size: usize) -> usize {
 
 /// Insert an entry at slot `i`. Returns false if it does not fit even after compaction
 /// (or the page needs compacting and its entries do not decode).
+///
+/// The key must lie in the page's range (the writer found `i` by a descent), so it
+/// shares the page prefix.
 pub fn node_insert(page: &mut [u8], i: usize, key: &[u8], body: &[&[u8]]) -> bool {
-    // The page prefix must stay shared by every key but a branch's entry 0: shorten it
-    // to what the new key shares (or, for a new branch entry 0, what the entry it
-    // pushes to index 1 shares).
-    let h = header(page);
-    let plen = h.prefix_len();
-    if plen > 0 {
-        let leaf = h.kind() == Some(PageKind::Leaf);
-        let pre = &page[HEADER..HEADER + plen];
-        let shared = if leaf || i > 0 {
-            common_prefix(pre, key)
-        } else {
-            match Node::new(page, h.pgno()).and_then(|n| n.key(0)) {
-                Ok(k) => common_prefix(pre, k),
-                Err(_) => return false,
-            }
-        };
-        if shared < plen && !shorten_prefix(page, shared) {
-            return false;
-        }
-    }
     let body_len: usize = body.iter().map(|b| b.len()).sum();
     let need = entry_cost(key, body_len);
     if gap(page) < need {
@@ -884,10 +870,9 @@ pub fn node_insert(page: &mut [u8], i: usize, key: &[u8], body: &[&[u8]]) -> boo
         page[at..at + b.len()].copy_from_slice(b);
         at += b.len();
     }
-    let base = HEADER + plen;
-    let slot_at = base + i * SLOT;
-    page.copy_within(slot_at..base + count * SLOT, slot_at + SLOT);
-    write_slot(page, base, plen, i, key, upper);
+    let slot_at = HEADER + i * SLOT;
+    page.copy_within(slot_at..HEADER + count * SLOT, slot_at + SLOT);
+    write_slot(page, plen, i, key, upper);
     let mut h = header_mut(page);
     // The entry and its slot fit the page: the new count and offset fit their fields.
     h.set_count((count + 1) as u16);
@@ -895,13 +880,16 @@ pub fn node_insert(page: &mut [u8], i: usize, key: &[u8], body: &[&[u8]]) -> boo
     true
 }
 
-/// Shorten the page prefix to `len` bytes: move the slot array down and take every
-/// slot's head again at the new length. False, changing nothing, if an entry does not
-/// decode.
-fn shorten_prefix(page: &mut [u8], len: usize) -> bool {
+/// Lower the page prefix length to `len` (no-op if it is not longer) and take every
+/// slot's head again after the new length: for a page about to receive entries from a
+/// neighbour with a shorter prefix. False, changing nothing, if a key does not decode.
+pub fn lower_prefix(page: &mut [u8], len: usize) -> bool {
     let h = header(page);
-    let (old, count) = (h.prefix_len(), h.count());
-    // Read every key before moving anything, so a damaged entry leaves the page as it was.
+    if h.prefix_len() <= len {
+        return true;
+    }
+    let count = h.count();
+    // Read every key before writing, so a damaged entry leaves the page as it was.
     let mut heads = Vec::with_capacity(count);
     {
         let Ok(node) = Node::new(page, h.pgno()) else {
@@ -914,9 +902,8 @@ fn shorten_prefix(page: &mut [u8], len: usize) -> bool {
             }
         }
     }
-    page.copy_within(HEADER + old..HEADER + old + count * SLOT, HEADER + len);
     for (i, head) in heads.into_iter().enumerate() {
-        let at = HEADER + len + i * SLOT;
+        let at = HEADER + i * SLOT;
         page[at..at + 4].copy_from_slice(&head.to_be_bytes());
     }
     // `len` is below the old length, which fitted the u16 field.
@@ -925,8 +912,8 @@ fn shorten_prefix(page: &mut [u8], len: usize) -> bool {
 }
 
 #[inline]
-fn write_slot(page: &mut [u8], base: usize, plen: usize, i: usize, key: &[u8], offset: usize) {
-    let at = base + i * SLOT;
+fn write_slot(page: &mut [u8], plen: usize, i: usize, key: &[u8], offset: usize) {
+    let at = HEADER + i * SLOT;
     page[at..at + 4].copy_from_slice(&head_at(key, plen).to_be_bytes());
     wr_u16(page, at + 4, offset as u16);
     wr_u16(page, at + 6, key.len() as u16);
@@ -942,18 +929,15 @@ pub fn node_remove(page: &mut [u8], i: usize) {
         .map_or(0, |(_, len)| len);
     let count = header(page).count();
     assert!(i < count, "node_remove: no slot {i} among {count}");
-    let base = slots_at(page);
-    let at = base + i * SLOT;
-    page.copy_within(at + SLOT..base + count * SLOT, at);
+    let at = HEADER + i * SLOT;
+    page.copy_within(at + SLOT..HEADER + count * SLOT, at);
     let len = page.len() as u32;
     let mut h = header_mut(page);
     h.set_count((count - 1) as u16);
     if count == 1 {
-        // Empty: no key to share a prefix with.
         h.set_upper(len);
         h.set_holes_flag(false);
         h.set_holes(0);
-        h.set_prefix_len(0);
     } else {
         h.set_holes_flag(true);
         let holes = h.read().holes().saturating_add(removed);
@@ -979,37 +963,34 @@ pub fn set_child(page: &mut [u8], pgno: u64, i: usize, child: u64) -> Result<()>
     Ok(())
 }
 
-/// Bytes used by the prefix, entries and slots (excluding holes).
+/// Bytes used by entries and slots (excluding holes).
 pub fn live_bytes(page: &[u8]) -> usize {
     // An entry that fails to decode counts 0, and so does a page whose header does.
     let Ok(node) = Node::new(page, header(page).pgno()) else {
         return 0;
     };
-    let plen = node.prefix_len();
     if !node.is_leaf() {
         // A branch entry is its key and a fixed tail, and the slot holds the key length:
         // the slot array alone gives the sum (a damaged entry offset cannot lower it).
-        let base = HEADER + plen;
-        let slots = &page[base..base + node.count() * SLOT];
+        let slots = &page[HEADER..HEADER + node.count() * SLOT];
         let keys: usize = slots
             .chunks_exact(SLOT)
             .map(|s| usize::from(u16::from_le_bytes([s[6], s[7]])))
             .sum();
-        return plen + keys + node.count() * (SLOT + BRANCH_ENTRY_TAIL);
+        return keys + node.count() * (SLOT + BRANCH_ENTRY_TAIL);
     }
-    plen + (0..node.count())
+    (0..node.count())
         .map(|i| node.entry_span(i).map_or(0, |(_, l)| l + SLOT))
-        .sum::<usize>()
+        .sum()
 }
 
-/// Bytes the header says are taken: the prefix, the slot array and the entry area,
-/// holes included.
+/// Bytes the header says are taken: the slot array plus the entry area, holes included.
 fn used_bytes(page: &[u8]) -> usize {
     usable(page.len()).saturating_sub(gap(page))
 }
 
-/// Bytes used by the prefix, entries and slots, read from the header when the page has
-/// no holes ([`F_HOLES`] clear), else counted. Never below [`live_bytes`], so a writer
+/// Bytes used by entries and slots, read from the header when the page has no holes
+/// ([`F_HOLES`] clear), else counted. Never below [`live_bytes`], so a writer
 /// deciding whether entries fit errs only towards splitting.
 pub fn live_bytes_quick(page: &[u8]) -> usize {
     if header(page).has_holes() {
@@ -1050,15 +1031,14 @@ pub fn compact(page: &mut [u8]) -> bool {
         return false;
     };
     let total: usize = spans.iter().map(|&(_, len)| len).sum();
-    let base = node.slots_at();
-    if base + node.count() * SLOT + total > page.len() {
+    if HEADER + node.count() * SLOT + total > page.len() {
         return false;
     }
     let mut upper = page.len();
     for (i, (off, len)) in spans.into_iter().enumerate() {
         upper -= len;
         page[upper..upper + len].copy_from_slice(&copy[off..off + len]);
-        let at = base + i * SLOT;
+        let at = HEADER + i * SLOT;
         wr_u16(page, at + 4, upper as u16);
     }
     let mut h = header_mut(page);
@@ -1096,21 +1076,22 @@ pub fn entries<'a>(node: &Node<'a>) -> Result<Vec<Item<'a>>> {
     Ok(items)
 }
 
-/// The prefix `build` gives a page of `kind` holding `items` (`room` bytes left beside
-/// them): the longest one every key shares (but a branch's entry 0), as far as it fits
-/// and fits the u16 field.
-fn prefix_for(kind: PageKind, items: &[Item<'_>], room: usize) -> usize {
+/// The prefix length `build` records: the caller's `wanted` (what the separators around
+/// the page share), no more than the page's own keys share (but a branch's entry 0), so
+/// a recorded length never claims bytes the keys do not have, and within the u16 field.
+fn prefix_for(kind: PageKind, items: &[Item<'_>], wanted: usize) -> usize {
     let first = usize::from(kind == PageKind::Branch);
     let shared = match (items.get(first), items.last()) {
         // Sorted keys: what the first and last share, every key between shares.
-        (Some(a), Some(b)) if items.len() > first => common_prefix(a.key, b.key),
+        (Some(a), Some(b)) => common_prefix(a.key, b.key),
         _ => 0,
     };
-    shared.min(room).min(usize::from(u16::MAX))
+    wanted.min(shared).min(usize::from(u16::MAX))
 }
 
-/// Rebuild `page` as a node of `kind` (branch or leaf) holding exactly `items`, with the
-/// longest page prefix that fits.
+/// Rebuild `page` as a node of `kind` (branch or leaf) holding exactly `items`, with a
+/// page prefix of `prefix_len` bytes (what the separators around the page share; see
+/// the writers' note above).
 ///
 /// The writer sizes the items before it builds (splits, shifts and merges count their
 /// bytes), so items that do not fit, or a kind that is not a node kind, are a bug:
@@ -1121,6 +1102,7 @@ pub fn build(
     pgno: u64,
     txnid: u64,
     items: &[Item<'_>],
+    prefix_len: usize,
 ) -> Result<()> {
     if !matches!(kind, PageKind::Branch | PageKind::Leaf) {
         return Err(Error::Internal(format!(
@@ -1138,8 +1120,8 @@ pub fn build(
             usable(page.len())
         )));
     }
-    let plen = prefix_for(kind, items, usable(page.len()) - total);
-    // Entries go down from the page end in order, slots up from the prefix. Lay them out
+    let plen = prefix_for(kind, items, prefix_len);
+    // Entries go down from the page end in order, slots up from the header. Lay them out
     // before writing anything: no slot shifting, and a refusal changes nothing.
     let mut upper = page.len();
     for (n, e) in items.iter().enumerate() {
@@ -1153,17 +1135,13 @@ pub fn build(
         }
     }
     init_header(page, kind, pgno, txnid);
-    if let Some(e) = items.last() {
-        page[HEADER..HEADER + plen].copy_from_slice(&e.key[..plen]);
-    }
-    let base = HEADER + plen;
     let mut upper = page.len();
     for (n, e) in items.iter().enumerate() {
         let len = e.key.len() + e.body.len();
         upper -= len;
         page[upper..upper + e.key.len()].copy_from_slice(e.key);
         page[upper + e.key.len()..upper + len].copy_from_slice(e.body);
-        write_slot(page, base, plen, n, e.key, upper);
+        write_slot(page, plen, n, e.key, upper);
     }
     let mut h = header_mut(page);
     // Every offset fits 16 bits (checked above), so the slot count does too; the prefix
@@ -1314,7 +1292,7 @@ mod tests {
         assert!(what(&bad, 7).contains("unknown page kind"));
         let mut bad = page.clone();
         header_mut(&mut bad).set_upper((PAGE + 1) as u32);
-        assert!(what(&bad, 7).contains("overlap the entry area"));
+        assert!(what(&bad, 7).contains("overlaps entry area"));
         let mut bad = page.clone();
         header_mut(&mut bad).set_count(0);
         assert!(what(&bad, 7).contains("empty node page"));
@@ -1496,20 +1474,23 @@ mod tests {
         let per = SLOT + 8 + body.len();
         let n = usable(PAGE) / per;
         let mut page = vec![0u8; PAGE];
-        build(&mut page, PageKind::Leaf, 7, 2, &items(&keys[..n], &body)).unwrap();
+        build(
+            &mut page,
+            PageKind::Leaf,
+            7,
+            2,
+            &items(&keys[..n], &body),
+            0,
+        )
+        .unwrap();
         let node = Node::new(&page, 7).unwrap();
         assert_eq!(node.count(), n);
         assert_eq!(node.txnid(), 2);
         for (i, key) in keys[..n].iter().enumerate() {
             assert_eq!(node.key(i).unwrap(), &key[..]);
         }
-        // The keys share their first 7 bytes (big-endian numbers below 256): the page
-        // prefix holds them once, in the room the entries leave.
-        let plen = node.prefix_len();
-        assert_eq!(plen, 7);
-        assert_eq!(node.prefix(), &[0u8; 7]);
-        assert_eq!(live_bytes(&page), plen + n * per);
-        assert_eq!(gap(&page), usable(PAGE) - n * per - plen);
+        assert_eq!(live_bytes(&page), n * per);
+        assert_eq!(gap(&page), usable(PAGE) - n * per);
 
         // Filling the last byte exactly is allowed.
         let key = vec![b'z'; usable(PAGE) - (n - 1) * per - SLOT - body.len()];
@@ -1518,7 +1499,7 @@ mod tests {
             key: &key,
             body: &body,
         });
-        build(&mut page, PageKind::Leaf, 7, 2, &all).unwrap();
+        build(&mut page, PageKind::Leaf, 7, 2, &all, 0).unwrap();
         assert_eq!(gap(&page), 0);
         let node = Node::new(&page, 7).unwrap();
         assert_eq!(node.count(), n);
@@ -1537,7 +1518,14 @@ mod tests {
         let mut page = leaf(3, 10);
         let before = page.clone();
         for n in [fit + 1, keys.len()] {
-            let res = build(&mut page, PageKind::Leaf, 7, 9, &items(&keys[..n], &body));
+            let res = build(
+                &mut page,
+                PageKind::Leaf,
+                7,
+                9,
+                &items(&keys[..n], &body),
+                0,
+            );
             match res {
                 Err(Error::Internal(why)) => {
                     assert!(
@@ -1556,7 +1544,7 @@ mod tests {
             body: &body,
         }];
         assert!(matches!(
-            build(&mut page, PageKind::Branch, 7, 9, &one),
+            build(&mut page, PageKind::Branch, 7, 9, &one, 0),
             Err(Error::Internal(_))
         ));
         assert_eq!(page, before);
@@ -1567,7 +1555,8 @@ mod tests {
                 PageKind::Overflow,
                 7,
                 9,
-                &items(&keys[..1], &body)
+                &items(&keys[..1], &body),
+                0
             ),
             Err(Error::Internal(_))
         ));
@@ -1645,8 +1634,9 @@ mod tests {
         crate::os::map::prefetch(&page[3..]);
     }
 
-    /// A leaf of `keys` (sorted) with 5-byte inline bodies of empty values.
-    fn leaf_of(keys: &[&[u8]]) -> Vec<u8> {
+    /// A leaf of `keys` (sorted) with 5-byte inline bodies of empty values, given the
+    /// page prefix length `plen`.
+    fn leaf_of(keys: &[&[u8]], plen: usize) -> Vec<u8> {
         let body = [0u8; LEAF_ENTRY_HEAD];
         let items: Vec<Item<'_>> = keys
             .iter()
@@ -1656,22 +1646,23 @@ mod tests {
             })
             .collect();
         let mut page = vec![0u8; PAGE];
-        build(&mut page, PageKind::Leaf, 7, 2, &items).unwrap();
+        build(&mut page, PageKind::Leaf, 7, 2, &items, plen).unwrap();
         page
     }
 
-    /// Every key of `page` is found where it is, and each probe between keys lands on
-    /// the right insertion index; slot heads match the keys after the prefix.
+    /// Every key of `page` is found where it is, and each probe between keys (that
+    /// shares the page prefix, as every key a descent brings does) lands on the right
+    /// insertion index; slot heads match the keys after the prefix.
     fn assert_searchable(page: &[u8], keys: &[&[u8]]) {
         let node = Node::new(page, 7).unwrap();
         assert_eq!(node.count(), keys.len());
+        let prefix = node.prefix().unwrap();
         for (i, k) in keys.iter().enumerate() {
             assert_eq!(node.key(i).unwrap(), *k);
-            assert!(k.starts_with(node.prefix()), "key {i} outside the prefix");
+            assert!(k.starts_with(prefix), "key {i} outside the prefix");
             assert_eq!(node.slot_head(i), head_at(k, node.prefix_len()));
             assert_eq!(node.search(k).unwrap(), (i, true), "key {k:?}");
         }
-        // Probes around every key: just below, just above, and shorter.
         for probe in keys.iter().flat_map(|k| {
             let mut lower = k.to_vec();
             match lower.last_mut() {
@@ -1681,8 +1672,13 @@ mod tests {
             let mut higher = k.to_vec();
             higher.push(0);
             let shorter = k[..k.len().saturating_sub(1)].to_vec();
-            [lower, higher, shorter, b"\xff\xff".to_vec(), Vec::new()]
+            let mut max = prefix.to_vec();
+            max.extend_from_slice(b"\xff\xff");
+            [lower, higher, shorter, max, prefix.to_vec()]
         }) {
+            if !probe.starts_with(prefix) {
+                continue;
+            }
             let want = keys.partition_point(|k| *k < &probe[..]);
             let found = keys.get(want).is_some_and(|k| *k == &probe[..]);
             assert_eq!(
@@ -1694,131 +1690,109 @@ mod tests {
     }
 
     #[test]
-    fn build_stores_the_shared_prefix_once_and_heads_after_it() {
+    fn heads_follow_the_page_prefix() {
         let keys: [&[u8]; 4] = [
             b"/home/u/src/a.rs",
             b"/home/u/src/b.rs",
             b"/home/u/src/b.rs.bak",
             b"/home/u/src/c.rs",
         ];
-        let page = leaf_of(&keys);
+        let page = leaf_of(&keys, 12);
         let node = Node::new(&page, 7).unwrap();
-        assert_eq!(node.prefix(), b"/home/u/src/");
+        assert_eq!(node.prefix_len(), 12);
+        assert_eq!(node.prefix().unwrap(), b"/home/u/src/");
         assert_eq!(node.slot_head(0), u32::from_be_bytes(*b"a.rs"));
+        assert_searchable(&page, &keys);
+        // Without a prefix the heads are the keys' first bytes, all equal here: the
+        // search still finds everything, by reading keys.
+        let page = leaf_of(&keys, 0);
+        assert_eq!(
+            Node::new(&page, 7).unwrap().slot_head(3),
+            head_at(b"/hom", 0)
+        );
         assert_searchable(&page, &keys);
     }
 
     #[test]
-    fn keys_that_are_prefixes_of_each_other_and_the_empty_key_search_right() {
-        let nested: [&[u8]; 4] = [b"abc", b"abcd", b"abcde", b"abcdef"];
-        let page = leaf_of(&nested);
-        // The first key is the whole prefix: its head is empty (0).
-        assert_eq!(Node::new(&page, 7).unwrap().prefix(), b"abc");
-        assert_eq!(Node::new(&page, 7).unwrap().slot_head(0), 0);
-        assert_searchable(&page, &nested);
-        let with_empty: [&[u8]; 3] = [b"", b"\0", b"a"];
-        let page = leaf_of(&with_empty);
-        assert_eq!(Node::new(&page, 7).unwrap().prefix_len(), 0);
-        assert_searchable(&page, &with_empty);
-    }
-
-    #[test]
-    fn an_insert_outside_the_prefix_shortens_it() {
-        let mut keys: Vec<&[u8]> = vec![b"user/0001", b"user/0002", b"user/0003"];
-        let mut page = leaf_of(&keys);
-        assert_eq!(Node::new(&page, 7).unwrap().prefix(), b"user/000");
-        let body = [0u8; LEAF_ENTRY_HEAD];
-        // Inside the prefix: kept.
-        assert!(node_insert(&mut page, 3, b"user/0009", &[&body]));
-        keys.push(b"user/0009");
-        assert_eq!(Node::new(&page, 7).unwrap().prefix(), b"user/000");
-        // After it, before it, and a key that is a proper prefix of it.
-        for (key, at) in [
-            (&b"user/0010"[..], 4),
-            (&b"tenant"[..], 0),
-            (&b"user/"[..], 1),
-        ] {
-            assert!(node_insert(&mut page, at, key, &[&body]));
-            keys.insert(at, key);
-            let node = Node::new(&page, 7).unwrap();
-            let shared = keys
-                .iter()
-                .map(|k| common_prefix(k, keys[0]))
-                .min()
-                .unwrap();
-            assert_eq!(node.prefix_len(), shared, "after inserting {key:?}");
-            assert_searchable(&page, &keys);
-        }
-        assert_eq!(Node::new(&page, 7).unwrap().prefix_len(), 0);
-    }
-
-    #[test]
-    fn branch_prefix_leaves_out_entry_zero() {
-        let children: Vec<[u8; 8]> = (10u64..14).map(|c| c.to_le_bytes()).collect();
-        let keys: [&[u8]; 4] = [b"", b"abc1", b"abc5", b"abc9"];
-        let items: Vec<Item<'_>> = keys
+    fn build_records_no_more_prefix_than_the_keys_share() {
+        let keys: [&[u8]; 2] = [b"abcd1", b"abcx"];
+        let page = leaf_of(&keys, 40);
+        assert_eq!(Node::new(&page, 7).unwrap().prefix_len(), 3);
+        // A branch's entry 0 has no key and does not count.
+        let children: Vec<[u8; 8]> = (10u64..13).map(|c| c.to_le_bytes()).collect();
+        let bkeys: [&[u8]; 3] = [b"", b"abc1", b"abc9"];
+        let items: Vec<Item<'_>> = bkeys
             .iter()
             .zip(&children)
             .map(|(k, c)| Item { key: k, body: c })
             .collect();
         let mut page = vec![0u8; PAGE];
-        build(&mut page, PageKind::Branch, 7, 2, &items).unwrap();
+        build(&mut page, PageKind::Branch, 7, 2, &items, 40).unwrap();
         let node = Node::new(&page, 7).unwrap();
-        assert_eq!(node.prefix(), b"abc");
+        assert_eq!(node.prefix_len(), 3);
         for (probe, child) in [
-            (&b""[..], 0),
-            (b"ab", 0),
-            (b"abc", 0),
+            (&b"abc"[..], 0),
+            (b"abc0", 0),
             (b"abc1", 1),
-            (b"abc3", 1),
-            (b"abc5", 2),
-            (b"abc8\xff", 2),
-            (b"abc9", 3),
-            (b"abd", 3),
-            (b"\xff", 3),
+            (b"abc5", 1),
+            (b"abc9", 2),
+            (b"abc\xff", 2),
         ] {
             assert_eq!(node.branch_index(probe).unwrap(), child, "probe {probe:?}");
         }
-        // A new entry 0 (after the old one was removed) pushes a key that shares the
-        // prefix to index 1: kept. Then a separator outside it shortens it.
-        node_remove(&mut page, 0);
-        let child0 = 9u64.to_le_bytes();
-        node_remove(&mut page, 0);
-        assert!(node_insert(&mut page, 0, b"", &[&child0]));
-        assert_eq!(Node::new(&page, 7).unwrap().prefix(), b"abc");
-        assert!(node_insert(&mut page, 3, b"b", &[&child0]));
-        let node = Node::new(&page, 7).unwrap();
-        assert_eq!(node.prefix_len(), 0);
-        assert_eq!(node.branch_index(b"abc6").unwrap(), 1);
-        assert_eq!(node.branch_index(b"b").unwrap(), 3);
     }
 
     #[test]
-    fn the_prefix_takes_only_the_room_the_entries_leave() {
-        // Entries that fill the page but for 3 bytes share a 40-byte prefix: the page
-        // keeps 3 of them.
-        let stem = [b'p'; 40];
-        let body_len = 100;
-        let per = |klen: usize| SLOT + klen + body_len;
-        let mut keys: Vec<Vec<u8>> = Vec::new();
-        let mut used = 0;
-        let mut i = 0u8;
-        while used + per(42) <= usable(PAGE) {
-            let mut k = stem.to_vec();
-            k.extend_from_slice(&[b'a' + i / 26, b'a' + i % 26]);
-            keys.push(k);
-            used += per(42);
-            i += 1;
-        }
-        let extra = usable(PAGE) - used - 3;
-        keys.last_mut()
-            .unwrap()
-            .extend(std::iter::repeat_n(b'z', extra));
-        let body = vec![0u8; body_len];
-        let mut page = vec![0u8; PAGE];
-        build(&mut page, PageKind::Leaf, 7, 2, &items(&keys, &body)).unwrap();
+    fn keys_that_are_prefixes_of_each_other_and_the_empty_key_search_right() {
+        let nested: [&[u8]; 4] = [b"abc", b"abcd", b"abcde", b"abcdef"];
+        let page = leaf_of(&nested, 3);
+        // The first key is the whole prefix: its head is empty (0).
+        assert_eq!(Node::new(&page, 7).unwrap().slot_head(0), 0);
+        assert_searchable(&page, &nested);
+        let with_empty: [&[u8]; 3] = [b"", b"\0", b"a"];
+        let page = leaf_of(&with_empty, 5);
+        assert_eq!(Node::new(&page, 7).unwrap().prefix_len(), 0);
+        assert_searchable(&page, &with_empty);
+    }
+
+    #[test]
+    fn lowering_the_prefix_takes_the_heads_again() {
+        let mut keys: Vec<&[u8]> = vec![b"user/0001", b"user/0002", b"user/0003"];
+        let mut page = leaf_of(&keys, 8);
+        assert_eq!(Node::new(&page, 7).unwrap().prefix().unwrap(), b"user/000");
+        assert!(
+            lower_prefix(&mut page, 9),
+            "a longer length changes nothing"
+        );
+        assert_eq!(Node::new(&page, 7).unwrap().prefix_len(), 8);
+        assert!(lower_prefix(&mut page, 5));
+        let body = [0u8; LEAF_ENTRY_HEAD];
+        assert!(node_insert(&mut page, 3, b"user/1000", &[&body]));
+        keys.push(b"user/1000");
+        assert_eq!(Node::new(&page, 7).unwrap().prefix_len(), 5);
+        assert_searchable(&page, &keys);
+    }
+
+    #[test]
+    fn a_search_key_shorter_than_the_prefix_is_a_damaged_page() {
+        let keys: [&[u8]; 2] = [b"user/1", b"user/2"];
+        let page = leaf_of(&keys, 5);
         let node = Node::new(&page, 7).unwrap();
-        assert_eq!(node.prefix_len(), 3);
-        assert_eq!(gap(&page), 0);
+        assert!(matches!(node.search(b"use"), Err(Error::Corrupted { .. })));
+        assert!(matches!(node.search(b"user/"), Ok((0, false))));
+    }
+
+    #[test]
+    fn common_prefix_counts_shared_bytes_at_any_length() {
+        let a: Vec<u8> = (0u8..40).collect();
+        for n in 0..=40 {
+            for cut in 0..n {
+                let mut b = a[..n].to_vec();
+                b[cut] ^= 0x80;
+                assert_eq!(common_prefix(&a[..n], &b), cut);
+                assert_eq!(common_prefix(&b, &a), cut);
+            }
+            assert_eq!(common_prefix(&a[..n], &a), n);
+        }
     }
 }

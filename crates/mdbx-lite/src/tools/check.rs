@@ -23,7 +23,7 @@ use crate::api::transaction::TableStat;
 use crate::error::{Error, Result};
 use crate::format::free::{parse_free_entries, parse_free_key};
 use crate::format::meta::{Meta, MAX_TXNID, META_LEN};
-use crate::format::page::{self, head_at, LeafValue, Node, HEADER, SLOT};
+use crate::format::page::{self, common_prefix, head_at, LeafValue, Node, HEADER, SLOT};
 use crate::storage::snapshot::{verify_checksum, MappedPages};
 use crate::tools::walk::{
     At, Claim, Fault, FreeChunk, Run, Tally, Tree, TreeKind, Visitor, Walker,
@@ -135,6 +135,13 @@ impl Checker<'_> {
     fn check_layout(&mut self, node: &Node<'_>) -> bool {
         let pgno = node.pgno;
         let upper = page::header_upper(node.bytes());
+        let prefix = match node.prefix() {
+            Ok(p) => p,
+            Err(e) => {
+                self.error(&e);
+                return false;
+            }
+        };
         let mut spans = Vec::with_capacity(node.count());
         for i in 0..node.count() {
             match node.entry_span(i) {
@@ -146,7 +153,7 @@ impl Checker<'_> {
             }
             if let Ok(k) = node.key(i) {
                 let bound = node.is_leaf() || i > 0;
-                if bound && !k.starts_with(node.prefix()) {
+                if bound && !k.starts_with(prefix) {
                     self.problem(
                         Some(pgno),
                         format!(
@@ -172,9 +179,7 @@ impl Checker<'_> {
                 return false;
             }
         }
-        if spans.first().is_some_and(|s| s.0 < upper)
-            || HEADER + node.prefix_len() + node.count() * SLOT > upper
-        {
+        if spans.first().is_some_and(|s| s.0 < upper) || HEADER + node.count() * SLOT > upper {
             self.problem(Some(pgno), "entry area overlaps the slot array");
             return false;
         }
@@ -282,6 +287,22 @@ impl<'a> Visitor<'a> for Checker<'a> {
                 format!(
                     "written by txn {txn}, newer than its parent or meta ({})",
                     at.parent_txn
+                ),
+            );
+        }
+        // The prefix length must not claim more than the separators around the page share
+        // (none at an edge of the tree): searches skip those bytes of the searched key.
+        let shared = match (at.lo, at.hi) {
+            (Some(lo), Some(hi)) => common_prefix(lo, hi),
+            _ => 0,
+        };
+        if node.prefix_len() > shared {
+            self.problem(
+                Some(node.pgno),
+                format!(
+                    "page prefix of {} bytes, but the parent's separators around the page \
+                     share {shared}",
+                    node.prefix_len()
                 ),
             );
         }

@@ -662,7 +662,11 @@ impl Env {
                 PageRole::OverflowCont | PageRole::Free | PageRole::Unreachable
             ) {
             match Node::new(bytes, pgno) {
-                Ok(node) => (node.prefix().to_vec(), decode_entries(&node), None),
+                Ok(node) => (
+                    node.prefix().map(<[u8]>::to_vec).unwrap_or_default(),
+                    decode_entries(&node),
+                    None,
+                ),
                 Err(e) => (Vec::new(), Vec::new(), Some(e.to_string())),
             }
         } else {

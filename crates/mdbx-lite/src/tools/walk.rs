@@ -749,7 +749,7 @@ mod tests {
                 body: &body,
             })
             .collect();
-        page::build(&mut p, PageKind::Leaf, pgno, 1, &items).unwrap();
+        page::build(&mut p, PageKind::Leaf, pgno, 1, &items, 0).unwrap();
         p
     }
 
@@ -764,7 +764,7 @@ mod tests {
                 body: &bodies[i],
             })
             .collect();
-        page::build(&mut p, PageKind::Branch, pgno, 1, &items).unwrap();
+        page::build(&mut p, PageKind::Branch, pgno, 1, &items, 0).unwrap();
         p
     }
 

@@ -18,8 +18,9 @@ use std::borrow::Cow;
 use crate::error::{Corruption, Error, Result};
 use crate::format::meta::TableRecord;
 use crate::format::page::{
-    self, build, entries, header_count, live_bytes_quick, node_insert, node_remove, usable, Item,
-    LeafValue, Node, PageKind, F_OVERFLOW, LEAF_ENTRY_HEAD, MAX_DEPTH,
+    self, build, common_prefix, entries, header, header_count, live_bytes_quick, lower_prefix,
+    node_insert, node_remove, usable, Item, LeafValue, Node, PageKind, F_OVERFLOW, LEAF_ENTRY_HEAD,
+    MAX_DEPTH,
 };
 use crate::tree::pages::{PageSource, PageWrite};
 
@@ -205,9 +206,51 @@ impl DescentCheck {
         Ok(())
     }
 
-    /// The leaf the descent reached.
+    /// The leaf's search is sound: `key` lies between the separators around the leaf
+    /// (so the descent reached the leaf that holds its range, whatever the branch
+    /// searches skipped), and the leaf's prefix length claims no more than those
+    /// separators share (the leaf search skipped that many bytes of the key).
     #[inline]
-    fn leaf<S: PageSource + ?Sized>(&self, src: &S, node: &Node<'_>) -> Result<()> {
+    fn leaf_search_sound<S: PageSource + ?Sized>(
+        &self,
+        src: &S,
+        node: &Node<'_>,
+        key: &[u8],
+    ) -> Result<()> {
+        let plen = node.prefix_len();
+        let lo = self.lo.map(|b| bound_key(src, b)).transpose()?;
+        let hi = self.hi.map(|b| bound_key(src, b)).transpose()?;
+        if lo.is_some_and(|lo| key < lo) || hi.is_some_and(|hi| key >= hi) {
+            return Err(Error::corrupted(
+                Corruption::Order,
+                node.pgno,
+                "the descent reached a leaf whose separators do not hold the key",
+            ));
+        }
+        if plen == 0 {
+            return Ok(());
+        }
+        let shared = match (lo, hi) {
+            (Some(lo), Some(hi)) => common_prefix(lo, hi),
+            _ => 0,
+        };
+        if plen > shared {
+            return Err(Error::corrupted(
+                Corruption::Order,
+                node.pgno,
+                format!(
+                    "page prefix of {plen} bytes, but the separators around the page share \
+                     {shared}"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The leaf the descent towards `key` reached.
+    #[inline]
+    fn leaf<S: PageSource + ?Sized>(&self, src: &S, node: &Node<'_>, key: &[u8]) -> Result<()> {
+        self.leaf_search_sound(src, node, key)?;
         let at = |i: usize| KeyRef::at(node, i);
         if self.outside(src, node, at(0), at(node.count() - 1))? {
             return Err(Error::corrupted(
@@ -244,9 +287,17 @@ impl DescentCheck {
     }
 }
 
-/// Compare entry `e` of `node` with the key `b` (a separator, on another page or this
-/// one), by slot head when both heads follow no page prefix (or the same page's) and
-/// differ.
+/// The key a bound refers to.
+fn bound_key<S: PageSource + ?Sized>(src: &S, b: KeyRef) -> Result<&[u8]> {
+    Node::new(src.page(b.page)?, b.page)?.key(b.idx)
+}
+
+/// Compare entry `e` of `node` with the key `b` (one of the separators around `node`,
+/// or an entry of it), by slot head when the heads follow prefixes of the same length
+/// and differ: `node`'s keys and its separators share its prefix, so the heads then
+/// compare the bytes right after what both keys share. (A damaged prefix length can
+/// make this miss damage elsewhere on the path, never misplace the write: the leaf's
+/// search is checked against the separators themselves, `leaf_search_sound`.)
 #[inline]
 fn cmp_bound<S: PageSource + ?Sized>(
     src: &S,
@@ -254,7 +305,7 @@ fn cmp_bound<S: PageSource + ?Sized>(
     e: KeyRef,
     b: KeyRef,
 ) -> Result<std::cmp::Ordering> {
-    let comparable = e.page == b.page || (e.prefix_len == 0 && b.prefix_len == 0);
+    let comparable = e.page == b.page || e.prefix_len == b.prefix_len;
     if comparable && e.head != b.head {
         return Ok(e.head.cmp(&b.head));
     }
@@ -270,8 +321,7 @@ fn cmp_bound_keys<S: PageSource + ?Sized>(
     i: usize,
     b: KeyRef,
 ) -> Result<std::cmp::Ordering> {
-    let sep = Node::new(src.page(b.page)?, b.page)?;
-    Ok(node.key(i)?.cmp(sep.key(b.idx)?))
+    Ok(node.key(i)?.cmp(bound_key(src, b)?))
 }
 
 /// Whether entry `a` of `node` sorts before entry `b` (both given with their slot
@@ -486,7 +536,7 @@ pub(crate) fn put(
     // One look at the leaf: where the key goes, and the overflow run it replaces.
     let (idx, found, count, old_run) = {
         let node = node_at(p, leaf, true)?;
-        check.leaf(p, &node)?;
+        check.leaf(p, &node, key)?;
         let (idx, found) = node.search(key)?;
         let old_run = match found.then(|| node.leaf_value(idx)).transpose()? {
             Some(LeafValue::Overflow { pgno, len }) => Some((pgno, len)),
@@ -591,7 +641,7 @@ fn insert_up(
     let mut key = Cow::Borrowed(key);
     let mut leaf = true;
     loop {
-        let (sep, right) = split(p, rec, pg, idx, &key, &body, leaf)?;
+        let (sep, right) = split(p, rec, &path[..level], pg, idx, &key, &body, leaf)?;
         if level == 0 {
             let root = p.alloc_node(PageKind::Branch, rec)?;
             let page = p.page_mut(root)?;
@@ -617,11 +667,33 @@ fn insert_up(
     }
 }
 
-/// Split `pg` while inserting (key, body) at `idx`; `pg` keeps the left half.
-/// Returns the separator for the parent and the new right page.
+/// The page prefixes of the two halves of a page split at separator `sep`: what each
+/// half's separators share, the page's own (from its ancestors in `path`, root first)
+/// and `sep`. A half at an edge of the tree (no separator on that side) gets none.
+fn split_prefixes(p: &impl PageWrite, path: &[(u64, usize)], sep: &[u8]) -> Result<(usize, usize)> {
+    let (mut left, mut right) = (None, None);
+    for &(pg, idx) in path.iter().rev() {
+        let node = Node::new(p.page(pg)?, pg)?;
+        if left.is_none() && idx > 0 {
+            left = Some(common_prefix(node.key(idx)?, sep));
+        }
+        if right.is_none() && idx + 1 < node.count() {
+            right = Some(common_prefix(sep, node.key(idx + 1)?));
+        }
+        if left.is_some() && right.is_some() {
+            break;
+        }
+    }
+    Ok((left.unwrap_or(0), right.unwrap_or(0)))
+}
+
+/// Split `pg` (below the branch levels in `path`) while inserting (key, body) at `idx`;
+/// `pg` keeps the left half. Returns the separator for the parent and the new right page.
+#[allow(clippy::too_many_arguments)]
 fn split(
     p: &mut impl PageWrite,
     rec: &mut TableRecord,
+    path: &[(u64, usize)],
     pg: u64,
     idx: usize,
     key: &[u8],
@@ -665,10 +737,18 @@ fn split(
         right_items[0].key = b"";
         sep
     };
+    let (left_prefix, right_prefix) = split_prefixes(p, path, &sep)?;
     let right = p.alloc_node(kind, rec)?;
     let txnid = p.txnid();
-    build(p.page_mut(pg)?, kind, pg, txnid, &items)?;
-    build(p.page_mut(right)?, kind, right, txnid, &right_items)?;
+    build(p.page_mut(pg)?, kind, pg, txnid, &items, left_prefix)?;
+    build(
+        p.page_mut(right)?,
+        kind,
+        right,
+        txnid,
+        &right_items,
+        right_prefix,
+    )?;
     Ok((sep, right))
 }
 
@@ -833,7 +913,19 @@ impl Shift {
             let (gone, kept) = items.split_at(cut);
             (kept, gone)
         };
+        // The pair's combined range shares the shorter of their prefixes; both pages
+        // take it (the neighbour before it receives keys from this page).
+        let prefix = header(p.page(self.pg)?)
+            .prefix_len()
+            .min(header(p.page(self.sib)?).prefix_len());
         let sib_page = p.page_mut(self.sib)?;
+        if !lower_prefix(sib_page, prefix) {
+            return Err(Error::corrupted(
+                Corruption::Layout,
+                self.sib,
+                "a key does not decode",
+            ));
+        }
         let at = if self.to_right {
             0
         } else {
@@ -848,7 +940,14 @@ impl Shift {
             }
         }
         let txnid = p.txnid();
-        build(p.page_mut(self.pg)?, PageKind::Leaf, self.pg, txnid, kept)?;
+        build(
+            p.page_mut(self.pg)?,
+            PageKind::Leaf,
+            self.pg,
+            txnid,
+            kept,
+            prefix,
+        )?;
         let right_pg = if self.to_right { self.sib } else { self.pg };
         let ppage = p.page_mut(self.parent)?;
         node_remove(ppage, right_idx);
@@ -927,7 +1026,7 @@ fn probe_path(
     let node = node_at(p, pgno, true)?;
     match node.search(key)? {
         (idx, true) => {
-            check.leaf(p, &node)?;
+            check.leaf(p, &node, key)?;
             Ok(Some((depth - 1, pgno, idx)))
         }
         _ => Ok(None),
@@ -983,8 +1082,10 @@ fn rebalance(
         }
         let (parent, pidx) = path[level - 1];
         if count == 0 {
+            let removed_prefix = header(p.page(pg)?).prefix_len();
             p.free_node(pg, leaf, rec)?;
             remove_branch_entry(p, parent, pidx)?;
+            widen_neighbour(p, parent, pidx, removed_prefix)?;
         } else if page::live_bytes_reach(p.page(pg)?, usable(p.page_size()) / 4)
             || !merge(p, rec, parent, pidx, leaf)?
         {
@@ -994,6 +1095,76 @@ fn rebalance(
         level -= 1;
         leaf = false;
     }
+}
+
+/// After child `removed` of branch `parent` (whose pages held a prefix of
+/// `removed_prefix` bytes) was removed, its range belongs to a neighbour: the child now
+/// before it (which grows to the right), or, when it was entry 0, the new entry 0
+/// (which grows to the left). That neighbour and the pages along its edge on that side,
+/// down to a leaf, keep a page prefix only as long as the wider range shares: the
+/// shorter of their own and the removed one's. Pages with a longer one are copied on
+/// write with their path. Rare: a page empties only when its neighbours are too full to
+/// merge with.
+fn widen_neighbour(
+    p: &mut impl PageWrite,
+    parent: u64,
+    removed: usize,
+    removed_prefix: usize,
+) -> Result<()> {
+    if header_count(p.page(parent)?) == 0 {
+        return Ok(()); // the parent emptied too; its own removal widens further up
+    }
+    // Growing to the right: follow last children; to the left: first children.
+    let rightwards = removed > 0;
+    // The edge, read first: (page, child index taken) from the parent down, and how
+    // deep the last page with too long a prefix sits.
+    let mut edge: [(u64, usize); MAX_DEPTH] = [(0, 0); MAX_DEPTH];
+    let (mut len, mut deepest) = (0usize, None);
+    let (mut pg, mut idx) = (parent, removed.saturating_sub(1));
+    loop {
+        if len == MAX_DEPTH {
+            return Err(Error::corrupted(
+                Corruption::Shape,
+                pg,
+                "tree deeper than the maximum",
+            ));
+        }
+        edge[len] = (pg, idx);
+        len += 1;
+        let child = node_at(p, pg, false)?.child(idx)?;
+        let h = header(p.page(child)?);
+        if h.prefix_len() > removed_prefix {
+            deepest = Some(len);
+        }
+        if h.kind() != Some(PageKind::Branch) || h.count() == 0 {
+            break;
+        }
+        (pg, idx) = (child, if rightwards { h.count() - 1 } else { 0 });
+    }
+    let Some(deepest) = deepest else {
+        return Ok(());
+    };
+    // Copy the edge down to that page (the parent is writable already), lowering
+    // prefixes on the way.
+    for level in 0..deepest {
+        let (pg, idx) = edge[level];
+        let child = node_at(p, pg, false)?.child(idx)?;
+        let copy = p.touch(child)?;
+        if copy != child {
+            page::set_child(p.page_mut(pg)?, pg, idx, copy)?;
+        }
+        if let Some(next) = edge.get_mut(level + 1) {
+            next.0 = copy;
+        }
+        if !lower_prefix(p.page_mut(copy)?, removed_prefix) {
+            return Err(Error::corrupted(
+                Corruption::Layout,
+                copy,
+                "a key does not decode",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// While the root is a branch with one child, make that child the root.
@@ -1085,8 +1256,10 @@ fn merge(
     } else {
         PageKind::Branch
     };
+    // The two ranges together share the shorter of the two prefixes.
+    let prefix = lnode.prefix_len().min(rnode.prefix_len());
     let txnid = p.txnid();
-    build(p.page_mut(new_left)?, kind, new_left, txnid, &items)?;
+    build(p.page_mut(new_left)?, kind, new_left, txnid, &items, prefix)?;
     if !leaf {
         // The two pages' children together must be distinct too.
         check_distinct_children(p, new_left)?;
