@@ -1,5 +1,9 @@
 //! Operation sequences across several tables with commits, aborts, reopen and readers,
 //! checked against a `BTreeMap` model after every commit.
+//!
+//! A key is its input bytes, or those bytes after one of three long shared stems (whole
+//! or cut short), or the last bytes of a key of the maximum length: pages of such keys
+//! get long page prefixes, which keys of another stem shorten on insert.
 #![no_main]
 
 use std::collections::BTreeMap;
@@ -8,13 +12,66 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use mdbx_lite::{Env, Error, PutFlags};
 
+/// Stems of 42, ~290 and 48 bytes; the first two share their first 28 bytes.
+const STEMS: [&[u8]; 3] = [
+    b"/home/user7/projects/p3/src/storage/btree/",
+    concat!(
+        "/home/user7/projects/p3/src/generated/protocol/v2/messages/internal/",
+        "very/deeply/nested/module/hierarchy/that/keeps/going/for/a/long/while/",
+        "because/code/generators/love/directories/and/nobody/ever/cleans/them/up/",
+        "so/here/we/are/three/hundred/bytes/into/one/path/prefix/almost/done/now/",
+        "file_",
+    )
+    .as_bytes(),
+    b"\x00\x00\x00\x07tenant\xff\x00\x00\x00\x00\x00\x00\x01\x2aorders/2024-06-01T12:00:00Z/\x00\x00",
+];
+
+/// A key from the input: `shape & 7` says how `tail` is used, `shape >> 3` picks the
+/// stem or how much of it is kept.
+#[derive(Arbitrary, Debug)]
+struct Key {
+    shape: u8,
+    tail: Vec<u8>,
+}
+
+impl Key {
+    /// The key's bytes, for an environment whose largest key is `max` bytes.
+    fn bytes(&self, max: usize) -> Vec<u8> {
+        let sel = usize::from(self.shape >> 3);
+        let stem = STEMS[sel % STEMS.len()];
+        // Length of a maximum-length-style key: `max` or up to 7 bytes less (shape 6),
+        // `max` (shape 7), and one byte too many for the largest shape.
+        let long = match (self.shape & 7, self.shape) {
+            (_, 0xff) => Some(max + 1),
+            (6, _) => Some(max - sel % 8),
+            (7, _) => Some(max),
+            _ => None,
+        };
+        let mut k = match (self.shape & 7, long) {
+            (_, Some(len)) => {
+                let n = self.tail.len().min(len);
+                let mut k: Vec<u8> = STEMS[1].iter().copied().cycle().take(len - n).collect();
+                k.extend_from_slice(&self.tail[..n]);
+                return k;
+            }
+            (0..=2, _) => Vec::new(),
+            (3 | 4, _) => stem.to_vec(),
+            // A stem cut short: a key that sorts among the stem's keys without sharing
+            // the whole stem.
+            _ => stem[..(sel / 3) * stem.len() / 11].to_vec(),
+        };
+        k.extend_from_slice(&self.tail);
+        k
+    }
+}
+
 #[derive(Arbitrary, Debug)]
 enum Op {
-    Put { table: u8, key: Vec<u8>, len: u16, fill: u8 },
-    PutLarge { table: u8, key: Vec<u8>, pages: u8 },
-    PutNoOverwrite { table: u8, key: Vec<u8>, fill: u8 },
-    Delete { table: u8, key: Vec<u8> },
-    DeleteRange { table: u8, from: Vec<u8>, count: u8 },
+    Put { table: u8, key: Key, len: u16, fill: u8 },
+    PutLarge { table: u8, key: Key, pages: u8 },
+    PutNoOverwrite { table: u8, key: Key, fill: u8 },
+    Delete { table: u8, key: Key },
+    DeleteRange { table: u8, from: Key, count: u8 },
     Clear { table: u8 },
     Drop { table: u8 },
     Commit,
@@ -70,6 +127,7 @@ fuzz_target!(|ops: Vec<Op>| {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("db");
     let mut env = Env::open(&path).expect("open");
+    let max = env.max_key_size();
     let mut committed: Model = BTreeMap::new();
     committed.insert(0, BTreeMap::new());
     let mut pending = committed.clone();
@@ -115,7 +173,7 @@ fuzz_target!(|ops: Vec<Op>| {
                     Some(w) => w,
                     None => wtx.insert(env.begin_write().expect("begin_write")),
                 };
-                apply(w, &mut pending, op);
+                apply(w, &mut pending, op, max);
             }
         }
     }
@@ -128,33 +186,40 @@ fn open(w: &mut mdbx_lite::WriteTxn, t: u8) -> Option<mdbx_lite::TableMut<'_>> {
     }
 }
 
-fn apply(w: &mut mdbx_lite::WriteTxn, model: &mut Model, op: Op) {
+fn apply(w: &mut mdbx_lite::WriteTxn, model: &mut Model, op: Op, max: usize) {
     let table_of = |t: u8| t % 4;
     match op {
         Op::Put { table, key, len, fill } => {
             let t = table_of(table);
+            let key = key.bytes(max);
             let value = vec![fill; len as usize % 3000];
             match open(w, t).expect("table").put(&key, &value) {
                 Ok(()) => {
                     model.entry(t).or_default().insert(key, value);
                 }
-                Err(Error::KeyTooLarge { .. }) => {}
+                Err(Error::KeyTooLarge { .. }) => {
+                    assert!(key.len() > max, "KeyTooLarge for {} bytes", key.len())
+                }
                 Err(e) => panic!("put: {e}"),
             }
         }
         Op::PutLarge { table, key, pages } => {
             let t = table_of(table);
+            let key = key.bytes(max);
             let value = vec![pages; (pages as usize % 40) * 4096 + 5];
             match open(w, t).expect("table").put(&key, &value) {
                 Ok(()) => {
                     model.entry(t).or_default().insert(key, value);
                 }
-                Err(Error::KeyTooLarge { .. }) => {}
+                Err(Error::KeyTooLarge { .. }) => {
+                    assert!(key.len() > max, "KeyTooLarge for {} bytes", key.len())
+                }
                 Err(e) => panic!("put large: {e}"),
             }
         }
         Op::PutNoOverwrite { table, key, fill } => {
             let t = table_of(table);
+            let key = key.bytes(max);
             let flags = PutFlags {
                 no_overwrite: true,
                 ..PutFlags::default()
@@ -166,12 +231,15 @@ fn apply(w: &mut mdbx_lite::WriteTxn, model: &mut Model, op: Op) {
                     model.entry(t).or_default().insert(key, vec![fill]);
                 }
                 Err(Error::KeyExists) => assert!(exists),
-                Err(Error::KeyTooLarge { .. }) => {}
+                Err(Error::KeyTooLarge { .. }) => {
+                    assert!(key.len() > max, "KeyTooLarge for {} bytes", key.len())
+                }
                 Err(e) => panic!("put_with: {e}"),
             }
         }
         Op::Delete { table, key } => {
             let t = table_of(table);
+            let key = key.bytes(max);
             let existed = model.get_mut(&t).and_then(|m| m.remove(&key)).is_some();
             if t != 0 && !model.contains_key(&t) {
                 return;
@@ -182,6 +250,7 @@ fn apply(w: &mut mdbx_lite::WriteTxn, model: &mut Model, op: Op) {
         }
         Op::DeleteRange { table, from, count } => {
             let t = table_of(table);
+            let from = from.bytes(max);
             let keys: Vec<Vec<u8>> = model
                 .get(&t)
                 .map(|m| m.range(from..).take(count as usize).map(|(k, _)| k.clone()).collect())

@@ -13,6 +13,10 @@
 //! after a power loss (weak `NoSync` metas are not trusted); `no_sync_process_crash_*`
 //! reopens under the same boot id instead, as after a process crash. Some crash
 //! images are crashed again while the recovery open and a first commit run.
+//!
+//! Keys are short (`k000`..`k119`), or, in the `prefixed_keys_*` tests, keys under long
+//! shared stems and keys of the maximum length, so recovery runs over pages with long
+//! page prefixes that splits, merges and inserts of other stems changed.
 
 mod common;
 use common::{layer, BootAs, Hooks, Rng};
@@ -21,6 +25,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::sync::{Arc, Mutex};
 
+use mdbx_lite::inspect::PageRole;
 use mdbx_lite::io::Storage;
 use mdbx_lite::{Durability, Env};
 
@@ -165,9 +170,71 @@ struct Run {
     syncs: Vec<(usize, usize)>,
 }
 
+/// How a workload makes its keys: each picks one of 120 keys per operation.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Keys {
+    /// `k000` to `k119`.
+    Short,
+    /// The empty key, keys of three long stems with short tails (prefixes of one
+    /// another), and keys of the maximum length that differ in their last bytes.
+    Prefixed,
+}
+
+/// Stems of 42, ~290 and 48 bytes; the first two share their first 28 bytes.
+const STEMS: [&[u8]; 3] = [
+    b"/home/user7/projects/p3/src/storage/btree/",
+    concat!(
+        "/home/user7/projects/p3/src/generated/protocol/v2/messages/internal/",
+        "very/deeply/nested/module/hierarchy/that/keeps/going/for/a/long/while/",
+        "because/code/generators/love/directories/and/nobody/ever/cleans/them/up/",
+        "so/here/we/are/three/hundred/bytes/into/one/path/prefix/almost/done/now/",
+        "file_",
+    )
+    .as_bytes(),
+    b"\x00\x00\x00\x07tenant\xff\x00\x00\x00\x00\x00\x00\x01\x2aorders/2024-06-01T12:00:00Z/\x00\x00",
+];
+
+/// Key `i` (0..120) of `keys`, for an environment whose largest key is `max` bytes.
+fn make_key(keys: Keys, i: u64, max: usize) -> Vec<u8> {
+    if keys == Keys::Short {
+        return format!("k{i:03}").into_bytes();
+    }
+    let n = (i / 3) as usize;
+    match i % 10 {
+        0 if i == 0 => Vec::new(),
+        // `max`, `max - 1` or `max - 2` bytes of the same run; for odd `n`, with a last
+        // byte of its own.
+        9 => {
+            let len = max - n % 3;
+            let mut k: Vec<u8> = STEMS[1].iter().copied().cycle().take(len).collect();
+            if n % 2 == 1 {
+                k[len - 1] = n as u8;
+            }
+            k
+        }
+        _ => {
+            // The tail spells `n` in bijective base 4 over `\0 / a \xff`: "", then one
+            // byte, two, three; shorter tails are prefixes of longer ones.
+            let mut k = STEMS[(i % 3) as usize].to_vec();
+            let mut m = n;
+            while m > 0 {
+                m -= 1;
+                k.push(b"\x00/a\xff"[m % 4]);
+                m /= 4;
+            }
+            k
+        }
+    }
+}
+
 /// A random workload: puts, deletes, overwrites, large values, tables created and
 /// dropped, file growth in small steps, and a long-lived reader holding back reuse.
 fn workload(seed: u64, durability: Durability, txns: usize) -> Run {
+    workload_with(seed, durability, txns, Keys::Short)
+}
+
+/// [`workload`] with the keys of `keys`.
+fn workload_with(seed: u64, durability: Durability, txns: usize, keys: Keys) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let log = Arc::new(Mutex::new(Vec::new()));
     let l2 = log.clone();
@@ -182,6 +249,7 @@ fn workload(seed: u64, durability: Durability, txns: usize) -> Run {
         }))
         .open(dir.path().join("db"))
         .unwrap();
+    let max = env.max_key_size();
     let mut rng = Rng(seed);
     let mut model = Model::new();
     model.insert(None, BTreeMap::new());
@@ -195,7 +263,7 @@ fn workload(seed: u64, durability: Durability, txns: usize) -> Run {
                 0 | 1 => None,
                 n => Some(format!("t{n}")),
             };
-            let key = format!("k{:03}", rng.below(120)).into_bytes();
+            let key = make_key(keys, rng.below(120), max);
             let entry = model.entry(table.clone()).or_default();
             let mut tab = match &table {
                 None => w.main_table(),
@@ -244,6 +312,17 @@ fn workload(seed: u64, durability: Durability, txns: usize) -> Run {
         }
     }
     drop(reader);
+    if keys == Keys::Prefixed {
+        // The workload is what it claims: leaves with long page prefixes, branches with
+        // some (a branch above several stems keeps only what they share).
+        let before = log.lock().unwrap().len();
+        let (leaf, branch) = longest_prefixes(&env);
+        assert!(
+            leaf >= STEMS[0].len() && branch > 0,
+            "longest page prefixes: leaf {leaf}, branch {branch}"
+        );
+        assert_eq!(log.lock().unwrap().len(), before, "inspecting pages wrote");
+    }
     drop(env);
     let log = log.lock().unwrap().clone();
     Run {
@@ -251,6 +330,22 @@ fn workload(seed: u64, durability: Durability, txns: usize) -> Run {
         commits,
         syncs,
     }
+}
+
+/// The longest page prefix on any leaf and on any branch page of the latest snapshot
+/// that holds more than two entries (one key alone is its page's prefix).
+fn longest_prefixes(env: &Env) -> (usize, usize) {
+    let (mut leaf, mut branch) = (0, 0);
+    for p in env.pages().unwrap().filter(|p| p.entries > 2) {
+        let longest = match p.role {
+            PageRole::Leaf => &mut leaf,
+            PageRole::Branch => &mut branch,
+            _ => continue,
+        };
+        let info = env.page_info(p.pgno).unwrap();
+        *longest = (*longest).max(usize::from(info.header.prefix_len));
+    }
+    (leaf, branch)
 }
 
 /// Crash after every operation of the log (several images each); returns images checked.
@@ -386,6 +481,20 @@ fn full_durability_survives_any_crash() {
     }
     eprintln!("checked {total} crash images");
     assert!(total >= 10_000, "only {total} crash images");
+}
+
+/// Crash recovery over pages with long page prefixes: `Full` durability, torn at 512
+/// bytes and at 4 KiB, and `NoSync` power loss.
+#[test]
+fn prefixed_keys_survive_any_crash() {
+    let run = workload_with(401, Durability::Full, 40, Keys::Prefixed);
+    let mut total = crash_everywhere(&run, Durability::Full, 4, 512, 41);
+    total += crash_everywhere(&run, Durability::Full, 2, 4096, 43);
+    let run = workload_with(402, Durability::NoSync, 60, Keys::Prefixed);
+    assert!(!run.syncs.is_empty(), "the workload never called Env::sync");
+    total += crash_everywhere(&run, Durability::NoSync, 2, 512, 47);
+    eprintln!("checked {total} crash images over prefixed keys");
+    assert!(total >= 2_000, "only {total} crash images");
 }
 
 #[test]

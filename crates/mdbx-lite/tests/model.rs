@@ -1,6 +1,13 @@
 //! Model-based test: random operation sequences run against the engine and against a
 //! `BTreeMap` per table; after every committed step the database must equal the model.
 //!
+//! Keys: short ones over a tiny alphabet (so operations hit the same keys), longer binary
+//! ones, the empty key, keys under long shared stems (paths, a URL, a binary composite
+//! key) with short tails that make them prefixes of one another, and keys of the
+//! environment's maximum length that differ only in their last few bytes. Pages of
+//! stemmed keys get long page prefixes; keys of another stem, or a stem cut short, make
+//! inserts shorten them, and splits, merges and shifts rebuild them.
+//!
 //! Operations: put (small, near the inline limit, and occasionally up to ~200 KB so
 //! overflow runs are written, freed and reused), `put_with(no_overwrite)`, `append`,
 //! delete, bulk put / bulk delete (to force splits, merges and root collapses), clear,
@@ -23,7 +30,41 @@ use proptest::prelude::*;
 
 /// Index 0 is the main table; 1..=3 are named tables.
 const NAMES: [&str; 4] = ["<main>", "alpha", "beta", "gamma"];
-const MAX_APPEND_KEY: usize = 120;
+
+/// Stems of 40 to 300 bytes. The first two share their first 28 bytes, so a page holding
+/// both keeps that much of its prefix; the third shares nothing with them.
+const STEMS: [&[u8]; 3] = [
+    b"/home/user7/projects/p3/src/storage/btree/",
+    concat!(
+        "/home/user7/projects/p3/src/generated/protocol/v2/messages/internal/",
+        "very/deeply/nested/module/hierarchy/that/keeps/going/for/a/long/while/",
+        "because/code/generators/love/directories/and/nobody/ever/cleans/them/up/",
+        "so/here/we/are/three/hundred/bytes/into/one/path/prefix/almost/done/now/",
+        "file_",
+    )
+    .as_bytes(),
+    b"\x00\x00\x00\x07tenant\xff\x00\x00\x00\x00\x00\x00\x01\x2aorders/2024-06-01T12:00:00Z/\x00\x00",
+];
+
+/// Tail bytes after a stem: `\0` (a tail of zeros is not told apart by a zero-padded
+/// slot head), a separator, a letter and `\xff`.
+const TAIL: &[u8] = b"\x00/a\xff";
+
+/// The key of `len` bytes (at most the page size's maximum key) every maximum-length key
+/// of a test starts from: the second stem, repeated.
+fn long_base(len: usize) -> Vec<u8> {
+    STEMS[1].iter().copied().cycle().take(len).collect()
+}
+
+/// The largest key an environment with pages of `page_size` bytes takes.
+fn max_key_for(page_size: usize) -> usize {
+    let dir = tempfile::tempdir().unwrap();
+    let env = Env::builder()
+        .page_size(page_size)
+        .open(dir.path().join("db"))
+        .unwrap();
+    env.max_key_size()
+}
 
 type Table = BTreeMap<Vec<u8>, Vec<u8>>;
 
@@ -76,11 +117,14 @@ enum Op {
         t: usize,
         key: Vec<u8>,
     },
-    /// `n` puts of random keys over a wider alphabet (splits, deeper trees).
+    /// `n` puts of random keys over a wider alphabet (splits, deeper trees); when
+    /// `stemmed`, of keys under the shared stems and of maximum-length keys (long page
+    /// prefixes, shortened and rebuilt).
     BulkPut {
         t: usize,
         n: usize,
         seed: u64,
+        stemmed: bool,
     },
     /// Delete roughly `pct`% of the table's keys (merges, root collapse).
     BulkDelete {
@@ -110,10 +154,44 @@ enum Op {
     },
 }
 
-fn key_strategy() -> impl Strategy<Value = Vec<u8>> {
+/// A stem, or (sometimes) a stem cut short, then a short tail.
+fn stem_key_strategy() -> impl Strategy<Value = Vec<u8>> {
+    (
+        0..STEMS.len(),
+        prop_oneof![6 => Just(None), 1 => any::<prop::sample::Index>().prop_map(Some)],
+        prop::collection::vec(prop::sample::select(TAIL.to_vec()), 0..4),
+    )
+        .prop_map(|(s, cut, tail)| {
+            let stem = STEMS[s];
+            let end = cut.map_or(stem.len(), |c| c.index(stem.len() + 1));
+            let mut k = stem[..end].to_vec();
+            k.extend_from_slice(&tail);
+            k
+        })
+}
+
+/// Keys of `max` bytes or a few less, all alike but for their last few bytes.
+fn max_key_strategy(max: usize) -> impl Strategy<Value = Vec<u8>> {
+    (
+        0..5usize,
+        prop::collection::vec(prop::sample::select(TAIL.to_vec()), 0..5),
+    )
+        .prop_map(move |(cut, mut tail)| {
+            tail.truncate(cut);
+            let mut k = long_base(max - cut);
+            k.extend_from_slice(&tail);
+            k
+        })
+}
+
+/// Keys for environments whose maximum key is `max` bytes.
+fn key_strategy(max: usize) -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
-        4 => prop::collection::vec(prop::sample::select(b"abc".to_vec()), 0..4),
-        1 => prop::collection::vec(prop::sample::select(b"\x00ab\xffz".to_vec()), 0..64),
+        8 => prop::collection::vec(prop::sample::select(b"abc".to_vec()), 0..4),
+        2 => prop::collection::vec(prop::sample::select(b"\x00ab\xffz".to_vec()), 0..64),
+        1 => Just(Vec::new()),
+        6 => stem_key_strategy(),
+        2 => max_key_strategy(max),
     ]
 }
 
@@ -127,27 +205,28 @@ fn len_strategy() -> impl Strategy<Value = usize> {
     ]
 }
 
-fn bound_strategy() -> impl Strategy<Value = Bound<Vec<u8>>> {
+fn bound_strategy(max: usize) -> impl Strategy<Value = Bound<Vec<u8>>> {
     prop_oneof![
         1 => Just(Bound::Unbounded),
-        2 => key_strategy().prop_map(Bound::Included),
-        2 => key_strategy().prop_map(Bound::Excluded),
+        2 => key_strategy(max).prop_map(Bound::Included),
+        2 => key_strategy(max).prop_map(Bound::Excluded),
     ]
 }
 
-fn op_strategy() -> impl Strategy<Value = Op> {
+/// Operations for environments whose maximum key is `max` bytes.
+fn op_strategy(max: usize) -> impl Strategy<Value = Op> {
     let t = 0..4usize;
     let named = 1..4usize;
     prop_oneof![
-        20 => (t.clone(), key_strategy(), len_strategy(), any::<u64>())
+        20 => (t.clone(), key_strategy(max), len_strategy(), any::<u64>())
             .prop_map(|(t, key, len, seed)| Op::Put { t, key, len, seed }),
-        4 => (t.clone(), key_strategy(), len_strategy(), any::<u64>())
+        4 => (t.clone(), key_strategy(max), len_strategy(), any::<u64>())
             .prop_map(|(t, key, len, seed)| Op::PutNoOverwrite { t, key, len, seed }),
-        3 => (t.clone(), key_strategy(), any::<bool>(), len_strategy(), any::<u64>())
+        3 => (t.clone(), key_strategy(max), any::<bool>(), len_strategy(), any::<u64>())
             .prop_map(|(t, suffix, bump, len, seed)| Op::Append { t, suffix, bump, len, seed }),
-        10 => (t.clone(), key_strategy()).prop_map(|(t, key)| Op::Delete { t, key }),
-        3 => (t.clone(), 1..400usize, any::<u64>())
-            .prop_map(|(t, n, seed)| Op::BulkPut { t, n, seed }),
+        10 => (t.clone(), key_strategy(max)).prop_map(|(t, key)| Op::Delete { t, key }),
+        3 => (t.clone(), 1..400usize, any::<u64>(), prop::bool::weighted(0.5))
+            .prop_map(|(t, n, seed, stemmed)| Op::BulkPut { t, n, seed, stemmed }),
         2 => (t.clone(), 10..100u64, any::<u64>())
             .prop_map(|(t, pct, seed)| Op::BulkDelete { t, pct, seed }),
         1 => t.clone().prop_map(|t| Op::Clear { t }),
@@ -159,9 +238,30 @@ fn op_strategy() -> impl Strategy<Value = Op> {
         1 => Just(Op::Sync),
         2 => Just(Op::HoldReader),
         1 => Just(Op::ReleaseReader),
-        4 => (t, bound_strategy(), bound_strategy())
+        4 => (t, bound_strategy(max), bound_strategy(max))
             .prop_map(|(t, lo, hi)| Op::Range { t, lo, hi }),
     ]
+}
+
+/// A `BulkPut` key from the random word `x`: mostly a stem and a tail of up to 7 bytes,
+/// sometimes a stem cut short or a key of `max` bytes or a few less.
+fn stemmed_key(x: u64, max: usize) -> Vec<u8> {
+    let tail = |bits: u64, n: usize| (0..n).map(move |j| TAIL[((bits >> (2 * j)) & 3) as usize]);
+    let mut k = match (x >> 4) % 16 {
+        0 => {
+            let cut = 1 + ((x >> 8) % 4) as usize;
+            long_base(max - cut)
+        }
+        2 => {
+            let stem = STEMS[(x % 3) as usize];
+            stem[..((x >> 8) as usize % stem.len())].to_vec()
+        }
+        _ => STEMS[(x % 3) as usize].to_vec(),
+    };
+    let room = max - k.len();
+    let n = (((x >> 12) % 8) as usize).min(room);
+    k.extend(tail(x >> 16, n));
+    k
 }
 
 /// One table's entries, read through the engine, compared with the model.
@@ -354,6 +454,32 @@ fn check_range<'a>(
     );
 }
 
+/// `op {i} {op:?}`, cut after 200 bytes (without formatting the rest: maximum-length
+/// keys of 64 KiB pages print as tens of kilobytes).
+fn capped_debug(i: usize, op: &Op) -> String {
+    struct Capped(String);
+    impl std::fmt::Write for Capped {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            let room = 200usize.saturating_sub(self.0.len());
+            if s.len() <= room {
+                self.0.push_str(s);
+                Ok(())
+            } else {
+                let cut = (0..=room)
+                    .rev()
+                    .find(|&n| s.is_char_boundary(n))
+                    .unwrap_or(0);
+                self.0.push_str(&s[..cut]);
+                self.0.push_str("...");
+                Err(std::fmt::Error)
+            }
+        }
+    }
+    let mut out = Capped(String::new());
+    let _ = std::fmt::Write::write_fmt(&mut out, format_args!("op {i} {op:?}"));
+    out.0
+}
+
 struct Runner {
     _dir: tempfile::TempDir,
     path: PathBuf,
@@ -427,12 +553,7 @@ impl Runner {
     }
 
     fn run(&mut self, i: usize, op: &Op) {
-        let ctx = format!("op {i} {op:?}");
-        let ctx = if ctx.len() > 200 {
-            format!("{}...", &ctx[..200])
-        } else {
-            ctx
-        };
+        let ctx = capped_debug(i, op);
         match op {
             Op::Put { t, key, len, seed } => {
                 let v = pseudo_random_bytes(*seed, *len);
@@ -479,11 +600,12 @@ impl Runner {
             } => {
                 let v = pseudo_random_bytes(*seed, *len);
                 let exists = self.pending.tables[*t].is_some();
+                let max = self.env().max_key_size();
                 let key = match (&self.pending.tables[*t], bump) {
                     (Some(m), true) => {
                         let mut k = m.keys().next_back().cloned().unwrap_or_default();
                         k.extend_from_slice(suffix);
-                        k.truncate(MAX_APPEND_KEY);
+                        k.truncate(max);
                         k
                     }
                     _ => suffix.clone(),
@@ -527,17 +649,27 @@ impl Runner {
                 assert_eq!(tbl.get(key).unwrap(), None, "{ctx}");
                 assert_eq!(tbl.len(), m.len() as u64, "{ctx}: len");
             }
-            Op::BulkPut { t, n, seed } => {
+            Op::BulkPut {
+                t,
+                n,
+                seed,
+                stemmed,
+            } => {
+                let max = self.env().max_key_size();
                 let (w, pending) = self.parts();
                 let mut tbl = table(w, *t, true).unwrap();
                 let m = pending.tables[*t].get_or_insert_with(Table::new);
                 let mut x = *seed;
                 for _ in 0..*n {
                     x = splitmix(x);
-                    let klen = 1 + (x % 10) as usize;
-                    let key: Vec<u8> = (0..klen)
-                        .map(|j| b"abcdefgh"[((x >> (8 + 3 * j)) & 7) as usize])
-                        .collect();
+                    let key = if *stemmed {
+                        stemmed_key(x, max)
+                    } else {
+                        let klen = 1 + (x % 10) as usize;
+                        (0..klen)
+                            .map(|j| b"abcdefgh"[((x >> (8 + 3 * j)) & 7) as usize])
+                            .collect()
+                    };
                     x = splitmix(x);
                     let vlen = if x.is_multiple_of(16) {
                         (x >> 8) as usize % 3_000
@@ -731,7 +863,7 @@ proptest! {
 
     #[test]
     fn model_4k(durability in durability_strategy(),
-                ops in prop::collection::vec(op_strategy(), 40..200)) {
+                ops in prop::collection::vec(op_strategy(max_key_for(4096)), 40..200)) {
         run_ops(4096, durability, &ops);
     }
 }
@@ -744,9 +876,12 @@ proptest! {
     })]
 
     #[test]
-    fn model_large_pages(page_size in prop_oneof![Just(8192usize), Just(65536usize)],
-                         durability in durability_strategy(),
-                         ops in prop::collection::vec(op_strategy(), 40..200)) {
+    fn model_large_pages((page_size, ops) in prop_oneof![Just(8192usize), Just(65536usize)]
+                             .prop_flat_map(|ps| (
+                                 Just(ps),
+                                 prop::collection::vec(op_strategy(max_key_for(ps)), 40..200),
+                             )),
+                         durability in durability_strategy()) {
         run_ops(page_size, durability, &ops);
     }
 }
@@ -760,12 +895,14 @@ fn reader_snapshot_survives_rewrites() {
             t: 0,
             n: 600,
             seed: 1,
+            stemmed: false,
         },
         Op::Create { t: 1 },
         Op::BulkPut {
             t: 1,
             n: 300,
             seed: 2,
+            stemmed: false,
         },
         Op::Put {
             t: 1,
@@ -786,6 +923,7 @@ fn reader_snapshot_survives_rewrites() {
             t: 0,
             n: 300,
             seed: 100 + round,
+            stemmed: false,
         });
         ops.push(Op::Put {
             t: 1,
@@ -805,6 +943,111 @@ fn reader_snapshot_survives_rewrites() {
     ops.push(Op::ReleaseReader);
     for d in [Durability::Full, Durability::NoMetaSync, Durability::NoSync] {
         run_ops(4096, d, &ops);
+    }
+}
+
+/// The longest page prefix on any leaf and on any branch page of the latest snapshot
+/// that holds more than two entries (one key alone is its page's prefix).
+fn longest_prefixes(env: &Env) -> (usize, usize) {
+    let (mut leaf, mut branch) = (0, 0);
+    for p in env.pages().unwrap().filter(|p| p.entries > 2) {
+        let longest = match p.role {
+            mdbx_lite::inspect::PageRole::Leaf => &mut leaf,
+            mdbx_lite::inspect::PageRole::Branch => &mut branch,
+            _ => continue,
+        };
+        let info = env.page_info(p.pgno).unwrap();
+        *longest = (*longest).max(usize::from(info.header.prefix_len));
+    }
+    (leaf, branch)
+}
+
+/// A fixed scenario over shared-prefix keys (random cases reach each step only
+/// sometimes): trees deep enough that leaves and branches get long page prefixes, then
+/// keys outside them (another stem, a stem cut short, the empty key, maximum-length
+/// keys) inserted into those pages, then mass deletes that merge pages of different
+/// stems, and refills.
+#[test]
+fn prefixed_pages_split_merge_and_shorten() {
+    for page_size in [4096, 8192] {
+        let max = max_key_for(page_size);
+        let n = 150 * page_size / 1024;
+        let mut r = Runner::new(page_size, Durability::NoSync);
+        let mut i = 0;
+        let mut run = |r: &mut Runner, op: Op| {
+            r.run(i, &op);
+            i += 1;
+        };
+        run(&mut r, Op::Create { t: 1 });
+        for (t, seed) in [(0, 1), (1, 2)] {
+            run(
+                &mut r,
+                Op::BulkPut {
+                    t,
+                    n,
+                    seed,
+                    stemmed: true,
+                },
+            );
+        }
+        run(&mut r, Op::Commit);
+        let (leaf, branch) = longest_prefixes(r.env());
+        assert!(
+            leaf >= STEMS[1].len() && branch >= STEMS[0].len(),
+            "{page_size}: longest prefixes: leaf {leaf}, branch {branch}"
+        );
+        // Keys that do not share the prefixes of the pages they land on.
+        let mut outsiders = vec![Vec::new(), b"/home/user7/".to_vec(), b"\x00".to_vec()];
+        for stem in STEMS {
+            for cut in [1, stem.len() / 2, stem.len() - 1] {
+                outsiders.push(stem[..cut].to_vec());
+            }
+            let mut k = stem.to_vec();
+            k.push(b'0');
+            outsiders.push(k);
+        }
+        for cut in 0..6 {
+            outsiders.push(long_base(max - cut));
+            let mut k = long_base(max - cut - 1);
+            k.push(0xff);
+            outsiders.push(k);
+        }
+        for (j, key) in outsiders.into_iter().enumerate() {
+            run(
+                &mut r,
+                Op::Put {
+                    t: j % 2,
+                    key,
+                    len: j * 37 % 200,
+                    seed: j as u64,
+                },
+            );
+        }
+        run(&mut r, Op::Commit);
+        for round in 0..4u64 {
+            for t in 0..2 {
+                run(
+                    &mut r,
+                    Op::BulkDelete {
+                        t,
+                        pct: 90,
+                        seed: round * 2 + t as u64,
+                    },
+                );
+            }
+            run(&mut r, Op::Commit);
+            run(
+                &mut r,
+                Op::BulkPut {
+                    t: (round % 2) as usize,
+                    n: n / 2,
+                    seed: 10 + round,
+                    stemmed: true,
+                },
+            );
+            run(&mut r, Op::Commit);
+        }
+        r.finish();
     }
 }
 
