@@ -333,20 +333,17 @@ impl Layout {
         assert_eq!(p[4], if leaf { 3 } else { 2 }, "page {pg}");
         assert_eq!(u64_at(p, 8), pg);
         let count = u16_at(p, 6);
-        let plen = u16_at(p, 30);
         let mut used = vec![false; PS];
-        // Header fields reads look at: kind, count, pgno, upper, prefix length; then the
-        // page prefix.
+        // Header fields reads look at: kind, count, pgno, upper, prefix length.
         for i in [
             4, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 30, 31,
         ] {
             used[i] = true;
         }
-        used[HEADER..HEADER + plen].fill(true);
         let mut keys = Vec::new();
         let mut children = Vec::new();
         for i in 0..count {
-            let s = HEADER + plen + i * 8;
+            let s = HEADER + i * 8;
             used[s..s + 8].fill(true);
             let off = u16_at(p, s + 4);
             let klen = u16_at(p, s + 6);
@@ -970,10 +967,9 @@ fn set_meta_txnid(file: &mut [u8], slot: usize, txnid: u64) {
 /// value (or overflow page number); a branch body is the child page number.
 fn node_items(page: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
     let leaf = page[4] == 3;
-    let plen = u16_at(page, 30);
     (0..u16_at(page, 6))
         .map(|i| {
-            let s = HEADER + plen + i * 8;
+            let s = HEADER + i * 8;
             let (off, klen) = (u16_at(page, s + 4), u16_at(page, s + 6));
             let body = off + klen;
             let blen = if !leaf {
