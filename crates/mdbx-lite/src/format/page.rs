@@ -765,7 +765,7 @@ impl<'a> Node<'a> {
 
     /// Compare entry `i`'s key after the prefix with `suffix` (a key's bytes after the
     /// prefix, whose head is `head`), deciding by the slot head when it can.
-    #[inline]
+    #[inline(always)]
     fn cmp_entry(&self, i: usize, suffix: &[u8], head: u32) -> Result<Ordering> {
         let (h, _, _) = self.slot(i);
         match h.cmp(&head) {
