@@ -5,27 +5,15 @@
 //!
 //! `cargo run --release -p mdbx-lite-benches --example keyed_gets -- paths 1000000`
 
-use mdbx_lite_benches::{value, KeyKind, Keys};
+use mdbx_lite_benches::{KeyKind, Keys};
 
 fn main() -> mdbx_lite::Result<()> {
-    let arg = std::env::args().nth(1).unwrap_or_else(|| "paths".into());
-    let Some(kind) = KeyKind::parse(&arg) else {
-        eprintln!("unknown key kind {arg}");
-        std::process::exit(2);
-    };
+    let kind = mdbx_lite_benches::arg_key_kind(1, KeyKind::Paths);
     let n = mdbx_lite_benches::arg_u64(2, 100_000);
     let dir = tempfile::tempdir()?;
     let env = mdbx_lite::Env::open(dir.path().join("db"))?;
-    let keys = Keys::new(kind, n);
-    let mut kb = keys.buf();
-    let mut w = env.begin_write()?;
-    {
-        let mut t = w.main_table();
-        for j in 0..n {
-            t.put(kb.key(j), &value(keys.index(j)))?;
-        }
-    }
-    w.commit()?;
+    mdbx_lite_benches::load_keys(&env, kind, n)?;
+    let mut kb = Keys::new(kind, n).buf();
     let r = env.begin_read()?;
     let t = r.main_table();
     let mut found = 0u64;

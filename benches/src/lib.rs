@@ -78,3 +78,30 @@ pub fn load(env: &Env, n: u64) -> Result<(std::time::Duration, std::time::Durati
     w.commit()?;
     Ok((puts, t.elapsed()))
 }
+
+/// The key kind named by the `i`-th command-line argument (1-based), `default` when
+/// absent; exits with a message for an unknown name (for the examples).
+pub fn arg_key_kind(i: usize, default: KeyKind) -> KeyKind {
+    match std::env::args().nth(i) {
+        None => default,
+        Some(name) => KeyKind::parse(&name).unwrap_or_else(|| {
+            eprintln!("unknown key kind {name}");
+            std::process::exit(2)
+        }),
+    }
+}
+
+/// Put the first `n` keys of `kind` (in the workload's order, with the workload's
+/// values) into the main table in one transaction and commit.
+pub fn load_keys(env: &Env, kind: KeyKind, n: u64) -> Result<()> {
+    let keys = Keys::new(kind, n);
+    let mut kb = keys.buf();
+    let mut w = env.begin_write()?;
+    {
+        let mut t = w.main_table();
+        for j in 0..n {
+            t.put(kb.key(j), &value(keys.index(j)))?;
+        }
+    }
+    w.commit()
+}
