@@ -16,7 +16,7 @@ use crate::os::io::{FileStorage, Storage, StorageLayer};
 use crate::os::map::{lock_exclusive, unlock, Mapping, ReadAhead};
 use crate::storage::metas::{
     check_length, init_file, needs_upgrade, never_initialised, read_meta_pair, read_metas,
-    roll_back_weak_meta, upgrade_metas, write_meta, LMDB_HINT,
+    roll_back_weak_meta, upgrade_metas, write_meta, MetaPair, LMDB_HINT,
 };
 use crate::storage::readers::{ReaderInfo, ReaderTable};
 use crate::storage::snapshot::{MappedPages, Snapshot};
@@ -330,23 +330,22 @@ impl Env {
             })?,
             None => ReaderTable::private(b.max_readers),
         };
-        if pair.stale_weak.is_some() && !b.read_only {
+        // Meta rewrites a writable open makes before anything else, each under the file
+        // lock; a failed write or sync marks the shared failed-sync flag.
+        let rewrite = |step: fn(&dyn Storage, u64) -> Result<MetaPair>| -> Result<MetaPair> {
             lock_exclusive(&file, true)?;
-            let recovered = roll_back_weak_meta(storage.as_ref(), len);
+            let done = step(storage.as_ref(), len);
             unlock(&file)?;
-            if matches!(recovered, Err(Error::Io(_))) {
+            if matches!(done, Err(Error::Io(_))) {
                 readers.mark_sync_failed();
             }
-            pair = recovered?;
+            done
+        };
+        if pair.stale_weak.is_some() && !b.read_only {
+            pair = rewrite(roll_back_weak_meta)?;
         }
         if needs_upgrade(&pair) && !b.read_only {
-            lock_exclusive(&file, true)?;
-            let upgraded = upgrade_metas(storage.as_ref(), len);
-            unlock(&file)?;
-            if matches!(upgraded, Err(Error::Io(_))) {
-                readers.mark_sync_failed();
-            }
-            pair = upgraded?;
+            pair = rewrite(upgrade_metas)?;
         }
         let meta = pair.head;
         let page_size = meta.page_size as usize;
