@@ -110,7 +110,12 @@ pub fn drop_table(a: &DropArgs, out: &mut dyn Write) -> CliResult<i32> {
             ))
         }
         (None, false) => w.main_table().clear().map_err(dberr)?,
-        (Some(n), false) => w.open_table(n).map_err(dberr)?.clear().map_err(dberr)?,
+        (Some(n), false) => match w.open_table(n) {
+            Err(mdbx_lite::Error::TableKindMismatch { .. }) => {
+                w.open_dup_table(n).map_err(dberr)?.clear().map_err(dberr)?
+            }
+            t => t.map_err(dberr)?.clear().map_err(dberr)?,
+        },
         (Some(n), true) => {
             if !w.drop_table(n).map_err(dberr)? {
                 return Err(CliError::db(

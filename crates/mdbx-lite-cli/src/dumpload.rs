@@ -6,7 +6,7 @@ use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use mdbx_lite::dump::{DumpError, DumpFormat, DumpHeader, DumpReader, DumpWriter};
-use mdbx_lite::{Env, Error, PutFlags, WriteTxn};
+use mdbx_lite::{DupSort, Env, Error, PutFlags, WriteTxn};
 
 use crate::util::{
     create_beside, file_len, open_ro, open_rw, progress, publish, CliError, CliResult,
@@ -96,6 +96,7 @@ pub fn dump(a: &DumpArgs, out: &mut dyn Write) -> CliResult<i32> {
     let mut done = 0u64;
     for (name, t) in tables {
         header.database = name;
+        header.flags = kind_flags(&t.stat());
         w.write_header(&header).map_err(werr)?;
         for e in t.iter() {
             let (k, v) = e.map_err(dberr)?;
@@ -118,6 +119,43 @@ pub fn dump(a: &DumpArgs, out: &mut dyn Write) -> CliResult<i32> {
     w.flush().map_err(werr)?;
     pb.finish_and_clear();
     Ok(0)
+}
+
+/// The flag lines `mdb_dump` writes for a table of this kind: `duplicates=1` (for
+/// Berkeley DB's loader), then each flag in LMDB's order.
+fn kind_flags(s: &mdbx_lite::TableStat) -> Vec<(String, String)> {
+    let Some(kind) = s.dup_sort else {
+        return Vec::new();
+    };
+    let mut flags = vec!["duplicates", "dupsort"];
+    if kind.is_fixed() {
+        flags.push("dupfixed");
+    }
+    flags
+        .into_iter()
+        .map(|f| (f.to_string(), "1".to_string()))
+        .collect()
+}
+
+/// The dup-sort kind a section's flag lines ask for (`None`: a plain table), or the
+/// flags mdbx-lite cannot store faithfully. As `mdb_load`, a flag counts when its
+/// keyword is present, and `duplicates` alone (Berkeley DB's) asks for nothing.
+fn section_kind(h: &DumpHeader) -> Result<Option<DupSort>, Vec<&str>> {
+    let unsupported: Vec<&str> = h
+        .flags
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .filter(|k| !matches!(*k, "duplicates" | "dupsort" | "dupfixed"))
+        .collect();
+    if !unsupported.is_empty() {
+        return Err(unsupported);
+    }
+    Ok(match (h.has_flag("dupsort"), h.has_flag("dupfixed")) {
+        (true, true) => Some(DupSort::new().fixed()),
+        (true, false) => Some(DupSort::new()),
+        (false, true) => return Err(vec!["dupfixed (without dupsort)"]),
+        (false, false) => None,
+    })
 }
 
 /// Page size a new database gets from a dump's `db_pagesize=`, when it is one we support.
@@ -164,6 +202,56 @@ impl Loader<'_> {
                 .map_err(|e| self.dberr(Some(line), e))?,
         );
         Ok(())
+    }
+
+    /// Load the pairs of the current section into dup-sort table `name` of `kind`.
+    /// With -N a pair already in the table is kept and counted as skipped.
+    fn dup_section<R: BufRead>(
+        &mut self,
+        r: &mut DumpReader<R>,
+        name: &str,
+        kind: DupSort,
+        derr: &dyn Fn(DumpError) -> CliError,
+    ) -> CliResult<()> {
+        let (mut k, mut v) = (Vec::new(), Vec::new());
+        loop {
+            let Some(txn) = self.txn.as_mut() else {
+                return Err(CliError::new(None, "internal error: no transaction"));
+            };
+            let dberr = |e| load_db_err(&self.args.db, &self.src, Some(r.line()), e);
+            let mut t = txn.create_dup_table(name, kind).map_err(dberr)?;
+            let mut n = 0;
+            let mut more = true;
+            while n < BATCH {
+                if !r.next_entry_into(&mut k, &mut v).map_err(derr)? {
+                    more = false;
+                    break;
+                }
+                n += 1;
+                let line = r.line();
+                match t.put(&k, &v) {
+                    Ok(true) => {}
+                    Ok(false) if self.args.no_overwrite => self.skipped += 1,
+                    Ok(false) => {}
+                    Err(
+                        e @ (Error::KeyTooLarge { .. }
+                        | Error::DupValueTooLarge { .. }
+                        | Error::DupValueSize { .. }),
+                    ) => return Err(CliError::new(Some(&self.src), format!("line {line}: {e}"))),
+                    Err(e) => return Err(load_db_err(&self.args.db, &self.src, Some(line), e)),
+                }
+            }
+            if !more {
+                return Ok(());
+            }
+            if self
+                .txn
+                .as_ref()
+                .is_some_and(|t| t.dirty_pages() > DIRTY_LIMIT)
+            {
+                self.commit_and_restart(r.line())?;
+            }
+        }
     }
 
     /// Load the entries of the current section into `table`.
@@ -256,12 +344,6 @@ impl Loader<'_> {
     }
 }
 
-/// Table flags LMDB can set that change key order or allow duplicates: such tables
-/// cannot be stored faithfully in an mdbx-lite table.
-fn unsupported_flags(h: &DumpHeader) -> Vec<&str> {
-    h.flags.iter().map(|(k, _)| k.as_str()).collect()
-}
-
 pub fn load(a: &LoadArgs, _out: &mut dyn Write) -> CliResult<i32> {
     match std::fs::symlink_metadata(&a.db) {
         Ok(m) if m.file_type().is_symlink() && !a.db.exists() => {
@@ -344,19 +426,32 @@ fn load_inner(a: &LoadArgs, fresh: Option<&Path>) -> CliResult<i32> {
                 loader.src.display()
             );
         }
-        let flags = unsupported_flags(&h);
-        if !flags.is_empty() {
-            return Err(loader.line_err(
-                r.line(),
-                format!(
-                    "table flags not supported by mdbx-lite: {} (mdbx-lite tables are sorted bytewise without duplicates)",
-                    flags.join(", ")
-                ),
-            ));
-        }
+        let kind = match section_kind(&h) {
+            Ok(kind) => kind,
+            Err(flags) => {
+                return Err(loader.line_err(
+                    r.line(),
+                    format!(
+                        "table flags not supported by mdbx-lite: {} (mdbx-lite sorts keys and \
+                         dup-sort values bytewise)",
+                        flags.join(", ")
+                    ),
+                ))
+            }
+        };
         // As mdb_load: a `database=` line wins over -s.
         let table = h.database.clone().or_else(|| a.table.clone());
-        loader.section(&mut r, table.as_deref(), &derr)?;
+        match (kind, table.as_deref()) {
+            (Some(kind), Some(name)) => loader.dup_section(&mut r, name, kind, &derr)?,
+            (Some(_), None) => {
+                return Err(loader.line_err(
+                    r.line(),
+                    "a dup-sort section needs a table name (database= or -s): the main \
+                     table is plain",
+                ))
+            }
+            (None, table) => loader.section(&mut r, table, &derr)?,
+        }
         header = r.next_section().map_err(&derr)?;
     }
     if let Some(t) = loader.txn.take() {
@@ -382,8 +477,9 @@ pub fn dump_excerpt(
     out: &mut dyn Write,
 ) -> CliResult<()> {
     let rtx = env.begin_read().map_err(|e| CliError::db(db, e))?;
-    let t = rtx.open_table(table).map_err(|e| CliError::db(db, e))?;
+    let t = crate::util::read_table(&rtx, Some(table), db)?;
     let mut header = DumpHeader::new(DumpFormat::Print);
+    header.flags = kind_flags(&t.stat());
     header.database = Some(table.to_string());
     header.mapsize = Some(dump_mapsize(file_len(db)));
     header.maxreaders = Some(MAX_READERS);

@@ -180,6 +180,22 @@ fn print_page(p: &PageInfo, hex: bool, out: &mut dyn Write) -> std::io::Result<(
                 "  [{}] @{} {key} = overflow run at page {pgno} ({len} bytes)",
                 e.index, e.offset
             )?,
+            EntryValue::Dups(b) => writeln!(
+                out,
+                "  [{}] @{} {key} = several values inline ({} bytes)",
+                e.index,
+                e.offset,
+                b.len()
+            )?,
+            EntryValue::Nested {
+                root,
+                values,
+                depth,
+            } => writeln!(
+                out,
+                "  [{}] @{} {key} = nested tree at page {root} ({values} values, depth {depth})",
+                e.index, e.offset
+            )?,
             EntryValue::Invalid(why) => {
                 writeln!(out, "  [{}] @{} {key}: INVALID: {why}", e.index, e.offset)?
             }

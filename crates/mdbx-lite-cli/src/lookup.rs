@@ -61,14 +61,19 @@ pub fn get(a: &GetArgs, out: &mut dyn Write) -> CliResult<i32> {
     let dberr = |e| CliError::db(&db, e);
     let rtx = env.begin_read().map_err(dberr)?;
     let t = crate::util::read_table(&rtx, a.table.as_deref(), &db)?;
-    match t.get(&key).map_err(dberr)? {
-        Some(v) if a.raw => out.write_all(v)?,
-        Some(v) => writeln!(out, "{}", show(v, a.hex))?,
-        None => {
-            return Err(
-                CliError::new(Some(&db), format!("key not found: {}", show(&key, a.hex)))
-                    .with_code(EXIT_NOT_FOUND),
-            )
+    // A dup-sort key prints every value, one per line (raw: back to back).
+    let values = t.values(&key).map_err(dberr)?;
+    if values.is_empty() {
+        return Err(
+            CliError::new(Some(&db), format!("key not found: {}", show(&key, a.hex)))
+                .with_code(EXIT_NOT_FOUND),
+        );
+    }
+    for v in values {
+        if a.raw {
+            out.write_all(v)?;
+        } else {
+            writeln!(out, "{}", show(v, a.hex))?;
         }
     }
     Ok(0)
@@ -84,7 +89,7 @@ pub fn keys(a: &KeysArgs, out: &mut dyn Write) -> CliResult<i32> {
     let rtx = env.begin_read().map_err(dberr)?;
     let t = crate::util::read_table(&rtx, a.table.as_deref(), &a.db)?;
     let limit = a.limit.unwrap_or(u64::MAX);
-    for (n, e) in t.range(prefix.as_slice()..).enumerate() {
+    for (n, e) in t.from(&prefix).enumerate() {
         if n as u64 >= limit {
             break;
         }

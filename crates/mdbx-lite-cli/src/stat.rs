@@ -14,7 +14,9 @@ use crate::StatArgs;
 pub fn table_json(name: Option<&str>, s: &TableStat) -> Value {
     json!({
         "name": name,
+        "kind": s.kind,
         "entries": s.entries,
+        "keys": s.keys,
         "depth": s.depth,
         "branch_pages": s.branch_pages,
         "leaf_pages": s.leaf_pages,
@@ -54,11 +56,21 @@ fn meta_json(m: &MetaSlot) -> Value {
 
 pub fn print_table(out: &mut dyn Write, title: &str, s: &TableStat) -> std::io::Result<()> {
     writeln!(out, "Status of {title}")?;
+    if s.dup_sort.is_some() {
+        writeln!(out, "  Kind: {}", s.kind)?;
+    }
     writeln!(out, "  Tree depth: {}", s.depth)?;
     writeln!(out, "  Branch pages: {}", num(s.branch_pages))?;
     writeln!(out, "  Leaf pages: {}", num(s.leaf_pages))?;
     writeln!(out, "  Overflow pages: {}", num(s.overflow_pages))?;
-    writeln!(out, "  Entries: {}", num(s.entries))
+    writeln!(out, "  Entries: {}", num(s.entries))?;
+    if s.dup_sort.is_some() {
+        writeln!(out, "  Keys: {}", num(s.keys))?;
+        if s.fixed_value_size > 0 {
+            writeln!(out, "  Value size: {}", s.fixed_value_size)?;
+        }
+    }
+    Ok(())
 }
 
 /// The pages one transaction freed: every chunk of its free-tree group, in page order.
@@ -249,13 +261,13 @@ fn tables(env: &Env, a: &StatArgs) -> mdbx_lite::Result<Vec<(Option<String>, Tab
     let rtx = env.begin_read()?;
     let mut v = Vec::new();
     if let Some(n) = &a.table {
-        v.push((Some(n.clone()), rtx.open_table(n)?.stat()));
+        v.push((Some(n.clone()), rtx.table_stat(n)?));
         return Ok(v);
     }
     v.push((None, rtx.main_table().stat()));
     if a.all {
         for n in rtx.list_tables()? {
-            let s = rtx.open_table(&n)?.stat();
+            let s = rtx.table_stat(&n)?;
             v.push((Some(n), s));
         }
     }

@@ -301,14 +301,68 @@ pub fn write_json(out: &mut dyn io::Write, v: &serde_json::Value) -> io::Result<
     )
 }
 
-/// The main table (`None`) or the named table of a read transaction.
+/// A table of either kind, as the commands that read any table see it.
+pub enum AnyTable<'t> {
+    Plain(mdbx_lite::ReadTable<'t>),
+    Dup(mdbx_lite::DupTable<'t>),
+}
+
+/// Pairs borrowed from a read transaction.
+pub type Pairs<'t> = Box<dyn Iterator<Item = mdbx_lite::Result<(&'t [u8], &'t [u8])>> + 't>;
+
+impl<'t> AnyTable<'t> {
+    /// Entries: (key, value) pairs, every value of a dup-sort key counted.
+    pub fn len(&self) -> u64 {
+        match self {
+            AnyTable::Plain(t) => t.len(),
+            AnyTable::Dup(t) => t.len(),
+        }
+    }
+
+    pub fn stat(&self) -> mdbx_lite::TableStat {
+        match self {
+            AnyTable::Plain(t) => t.stat(),
+            AnyTable::Dup(t) => t.stat(),
+        }
+    }
+
+    /// Every pair in order (a dup-sort key once per value).
+    pub fn iter(&self) -> Pairs<'t> {
+        match self {
+            AnyTable::Plain(t) => Box::new(t.iter()),
+            AnyTable::Dup(t) => Box::new(t.iter()),
+        }
+    }
+
+    /// The pairs of the keys `>= from`.
+    pub fn from(&self, from: &[u8]) -> Pairs<'t> {
+        match self {
+            AnyTable::Plain(t) => Box::new(t.range(from..)),
+            AnyTable::Dup(t) => Box::new(t.range(from..)),
+        }
+    }
+
+    /// The values of `key`: one in a plain table, all of them in a dup-sort one.
+    pub fn values(&self, key: &[u8]) -> mdbx_lite::Result<Vec<&'t [u8]>> {
+        match self {
+            AnyTable::Plain(t) => Ok(t.get(key)?.into_iter().collect()),
+            AnyTable::Dup(t) => t.values(key)?.collect(),
+        }
+    }
+}
+
+/// The main table (`None`) or the named table of a read transaction, of either kind.
 pub fn read_table<'t>(
     rtx: &'t mdbx_lite::ReadTxn,
     name: Option<&str>,
     db: &Path,
-) -> CliResult<mdbx_lite::ReadTable<'t>> {
+) -> CliResult<AnyTable<'t>> {
+    let dberr = |e| CliError::db(db, e);
     match name {
-        None => Ok(rtx.main_table()),
-        Some(n) => rtx.open_table(n).map_err(|e| CliError::db(db, e)),
+        None => Ok(AnyTable::Plain(rtx.main_table())),
+        Some(n) if rtx.table_stat(n).map_err(dberr)?.dup_sort.is_some() => {
+            rtx.open_dup_table(n).map(AnyTable::Dup).map_err(dberr)
+        }
+        Some(n) => rtx.open_table(n).map(AnyTable::Plain).map_err(dberr),
     }
 }

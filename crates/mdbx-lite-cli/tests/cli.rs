@@ -241,7 +241,7 @@ fn load_errors_name_the_line() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("x.db");
     let head = "VERSION=3\nformat=bytevalue\ntype=btree\nHEADER=END\n";
-    let cases: [(String, &str); 6] = [
+    let cases: [(String, &str); 7] = [
         (
             format!("{head} 6162\n 6x\nDATA=END\n"),
             "line 6: invalid hex digit",
@@ -260,8 +260,13 @@ fn load_errors_name_the_line() {
             "line 1: unsupported VERSION",
         ),
         (
-            "VERSION=3\nformat=bytevalue\ndupsort=1\nHEADER=END\n 61\n 62\nDATA=END\n".to_string(),
+            "VERSION=3\nformat=bytevalue\nintegerkey=1\nHEADER=END\n 61\n 62\nDATA=END\n"
+                .to_string(),
             "not supported",
+        ),
+        (
+            "VERSION=3\nformat=bytevalue\ndupsort=1\nHEADER=END\n 61\n 62\nDATA=END\n".to_string(),
+            "needs a table name",
         ),
     ];
     for (input, needle) in cases {

@@ -63,6 +63,33 @@ pub enum Error {
     KeyNotGreater,
     /// The named table does not exist.
     TableNotFound(String),
+    /// The table exists with another kind than the one asked for: a dup-sort table
+    /// opened as a plain one, a plain table opened or created as dup-sort, or dup-sort
+    /// flags that differ from the stored ones.
+    TableKindMismatch {
+        /// The table's name.
+        table: String,
+        /// Its kind as stored (`plain`, `dup-sort`, `dup-sort, dup-fixed`, ...).
+        stored: String,
+        /// The kind asked for.
+        requested: String,
+    },
+    /// A dup-sort table's value is longer than [`crate::Env::max_key_size`] (values
+    /// of a key are kept sorted as the keys of a nested tree).
+    DupValueTooLarge {
+        /// Length of the value given.
+        len: usize,
+        /// The longest value a dup-sort table takes.
+        max: usize,
+    },
+    /// A dup-fixed table's value differs in size from the table's values (or is
+    /// empty).
+    DupValueSize {
+        /// Length of the value given.
+        len: usize,
+        /// The table's value size (0 before its first value).
+        expected: usize,
+    },
     /// `try_begin_write` found another write transaction running.
     Busy,
     /// All reader slots are taken.
@@ -204,6 +231,25 @@ impl fmt::Display for Error {
                 )
             }
             Error::TableNotFound(name) => write!(f, "table not found: {name:?}"),
+            Error::TableKindMismatch {
+                table,
+                stored,
+                requested,
+            } => write!(f, "table {table:?} is {stored}, not {requested} as asked"),
+            Error::DupValueTooLarge { len, max } => write!(
+                f,
+                "value of {len} bytes too large for a dup-sort table (at most {max})"
+            ),
+            Error::DupValueSize { len, expected: 0 } => {
+                write!(
+                    f,
+                    "value of {len} bytes in a dup-fixed table (values cannot be empty)"
+                )
+            }
+            Error::DupValueSize { len, expected } => write!(
+                f,
+                "value of {len} bytes in a dup-fixed table of {expected}-byte values"
+            ),
             Error::Busy => write!(f, "another write transaction is in progress"),
             Error::ReadersFull { max } => write!(f, "all {max} reader slots are in use"),
             Error::ReadOnly => write!(f, "the environment is opened read-only"),

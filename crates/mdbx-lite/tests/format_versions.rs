@@ -1,5 +1,6 @@
-//! Files of the previous format version (1, node pages without a page prefix) are read
-//! as they are, and a writable open marks them version 2 before writing prefixed pages.
+//! Files of older format versions (1: node pages without a page prefix; 2: no dup-sort
+//! tables) are read as they are, and a writable open marks them with the current version
+//! (3) before writing prefixed pages or dup-sort tables.
 //!
 //! `data/format-v1.db` was written by the version-1 build: `mdbx-lite load` of the
 //! entries below, then `mdbx-lite copy -c`, cut to its high-water mark (25 pages of
@@ -83,12 +84,12 @@ fn a_version_1_file_reads_as_it_is() {
 }
 
 #[test]
-fn a_writable_open_marks_both_metas_version_2_then_writes_prefixed_pages() {
+fn a_writable_open_marks_both_metas_version_3_then_writes_prefixed_pages_and_dup_tables() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("v1.db");
     std::fs::copy(FIXTURE, &path).unwrap();
     let env = Env::open(&path).unwrap();
-    assert_eq!(meta_versions(&path), [2, 2]);
+    assert_eq!(meta_versions(&path), [3, 3]);
     assert_contents(&env);
     // New keys beside the old ones: pages split and get prefixes.
     let mut w = env.begin_write().unwrap();
@@ -114,6 +115,23 @@ fn a_writable_open_marks_both_metas_version_2_then_writes_prefixed_pages() {
         t.get(b"/home/user1/projects/p9/src/new/file02999.rs")
             .unwrap(),
         Some(&2999u32.to_le_bytes()[..])
+    );
+    drop(r);
+    // A dup-sort table beside the old catalog's records.
+    let mut w = env.begin_write().unwrap();
+    let mut d = w
+        .create_dup_table("tags", mdbx_lite::DupSort::new())
+        .unwrap();
+    for i in 0..2000u32 {
+        d.put(b"many", &i.to_be_bytes()).unwrap();
+    }
+    w.commit().unwrap();
+    let report = env.check().unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
+    let r = env.begin_read().unwrap();
+    assert_eq!(
+        r.open_dup_table("tags").unwrap().count(b"many").unwrap(),
+        2000
     );
 }
 

@@ -1,6 +1,8 @@
 //! The public face: environments (`env`: open, lock file, recovery, durability) and
-//! transactions with their table handles (`transaction`).
+//! transactions with their table handles (`transaction`), dup-sort tables
+//! (`dup_table`).
 
+pub(crate) mod dup_table;
 pub(crate) mod env;
 pub(crate) mod transaction;
 

@@ -17,8 +17,16 @@ use crate::txn::write_pages::WritePages;
 /// Per-table statistics.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TableStat {
-    /// Number of entries (key/value pairs).
+    /// Number of entries (key/value pairs; in a dup-sort table every value of a key).
     pub entries: u64,
+    /// Number of distinct keys (equal to `entries` in a plain table).
+    pub keys: u64,
+    /// The table's kind: `"plain"`, `"dup-sort"`, `"dup-sort, dup-fixed"`, ...
+    pub kind: &'static str,
+    /// A dup-fixed table's value size (0 otherwise, or before its first value).
+    pub fixed_value_size: usize,
+    /// The dup-sort kind; `None` for a plain table.
+    pub dup_sort: Option<crate::DupSort>,
     /// Levels of the B+tree: 0 for an empty table, 1 when the root is a leaf.
     pub depth: u32,
     /// Interior pages.
@@ -34,7 +42,11 @@ pub struct TableStat {
 impl TableStat {
     pub(crate) fn new(rec: &TableRecord, page_size: usize) -> TableStat {
         TableStat {
-            entries: rec.entries,
+            entries: rec.len(),
+            keys: rec.entries,
+            kind: kind_name(rec.kind()),
+            fixed_value_size: rec.fixed_value_size(),
+            dup_sort: crate::DupSort::from_flags(rec.flags),
             depth: rec.depth,
             branch_pages: rec.branch_pages,
             leaf_pages: rec.leaf_pages,
@@ -42,6 +54,45 @@ impl TableStat {
             page_size,
         }
     }
+}
+
+/// How a table kind reads in messages and `stat`.
+pub(crate) fn kind_name(kind: u32) -> &'static str {
+    use crate::format::meta::{TABLE_DUPFIXED, TABLE_DUPSORT, TABLE_INTEGERDUP, TABLE_REVERSEDUP};
+    match kind {
+        0 => "plain",
+        k if k == TABLE_DUPSORT => "dup-sort",
+        k if k == TABLE_DUPSORT | TABLE_DUPFIXED => "dup-sort, dup-fixed",
+        k if k == TABLE_DUPSORT | TABLE_DUPFIXED | TABLE_INTEGERDUP => {
+            "dup-sort, dup-fixed, integer-dup"
+        }
+        k if k == TABLE_DUPSORT | TABLE_INTEGERDUP => "dup-sort, integer-dup",
+        k if k == TABLE_DUPSORT | TABLE_REVERSEDUP => "dup-sort, reverse-dup",
+        k if k == TABLE_DUPSORT | TABLE_DUPFIXED | TABLE_REVERSEDUP => {
+            "dup-sort, dup-fixed, reverse-dup"
+        }
+        _ => "dup-sort (other flags)",
+    }
+}
+
+/// Refuse `rec` (of table `name`) unless it has kind `want`; `None` accepts any dup-sort
+/// kind.
+pub(crate) fn check_kind(name: &str, rec: &TableRecord, want: Option<u32>) -> Result<()> {
+    let ok = match want {
+        Some(k) => rec.kind() == k,
+        None => rec.is_dupsort(),
+    };
+    if ok {
+        return Ok(());
+    }
+    Err(Error::TableKindMismatch {
+        table: name.to_string(),
+        stored: kind_name(rec.kind()).to_string(),
+        requested: match want {
+            Some(k) => kind_name(k).to_string(),
+            None => "dup-sort".to_string(),
+        },
+    })
 }
 
 fn bounds<K: AsRef<[u8]>, R: RangeBounds<K>>(range: &R) -> (Bound<BoundKey>, Bound<BoundKey>) {
@@ -61,7 +112,7 @@ fn check_table_name(name: &str, page_size: usize) -> Result<()> {
 }
 
 /// Look a table up in the catalog of `src`.
-fn catalog_lookup<S: PageSource + ?Sized>(
+pub(crate) fn catalog_lookup<S: PageSource + ?Sized>(
     src: &S,
     catalog: &TableRecord,
     name: &str,
@@ -142,13 +193,34 @@ impl ReadTxn {
     /// # Errors
     /// `Error::TableNotFound`; `Error::Corrupted` or `Error::Io` reading the catalog.
     pub fn open_table(&self, name: &str) -> Result<ReadTable<'_>> {
-        match catalog_lookup(&self.snap.pages, &self.snap.meta.catalog, name)? {
-            Some(rec) => Ok(ReadTable {
-                src: &self.snap.pages,
-                rec,
-            }),
-            None => Err(Error::TableNotFound(name.to_string())),
-        }
+        let rec = self.table_record(name)?;
+        check_kind(name, &rec, Some(0))?;
+        Ok(ReadTable {
+            src: &self.snap.pages,
+            rec,
+        })
+    }
+
+    /// The statistics of table `name`, of any kind (plain or dup-sort).
+    ///
+    /// # Errors
+    /// `Error::TableNotFound`; `Error::Corrupted` or `Error::Io` reading the catalog.
+    pub fn table_stat(&self, name: &str) -> Result<TableStat> {
+        Ok(TableStat::new(
+            &self.table_record(name)?,
+            self.snap.pages.page_size,
+        ))
+    }
+
+    /// The record of table `name` in this snapshot.
+    pub(crate) fn table_record(&self, name: &str) -> Result<TableRecord> {
+        catalog_lookup(&self.snap.pages, &self.snap.meta.catalog, name)?
+            .ok_or_else(|| Error::TableNotFound(name.to_string()))
+    }
+
+    /// The snapshot's pages.
+    pub(crate) fn pages(&self) -> &MappedPages {
+        &self.snap.pages
     }
 
     /// Names of all named tables, sorted.
@@ -440,24 +512,35 @@ impl WriteTxn {
             .position(|t| t.name.as_deref() == Some(name))
     }
 
-    fn slot_for(&mut self, name: &str, create: bool) -> Result<usize> {
+    /// The slot of table `name`, opened from the catalog on first use; created with
+    /// kind flags `create` if it does not exist and `create` is given. The caller checks
+    /// the kind of a table that existed.
+    pub(crate) fn slot_for(&mut self, name: &str, create: Option<u32>) -> Result<usize> {
         check_table_name(name, self.env.page_size)?;
         if let Some(i) = self.find_slot(name) {
             if !self.tables[i].dropped {
                 return Ok(i);
             }
-            if !create {
+            let Some(kind) = create else {
                 return Err(Error::TableNotFound(name.to_string()));
-            }
-            self.tables[i].dropped = false;
-            self.tables[i].dirty = true;
+            };
+            let t = &mut self.tables[i];
+            t.dropped = false;
+            t.dirty = true;
+            t.rec.flags = kind;
             return Ok(i);
         }
         let found = catalog_lookup(&self.pages, &self.catalog, name)?;
         let (rec, dirty) = match (found, create) {
             (Some(rec), _) => (rec, false),
-            (None, true) => (TableRecord::default(), true),
-            (None, false) => return Err(Error::TableNotFound(name.to_string())),
+            (None, Some(kind)) => (
+                TableRecord {
+                    flags: kind,
+                    ..TableRecord::default()
+                },
+                true,
+            ),
+            (None, None) => return Err(Error::TableNotFound(name.to_string())),
         };
         self.tables.push(TableSlot {
             name: Some(name.to_string()),
@@ -479,8 +562,55 @@ impl WriteTxn {
     /// `Error::TableNotFound`; `Error::Invalid` for a name that is empty or too long;
     /// `Error::Corrupted` or `Error::Io` reading the catalog.
     pub fn open_table(&mut self, name: &str) -> Result<TableMut<'_>> {
-        let slot = self.slot_for(name, false)?;
+        let slot = self.slot_for(name, None)?;
+        check_kind(name, &self.tables[slot].rec, Some(0))?;
         Ok(TableMut { txn: self, slot })
+    }
+
+    /// The record of the table in `slot` as this transaction has changed it.
+    pub(crate) fn slot_record(&self, slot: usize) -> TableRecord {
+        self.tables[slot].rec
+    }
+
+    /// The database's page size.
+    pub(crate) fn page_size(&self) -> usize {
+        self.env.page_size
+    }
+
+    /// The transaction's pages (reads see its own changes).
+    pub(crate) fn write_pages(&self) -> &WritePages {
+        &self.pages
+    }
+
+    /// Run a change `f` of the table in `slot`, keeping its record in step with the
+    /// pages even when `f` fails midway (the transaction is then marked failed, unless
+    /// the error is a refusal decided before any page changed).
+    pub(crate) fn update<T>(
+        &mut self,
+        slot: usize,
+        f: impl FnOnce(&mut WritePages, &mut TableRecord) -> Result<T>,
+    ) -> Result<T> {
+        let mut rec = self.tables[slot].rec;
+        let result = f(&mut self.pages, &mut rec);
+        let t = &mut self.tables[slot];
+        if t.rec != rec {
+            t.rec = rec;
+            t.dirty = true;
+        }
+        if let Err(e) = &result {
+            if !matches!(
+                e,
+                Error::KeyExists
+                    | Error::KeyNotGreater
+                    | Error::KeyTooLarge { .. }
+                    | Error::ValueTooLarge { .. }
+                    | Error::DupValueTooLarge { .. }
+                    | Error::DupValueSize { .. }
+            ) {
+                self.failed = true;
+            }
+        }
+        result
     }
 
     /// A named table, created empty if it does not exist.
@@ -489,7 +619,8 @@ impl WriteTxn {
     /// `Error::Invalid` for a name that is empty or too long; `Error::Corrupted` or
     /// `Error::Io` reading the catalog.
     pub fn create_table(&mut self, name: &str) -> Result<TableMut<'_>> {
-        let slot = self.slot_for(name, true)?;
+        let slot = self.slot_for(name, Some(0))?;
+        check_kind(name, &self.tables[slot].rec, Some(0))?;
         Ok(TableMut { txn: self, slot })
     }
 
@@ -499,7 +630,7 @@ impl WriteTxn {
     /// `Error::Corrupted` or `Error::Io` from the pages freed (the transaction can then
     /// only be aborted).
     pub fn drop_table(&mut self, name: &str) -> Result<bool> {
-        let slot = match self.slot_for(name, false) {
+        let slot = match self.slot_for(name, None) {
             Ok(s) => s,
             Err(Error::TableNotFound(_)) => return Ok(false),
             Err(e) => return Err(e),
@@ -594,7 +725,7 @@ impl WriteTxn {
             if t.dropped {
                 btree::delete(&mut self.pages, &mut catalog, name.as_bytes())?;
             } else {
-                let rec = t.rec.encode();
+                let rec = t.rec.encode_catalog();
                 btree::put(
                     &mut self.pages,
                     &mut catalog,
@@ -744,28 +875,7 @@ impl TableMut<'_> {
         &mut self,
         f: impl FnOnce(&mut WritePages, &mut TableRecord) -> Result<bool>,
     ) -> Result<bool> {
-        let txn = &mut *self.txn;
-        let mut rec = txn.tables[self.slot].rec;
-        let result = f(&mut txn.pages, &mut rec);
-        // Keep the record in step with the pages even when the operation failed midway.
-        let t = &mut txn.tables[self.slot];
-        if t.rec != rec {
-            t.rec = rec;
-            t.dirty = true;
-        }
-        if let Err(e) = &result {
-            // Refusals decided before any page changed leave the transaction usable.
-            if !matches!(
-                e,
-                Error::KeyExists
-                    | Error::KeyNotGreater
-                    | Error::KeyTooLarge { .. }
-                    | Error::ValueTooLarge { .. }
-            ) {
-                txn.failed = true;
-            }
-        }
-        result
+        self.txn.update(self.slot, f)
     }
 
     /// The value under `key`, including this transaction's changes.
@@ -839,7 +949,7 @@ impl TableMut<'_> {
 
     /// Number of entries, including this transaction's changes (O(1)).
     pub fn len(&self) -> u64 {
-        self.rec().entries
+        self.rec().len()
     }
     /// Whether the table has no entries.
     pub fn is_empty(&self) -> bool {

@@ -16,13 +16,15 @@ use crate::format::page::{self, rd_u32, rd_u64, wr_u32, wr_u64, PageKind, HEADER
 
 pub const MAGIC: [u8; 8] = *b"MDBXLITE";
 /// The format this build writes. Version 2 added the page prefix of branch and leaf
-/// pages (`docs/format.md`).
-pub const FORMAT_VERSION: u32 = 2;
+/// pages, version 3 dup-sort tables (catalog records with a pair count, leaf entries
+/// holding several values or a nested tree; `docs/format.md`).
+pub const FORMAT_VERSION: u32 = 3;
 /// The oldest format this build reads. A version-1 node page is a version-2 one with an
 /// empty prefix (its u32 holes count at offset 28 is below 65,536, so the prefix length
-/// at 30 reads 0), so version-1 files are read as they are; a writable open marks both
-/// metas version 2 before anything else (`storage::metas::upgrade_metas`), so a build
-/// that knows only version 1 refuses the file instead of misreading its new pages.
+/// at 30 reads 0), and a version-2 file is a version-3 one without dup-sort tables, so
+/// older files are read as they are; a writable open marks both metas with the current
+/// version before anything else (`storage::metas::upgrade_metas`), so an older build
+/// refuses the file instead of misreading what this one writes.
 pub const OLDEST_READABLE_VERSION: u32 = 1;
 /// Bytes of a meta covered by its checksum (the rest of the page is zero).
 pub const META_LEN: usize = 256;
@@ -38,21 +40,46 @@ pub const FIRST_PAGE: u64 = 2;
 /// exactly this id is readable, but no commit can follow it.
 pub const MAX_TXNID: u64 = u64::MAX / 2;
 
-/// What the catalog (and a meta) records for one table.
+/// What the catalog (and a meta) records for one tree: a table, or the nested tree of
+/// one key's values in a dup-sort table.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TableRecord {
     /// Root page, or 0 for an empty table.
     pub root: u64,
+    /// Leaf entries of the tree: keys (in a nested tree, one key's values).
     pub entries: u64,
+    /// Pages of the table, nested trees included (a nested tree's record counts its own).
     pub branch_pages: u64,
     pub leaf_pages: u64,
     pub overflow_pages: u64,
     /// Levels from root to leaf (0 for an empty table).
     pub depth: u32,
+    /// The table's kind: [`TABLE_DUPSORT`] and the flags that refine it in the low 16
+    /// bits, a dup-fixed table's value size in the high 16 (0 until its first value).
     pub flags: u32,
+    /// (key, value) pairs of a dup-sort table (its `entries` count keys); unused (0)
+    /// otherwise. Stored only in the catalog's records ([`CATALOG_RECORD_LEN`]).
+    pub pairs: u64,
 }
 
+/// Bytes of a record in a meta and in a nested-tree leaf entry.
 pub const TABLE_RECORD_LEN: usize = 48;
+/// Bytes of a record in the catalog: [`TABLE_RECORD_LEN`] and the pair count. Catalogs
+/// of format versions 1 and 2 hold [`TABLE_RECORD_LEN`] bytes (no dup-sort tables).
+pub const CATALOG_RECORD_LEN: usize = TABLE_RECORD_LEN + 8;
+
+/// Table kind flags, LMDB's bit values. A dup-sort table holds a sorted set of values
+/// per key.
+pub const TABLE_DUPSORT: u32 = 0x04;
+/// Dup-sort with every value of one size.
+pub const TABLE_DUPFIXED: u32 = 0x10;
+/// Dup-sort values are native-endian u32 or u64, compared as integers.
+pub const TABLE_INTEGERDUP: u32 = 0x20;
+/// Dup-sort values compared from their last byte.
+pub const TABLE_REVERSEDUP: u32 = 0x40;
+/// The kind bits this build knows.
+pub const TABLE_KIND_MASK: u32 =
+    TABLE_DUPSORT | TABLE_DUPFIXED | TABLE_INTEGERDUP | TABLE_REVERSEDUP;
 
 // ---- field offsets (docs/format.md, "Meta page" and "Table record") ----
 //
@@ -117,8 +144,50 @@ impl TableRecord {
         b
     }
 
-    /// Decode a record; `page` is named in the error if the bytes are malformed.
+    /// The catalog's form: the record and the pair count.
+    pub fn encode_catalog(&self) -> [u8; CATALOG_RECORD_LEN] {
+        let mut b = [0u8; CATALOG_RECORD_LEN];
+        b[..TABLE_RECORD_LEN].copy_from_slice(&self.encode());
+        wr_u64(&mut b, TABLE_RECORD_LEN, self.pairs);
+        b
+    }
+
+    /// The table's length: pairs in a dup-sort table, entries otherwise.
+    pub fn len(&self) -> u64 {
+        if self.is_dupsort() {
+            self.pairs
+        } else {
+            self.entries
+        }
+    }
+
+    /// Whether the table is dup-sort.
+    pub fn is_dupsort(&self) -> bool {
+        self.flags & TABLE_DUPSORT != 0
+    }
+
+    /// A dup-fixed table's value size (0 until its first value).
+    pub fn fixed_value_size(&self) -> usize {
+        (self.flags >> 16) as usize
+    }
+
+    /// The table's kind bits (the low 16 of `flags`).
+    pub fn kind(&self) -> u32 {
+        self.flags & 0xffff
+    }
+
+    /// Decode a record of [`TABLE_RECORD_LEN`] bytes, or the catalog's
+    /// [`CATALOG_RECORD_LEN`]; `page` is named in the error if the bytes are malformed.
     pub fn decode(b: &[u8], page: u64) -> Result<TableRecord> {
+        let pairs = match b.len() {
+            CATALOG_RECORD_LEN => rd_u64(b, TABLE_RECORD_LEN),
+            _ => 0,
+        };
+        let b = if b.len() == CATALOG_RECORD_LEN {
+            &b[..TABLE_RECORD_LEN]
+        } else {
+            b
+        };
         if b.len() != TABLE_RECORD_LEN {
             return Err(Error::corrupted(
                 Corruption::Meta,
@@ -134,7 +203,23 @@ impl TableRecord {
             overflow_pages: rd_u64(b, R_OVERFLOW_PAGES),
             depth: rd_u32(b, R_DEPTH),
             flags: rd_u32(b, R_FLAGS),
+            pairs,
         };
+        let kind = rec.kind();
+        if kind & !TABLE_KIND_MASK != 0 || (kind != 0 && kind & TABLE_DUPSORT == 0) {
+            return Err(Error::corrupted(
+                Corruption::Meta,
+                page,
+                format!("table record with unknown kind flags {kind:#x}"),
+            ));
+        }
+        if !rec.is_dupsort() && (rec.pairs != 0 || rec.fixed_value_size() != 0) {
+            return Err(Error::corrupted(
+                Corruption::Meta,
+                page,
+                "a plain table's record counts pairs or a value size",
+            ));
+        }
         if rec.depth as usize > page::MAX_DEPTH || (rec.root == 0) != (rec.depth == 0) {
             return Err(Error::corrupted(
                 Corruption::Meta,
@@ -390,6 +475,7 @@ mod tests {
             overflow_pages: 4,
             depth,
             flags: 0,
+            pairs: 0,
         };
         Meta {
             txnid: 77,

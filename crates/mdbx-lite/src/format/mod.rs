@@ -1,7 +1,9 @@
 //! Pure codecs of the file format, no I/O: the page header and node layout (`page`),
-//! the meta page and table record (`meta`), and the free tree's records (`free`).
+//! the meta page and table record (`meta`), dup-sort tables' inline values (`dups`),
+//! and the free tree's records (`free`).
 //! `docs/format.md` is their specification.
 
+pub(crate) mod dups;
 pub(crate) mod free;
 pub(crate) mod meta;
 pub(crate) mod page;

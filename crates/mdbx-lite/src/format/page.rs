@@ -40,6 +40,12 @@ pub const F_HOLES: u8 = 1;
 
 /// Leaf entry flag: the value lives in an overflow run; the entry holds its first page.
 pub const F_OVERFLOW: u8 = 1;
+/// Leaf entry flag (dup-sort tables): the value bytes are the key's sorted values, two
+/// or more, as a dup block (`format::dups`).
+pub const F_DUPS: u8 = 2;
+/// Leaf entry flag (dup-sort tables): the value bytes are the record of a nested tree
+/// whose keys are the key's values.
+pub const F_NESTED: u8 = 4;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -440,11 +446,19 @@ pub fn common_prefix(a: &[u8], b: &[u8]) -> usize {
         .count()
 }
 
-/// A leaf value as stored: inline bytes, or a pointer to an overflow run.
+/// A leaf value as stored: inline bytes, or a pointer to an overflow run; in a dup-sort
+/// table also a dup block or a nested tree's record (a single value is `Inline`).
 #[derive(Clone, Copy, Debug)]
 pub enum LeafValue<'a> {
     Inline(&'a [u8]),
-    Overflow { pgno: u64, len: usize },
+    Overflow {
+        pgno: u64,
+        len: usize,
+    },
+    /// Two or more sorted values ([`F_DUPS`]).
+    Dups(&'a [u8]),
+    /// The record of a nested tree of values ([`F_NESTED`]).
+    Nested(&'a [u8]),
 }
 
 /// A validated read-only view of a branch or leaf page.
@@ -706,9 +720,14 @@ impl<'a> Node<'a> {
                 },
             ));
         }
-        match self.data.get(start..start + len) {
-            Some(v) => Ok((key, LeafValue::Inline(v))),
-            None => Err(self.bad(i, "value past the page end")),
+        let Some(v) = self.data.get(start..start + len) else {
+            return Err(self.bad(i, "value past the page end"));
+        };
+        match head[0] {
+            0 => Ok((key, LeafValue::Inline(v))),
+            F_DUPS => Ok((key, LeafValue::Dups(v))),
+            F_NESTED => Ok((key, LeafValue::Nested(v))),
+            f => Err(self.bad(i, &format!("unknown entry flags {f:#x}"))),
         }
     }
 

@@ -21,14 +21,16 @@
 
 use crate::api::transaction::TableStat;
 use crate::error::{Error, Result};
+use crate::format::dups::DupBlock;
 use crate::format::free::{parse_free_entries, parse_free_key};
-use crate::format::meta::{Meta, MAX_TXNID, META_LEN};
+use crate::format::meta::{Meta, TableRecord, MAX_TXNID, META_LEN, TABLE_DUPFIXED};
 use crate::format::page::{self, common_prefix, head_at, LeafValue, Node, HEADER, SLOT};
 use crate::storage::snapshot::{verify_checksum, MappedPages};
 use crate::tools::walk::{
     At, Claim, Fault, FreeChunk, Run, Tally, Tree, TreeKind, Visitor, Walker,
 };
 use crate::tree::btree::max_key_size;
+use crate::tree::dups::max_value_size;
 use crate::Env;
 
 /// Stop collecting after this many problems (a shredded file would list every page).
@@ -109,6 +111,10 @@ struct Checker<'a> {
     progress: &'a mut dyn FnMut(u64, u64),
     /// Pages claimed by a tree so far, for `progress`.
     visited: u64,
+    /// The record of the user table being walked (its nested trees are walked inside
+    /// it), and the (key, value) pairs counted in it so far.
+    table: TableRecord,
+    pairs: u64,
 }
 
 impl Checker<'_> {
@@ -186,6 +192,80 @@ impl Checker<'_> {
         true
     }
 
+    /// A user table's leaf value: plain in a plain table; in a dup-sort table one value,
+    /// a valid dup block or a nested tree's record (whose tree the walk checks next), each
+    /// value within the size limits. Counts the table's pairs.
+    fn check_table_value(&mut self, node: &Node<'_>, i: usize, value: LeafValue<'_>) {
+        let pgno = node.pgno;
+        let rec = self.table;
+        if !rec.is_dupsort() {
+            if matches!(value, LeafValue::Dups(_) | LeafValue::Nested(_)) {
+                self.problem(
+                    Some(pgno),
+                    format!("entry {i}: dup-sort values in a plain table"),
+                );
+            }
+            return;
+        }
+        let max = max_value_size(self.pages.page_size);
+        let fixed = rec.fixed_value_size();
+        match value {
+            LeafValue::Inline(v) => {
+                self.pairs += 1;
+                self.check_dup_value(pgno, i, v.len());
+            }
+            LeafValue::Dups(b) => match DupBlock::new(b, fixed, pgno).validate(max) {
+                Ok(n) => self.pairs += n as u64,
+                Err(why) => self.problem(Some(pgno), format!("entry {i}: dup block: {why}")),
+            },
+            LeafValue::Nested(b) => match TableRecord::decode(b, pgno) {
+                Ok(n) if n.flags != 0 || n.root == 0 || n.overflow_pages != 0 => self.problem(
+                    Some(pgno),
+                    format!(
+                        "entry {i}: nested tree record is empty or has flags or overflow pages"
+                    ),
+                ),
+                Ok(n) => self.pairs += n.entries,
+                Err(e) => self.error(&e),
+            },
+            LeafValue::Overflow { .. } => self.problem(
+                Some(pgno),
+                format!("entry {i}: overflow value in a dup-sort table"),
+            ),
+        }
+    }
+
+    /// A nested tree's leaf entry: a value of the table (as the key) with no value.
+    fn check_nested_value(&mut self, node: &Node<'_>, i: usize, key: &[u8], value: LeafValue<'_>) {
+        if !matches!(value, LeafValue::Inline(v) if v.is_empty()) {
+            self.problem(
+                Some(node.pgno),
+                format!("entry {i}: nested tree entry with a value"),
+            );
+        }
+        self.check_dup_value(node.pgno, i, key.len());
+    }
+
+    /// A dup-sort value's size: within the limit, and the table's size if dup-fixed.
+    fn check_dup_value(&mut self, pgno: u64, i: usize, len: usize) {
+        let max = max_value_size(self.pages.page_size);
+        let rec = self.table;
+        if len > max {
+            self.problem(
+                Some(pgno),
+                format!("entry {i}: value of {len} bytes (at most {max})"),
+            );
+        } else if rec.flags & TABLE_DUPFIXED != 0 && len != rec.fixed_value_size() {
+            self.problem(
+                Some(pgno),
+                format!(
+                    "entry {i}: value of {len} bytes in a table of {}-byte values",
+                    rec.fixed_value_size()
+                ),
+            );
+        }
+    }
+
     /// Keys strictly increasing, inside the parent's separators, not too long.
     fn check_key(&mut self, node: &Node<'_>, i: usize, key: &[u8], at: &At<'_, '_>) {
         let pgno = node.pgno;
@@ -222,6 +302,10 @@ impl Checker<'_> {
 impl<'a> Visitor<'a> for Checker<'a> {
     fn enter_tree(&mut self, tree: &Tree<'_>) {
         let rec = &tree.record;
+        if tree.kind == TreeKind::User {
+            self.table = *rec;
+            self.pairs = 0;
+        }
         if rec.root == 0 && (rec.entries != 0 || rec.depth != 0 || rec.total_pages() != 0) {
             self.problem(None, format!("{tree}: empty table with non-zero counters"));
         }
@@ -245,7 +329,18 @@ impl<'a> Visitor<'a> for Checker<'a> {
                 }
             }
         }
-        if let Some(name) = tree.name {
+        if tree.kind == TreeKind::User
+            && rec.is_dupsort()
+            && found.is_some()
+            && self.pairs != rec.pairs
+        {
+            let (recorded, counted) = (rec.pairs, self.pairs);
+            self.problem(
+                Some(rec.root),
+                format!("{tree}: record says {recorded} pairs, the tree has {counted}"),
+            );
+        }
+        if let (Some(name), TreeKind::User) = (tree.name, tree.kind) {
             let stat = TableStat::new(rec, self.pages.page_size);
             self.report.tables.push((Some(name.to_string()), stat));
         }
@@ -273,7 +368,7 @@ impl<'a> Visitor<'a> for Checker<'a> {
     }
 
     fn node(&mut self, node: &Node<'a>, at: &At<'a, '_>) -> bool {
-        if at.tree.kind != TreeKind::User {
+        if !matches!(at.tree.kind, TreeKind::User | TreeKind::Values) {
             self.report.pages.internal += 1;
         } else if node.is_leaf() {
             self.report.pages.leaf += 1;
@@ -328,10 +423,16 @@ impl<'a> Visitor<'a> for Checker<'a> {
         match node.leaf_value(i) {
             Ok(value) => {
                 let len = match value {
-                    LeafValue::Inline(v) => v.len(),
+                    LeafValue::Inline(v) | LeafValue::Dups(v) => v.len(),
                     LeafValue::Overflow { len, .. } => len,
+                    LeafValue::Nested(_) => 0,
                 };
                 self.report.payload_bytes += (key.len() + len) as u64;
+                match at.tree.kind {
+                    TreeKind::User => self.check_table_value(node, i, value),
+                    TreeKind::Values => self.check_nested_value(node, i, key, value),
+                    _ => {}
+                }
             }
             Err(e) => self.error(&e),
         }
@@ -456,6 +557,8 @@ pub(crate) fn check_snapshot(
             file_bytes,
             ..CheckReport::default()
         },
+        table: TableRecord::default(),
+        pairs: 0,
         progress,
         visited: 0,
     };

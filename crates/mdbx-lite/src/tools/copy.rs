@@ -11,7 +11,7 @@ use crate::api::transaction::ReadTxn;
 use crate::error::{Error, Result};
 use crate::format::meta::{Meta, FIRST_PAGE, META_LEN};
 use crate::storage::snapshot::Snapshot;
-use crate::{Env, PutFlags};
+use crate::{DupSort, Env, PutFlags};
 
 /// A failed copy, by the side that failed, so a caller can name the right file: a
 /// corrupt source page is the source's problem, a full disk the destination's.
@@ -179,12 +179,12 @@ impl Env {
         progress: &mut dyn FnMut(u64, u64),
     ) -> CopyResult<()> {
         let names = rtx.list_tables().map_err(src_err)?;
-        let total: u64 = rtx.main_table().len()
-            + names
-                .iter()
-                .map(|n| rtx.open_table(n).map(|t| t.len()))
-                .sum::<Result<u64>>()
-                .map_err(src_err)?;
+        let records = names
+            .iter()
+            .map(|n| rtx.table_record(n))
+            .collect::<Result<Vec<_>>>()
+            .map_err(src_err)?;
+        let total: u64 = rtx.main_table().len() + records.iter().map(|r| r.len()).sum::<u64>();
         let dst = Env::builder()
             .page_size(self.page_size())
             .open(path)
@@ -195,7 +195,33 @@ impl Env {
             ..PutFlags::default()
         };
         let mut done = 0u64;
-        let tables = std::iter::once(None).chain(names.iter().map(Some));
+        let mut tick = |done: &mut u64| {
+            *done += 1;
+            if done.is_multiple_of(4096) {
+                progress(*done, total);
+            }
+        };
+        // Dup-sort tables pair by pair, in order, into a table of the same kind.
+        for (name, rec) in names.iter().zip(&records) {
+            if !rec.is_dupsort() {
+                continue;
+            }
+            let Some(kind) = DupSort::from_flags(rec.flags) else {
+                return Err(src_err(Error::Invalid(format!(
+                    "table {name:?} is {}, which this build cannot copy compacted",
+                    crate::api::transaction::kind_name(rec.kind())
+                ))));
+            };
+            let src = rtx.open_dup_table(name).map_err(src_err)?;
+            let mut dst_table = w.create_dup_table(name, kind).map_err(dst_err)?;
+            for pair in src.iter() {
+                let (k, v) = pair.map_err(src_err)?;
+                dst_table.put(k, v).map_err(dst_err)?;
+                tick(&mut done);
+            }
+        }
+        let plain = names.iter().zip(&records).filter(|(_, r)| !r.is_dupsort());
+        let tables = std::iter::once(None).chain(plain.map(|(n, _)| Some(n)));
         for name in tables {
             let (src, mut dst_table) = match name {
                 None => (rtx.main_table(), w.main_table()),
@@ -207,10 +233,7 @@ impl Env {
             for entry in src.iter() {
                 let (k, v) = entry.map_err(src_err)?;
                 dst_table.put_with(k, v, append).map_err(dst_err)?;
-                done += 1;
-                if done.is_multiple_of(4096) {
-                    progress(done, total);
-                }
+                tick(&mut done);
             }
         }
         w.commit().map_err(dst_err)?;

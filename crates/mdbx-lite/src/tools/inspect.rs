@@ -224,6 +224,8 @@ struct PageMap {
     owners: Vec<PageOwner>,
     /// The owner index of each tree walked, by [`Tree::serial`].
     tree_owners: Vec<u32>,
+    /// The owner of the table being walked (for its nested trees).
+    table_owner: u32,
     page_size: usize,
 }
 
@@ -248,6 +250,7 @@ impl PageMap {
                 PageOwner::Free,
             ],
             tree_owners: Vec::new(),
+            table_owner: O_MAIN,
             page_size: pages.page_size,
         };
         for s in map.slots.iter_mut().take(FIRST_PAGE as usize) {
@@ -296,7 +299,12 @@ impl<'a> Visitor<'a> for PageMap {
                 self.owners.push(PageOwner::Table(name.to_string()));
                 self.owners.len() as u32 - 1
             }
+            // A nested tree is walked inside its table's: the table owns its pages.
+            (TreeKind::Values, _) => self.table_owner,
         };
+        if tree.kind == TreeKind::User {
+            self.table_owner = owner;
+        }
         self.tree_owners.push(owner);
     }
 
@@ -423,6 +431,17 @@ pub enum EntryValue {
         pgno: u64,
         /// Bytes of the value.
         len: usize,
+    },
+    /// A dup-sort key's values stored on the page (a dup block, `docs/format.md`).
+    Dups(Vec<u8>),
+    /// A dup-sort key's values in a nested tree.
+    Nested {
+        /// The nested tree's root page.
+        root: u64,
+        /// Its values.
+        values: u64,
+        /// Its depth.
+        depth: u32,
     },
     /// A branch entry's child page.
     Child(u64),
@@ -895,6 +914,15 @@ fn decode_entries(node: &Node<'_>) -> Vec<EntryInfo> {
                 match node.leaf_value(i) {
                     Ok(LeafValue::Inline(v)) => EntryValue::Inline(v.to_vec()),
                     Ok(LeafValue::Overflow { pgno, len }) => EntryValue::Overflow { pgno, len },
+                    Ok(LeafValue::Dups(b)) => EntryValue::Dups(b.to_vec()),
+                    Ok(LeafValue::Nested(b)) => match TableRecord::decode(b, node.pgno) {
+                        Ok(r) => EntryValue::Nested {
+                            root: r.root,
+                            values: r.entries,
+                            depth: r.depth,
+                        },
+                        Err(e) => EntryValue::Invalid(e.to_string()),
+                    },
                     Err(e) => EntryValue::Invalid(e.to_string()),
                 }
             } else {

@@ -27,10 +27,24 @@ use crate::storage::snapshot::{overflow_run, MappedPages};
 pub(crate) enum TreeKind {
     /// The main table or a named table: user keys and values.
     User,
+    /// The nested tree of one key's values in a dup-sort table (`name` is the
+    /// table's): values as keys, each with an empty value. Its pages count in the
+    /// table's record too.
+    Values,
     /// The catalog: table name -> table record; the walk descends into each table.
     Catalog,
     /// The free tree: (txn id, chunk) -> pages freed; the walk claims each page listed.
     Free,
+}
+
+/// How a leaf value other than plain bytes is stored, for error messages.
+fn value_form(value: &LeafValue<'_>) -> &'static str {
+    match value {
+        LeafValue::Inline(_) => "plain bytes",
+        LeafValue::Overflow { .. } => "an overflow run",
+        LeafValue::Dups(_) => "a dup block",
+        LeafValue::Nested(_) => "a nested tree",
+    }
 }
 
 /// One tree being walked.
@@ -57,6 +71,8 @@ impl fmt::Display for Tree<'_> {
             (TreeKind::Catalog, _) => f.write_str("catalog"),
             (TreeKind::User, None) => f.write_str("main table"),
             (TreeKind::User, Some(name)) => write!(f, "table {name:?}"),
+            (TreeKind::Values, None) => f.write_str("nested values in the main table"),
+            (TreeKind::Values, Some(name)) => write!(f, "nested values in table {name:?}"),
         }
     }
 }
@@ -294,13 +310,14 @@ impl<'a> Walker<'a> {
     }
 
     /// Walk one tree of kind `kind` whose record is `record` (`name` for a named table).
+    /// Returns what it counted (None when the tree was not walked).
     pub(crate) fn walk_tree<V: Visitor<'a>>(
         &mut self,
         kind: TreeKind,
         name: Option<&str>,
         record: TableRecord,
         v: &mut V,
-    ) {
+    ) -> Option<Tally> {
         let tree = Tree {
             kind,
             name,
@@ -310,7 +327,8 @@ impl<'a> Walker<'a> {
         self.trees += 1;
         v.enter_tree(&tree);
         if record.root == 0 {
-            return v.leave_tree(&tree, None);
+            v.leave_tree(&tree, None);
+            return None;
         }
         let depth = record.depth as usize;
         if depth == 0 || depth > MAX_DEPTH {
@@ -319,7 +337,8 @@ impl<'a> Walker<'a> {
                 Fault::other(Error::corrupted(Corruption::Meta, record.root, what)),
                 &tree,
             );
-            return v.leave_tree(&tree, None);
+            v.leave_tree(&tree, None);
+            return None;
         }
         let mut tally = Tally::default();
         let at = At {
@@ -332,6 +351,7 @@ impl<'a> Walker<'a> {
         };
         self.walk_node(record.root, at, &mut tally, v);
         v.leave_tree(&tree, Some(&tally));
+        Some(tally)
     }
 
     /// Pages in `[2, high_water)` that no walk has claimed: neither reachable nor free.
@@ -508,19 +528,37 @@ impl<'a> Walker<'a> {
                 self.walk_overflow(run, len, node.txnid(), tree, tally, v);
             }
         }
+        let inline_only = |what: &str| {
+            Error::corrupted(
+                Corruption::Meta,
+                pgno,
+                format!("{what} stored as {}", value_form(&value)),
+            )
+        };
         match tree.kind {
-            TreeKind::User => {}
+            TreeKind::User => {
+                if let LeafValue::Nested(b) = value {
+                    match TableRecord::decode(b, pgno) {
+                        Ok(record) => {
+                            if let Some(found) =
+                                self.walk_tree(TreeKind::Values, tree.name, record, v)
+                            {
+                                tally.branch += found.branch;
+                                tally.leaf += found.leaf;
+                            }
+                        }
+                        Err(e) => v.fault(Fault::other(e), tree),
+                    }
+                }
+            }
+            TreeKind::Values => {}
             TreeKind::Catalog => {
                 let Some(key) = key else {
                     return;
                 };
                 let record = match value {
                     LeafValue::Inline(b) => TableRecord::decode(b, pgno),
-                    LeafValue::Overflow { .. } => Err(Error::corrupted(
-                        Corruption::Meta,
-                        pgno,
-                        "catalog record stored in an overflow run",
-                    )),
+                    _ => Err(inline_only("catalog record")),
                 };
                 match record {
                     Ok(record) => {
@@ -533,11 +571,7 @@ impl<'a> Walker<'a> {
             TreeKind::Free => {
                 let value = match value {
                     LeafValue::Inline(b) => Ok(b),
-                    LeafValue::Overflow { .. } => Err(Error::corrupted(
-                        Corruption::FreeSpace,
-                        pgno,
-                        "free-tree chunk stored in an overflow run",
-                    )),
+                    _ => Err(inline_only("free-tree chunk")),
                 };
                 let chunk = FreeChunk {
                     page: pgno,

@@ -61,7 +61,18 @@ pub(crate) fn value_bytes<'a, S: PageSource + ?Sized>(
     match v {
         LeafValue::Inline(b) => Ok(b),
         LeafValue::Overflow { pgno, len } => src.overflow(pgno, len),
+        LeafValue::Dups(_) | LeafValue::Nested(_) => Err(not_plain()),
     }
+}
+
+/// The error for a dup-sort entry met by a plain table's read.
+#[cold]
+fn not_plain() -> Error {
+    Error::corrupted(
+        Corruption::Layout,
+        0,
+        "a dup-sort entry (several values or a nested tree) in a plain table",
+    )
 }
 
 /// Read the node at `pgno` and check it is a leaf exactly when `leaf` says so.
@@ -470,6 +481,22 @@ pub(crate) fn get<'a, S: PageSource + ?Sized>(
     }
 }
 
+/// Point lookup of the entry as stored (dup-sort tables decode it themselves), with
+/// the leaf page holding it.
+pub(crate) fn get_raw<'a, S: PageSource + ?Sized>(
+    src: &'a S,
+    rec: &TableRecord,
+    key: &[u8],
+) -> Result<Option<(LeafValue<'a>, u64)>> {
+    let Some(leaf) = find_leaf(src, rec, key)? else {
+        return Ok(None);
+    };
+    match leaf.search(key)? {
+        (i, true) => Ok(Some((leaf.leaf_value(i)?, leaf.pgno))),
+        _ => Ok(None),
+    }
+}
+
 /// How `put` treats an existing key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PutMode {
@@ -524,12 +551,32 @@ pub(crate) fn put(
     value: &[u8],
     mode: PutMode,
 ) -> Result<bool> {
+    put_tagged(p, rec, key, value, mode, 0)
+}
+
+/// Insert or overwrite `key` with an entry of flag `tag` (`F_DUPS`, `F_NESTED`: a
+/// dup-sort table's block or nested record, which must fit inline) or 0 (a plain value,
+/// in an overflow run when large). Returns true if the key was new.
+pub(crate) fn put_tagged(
+    p: &mut impl PageWrite,
+    rec: &mut TableRecord,
+    key: &[u8],
+    value: &[u8],
+    mode: PutMode,
+    tag: u8,
+) -> Result<bool> {
     check_key(key, p.page_size())?;
+    if tag != 0 && value.len() > max_inline_value(p.page_size(), key.len()) {
+        return Err(Error::Internal(format!(
+            "an entry of flag {tag:#x} and {} bytes does not fit inline",
+            value.len()
+        )));
+    }
     if value.len() > u32::MAX as usize {
         return Err(Error::ValueTooLarge { len: value.len() });
     }
     if rec.root == 0 {
-        let body = leaf_body(p, rec, key, value)?;
+        let body = leaf_body(p, rec, key, value, tag)?;
         let pg = p.alloc_node(PageKind::Leaf, rec)?;
         node_insert(p.page_mut(pg)?, 0, key, &body.pieces());
         rec.root = pg;
@@ -569,7 +616,7 @@ pub(crate) fn put(
         }
         rec.entries += 1;
     }
-    let body = leaf_body(p, rec, key, value)?;
+    let body = leaf_body(p, rec, key, value, tag)?;
     insert_up(p, rec, path, leaf, idx, key, body)?;
     Ok(!found)
 }
@@ -600,14 +647,17 @@ impl LeafBody<'_> {
     }
 }
 
-/// The bytes after the key in a leaf entry, writing an overflow run if the value is big.
+/// The bytes after the key in a leaf entry of flag `tag`, writing an overflow run if a
+/// plain value (`tag` 0) is big.
 fn leaf_body<'v>(
     p: &mut impl PageWrite,
     rec: &mut TableRecord,
     key: &[u8],
     value: &'v [u8],
+    tag: u8,
 ) -> Result<LeafBody<'v>> {
     let mut head = [0u8; LEAF_ENTRY_HEAD + 8];
+    head[0] = tag;
     head[1..5].copy_from_slice(&(value.len() as u32).to_le_bytes());
     if value.len() <= max_inline_value(p.page_size(), key.len()) {
         return Ok(LeafBody {
@@ -1318,7 +1368,7 @@ fn check_seam(left: &Node<'_>, sep: &[u8], right: &Node<'_>) -> Result<()> {
 /// Free every page of a table and reset its counters (keeping its flags).
 pub(crate) fn clear(p: &mut impl PageWrite, rec: &mut TableRecord) -> Result<()> {
     if rec.root != 0 {
-        free_subtree(p, rec, rec.root, rec.depth as usize)?;
+        free_subtree(p, rec, rec.root, rec.depth as usize, true)?;
     }
     *rec = TableRecord {
         flags: rec.flags,
@@ -1327,11 +1377,14 @@ pub(crate) fn clear(p: &mut impl PageWrite, rec: &mut TableRecord) -> Result<()>
     Ok(())
 }
 
+/// Free the subtree at `pg` (`levels` deep), the nested trees of its dup-sort entries
+/// when `outer` (a nested tree holds none: one there is damage, never followed).
 fn free_subtree(
     p: &mut impl PageWrite,
     rec: &mut TableRecord,
     pg: u64,
     levels: usize,
+    outer: bool,
 ) -> Result<()> {
     if levels == 0 || levels > MAX_DEPTH {
         return Err(Error::corrupted(
@@ -1341,26 +1394,42 @@ fn free_subtree(
         ));
     }
     let leaf = levels == 1;
-    let (children, overflows) = {
+    let (children, overflows, nested) = {
         let node = node_at(p, pg, leaf)?;
         let mut children = Vec::new();
         let mut overflows = Vec::new();
+        let mut nested = Vec::new();
         for i in 0..node.count() {
             if leaf {
-                if let LeafValue::Overflow { pgno, len } = node.leaf_value(i)? {
-                    overflows.push((pgno, len));
+                match node.leaf_value(i)? {
+                    LeafValue::Overflow { pgno, len } => overflows.push((pgno, len)),
+                    LeafValue::Nested(b) if outer => nested.push(TableRecord::decode(b, pg)?),
+                    LeafValue::Nested(_) => {
+                        return Err(Error::corrupted(
+                            Corruption::Layout,
+                            pg,
+                            "a nested tree inside a nested tree",
+                        ))
+                    }
+                    _ => {}
                 }
             } else {
                 children.push(node.child(i)?);
             }
         }
-        (children, overflows)
+        (children, overflows, nested)
     };
     for (pgno, len) in overflows {
         p.free_overflow(pgno, len, rec)?;
     }
+    // A dup-sort key's nested tree: its pages count in the table's record too.
+    for n in nested {
+        if n.root != 0 {
+            free_subtree(p, rec, n.root, n.depth as usize, false)?;
+        }
+    }
     for c in children {
-        free_subtree(p, rec, c, levels - 1)?;
+        free_subtree(p, rec, c, levels - 1, outer)?;
     }
     p.free_node(pg, leaf, rec)?;
     Ok(())

@@ -7,7 +7,7 @@ use std::ops::Bound;
 
 use crate::error::{Corruption, Result};
 use crate::format::meta::TableRecord;
-use crate::format::page::{Node, MAX_DEPTH};
+use crate::format::page::{LeafValue, Node, MAX_DEPTH};
 use crate::tree::btree::{node_at, value_bytes};
 use crate::tree::pages::PageSource;
 
@@ -17,6 +17,9 @@ const LOOKAHEAD: usize = 4;
 
 /// A key/value pair borrowed from the transaction.
 pub type Entry<'a> = (&'a [u8], &'a [u8]);
+
+/// A key and its leaf value as stored.
+pub(crate) type RawEntry<'a> = (&'a [u8], LeafValue<'a>);
 
 enum Edge<'k> {
     First,
@@ -40,6 +43,11 @@ impl<'a, S: PageSource + ?Sized> RawCursor<'a, S> {
             stack: [(Node::EMPTY, 0); MAX_DEPTH],
             valid: false,
         }
+    }
+
+    /// The record of the tree the cursor walks.
+    pub fn record(&self) -> &TableRecord {
+        &self.rec
     }
 
     fn depth(&self) -> usize {
@@ -69,12 +77,57 @@ impl<'a, S: PageSource + ?Sized> RawCursor<'a, S> {
     /// The entry under the cursor.
     #[inline]
     pub fn current(&self) -> Result<Option<Entry<'a>>> {
+        let e = self.current_raw()?;
+        self.resolve(e)
+    }
+
+    /// The entry under the cursor as stored (a dup-sort table's entries decode their
+    /// values themselves).
+    #[inline]
+    pub fn current_raw(&self) -> Result<Option<RawEntry<'a>>> {
         if !self.valid {
             return Ok(None);
         }
         let (node, idx) = self.stack[self.depth() - 1];
-        let (key, value) = node.leaf_entry(idx)?;
-        Ok(Some((key, value_bytes(self.src, value)?)))
+        node.leaf_entry(idx).map(Some)
+    }
+
+    /// A stored entry with its value's bytes (read from its overflow run if it has one).
+    #[inline]
+    fn resolve(&self, e: Option<RawEntry<'a>>) -> Result<Option<Entry<'a>>> {
+        match e {
+            Some((k, v)) => Ok(Some((k, value_bytes(self.src, v)?))),
+            None => Ok(None),
+        }
+    }
+
+    pub fn first(&mut self) -> Result<Option<Entry<'a>>> {
+        let e = self.first_raw()?;
+        self.resolve(e)
+    }
+
+    pub fn last(&mut self) -> Result<Option<Entry<'a>>> {
+        let e = self.last_raw()?;
+        self.resolve(e)
+    }
+
+    /// Position at the first key `>= key`.
+    pub fn seek(&mut self, key: &[u8]) -> Result<Option<Entry<'a>>> {
+        let e = self.seek_raw(key)?;
+        self.resolve(e)
+    }
+
+    /// Move to the next entry; from an unpositioned cursor, to the first.
+    #[inline]
+    pub fn next(&mut self) -> Result<Option<Entry<'a>>> {
+        let e = self.next_raw()?;
+        self.resolve(e)
+    }
+
+    /// Move to the previous entry; from an unpositioned cursor, to the last.
+    pub fn prev(&mut self) -> Result<Option<Entry<'a>>> {
+        let e = self.prev_raw()?;
+        self.resolve(e)
     }
 
     /// The leaf page under the cursor (for error messages).
@@ -99,18 +152,18 @@ impl<'a, S: PageSource + ?Sized> RawCursor<'a, S> {
         Ok(true)
     }
 
-    pub fn first(&mut self) -> Result<Option<Entry<'a>>> {
+    pub fn first_raw(&mut self) -> Result<Option<RawEntry<'a>>> {
         self.start(Edge::First)?;
-        self.current()
+        self.current_raw()
     }
 
-    pub fn last(&mut self) -> Result<Option<Entry<'a>>> {
+    pub fn last_raw(&mut self) -> Result<Option<RawEntry<'a>>> {
         self.start(Edge::Last)?;
-        self.current()
+        self.current_raw()
     }
 
     /// Position at the first key `>= key`.
-    pub fn seek(&mut self, key: &[u8]) -> Result<Option<Entry<'a>>> {
+    pub fn seek_raw(&mut self, key: &[u8]) -> Result<Option<RawEntry<'a>>> {
         if !self.start(Edge::Key(key))? {
             return Ok(None);
         }
@@ -118,12 +171,12 @@ impl<'a, S: PageSource + ?Sized> RawCursor<'a, S> {
         let (node, idx) = self.stack[d];
         if idx >= node.count() {
             self.stack[d].1 = node.count() - 1;
-            return self.next();
+            return self.next_raw();
         }
         for ahead in 1..LOOKAHEAD {
             node.prefetch_entry(idx + ahead);
         }
-        self.current()
+        self.current_raw()
     }
 
     /// Position at `key` exactly, returning its value.
@@ -136,16 +189,16 @@ impl<'a, S: PageSource + ?Sized> RawCursor<'a, S> {
 
     /// Move to the next entry; from an unpositioned cursor, to the first.
     #[inline]
-    pub fn next(&mut self) -> Result<Option<Entry<'a>>> {
+    pub fn next_raw(&mut self) -> Result<Option<RawEntry<'a>>> {
         if !self.valid {
-            return self.first();
+            return self.first_raw();
         }
         let depth = self.depth();
         let (node, idx) = self.stack[depth - 1];
         if idx + 1 < node.count() {
             self.stack[depth - 1].1 = idx + 1;
             node.prefetch_entry(idx + LOOKAHEAD);
-            return self.current();
+            return self.current_raw();
         }
         for level in (0..depth - 1).rev() {
             let (node, idx) = self.stack[level];
@@ -153,7 +206,7 @@ impl<'a, S: PageSource + ?Sized> RawCursor<'a, S> {
                 self.stack[level].1 = idx + 1;
                 let child = node.child(idx + 1)?;
                 self.descend(level + 1, child, Edge::First)?;
-                return self.current();
+                return self.current_raw();
             }
         }
         self.valid = false;
@@ -161,9 +214,9 @@ impl<'a, S: PageSource + ?Sized> RawCursor<'a, S> {
     }
 
     /// Move to the previous entry; from an unpositioned cursor, to the last.
-    pub fn prev(&mut self) -> Result<Option<Entry<'a>>> {
+    pub fn prev_raw(&mut self) -> Result<Option<RawEntry<'a>>> {
         if !self.valid {
-            return self.last();
+            return self.last_raw();
         }
         let depth = self.depth();
         let (node, idx) = self.stack[depth - 1];
@@ -172,7 +225,7 @@ impl<'a, S: PageSource + ?Sized> RawCursor<'a, S> {
             if let Some(ahead) = idx.checked_sub(LOOKAHEAD) {
                 node.prefetch_entry(ahead);
             }
-            return self.current();
+            return self.current_raw();
         }
         for level in (0..depth - 1).rev() {
             let (node, idx) = self.stack[level];
@@ -180,7 +233,7 @@ impl<'a, S: PageSource + ?Sized> RawCursor<'a, S> {
                 self.stack[level].1 = idx - 1;
                 let child = node.child(idx - 1)?;
                 self.descend(level + 1, child, Edge::Last)?;
-                return self.current();
+                return self.current_raw();
             }
         }
         self.valid = false;
@@ -283,7 +336,7 @@ impl BoundKey {
         }
     }
 
-    fn as_slice(&self) -> &[u8] {
+    pub(crate) fn as_slice(&self) -> &[u8] {
         match self {
             BoundKey::Inline { len, bytes } => &bytes[..*len as usize],
             BoundKey::Heap(v) => v,

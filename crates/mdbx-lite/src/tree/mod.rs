@@ -1,6 +1,8 @@
 //! The copy-on-write B+tree: search, insert and split, delete and merge (`btree`), and
-//! cursors (`cursor`), over the two page interfaces of `pages`.
+//! cursors (`cursor`), dup-sort tables' values (`dups`), over the two page interfaces
+//! of `pages`.
 
 pub(crate) mod btree;
 pub(crate) mod cursor;
+pub(crate) mod dups;
 pub(crate) mod pages;

@@ -1,0 +1,445 @@
+//! Dup-sort tables: a sorted set of values per key (LMDB's `MDB_DUPSORT`, redb's
+//! multimap tables).
+//!
+//! ```
+//! use mdbx_lite::{DupSort, Env};
+//!
+//! # fn main() -> mdbx_lite::Result<()> {
+//! # let dir = tempfile::tempdir()?;
+//! let env = Env::open(dir.path().join("db"))?;
+//! let mut wtx = env.begin_write()?;
+//! let mut tags = wtx.create_dup_table("tags", DupSort::new())?;
+//! tags.put(b"post-1", b"rust")?;
+//! tags.put(b"post-1", b"databases")?;
+//! tags.put(b"post-2", b"rust")?;
+//! assert!(!tags.put(b"post-1", b"rust")?); // the pair is there already
+//! wtx.commit()?;
+//!
+//! let rtx = env.begin_read()?;
+//! let tags = rtx.open_dup_table("tags")?;
+//! let values: Vec<&[u8]> = tags.values(b"post-1")?.collect::<mdbx_lite::Result<_>>()?;
+//! assert_eq!(values, [&b"databases"[..], b"rust"]); // sorted, borrowed from the map
+//! assert_eq!(tags.count(b"post-1")?, 2);
+//! assert_eq!(tags.len(), 3); // pairs
+//! assert_eq!(tags.stat().keys, 2);
+//! # Ok(()) }
+//! ```
+
+use std::ops::{Bound, RangeBounds};
+
+use crate::api::transaction::{check_kind, ReadTxn, TableStat, WriteTxn};
+use crate::error::Result;
+use crate::format::meta::{TableRecord, TABLE_DUPFIXED, TABLE_DUPSORT};
+use crate::storage::snapshot::PageSource;
+use crate::tree::cursor::BoundKey;
+use crate::tree::dups::{self, KeyValues, RawDupCursor};
+
+/// The kind of a dup-sort table, fixed when it is created and stored with it.
+///
+/// ```
+/// use mdbx_lite::DupSort;
+/// let plain_values = DupSort::new();
+/// let eight_byte_values = DupSort::new().fixed();
+/// # let _ = (plain_values, eight_byte_values);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DupSort {
+    fixed: bool,
+}
+
+impl DupSort {
+    /// Values of any size up to [`crate::Env::max_key_size`], sorted bytewise.
+    pub fn new() -> DupSort {
+        DupSort::default()
+    }
+
+    /// Every value of the table has the size of the first one put (LMDB's
+    /// `MDB_DUPFIXED`); another size is `Error::DupValueSize`.
+    pub fn fixed(mut self) -> DupSort {
+        self.fixed = true;
+        self
+    }
+
+    /// Whether every value has one size (see [`DupSort::fixed`]).
+    pub fn is_fixed(&self) -> bool {
+        self.fixed
+    }
+
+    /// The kind a dup-sort table record's flags state (None for a plain table, or
+    /// flags this build does not write).
+    pub(crate) fn from_flags(flags: u32) -> Option<DupSort> {
+        match flags & 0xffff {
+            TABLE_DUPSORT => Some(DupSort::new()),
+            k if k == TABLE_DUPSORT | TABLE_DUPFIXED => Some(DupSort::new().fixed()),
+            _ => None,
+        }
+    }
+
+    /// The table record's kind flags.
+    pub(crate) fn flags(&self) -> u32 {
+        TABLE_DUPSORT | if self.fixed { TABLE_DUPFIXED } else { 0 }
+    }
+}
+
+impl ReadTxn {
+    /// A dup-sort table. `Error::TableKindMismatch` if `name` is a plain table (open it
+    /// with [`ReadTxn::open_table`]).
+    ///
+    /// # Errors
+    /// `Error::TableNotFound`, `Error::TableKindMismatch`; `Error::Corrupted` or
+    /// `Error::Io` reading the catalog.
+    pub fn open_dup_table(&self, name: &str) -> Result<DupTable<'_>> {
+        let rec = self.table_record(name)?;
+        check_kind(name, &rec, None)?;
+        Ok(DupTable {
+            src: self.pages(),
+            rec,
+            page_size: self.pages().page_size,
+        })
+    }
+}
+
+impl WriteTxn {
+    /// A dup-sort table of kind `kind`, created empty if it does not exist.
+    ///
+    /// # Errors
+    /// `Error::TableKindMismatch` if the table exists with another kind (a plain table,
+    /// or dup-sort with other flags); `Error::Invalid` for a bad name; `Error::Corrupted`
+    /// or `Error::Io` reading the catalog.
+    pub fn create_dup_table(&mut self, name: &str, kind: DupSort) -> Result<DupTableMut<'_>> {
+        let slot = self.slot_for(name, Some(kind.flags()))?;
+        check_kind(name, &self.slot_record(slot), Some(kind.flags()))?;
+        Ok(DupTableMut { txn: self, slot })
+    }
+
+    /// An existing dup-sort table, of whatever dup-sort kind it was created with.
+    ///
+    /// # Errors
+    /// `Error::TableNotFound`, `Error::TableKindMismatch` (a plain table); `Error::Invalid`
+    /// for a bad name; `Error::Corrupted` or `Error::Io` reading the catalog.
+    pub fn open_dup_table(&mut self, name: &str) -> Result<DupTableMut<'_>> {
+        let slot = self.slot_for(name, None)?;
+        check_kind(name, &self.slot_record(slot), None)?;
+        Ok(DupTableMut { txn: self, slot })
+    }
+}
+
+type Src<'txn> = dyn PageSource + Sync + 'txn;
+
+/// A dup-sort table as seen by a read transaction. `Copy`, `Send + Sync`; every key and
+/// value it hands out is borrowed from the map.
+#[derive(Clone, Copy)]
+pub struct DupTable<'txn> {
+    src: &'txn Src<'txn>,
+    rec: TableRecord,
+    page_size: usize,
+}
+
+/// The reads of a dup-sort table over pages `$src` with record `$rec` and page size
+/// `$ps`, returning borrows of lifetime `$lt`.
+macro_rules! dup_reads {
+    ($lt:lifetime, $self:ident, $src:expr, $rec:expr, $ps:expr) => {
+        /// The first (smallest) value of `key`.
+        ///
+        /// # Errors
+        /// `Error::Corrupted` when a page the lookup reads is damaged.
+        pub fn get(&$self, key: &[u8]) -> Result<Option<&$lt [u8]>> {
+            dups::first_value($src, &$rec, key)
+        }
+
+        /// The values of `key` in order (none if it is absent), zero-copy.
+        ///
+        /// # Errors
+        /// `Error::Corrupted` when a page the lookup reads is damaged.
+        pub fn values(&$self, key: &[u8]) -> Result<Values<$lt>> {
+            let src: &Src<'_> = $src;
+            Ok(Values {
+                inner: KeyValues::new(src, &$rec, key)?,
+            })
+        }
+
+        /// How many values `key` has: O(log n) (a nested tree's record counts them).
+        ///
+        /// # Errors
+        /// `Error::Corrupted` when a page the lookup reads is damaged.
+        pub fn count(&$self, key: &[u8]) -> Result<u64> {
+            dups::count($src, &$rec, key)
+        }
+
+        /// Whether the pair (`key`, `value`) is in the table.
+        ///
+        /// # Errors
+        /// `Error::Corrupted` when a page the lookup reads is damaged.
+        pub fn contains(&$self, key: &[u8], value: &[u8]) -> Result<bool> {
+            dups::contains($src, &$rec, key, value)
+        }
+
+        /// Number of (key, value) pairs (O(1)).
+        pub fn len(&$self) -> u64 {
+            $rec.pairs
+        }
+
+        /// Whether the table has no pairs.
+        pub fn is_empty(&$self) -> bool {
+            $rec.pairs == 0
+        }
+
+        /// Pair, key and page counts (O(1)).
+        pub fn stat(&$self) -> TableStat {
+            TableStat::new(&$rec, $ps)
+        }
+
+        /// A cursor over the pairs, positioned nowhere until moved.
+        pub fn cursor(&$self) -> DupCursor<$lt> {
+            let src: &Src<'_> = $src;
+            DupCursor {
+                inner: RawDupCursor::new(src, $rec),
+            }
+        }
+
+        /// Every pair, by key, then value.
+        pub fn iter(&$self) -> DupRange<$lt> {
+            DupRange::new($src, $rec, Bound::Unbounded, Bound::Unbounded)
+        }
+
+        /// The pairs whose keys lie in `range`, by key, then value.
+        pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&$self, range: R) -> DupRange<$lt> {
+            let own = |b: Bound<&K>| b.map(|k| BoundKey::new(k.as_ref()));
+            DupRange::new($src, $rec, own(range.start_bound()), own(range.end_bound()))
+        }
+    };
+}
+
+impl<'txn> DupTable<'txn> {
+    dup_reads!('txn, self, self.src, self.rec, self.page_size);
+}
+
+/// A dup-sort table inside the write transaction. Reads see the transaction's own
+/// changes.
+pub struct DupTableMut<'txn> {
+    txn: &'txn mut WriteTxn,
+    slot: usize,
+}
+
+impl DupTableMut<'_> {
+    fn rec(&self) -> TableRecord {
+        self.txn.slot_record(self.slot)
+    }
+
+    dup_reads!('_, self, self.txn.write_pages(), self.rec(), self.txn.page_size());
+
+    /// Add `value` to `key`'s values; true if the pair is new, false if it was there
+    /// (nothing changes then).
+    ///
+    /// # Errors
+    /// `Error::KeyTooLarge`, `Error::DupValueTooLarge` (values are at most
+    /// [`crate::Env::max_key_size`] bytes), `Error::DupValueSize` (dup-fixed tables):
+    /// the transaction stays usable. `Error::Io` or `Error::Corrupted`: the transaction
+    /// can then only be aborted.
+    pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<bool> {
+        self.txn
+            .update(self.slot, |p, r| dups::put(p, r, key, value, false))
+    }
+
+    /// Add the pair, or fail with `Error::KeyExists` if it is there (LMDB's
+    /// `MDB_NODUPDATA`).
+    ///
+    /// # Errors
+    /// `Error::KeyExists`, and those of [`DupTableMut::put`].
+    pub fn put_unique(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        self.txn
+            .update(self.slot, |p, r| dups::put(p, r, key, value, true))
+            .map(|_| ())
+    }
+
+    /// Remove the pair (`key`, `value`); true if it was there.
+    ///
+    /// # Errors
+    /// `Error::Io` or `Error::Corrupted` (the transaction can then only be aborted).
+    pub fn delete(&mut self, key: &[u8], value: &[u8]) -> Result<bool> {
+        self.txn
+            .update(self.slot, |p, r| dups::delete_pair(p, r, key, value))
+    }
+
+    /// Remove `key` with all its values (freeing its nested tree); returns how many
+    /// values it had.
+    ///
+    /// # Errors
+    /// `Error::Io` or `Error::Corrupted` (the transaction can then only be aborted).
+    pub fn delete_key(&mut self, key: &[u8]) -> Result<u64> {
+        self.txn
+            .update(self.slot, |p, r| dups::delete_key(p, r, key))
+    }
+
+    /// Remove every pair (the table and its kind stay).
+    ///
+    /// # Errors
+    /// `Error::Io` or `Error::Corrupted` (the transaction can then only be aborted).
+    pub fn clear(&mut self) -> Result<()> {
+        self.txn.update(self.slot, crate::tree::btree::clear)
+    }
+}
+
+/// The values of one key, in order, borrowed from the transaction.
+pub struct Values<'txn> {
+    inner: KeyValues<'txn, Src<'txn>>,
+}
+
+impl<'txn> Iterator for Values<'txn> {
+    type Item = Result<&'txn [u8]>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.inner.next()
+    }
+}
+
+/// A pair borrowed from the transaction.
+pub type Pair<'txn> = (&'txn [u8], &'txn [u8]);
+
+/// A cursor over a dup-sort table's pairs, with LMDB's moves: over every pair
+/// (`next`, `prev`), within a key (`next_dup`, `first_dup`, ...), key by key
+/// (`next_key`, `prev_key`), and seeks to a key, a value of a key, or a pair.
+/// Allocation-free; every pair is borrowed from the transaction.
+pub struct DupCursor<'txn> {
+    inner: RawDupCursor<'txn, Src<'txn>>,
+}
+
+/// Cursor moves, each documented once here: `Error::Corrupted` when a page a move reads
+/// is damaged.
+impl<'txn> DupCursor<'txn> {
+    /// The first pair.
+    pub fn first(&mut self) -> Result<Option<Pair<'txn>>> {
+        self.inner.first()
+    }
+    /// The last pair.
+    pub fn last(&mut self) -> Result<Option<Pair<'txn>>> {
+        self.inner.last()
+    }
+    /// The next pair (the first if unpositioned); LMDB's `MDB_NEXT`.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> Result<Option<Pair<'txn>>> {
+        self.inner.next()
+    }
+    /// The previous pair (the last if unpositioned); `MDB_PREV`.
+    pub fn prev(&mut self) -> Result<Option<Pair<'txn>>> {
+        self.inner.prev()
+    }
+    /// The next value of the current key, or None (staying put); `MDB_NEXT_DUP`.
+    pub fn next_dup(&mut self) -> Result<Option<Pair<'txn>>> {
+        self.inner.next_dup()
+    }
+    /// The previous value of the current key, or None (staying put); `MDB_PREV_DUP`.
+    pub fn prev_dup(&mut self) -> Result<Option<Pair<'txn>>> {
+        self.inner.prev_dup()
+    }
+    /// The first value of the current key; `MDB_FIRST_DUP`.
+    pub fn first_dup(&mut self) -> Result<Option<Pair<'txn>>> {
+        self.inner.first_dup()
+    }
+    /// The last value of the current key; `MDB_LAST_DUP`.
+    pub fn last_dup(&mut self) -> Result<Option<Pair<'txn>>> {
+        self.inner.last_dup()
+    }
+    /// The first value of the next key; `MDB_NEXT_NODUP`.
+    pub fn next_key(&mut self) -> Result<Option<Pair<'txn>>> {
+        self.inner.next_key()
+    }
+    /// The last value of the previous key; `MDB_PREV_NODUP`.
+    pub fn prev_key(&mut self) -> Result<Option<Pair<'txn>>> {
+        self.inner.prev_key()
+    }
+    /// The first value of the first key `>= key`; `MDB_SET_RANGE`.
+    pub fn seek_key(&mut self, key: &[u8]) -> Result<Option<Pair<'txn>>> {
+        self.inner.seek_key(key)
+    }
+    /// The first value `>= value` of `key` itself (None if `key` is absent or has no
+    /// such value); `MDB_GET_BOTH_RANGE`.
+    pub fn seek_value(&mut self, key: &[u8], value: &[u8]) -> Result<Option<Pair<'txn>>> {
+        self.inner.seek_value(key, value)
+    }
+    /// Exactly the pair (`key`, `value`), or None; `MDB_GET_BOTH`.
+    pub fn seek_pair(&mut self, key: &[u8], value: &[u8]) -> Result<Option<Pair<'txn>>> {
+        self.inner.seek_pair(key, value)
+    }
+    /// The pair under the cursor; `MDB_GET_CURRENT`.
+    pub fn current(&self) -> Result<Option<Pair<'txn>>> {
+        self.inner.current()
+    }
+    /// How many values the current key has (0 if unpositioned); `mdb_cursor_count`.
+    pub fn count(&self) -> Result<u64> {
+        self.inner.count()
+    }
+}
+
+/// The pairs of a key range, by key, then value.
+pub struct DupRange<'txn> {
+    cursor: RawDupCursor<'txn, Src<'txn>>,
+    start: Bound<BoundKey>,
+    end: Bound<BoundKey>,
+    started: bool,
+    done: bool,
+}
+
+impl<'txn> DupRange<'txn> {
+    fn new(
+        src: &'txn Src<'txn>,
+        rec: TableRecord,
+        start: Bound<BoundKey>,
+        end: Bound<BoundKey>,
+    ) -> Self {
+        DupRange {
+            cursor: RawDupCursor::new(src, rec),
+            start,
+            end,
+            started: false,
+            done: false,
+        }
+    }
+
+    fn step(&mut self) -> Result<Option<Pair<'txn>>> {
+        if self.started {
+            return self.cursor.next();
+        }
+        self.started = true;
+        match &self.start {
+            Bound::Unbounded => self.cursor.first(),
+            Bound::Included(k) => self.cursor.seek_key(k.as_slice()),
+            Bound::Excluded(k) => match self.cursor.seek_key(k.as_slice())? {
+                Some((key, _)) if key == k.as_slice() => self.cursor.next_key(),
+                other => Ok(other),
+            },
+        }
+    }
+}
+
+impl<'txn> Iterator for DupRange<'txn> {
+    type Item = Result<Pair<'txn>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        match self.step() {
+            Ok(Some((k, v))) => {
+                let inside = match &self.end {
+                    Bound::Unbounded => true,
+                    Bound::Included(e) => k <= e.as_slice(),
+                    Bound::Excluded(e) => k < e.as_slice(),
+                };
+                if inside {
+                    return Some(Ok((k, v)));
+                }
+                self.done = true;
+                None
+            }
+            Ok(None) => {
+                self.done = true;
+                None
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+}

@@ -1,0 +1,698 @@
+//! Dup-sort tables over the B+tree: each key holds a sorted set of distinct values.
+//!
+//! A key's leaf entry holds its values in one of three forms, chosen by size:
+//! - one value: a plain entry, as in a plain table;
+//! - two or more: a dup block (`format::dups`, flag `F_DUPS`) while the entry stays
+//!   within the inline limit (`btree::max_inline_value`, a quarter page with its key);
+//! - beyond that: a nested B+tree whose keys are the values (each with an empty value),
+//!   its record stored in the entry (flag `F_NESTED`). Lookups and seeks inside one
+//!   key's values are then O(log n) like any tree search.
+//!
+//! A nested tree goes back into a block once it is a single leaf whose values fit in
+//! half the inline limit, so a key hovering at the limit does not convert on every
+//! write.
+//!
+//! Counts (invariants `check` verifies): the table record's `entries` counts keys,
+//! `pairs` the (key, value) pairs, and its page counts include its nested trees' pages
+//! (each nested record counts its own as well). Values are at most
+//! [`max_value_size`] bytes, so a value is always a valid key of a nested tree; in a
+//! dup-fixed table every value has the size the first one had (kept in the record).
+
+use crate::error::{Corruption, Error, Result};
+use crate::format::dups::{self, DupBlock, DupValues};
+use crate::format::meta::TableRecord;
+use crate::format::page::{LeafValue, F_DUPS, F_NESTED};
+use crate::tree::btree::{self, PutMode};
+use crate::tree::cursor::RawCursor;
+use crate::tree::pages::{PageSource, PageWrite};
+
+/// Largest value a dup-sort table takes: the largest key (values are nested-tree keys).
+pub fn max_value_size(page_size: usize) -> usize {
+    btree::max_key_size(page_size)
+}
+
+/// What a key's entry holds.
+pub(crate) enum Stored<'a> {
+    One(&'a [u8]),
+    Block(DupBlock<'a>),
+    Nested(TableRecord),
+}
+
+/// Decode a dup-sort table's leaf value (on page `pgno`).
+pub(crate) fn classify<'a>(v: LeafValue<'a>, rec: &TableRecord, pgno: u64) -> Result<Stored<'a>> {
+    match v {
+        LeafValue::Inline(b) => Ok(Stored::One(b)),
+        LeafValue::Dups(b) => Ok(Stored::Block(DupBlock::new(
+            b,
+            rec.fixed_value_size(),
+            pgno,
+        ))),
+        LeafValue::Nested(b) => {
+            let n = TableRecord::decode(b, pgno)?;
+            if n.flags != 0 || n.overflow_pages != 0 {
+                return Err(Error::corrupted(
+                    Corruption::Layout,
+                    pgno,
+                    "a nested tree's record has flags or overflow pages",
+                ));
+            }
+            Ok(Stored::Nested(n))
+        }
+        LeafValue::Overflow { .. } => Err(Error::corrupted(
+            Corruption::Layout,
+            pgno,
+            "an overflow value in a dup-sort table",
+        )),
+    }
+}
+
+/// The entry `key` holds, if any.
+fn stored<'a, S: PageSource + ?Sized>(
+    src: &'a S,
+    rec: &TableRecord,
+    key: &[u8],
+) -> Result<Option<Stored<'a>>> {
+    match btree::get_raw(src, rec, key)? {
+        Some((v, pgno)) => classify(v, rec, pgno).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Refuse a value the table cannot hold, before anything changes.
+fn check_value(rec: &TableRecord, value: &[u8], page_size: usize) -> Result<()> {
+    let max = max_value_size(page_size);
+    if value.len() > max {
+        return Err(Error::DupValueTooLarge {
+            len: value.len(),
+            max,
+        });
+    }
+    let fixed = rec.fixed_value_size();
+    let dupfixed = rec.flags & crate::format::meta::TABLE_DUPFIXED != 0;
+    if dupfixed && ((fixed != 0 && value.len() != fixed) || value.is_empty()) {
+        return Err(Error::DupValueSize {
+            len: value.len(),
+            expected: fixed,
+        });
+    }
+    Ok(())
+}
+
+/// Add the page counts a nested tree gained (or lost) from `before` to `after` to the
+/// table's record.
+fn add_pages(rec: &mut TableRecord, before: &TableRecord, after: &TableRecord) {
+    let delta = |total: u64, b: u64, a: u64| total.wrapping_add(a.wrapping_sub(b));
+    rec.branch_pages = delta(rec.branch_pages, before.branch_pages, after.branch_pages);
+    rec.leaf_pages = delta(rec.leaf_pages, before.leaf_pages, after.leaf_pages);
+}
+
+/// Store `values` (ascending, distinct, two or more) as `key`'s entry: a block if it
+/// fits inline, else a new nested tree.
+fn store_many(
+    p: &mut impl PageWrite,
+    rec: &mut TableRecord,
+    key: &[u8],
+    values: &[&[u8]],
+) -> Result<()> {
+    let fixed = rec.fixed_value_size();
+    let limit = btree::max_inline_value(p.page_size(), key.len());
+    let size: usize = values
+        .iter()
+        .map(|v| dups::encoded_len(v.len(), fixed))
+        .sum();
+    if size <= limit {
+        let mut block = Vec::with_capacity(size);
+        dups::encode(values.iter().copied(), fixed, &mut block);
+        btree::put_tagged(p, rec, key, &block, PutMode::Upsert, F_DUPS)?;
+        return Ok(());
+    }
+    let mut nested = TableRecord::default();
+    for v in values {
+        btree::put(p, &mut nested, v, b"", PutMode::Append)?;
+    }
+    add_pages(rec, &TableRecord::default(), &nested);
+    btree::put_tagged(p, rec, key, &nested.encode(), PutMode::Upsert, F_NESTED)?;
+    Ok(())
+}
+
+/// Add `value` to `key`'s values. Returns false if the pair was there already (or,
+/// with `no_dup_data`, `Error::KeyExists`).
+pub(crate) fn put(
+    p: &mut impl PageWrite,
+    rec: &mut TableRecord,
+    key: &[u8],
+    value: &[u8],
+    no_dup_data: bool,
+) -> Result<bool> {
+    btree::check_key(key, p.page_size())?;
+    check_value(rec, value, p.page_size())?;
+    let exists = || {
+        if no_dup_data {
+            Err(Error::KeyExists)
+        } else {
+            Ok(false)
+        }
+    };
+    // Copy what the entry holds: the writes below change the pages it lies in.
+    enum Old {
+        None,
+        One(Vec<u8>),
+        Block(Vec<u8>),
+        Nested(TableRecord),
+    }
+    let old = match stored(p, rec, key)? {
+        None => Old::None,
+        Some(Stored::One(v)) => Old::One(v.to_vec()),
+        Some(Stored::Block(b)) => match b.seek(value)? {
+            (_, true) => return exists(),
+            (_, false) => Old::Block(b.bytes().to_vec()),
+        },
+        Some(Stored::Nested(n)) => Old::Nested(n),
+    };
+    match old {
+        Old::None => {
+            btree::put(p, rec, key, value, PutMode::Upsert)?;
+        }
+        Old::One(v) if v == value => return exists(),
+        Old::One(v) => {
+            let pair: [&[u8]; 2] = if v.as_slice() < value {
+                [&v, value]
+            } else {
+                [value, &v]
+            };
+            store_many(p, rec, key, &pair)?;
+        }
+        Old::Block(bytes) => {
+            let block = DupBlock::new(&bytes, rec.fixed_value_size(), 0);
+            let mut values = Vec::with_capacity(block.count()? + 1);
+            for v in block.values() {
+                values.push(v?);
+            }
+            let idx = values.partition_point(|v| *v < value);
+            values.insert(idx, value);
+            store_many(p, rec, key, &values)?;
+        }
+        Old::Nested(mut n) => {
+            let before = n;
+            let put = btree::put(p, &mut n, value, b"", PutMode::NoOverwrite);
+            add_pages(rec, &before, &n);
+            match put {
+                Err(Error::KeyExists) => {
+                    if n != before {
+                        btree::put_tagged(p, rec, key, &n.encode(), PutMode::Upsert, F_NESTED)?;
+                    }
+                    return exists();
+                }
+                r => {
+                    r?;
+                }
+            }
+            btree::put_tagged(p, rec, key, &n.encode(), PutMode::Upsert, F_NESTED)?;
+        }
+    }
+    if rec.fixed_value_size() == 0 && rec.flags & crate::format::meta::TABLE_DUPFIXED != 0 {
+        rec.flags |= (value.len() as u32) << 16;
+    }
+    rec.pairs += 1;
+    Ok(true)
+}
+
+/// Remove the pair (`key`, `value`). Returns false if it was not there.
+pub(crate) fn delete_pair(
+    p: &mut impl PageWrite,
+    rec: &mut TableRecord,
+    key: &[u8],
+    value: &[u8],
+) -> Result<bool> {
+    enum Old {
+        Block(Vec<u8>),
+        Nested(TableRecord),
+    }
+    let old = match stored(p, rec, key)? {
+        None => return Ok(false),
+        Some(Stored::One(v)) => {
+            if v != value {
+                return Ok(false);
+            }
+            btree::delete(p, rec, key)?;
+            rec.pairs = rec.pairs.saturating_sub(1);
+            return Ok(true);
+        }
+        Some(Stored::Block(b)) => match b.seek(value)? {
+            (_, false) => return Ok(false),
+            (_, true) => Old::Block(b.bytes().to_vec()),
+        },
+        Some(Stored::Nested(n)) => Old::Nested(n),
+    };
+    match old {
+        Old::Block(bytes) => {
+            let block = DupBlock::new(&bytes, rec.fixed_value_size(), 0);
+            let mut values = Vec::with_capacity(block.count()?);
+            for v in block.values() {
+                let v = v?;
+                if v != value {
+                    values.push(v);
+                }
+            }
+            store_remaining(p, rec, key, &values)?;
+        }
+        Old::Nested(mut n) => {
+            let before = n;
+            let gone = btree::delete(p, &mut n, value);
+            add_pages(rec, &before, &n);
+            if !gone? {
+                return Ok(false);
+            }
+            shrink_nested(p, rec, key, n)?;
+        }
+    }
+    rec.pairs = rec.pairs.saturating_sub(1);
+    Ok(true)
+}
+
+/// Store what is left of a key after a removal: one plain value or a block.
+fn store_remaining(
+    p: &mut impl PageWrite,
+    rec: &mut TableRecord,
+    key: &[u8],
+    values: &[&[u8]],
+) -> Result<()> {
+    match values {
+        [] => btree::delete(p, rec, key).map(|_| ()),
+        [one] => btree::put(p, rec, key, one, PutMode::Upsert).map(|_| ()),
+        many => store_many(p, rec, key, many),
+    }
+}
+
+/// After a removal from `key`'s nested tree `n`: store its new record, or, once it is
+/// one leaf whose values fit in half the inline limit, its values inline instead.
+fn shrink_nested(
+    p: &mut impl PageWrite,
+    rec: &mut TableRecord,
+    key: &[u8],
+    mut n: TableRecord,
+) -> Result<()> {
+    let fixed = rec.fixed_value_size();
+    let limit = btree::max_inline_value(p.page_size(), key.len());
+    if n.depth <= 1 {
+        let mut values: Vec<Vec<u8>> = Vec::with_capacity(n.entries as usize);
+        let mut size = 0;
+        let mut cur = RawCursor::new(&*p, n);
+        let mut item = cur.first_raw()?;
+        while let Some((v, _)) = item {
+            size += dups::encoded_len(v.len(), fixed);
+            if size > limit / 2 {
+                break;
+            }
+            values.push(v.to_vec());
+            item = cur.next_raw()?;
+        }
+        if item.is_none() {
+            let before = n;
+            btree::clear(p, &mut n)?;
+            add_pages(rec, &before, &n);
+            let refs: Vec<&[u8]> = values.iter().map(Vec::as_slice).collect();
+            return store_remaining(p, rec, key, &refs);
+        }
+    }
+    btree::put_tagged(p, rec, key, &n.encode(), PutMode::Upsert, F_NESTED).map(|_| ())
+}
+
+/// Remove `key` with all its values; returns how many there were.
+pub(crate) fn delete_key(p: &mut impl PageWrite, rec: &mut TableRecord, key: &[u8]) -> Result<u64> {
+    let (count, nested) = match stored(p, rec, key)? {
+        None => return Ok(0),
+        Some(Stored::One(_)) => (1, None),
+        Some(Stored::Block(b)) => (b.count()? as u64, None),
+        Some(Stored::Nested(n)) => (n.entries, Some(n)),
+    };
+    if let Some(mut n) = nested {
+        let before = n;
+        let cleared = btree::clear(p, &mut n);
+        add_pages(rec, &before, &n);
+        cleared?;
+    }
+    btree::delete(p, rec, key)?;
+    rec.pairs = rec.pairs.saturating_sub(count);
+    Ok(count)
+}
+
+/// The first (smallest) value of `key`.
+pub(crate) fn first_value<'a, S: PageSource + ?Sized>(
+    src: &'a S,
+    rec: &TableRecord,
+    key: &[u8],
+) -> Result<Option<&'a [u8]>> {
+    match stored(src, rec, key)? {
+        None => Ok(None),
+        Some(Stored::One(v)) => Ok(Some(v)),
+        Some(Stored::Block(b)) => Ok(b.at(0)?.map(|(v, _)| v)),
+        Some(Stored::Nested(n)) => Ok(RawCursor::new(src, n).first_raw()?.map(|(v, _)| v)),
+    }
+}
+
+/// How many values `key` has: O(1) for a nested tree (its record counts them), a walk
+/// of at most a quarter page for a block.
+pub(crate) fn count<S: PageSource + ?Sized>(src: &S, rec: &TableRecord, key: &[u8]) -> Result<u64> {
+    Ok(match stored(src, rec, key)? {
+        None => 0,
+        Some(s) => stored_count(&s)?,
+    })
+}
+
+fn stored_count(s: &Stored<'_>) -> Result<u64> {
+    Ok(match s {
+        Stored::One(_) => 1,
+        Stored::Block(b) => b.count()? as u64,
+        Stored::Nested(n) => n.entries,
+    })
+}
+
+/// Whether the pair (`key`, `value`) is in the table.
+pub(crate) fn contains<S: PageSource + ?Sized>(
+    src: &S,
+    rec: &TableRecord,
+    key: &[u8],
+    value: &[u8],
+) -> Result<bool> {
+    Ok(match stored(src, rec, key)? {
+        None => false,
+        Some(Stored::One(v)) => v == value,
+        Some(Stored::Block(b)) => b.seek(value)?.1,
+        Some(Stored::Nested(n)) => btree::get_raw(src, &n, value)?.is_some(),
+    })
+}
+
+/// Where a dup cursor stands among the values of its current key. (The nested cursor is
+/// large on purpose: inline, so moving allocates nothing.)
+#[allow(clippy::large_enum_variant)]
+enum Inner<'a, S: PageSource + ?Sized> {
+    One(&'a [u8]),
+    /// A block and the offset of the current value.
+    Block(DupBlock<'a>, usize),
+    Nested(RawCursor<'a, S>),
+}
+
+/// A cursor over the (key, value) pairs of a dup-sort table, in key order and, within
+/// a key, value order. Allocation-free: its nested-tree cursor lives inline.
+pub(crate) struct RawDupCursor<'a, S: PageSource + ?Sized> {
+    src: &'a S,
+    rec: TableRecord,
+    outer: RawCursor<'a, S>,
+    /// The current key and where the cursor stands in its values; None when
+    /// unpositioned.
+    at: Option<(&'a [u8], Inner<'a, S>)>,
+}
+
+/// A pair borrowed from the transaction.
+pub(crate) type Pair<'a> = (&'a [u8], &'a [u8]);
+
+/// Which value of a key to stand on when entering it.
+#[derive(Clone, Copy)]
+enum Side {
+    First,
+    Last,
+}
+
+impl<'a, S: PageSource + ?Sized> RawDupCursor<'a, S> {
+    pub fn new(src: &'a S, rec: TableRecord) -> Self {
+        RawDupCursor {
+            src,
+            rec,
+            outer: RawCursor::new(src, rec),
+            at: None,
+        }
+    }
+
+    /// Enter the outer entry `e` at its first or last value.
+    fn enter(
+        &mut self,
+        e: Option<(&'a [u8], LeafValue<'a>)>,
+        side: Side,
+    ) -> Result<Option<Pair<'a>>> {
+        let Some((key, v)) = e else {
+            self.at = None;
+            return Ok(None);
+        };
+        let inner = match classify(v, &self.rec, self.outer.leaf_pgno())? {
+            Stored::One(v) => Inner::One(v),
+            Stored::Block(b) => {
+                let off = match side {
+                    Side::First => 0,
+                    Side::Last => b.last()?.unwrap_or(0),
+                };
+                Inner::Block(b, off)
+            }
+            Stored::Nested(n) => {
+                let mut c = RawCursor::new(self.src, n);
+                match side {
+                    Side::First => c.first_raw()?,
+                    Side::Last => c.last_raw()?,
+                };
+                Inner::Nested(c)
+            }
+        };
+        self.at = Some((key, inner));
+        self.current()
+    }
+
+    /// The pair under the cursor.
+    pub fn current(&self) -> Result<Option<Pair<'a>>> {
+        let Some((key, inner)) = &self.at else {
+            return Ok(None);
+        };
+        let value = match inner {
+            Inner::One(v) => Some(*v),
+            Inner::Block(b, off) => b.at(*off)?.map(|(v, _)| v),
+            Inner::Nested(c) => c.current_raw()?.map(|(v, _)| v),
+        };
+        match value {
+            Some(v) => Ok(Some((key, v))),
+            None => Err(Error::corrupted(
+                Corruption::Layout,
+                self.outer.leaf_pgno(),
+                "a dup-sort key without values",
+            )),
+        }
+    }
+
+    pub fn first(&mut self) -> Result<Option<Pair<'a>>> {
+        let e = self.outer.first_raw()?;
+        self.enter(e, Side::First)
+    }
+
+    pub fn last(&mut self) -> Result<Option<Pair<'a>>> {
+        let e = self.outer.last_raw()?;
+        self.enter(e, Side::Last)
+    }
+
+    /// The next pair (the first if unpositioned).
+    pub fn next(&mut self) -> Result<Option<Pair<'a>>> {
+        if self.at.is_none() {
+            return self.first();
+        }
+        if let Some(p) = self.next_dup()? {
+            return Ok(Some(p));
+        }
+        self.next_key()
+    }
+
+    /// The previous pair (the last if unpositioned).
+    pub fn prev(&mut self) -> Result<Option<Pair<'a>>> {
+        if self.at.is_none() {
+            return self.last();
+        }
+        if let Some(p) = self.prev_dup()? {
+            return Ok(Some(p));
+        }
+        let e = self.outer.prev_raw()?;
+        self.enter(e, Side::Last)
+    }
+
+    /// The next value of the current key; None (staying put) after its last.
+    pub fn next_dup(&mut self) -> Result<Option<Pair<'a>>> {
+        let moved = match &mut self.at {
+            None => false,
+            Some((_, Inner::One(_))) => false,
+            Some((_, Inner::Block(b, off))) => match b.at(*off)? {
+                Some((_, next)) if next < b.bytes().len() => {
+                    *off = next;
+                    true
+                }
+                _ => false,
+            },
+            Some((_, Inner::Nested(c))) => {
+                if c.next_raw()?.is_some() {
+                    true
+                } else {
+                    c.last_raw()?;
+                    false
+                }
+            }
+        };
+        if moved {
+            self.current()
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// The previous value of the current key; None (staying put) before its first.
+    pub fn prev_dup(&mut self) -> Result<Option<Pair<'a>>> {
+        let moved = match &mut self.at {
+            None => false,
+            Some((_, Inner::One(_))) => false,
+            Some((_, Inner::Block(b, off))) => match b.before(*off)? {
+                Some(before) => {
+                    *off = before;
+                    true
+                }
+                None => false,
+            },
+            Some((_, Inner::Nested(c))) => {
+                if c.prev_raw()?.is_some() {
+                    true
+                } else {
+                    c.first_raw()?;
+                    false
+                }
+            }
+        };
+        if moved {
+            self.current()
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// The first value of the current key.
+    pub fn first_dup(&mut self) -> Result<Option<Pair<'a>>> {
+        let e = self.outer.current_raw()?;
+        self.enter(e, Side::First)
+    }
+
+    /// The last value of the current key.
+    pub fn last_dup(&mut self) -> Result<Option<Pair<'a>>> {
+        let e = self.outer.current_raw()?;
+        self.enter(e, Side::Last)
+    }
+
+    /// The first value of the next key (the first pair if unpositioned).
+    pub fn next_key(&mut self) -> Result<Option<Pair<'a>>> {
+        let e = self.outer.next_raw()?;
+        self.enter(e, Side::First)
+    }
+
+    /// The last value of the previous key (the last pair if unpositioned).
+    pub fn prev_key(&mut self) -> Result<Option<Pair<'a>>> {
+        let e = self.outer.prev_raw()?;
+        self.enter(e, Side::Last)
+    }
+
+    /// The first value of the first key `>= key`.
+    pub fn seek_key(&mut self, key: &[u8]) -> Result<Option<Pair<'a>>> {
+        let e = self.outer.seek_raw(key)?;
+        self.enter(e, Side::First)
+    }
+
+    /// The first value `>= value` of `key` itself; None (unpositioned) if `key` is
+    /// absent or all its values are smaller.
+    pub fn seek_value(&mut self, key: &[u8], value: &[u8]) -> Result<Option<Pair<'a>>> {
+        let e = match self.outer.seek_raw(key)? {
+            Some(e) if e.0 == key => e,
+            _ => {
+                self.at = None;
+                return Ok(None);
+            }
+        };
+        let (k, v) = e;
+        let inner = match classify(v, &self.rec, self.outer.leaf_pgno())? {
+            Stored::One(one) if one >= value => Some(Inner::One(one)),
+            Stored::One(_) => None,
+            Stored::Block(b) => match b.seek(value)? {
+                (off, _) if off < b.bytes().len() => Some(Inner::Block(b, off)),
+                _ => None,
+            },
+            Stored::Nested(n) => {
+                let mut c = RawCursor::new(self.src, n);
+                c.seek_raw(value)?.map(|_| Inner::Nested(c))
+            }
+        };
+        self.at = inner.map(|i| (k, i));
+        self.current()
+    }
+
+    /// Exactly the pair (`key`, `value`); None (unpositioned) if absent.
+    pub fn seek_pair(&mut self, key: &[u8], value: &[u8]) -> Result<Option<Pair<'a>>> {
+        match self.seek_value(key, value)? {
+            Some(p) if p.1 == value => Ok(Some(p)),
+            _ => {
+                self.at = None;
+                Ok(None)
+            }
+        }
+    }
+
+    /// How many values the current key has (0 if unpositioned).
+    pub fn count(&self) -> Result<u64> {
+        Ok(match &self.at {
+            None => 0,
+            Some((_, Inner::One(_))) => 1,
+            Some((_, Inner::Block(b, _))) => b.count()? as u64,
+            Some((_, Inner::Nested(c))) => c.record().entries,
+        })
+    }
+}
+
+/// The values of one key, in order, borrowed from the transaction. (The nested cursor
+/// is inline on purpose, as in `Inner`.)
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum KeyValues<'a, S: PageSource + ?Sized> {
+    Empty,
+    One(&'a [u8]),
+    Block(DupValues<'a>),
+    Nested(RawCursor<'a, S>, bool),
+}
+
+impl<'a, S: PageSource + ?Sized> KeyValues<'a, S> {
+    pub fn new(src: &'a S, rec: &TableRecord, key: &[u8]) -> Result<Self> {
+        Ok(match stored(src, rec, key)? {
+            None => KeyValues::Empty,
+            Some(Stored::One(v)) => KeyValues::One(v),
+            Some(Stored::Block(b)) => KeyValues::Block(b.values()),
+            Some(Stored::Nested(n)) => KeyValues::Nested(RawCursor::new(src, n), false),
+        })
+    }
+}
+
+impl<'a, S: PageSource + ?Sized> Iterator for KeyValues<'a, S> {
+    type Item = Result<&'a [u8]>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            KeyValues::Empty => None,
+            KeyValues::One(v) => {
+                let v = *v;
+                *self = KeyValues::Empty;
+                Some(Ok(v))
+            }
+            KeyValues::Block(it) => it.next(),
+            KeyValues::Nested(c, started) => {
+                let r = if *started {
+                    c.next_raw()
+                } else {
+                    c.first_raw()
+                };
+                *started = true;
+                match r {
+                    Ok(Some((v, _))) => Some(Ok(v)),
+                    Ok(None) => None,
+                    Err(e) => {
+                        *self = KeyValues::Empty;
+                        Some(Err(e))
+                    }
+                }
+            }
+        }
+    }
+}

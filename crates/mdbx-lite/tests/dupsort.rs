@@ -1,0 +1,364 @@
+//! Dup-sort tables against a `BTreeMap<Vec<u8>, BTreeSet<Vec<u8>>>` model: random puts,
+//! deletes of pairs and of whole keys, with a few keys growing past the nested-tree
+//! threshold and shrinking back; after every transaction (committed or aborted) the
+//! table's pairs, per-key values and counts, cursor moves both ways and `check` agree
+//! with the model. Also the kind rules (opening a table as the wrong kind), the value
+//! limits, and dup-fixed tables.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use common::Rng;
+use mdbx_lite::{DupSort, DupTable, Env, Error};
+
+type Model = BTreeMap<Vec<u8>, BTreeSet<Vec<u8>>>;
+
+fn model_pairs(m: &Model) -> Vec<(Vec<u8>, Vec<u8>)> {
+    m.iter()
+        .flat_map(|(k, vs)| vs.iter().map(move |v| (k.clone(), v.clone())))
+        .collect()
+}
+
+/// Everything the read API says about `t` agrees with `m`.
+fn verify(ctx: &str, t: &DupTable<'_>, m: &Model) {
+    let want = model_pairs(m);
+    let got: Vec<(Vec<u8>, Vec<u8>)> = t
+        .iter()
+        .map(|p| p.map(|(k, v)| (k.to_vec(), v.to_vec())))
+        .collect::<mdbx_lite::Result<_>>()
+        .unwrap();
+    assert_eq!(got.len(), want.len(), "{ctx}: pair count");
+    assert!(got == want, "{ctx}: pairs differ");
+    assert_eq!(t.len(), want.len() as u64, "{ctx}: len");
+    assert_eq!(t.stat().keys, m.len() as u64, "{ctx}: keys");
+    for (k, vs) in m {
+        assert_eq!(t.count(k).unwrap(), vs.len() as u64, "{ctx}: count");
+        assert_eq!(t.get(k).unwrap(), vs.first().map(|v| &v[..]), "{ctx}: get");
+        let values: Vec<&[u8]> = t.values(k).unwrap().map(|v| v.unwrap()).collect();
+        assert!(
+            values.iter().copied().eq(vs.iter().map(|v| &v[..])),
+            "{ctx}: values"
+        );
+    }
+    // Backwards over every pair.
+    let mut c = t.cursor();
+    let mut back = Vec::new();
+    let mut p = c.last().unwrap();
+    while let Some((k, v)) = p {
+        back.push((k.to_vec(), v.to_vec()));
+        p = c.prev().unwrap();
+    }
+    back.reverse();
+    assert!(back == want, "{ctx}: backward walk differs");
+    // Key by key, with the counts the cursor reports.
+    let mut c = t.cursor();
+    let mut p = c.first().unwrap();
+    let mut keys = m.iter();
+    while let Some((k, _)) = p {
+        let (mk, mv) = keys.next().expect("cursor has more keys than the model");
+        assert_eq!(k, &mk[..], "{ctx}: next_key order");
+        assert_eq!(c.count().unwrap(), mv.len() as u64, "{ctx}: cursor count");
+        let last = c.last_dup().unwrap().unwrap();
+        assert_eq!(last.1, &mv.last().unwrap()[..], "{ctx}: last_dup");
+        p = c.next_key().unwrap();
+    }
+    assert!(keys.next().is_none(), "{ctx}: cursor missed keys");
+}
+
+fn value_of(rng: &mut Rng, fixed: bool) -> Vec<u8> {
+    if fixed {
+        return rng.next().to_be_bytes().to_vec();
+    }
+    // Short values sharing prefixes, some empty, a few long.
+    let len = match rng.below(10) {
+        0 => 0,
+        1 => 100 + rng.below(300) as usize,
+        _ => 1 + rng.below(12) as usize,
+    };
+    let mut v: Vec<u8> = (0..len)
+        .map(|i| b'a' + ((rng.next() >> (i % 8)) % 3) as u8)
+        .collect();
+    if len > 0 && rng.below(2) == 0 {
+        v[0] = b'z';
+    }
+    v
+}
+
+fn run_model(seed: u64, fixed: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let env = Env::open(dir.path().join("db")).unwrap();
+    let kind = if fixed {
+        DupSort::new().fixed()
+    } else {
+        DupSort::new()
+    };
+    let mut rng = Rng(seed);
+    let mut model = Model::new();
+    for round in 0..40 {
+        let mut wtx = env.begin_write().unwrap();
+        let mut t = wtx.create_dup_table("d", kind).unwrap();
+        let mut m = model.clone();
+        // Keys 0..40, a few "hot" ones getting most values: they cross the nested-tree
+        // threshold, and the delete-heavy rounds shrink them back.
+        let shrinking = round % 10 >= 7;
+        for _ in 0..400 {
+            let hot = rng.below(4) != 0;
+            let k = if hot { rng.below(3) } else { rng.below(40) };
+            let key = format!("key/{k:02}").into_bytes();
+            let op = rng.below(100);
+            if (shrinking && op < 70) || (!shrinking && op < 12) {
+                // Delete one of the key's values (or a missing one).
+                let v = match m.get(&key) {
+                    Some(vs) if !vs.is_empty() && rng.below(4) != 0 => {
+                        let i = rng.below(vs.len() as u64) as usize;
+                        vs.iter().nth(i).unwrap().clone()
+                    }
+                    _ => value_of(&mut rng, fixed),
+                };
+                let had = m.get_mut(&key).is_some_and(|vs| vs.remove(&v));
+                if m.get(&key).is_some_and(|vs| vs.is_empty()) {
+                    m.remove(&key);
+                }
+                assert_eq!(t.delete(&key, &v).unwrap(), had);
+            } else if op < 14 + if shrinking { 60 } else { 0 } && !hot {
+                let n = m.remove(&key).map_or(0, |vs| vs.len() as u64);
+                assert_eq!(t.delete_key(&key).unwrap(), n);
+            } else {
+                let v = value_of(&mut rng, fixed);
+                let new = m.entry(key.clone()).or_default().insert(v.clone());
+                assert_eq!(t.put(&key, &v).unwrap(), new);
+            }
+        }
+        assert_eq!(
+            t.len(),
+            model_pairs(&m).len() as u64,
+            "round {round}: len in txn"
+        );
+        if round % 5 == 4 {
+            // Abort: nothing of the round stays.
+            wtx.abort();
+        } else {
+            wtx.commit().unwrap();
+            model = m;
+        }
+        let rtx = env.begin_read().unwrap();
+        let t = rtx.open_dup_table("d").unwrap();
+        verify(&format!("seed {seed} round {round}"), &t, &model);
+        drop(rtx);
+        if round % 8 == 0 || round == 39 {
+            let report = env.check().unwrap();
+            assert!(
+                report.is_ok(),
+                "round {round}: check: {:?}",
+                report.problems
+            );
+        }
+    }
+    // Some key did go nested on the way (3 hot keys, hundreds of values each).
+    let rtx = env.begin_read().unwrap();
+    let t = rtx.open_dup_table("d").unwrap();
+    assert!(t.stat().leaf_pages > 1, "{:?}", t.stat());
+}
+
+#[test]
+fn dupsort_tables_match_a_model() {
+    for seed in [1, 2, 3] {
+        run_model(seed, false);
+    }
+}
+
+#[test]
+fn dupfixed_tables_match_a_model() {
+    run_model(7, true);
+}
+
+#[test]
+fn a_key_with_a_million_values_stays_a_tree_and_deleting_it_frees_every_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = Env::open(dir.path().join("db")).unwrap();
+    let n = if cfg!(debug_assertions) {
+        100_000u64
+    } else {
+        1_000_000
+    };
+    let mut wtx = env.begin_write().unwrap();
+    let mut t = wtx.create_dup_table("d", DupSort::new().fixed()).unwrap();
+    for i in 0..n {
+        // Scrambled order: inserts land all over the nested tree.
+        let v = common::splitmix(i).to_be_bytes();
+        assert!(t.put(b"hot", &v).unwrap());
+    }
+    t.put(b"cold", b"12345678").unwrap();
+    let nested_pages = t.stat().leaf_pages;
+    wtx.commit().unwrap();
+    let rtx = env.begin_read().unwrap();
+    let t = rtx.open_dup_table("d").unwrap();
+    assert_eq!(t.count(b"hot").unwrap(), n);
+    assert_eq!(t.len(), n + 1);
+    assert!(
+        t.stat().depth == 1 && nested_pages > n / 1000,
+        "{:?}",
+        t.stat()
+    );
+    let mut c = t.cursor();
+    let probe = common::splitmix(n / 2).to_be_bytes();
+    assert_eq!(c.seek_pair(b"hot", &probe).unwrap().unwrap().1, &probe);
+    let (_, v) = c.seek_value(b"hot", &[0x80]).unwrap().unwrap();
+    assert!(v >= &[0x80][..]);
+    let prev = c.prev_dup().unwrap().unwrap().1.to_vec();
+    assert!(prev.as_slice() < v);
+    assert!(t.contains(b"hot", &probe).unwrap());
+    assert!(!t.contains(b"hot", b"00000000").unwrap());
+    drop(rtx);
+    let before = env.stat().unwrap();
+    let mut wtx = env.begin_write().unwrap();
+    let mut t = wtx.open_dup_table("d").unwrap();
+    assert_eq!(t.delete_key(b"hot").unwrap(), n);
+    assert_eq!(t.stat().leaf_pages + t.stat().branch_pages, 1);
+    wtx.commit().unwrap();
+    let report = env.check().unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
+    let after = env.stat().unwrap();
+    assert!(after.main.entries == before.main.entries);
+}
+
+#[test]
+fn table_kinds_are_kept_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = Env::open(dir.path().join("db")).unwrap();
+    let mut wtx = env.begin_write().unwrap();
+    wtx.create_table("plain").unwrap().put(b"k", b"v").unwrap();
+    wtx.create_dup_table("dups", DupSort::new()).unwrap();
+    wtx.create_dup_table("fixed", DupSort::new().fixed())
+        .unwrap();
+    let kind_error = |r: Result<(), Error>| match r {
+        Err(Error::TableKindMismatch { .. }) => {}
+        other => panic!("expected a kind mismatch, got {other:?}"),
+    };
+    kind_error(wtx.open_table("dups").map(|_| ()));
+    kind_error(wtx.create_table("fixed").map(|_| ()));
+    kind_error(wtx.open_dup_table("plain").map(|_| ()));
+    kind_error(wtx.create_dup_table("plain", DupSort::new()).map(|_| ()));
+    kind_error(
+        wtx.create_dup_table("dups", DupSort::new().fixed())
+            .map(|_| ()),
+    );
+    assert!(wtx.open_dup_table("fixed").is_ok());
+    let mut f = wtx.open_dup_table("fixed").unwrap();
+    f.put(b"k", b"abcd").unwrap();
+    assert!(matches!(
+        f.put(b"k", b"abcde"),
+        Err(Error::DupValueSize {
+            len: 5,
+            expected: 4
+        })
+    ));
+    assert!(matches!(f.put(b"k", b""), Err(Error::DupValueSize { .. })));
+    let mut d = wtx.open_dup_table("dups").unwrap();
+    let max = env.max_key_size();
+    assert!(d.put(b"k", &vec![1u8; max]).unwrap());
+    assert!(matches!(
+        d.put(b"k", &vec![1u8; max + 1]),
+        Err(Error::DupValueTooLarge { .. })
+    ));
+    assert!(matches!(
+        d.put_unique(b"k", &vec![1u8; max]),
+        Err(Error::KeyExists)
+    ));
+    d.put_unique(b"k", b"x").unwrap();
+    wtx.commit().unwrap();
+
+    drop(env);
+    let env = Env::open(dir.path().join("db")).unwrap();
+    let rtx = env.begin_read().unwrap();
+    let e = rtx.open_table("dups").map(|_| ()).unwrap_err();
+    assert!(e.to_string().contains("dup-sort"), "{e}");
+    assert_eq!(
+        rtx.open_dup_table("fixed").unwrap().stat().fixed_value_size,
+        4
+    );
+    assert_eq!(
+        rtx.open_dup_table("fixed").unwrap().stat().kind,
+        "dup-sort, dup-fixed"
+    );
+    assert_eq!(rtx.open_dup_table("dups").unwrap().len(), 2);
+    assert!(rtx.open_dup_table("plain").is_err());
+    assert_eq!(rtx.open_table("plain").unwrap().stat().kind, "plain");
+    // Dropping a dup-sort table frees its pages; the name can come back as another kind.
+    drop(rtx);
+    let mut wtx = env.begin_write().unwrap();
+    assert!(wtx.drop_table("dups").unwrap());
+    wtx.create_table("dups").unwrap().put(b"a", b"b").unwrap();
+    wtx.commit().unwrap();
+    let report = env.check().unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
+}
+
+#[test]
+fn ranges_yield_the_pairs_of_their_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = Env::open(dir.path().join("db")).unwrap();
+    let mut wtx = env.begin_write().unwrap();
+    let mut t = wtx.create_dup_table("d", DupSort::new()).unwrap();
+    for k in 0..50u32 {
+        for v in 0..(k % 7) * 100 + 1 {
+            t.put(format!("k{k:02}").as_bytes(), &v.to_be_bytes())
+                .unwrap();
+        }
+    }
+    let got: Vec<(Vec<u8>, Vec<u8>)> = t
+        .range(&b"k10"[..]..&b"k13"[..])
+        .map(|p| p.map(|(k, v)| (k.to_vec(), v.to_vec())))
+        .collect::<mdbx_lite::Result<_>>()
+        .unwrap();
+    let want: Vec<(Vec<u8>, Vec<u8>)> = (10..13u32)
+        .flat_map(|k| {
+            (0..(k % 7) * 100 + 1)
+                .map(move |v| (format!("k{k:02}").into_bytes(), v.to_be_bytes().to_vec()))
+        })
+        .collect();
+    assert_eq!(got, want);
+    let after: Vec<_> = t
+        .range::<&[u8], _>((
+            std::ops::Bound::Excluded(&b"k48"[..]),
+            std::ops::Bound::Unbounded,
+        ))
+        .map(|p| p.unwrap().0.to_vec())
+        .collect();
+    // Key 49 (49 % 7 == 0) holds one value.
+    assert_eq!(after, [b"k49".to_vec()]);
+    wtx.commit().unwrap();
+}
+
+#[test]
+fn a_key_moves_into_a_nested_tree_and_back_as_it_grows_and_shrinks() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = Env::open(dir.path().join("db")).unwrap();
+    let mut wtx = env.begin_write().unwrap();
+    let mut t = wtx.create_dup_table("d", DupSort::new()).unwrap();
+    let pages = |t: &mdbx_lite::DupTableMut<'_>| t.stat().leaf_pages + t.stat().branch_pages;
+    t.put(b"k", b"only").unwrap();
+    assert_eq!(pages(&t), 1);
+    for i in 0..3000u32 {
+        t.put(b"k", format!("value {i:05}").as_bytes()).unwrap();
+    }
+    // The key's values left its leaf for a nested tree of their own.
+    assert!(pages(&t) > 10, "{:?}", t.stat());
+    for i in 0..2990u32 {
+        assert!(t.delete(b"k", format!("value {i:05}").as_bytes()).unwrap());
+    }
+    // Eleven short values fit inline again: only the table's own leaf is left.
+    assert_eq!(pages(&t), 1, "{:?}", t.stat());
+    assert_eq!(t.count(b"k").unwrap(), 11);
+    for i in 2990..3000u32 {
+        assert!(t.delete(b"k", format!("value {i:05}").as_bytes()).unwrap());
+    }
+    assert_eq!(t.get(b"k").unwrap(), Some(&b"only"[..]));
+    assert_eq!((t.len(), t.stat().keys), (1, 1));
+    assert!(t.delete(b"k", b"only").unwrap());
+    assert_eq!((t.len(), t.stat().keys, pages(&t)), (0, 0, 0));
+    wtx.commit().unwrap();
+    let report = env.check().unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
+}
