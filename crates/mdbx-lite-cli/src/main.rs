@@ -163,7 +163,8 @@ pub struct LoadArgs {
     /// Read from FILE instead of stdin
     #[arg(short = 'f', value_name = "FILE")]
     pub file: Option<PathBuf>,
-    /// Do not overwrite existing keys; skip them
+    /// Do not overwrite existing keys; skip them (dup-sort sections: pairs already in the
+    /// table are skipped, new values of an existing key are added)
     #[arg(short = 'N')]
     pub no_overwrite: bool,
     /// Input is plain text: alternating key and value lines, print-escaped, no header

@@ -40,7 +40,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SEED = 0x6D6462  # "mdb"; change it and every fixture changes
-MAPSIZE = 268435456  # same as the dumps in /work/shared/interop
+MAPSIZE = 268435456  # 256 MiB, as in the other LMDB-made sample dumps
 MDB_LOAD = shutil.which("mdb_load") or "/usr/bin/mdb_load"
 MDB_DUMP = shutil.which("mdb_dump") or "/usr/bin/mdb_dump"
 
