@@ -137,11 +137,17 @@ fn get_prints_every_value_of_a_dupsort_key_and_stat_names_the_kind() {
     );
     let stat = run(["stat", "-a", p(&db)]).ok();
     assert!(stat.contains("Kind: dup-sort"), "{stat}");
-    assert!(stat.contains("Entries: 3,697") && stat.contains("Keys: 117"), "{stat}");
+    assert!(
+        stat.contains("Entries: 3,697") && stat.contains("Keys: 117"),
+        "{stat}"
+    );
     let fixed = dir.path().join("f.db");
     run(["load", "-f", p(&dup_sample("dupfixed.dump")), p(&fixed)]).ok();
     let stat = run(["stat", "-a", p(&fixed)]).ok();
-    assert!(stat.contains("Kind: dup-sort, dup-fixed") && stat.contains("Value size: 8"), "{stat}");
+    assert!(
+        stat.contains("Kind: dup-sort, dup-fixed") && stat.contains("Value size: 8"),
+        "{stat}"
+    );
 }
 
 #[test]

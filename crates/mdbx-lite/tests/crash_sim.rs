@@ -16,7 +16,9 @@
 //!
 //! Keys are short (`k000`..`k119`), or, in the `prefixed_keys_*` tests, keys under long
 //! shared stems and keys of the maximum length, so recovery runs over pages with long
-//! page prefixes that splits, merges and inserts of other stems changed.
+//! page prefixes that splits, merges and inserts of other stems changed. The
+//! `dup_sort_*` test adds a dup-sort table whose hot key moves into a nested tree and
+//! back.
 
 mod common;
 use common::{layer, BootAs, Hooks, Rng};
@@ -130,11 +132,35 @@ fn crash_image_over(
 
 type Model = BTreeMap<Option<String>, BTreeMap<Vec<u8>, Vec<u8>>>;
 
+/// A dup-sort table's pair as a model entry: the key's length, key and value as the
+/// entry's key, nothing as its value (the model holds one value per entry).
+fn pair_entry(key: &[u8], value: &[u8]) -> Vec<u8> {
+    let mut e = (key.len() as u16).to_be_bytes().to_vec();
+    e.extend_from_slice(key);
+    e.extend_from_slice(value);
+    e
+}
+
 fn read_all(env: &Env) -> Model {
     let r = env.begin_read().expect("begin_read");
     let mut m = Model::new();
     let mut tables = vec![(None, r.main_table())];
     for n in r.list_tables().expect("list") {
+        if r.table_stat(&n).expect("table_stat").dup_sort.is_some() {
+            let t = r.open_dup_table(&n).expect("open_dup_table");
+            let pairs: BTreeMap<Vec<u8>, Vec<u8>> = t
+                .iter()
+                .map(|p| {
+                    let (k, v) = p.expect("iter");
+                    (pair_entry(k, v), Vec::new())
+                })
+                .collect();
+            assert_eq!(pairs.len() as u64, t.len());
+            if !pairs.is_empty() {
+                m.insert(Some(n), pairs);
+            }
+            continue;
+        }
         tables.push((Some(n.clone()), r.open_table(&n).expect("open_table")));
     }
     for (name, t) in tables {
@@ -235,6 +261,13 @@ fn workload(seed: u64, durability: Durability, txns: usize) -> Run {
 
 /// [`workload`] with the keys of `keys`.
 fn workload_with(seed: u64, durability: Durability, txns: usize, keys: Keys) -> Run {
+    workload_full(seed, durability, txns, keys, false)
+}
+
+/// [`workload_with`], with a dup-sort table `d` among the tables when `dups`: pairs put
+/// and deleted, keys deleted, runs of values that move a key into a nested tree and
+/// out again, the table dropped.
+fn workload_full(seed: u64, durability: Durability, txns: usize, keys: Keys, dups: bool) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let log = Arc::new(Mutex::new(Vec::new()));
     let l2 = log.clone();
@@ -256,9 +289,14 @@ fn workload_with(seed: u64, durability: Durability, txns: usize, keys: Keys) -> 
     let mut commits = vec![(0, log.lock().unwrap().len(), model.clone())];
     let mut syncs = Vec::new();
     let mut reader = None;
+    let mut saw_nested = false;
     for t in 0..txns {
         let mut w = env.begin_write().unwrap();
         for _ in 0..rng.below(30) + 1 {
+            if dups && rng.below(3) == 0 {
+                dup_op(&mut w, &mut model, &mut rng, keys, env.max_dup_key_size());
+                continue;
+            }
             let table = match rng.below(4) {
                 0 | 1 => None,
                 n => Some(format!("t{n}")),
@@ -297,6 +335,8 @@ fn workload_with(seed: u64, durability: Durability, txns: usize, keys: Keys) -> 
             model = commits.last().unwrap().2.clone();
             continue;
         }
+        // At most 12 keys: more than one leaf means nested trees.
+        saw_nested |= dups && w.open_dup_table("d").is_ok_and(|d| d.stat().leaf_pages > 1);
         let start = log.lock().unwrap().len();
         w.commit().unwrap();
         let end = log.lock().unwrap().len();
@@ -312,6 +352,10 @@ fn workload_with(seed: u64, durability: Durability, txns: usize, keys: Keys) -> 
         }
     }
     drop(reader);
+    assert_eq!(
+        saw_nested, dups,
+        "a dup-sort key never moved into a nested tree"
+    );
     if keys == Keys::Prefixed {
         // The workload is what it claims: leaves with long page prefixes (the branches
         // here are roots, whose unbounded range shares nothing).
@@ -329,6 +373,63 @@ fn workload_with(seed: u64, durability: Durability, txns: usize, keys: Keys) -> 
         log,
         commits,
         syncs,
+    }
+}
+
+/// One operation on dup-sort table `d`, mirrored in `model`.
+fn dup_op(w: &mut mdbx_lite::WriteTxn, model: &mut Model, rng: &mut Rng, keys: Keys, max: usize) {
+    let name = Some("d".to_string());
+    // Few keys, so each gathers values: one key is hot.
+    let key = make_key(keys, if rng.below(2) == 0 { 7 } else { rng.below(12) }, max);
+    let value = |i: u64| format!("value {i:04}").into_bytes();
+    if rng.below(40) == 0 {
+        w.drop_table("d").unwrap();
+        model.remove(&name);
+        return;
+    }
+    let entry = model.entry(name).or_default();
+    let mut d = w.create_dup_table("d", mdbx_lite::DupSort::new()).unwrap();
+    match rng.below(10) {
+        // A run of values: the hot key crosses the nested-tree threshold.
+        0 => {
+            let from = rng.below(400);
+            for i in from..from + 150 {
+                let new = entry
+                    .insert(pair_entry(&key, &value(i)), Vec::new())
+                    .is_none();
+                assert_eq!(d.put(&key, &value(i)).unwrap(), new);
+            }
+        }
+        // Delete a run: back inline.
+        1 => {
+            let from = rng.below(400);
+            for i in from..from + 150 {
+                let had = entry.remove(&pair_entry(&key, &value(i))).is_some();
+                assert_eq!(d.delete(&key, &value(i)).unwrap(), had);
+            }
+        }
+        2 => {
+            let prefix = pair_entry(&key, b"");
+            let gone: Vec<Vec<u8>> = entry
+                .range(prefix.clone()..)
+                .take_while(|(e, _)| e.starts_with(&prefix))
+                .map(|(e, _)| e.clone())
+                .collect();
+            for e in &gone {
+                entry.remove(e);
+            }
+            assert_eq!(d.delete_key(&key).unwrap(), gone.len() as u64);
+        }
+        3..=5 => {
+            let v = value(rng.below(550));
+            let had = entry.remove(&pair_entry(&key, &v)).is_some();
+            assert_eq!(d.delete(&key, &v).unwrap(), had);
+        }
+        _ => {
+            let v = value(rng.below(550));
+            let new = entry.insert(pair_entry(&key, &v), Vec::new()).is_none();
+            assert_eq!(d.put(&key, &v).unwrap(), new);
+        }
     }
 }
 
@@ -494,6 +595,19 @@ fn prefixed_keys_survive_any_crash() {
     assert!(!run.syncs.is_empty(), "the workload never called Env::sync");
     total += crash_everywhere(&run, Durability::NoSync, 2, 512, 47);
     eprintln!("checked {total} crash images over prefixed keys");
+    assert!(total >= 2_000, "only {total} crash images");
+}
+
+/// Crash recovery with a dup-sort table whose keys move into nested trees and out:
+/// `Full` durability torn at 512 bytes and 4 KiB, and `NoSync` power loss.
+#[test]
+fn dup_sort_tables_survive_any_crash() {
+    let run = workload_full(501, Durability::Full, 40, Keys::Short, true);
+    let mut total = crash_everywhere(&run, Durability::Full, 4, 512, 51);
+    total += crash_everywhere(&run, Durability::Full, 2, 4096, 53);
+    let run = workload_full(502, Durability::NoSync, 60, Keys::Prefixed, true);
+    total += crash_everywhere(&run, Durability::NoSync, 2, 512, 57);
+    eprintln!("checked {total} crash images with dup-sort tables");
     assert!(total >= 2_000, "only {total} crash images");
 }
 

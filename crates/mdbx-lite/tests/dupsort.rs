@@ -267,6 +267,18 @@ fn table_kinds_are_kept_and_checked() {
         Err(Error::KeyExists)
     ));
     d.put_unique(b"k", b"x").unwrap();
+    // The longest dup-sort key with the longest values: inline room for neither, so
+    // even one value lives in a nested tree.
+    let long_key = vec![7u8; env.max_dup_key_size()];
+    assert!(d.put(&long_key, &vec![2u8; max]).unwrap());
+    assert!(d.put(&long_key, &vec![3u8; max]).unwrap());
+    assert_eq!(d.count(&long_key).unwrap(), 2);
+    assert!(d.delete(&long_key, &vec![3u8; max]).unwrap());
+    assert_eq!(d.get(&long_key).unwrap(), Some(&vec![2u8; max][..]));
+    assert!(matches!(
+        d.put(&vec![7u8; env.max_dup_key_size() + 1], b"v"),
+        Err(Error::KeyTooLarge { .. })
+    ));
     wtx.commit().unwrap();
 
     drop(env);
@@ -282,7 +294,7 @@ fn table_kinds_are_kept_and_checked() {
         rtx.open_dup_table("fixed").unwrap().stat().kind,
         "dup-sort, dup-fixed"
     );
-    assert_eq!(rtx.open_dup_table("dups").unwrap().len(), 2);
+    assert_eq!(rtx.open_dup_table("dups").unwrap().len(), 3);
     assert!(rtx.open_dup_table("plain").is_err());
     assert_eq!(rtx.open_table("plain").unwrap().stat().kind, "plain");
     // Dropping a dup-sort table frees its pages; the name can come back as another kind.

@@ -486,6 +486,13 @@ impl Env {
         crate::tree::btree::max_key_size(self.inner.page_size)
     }
 
+    /// Largest key of a dup-sort table (48 bytes below [`Env::max_key_size`]: its entry
+    /// keeps room for a nested tree's record); its values may be up to
+    /// [`Env::max_key_size`] bytes.
+    pub fn max_dup_key_size(&self) -> usize {
+        crate::tree::dups::max_key_size(self.inner.page_size)
+    }
+
     /// Whether the environment was opened read-only.
     pub fn is_read_only(&self) -> bool {
         self.inner.opts.read_only

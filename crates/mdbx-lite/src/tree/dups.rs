@@ -20,7 +20,7 @@
 
 use crate::error::{Corruption, Error, Result};
 use crate::format::dups::{self, DupBlock, DupValues};
-use crate::format::meta::TableRecord;
+use crate::format::meta::{TableRecord, TABLE_RECORD_LEN};
 use crate::format::page::{LeafValue, F_DUPS, F_NESTED};
 use crate::tree::btree::{self, PutMode};
 use crate::tree::cursor::RawCursor;
@@ -29,6 +29,12 @@ use crate::tree::pages::{PageSource, PageWrite};
 /// Largest value a dup-sort table takes: the largest key (values are nested-tree keys).
 pub fn max_value_size(page_size: usize) -> usize {
     btree::max_key_size(page_size)
+}
+
+/// Largest key a dup-sort table takes: its entry must have room for a nested tree's
+/// record inline, whatever its values.
+pub fn max_key_size(page_size: usize) -> usize {
+    btree::max_inline_value(page_size, 0) - TABLE_RECORD_LEN
 }
 
 /// What a key's entry holds.
@@ -106,9 +112,10 @@ fn add_pages(rec: &mut TableRecord, before: &TableRecord, after: &TableRecord) {
     rec.leaf_pages = delta(rec.leaf_pages, before.leaf_pages, after.leaf_pages);
 }
 
-/// Store `values` (ascending, distinct, two or more) as `key`'s entry: a block if it
-/// fits inline, else a new nested tree.
-fn store_many(
+/// Store `values` (ascending, distinct) as `key`'s entry: none deletes the key; one
+/// value is a plain entry and more a dup block, when it fits inline; otherwise a new
+/// nested tree holds them.
+fn store_values(
     p: &mut impl PageWrite,
     rec: &mut TableRecord,
     key: &[u8],
@@ -116,15 +123,21 @@ fn store_many(
 ) -> Result<()> {
     let fixed = rec.fixed_value_size();
     let limit = btree::max_inline_value(p.page_size(), key.len());
-    let size: usize = values
-        .iter()
-        .map(|v| dups::encoded_len(v.len(), fixed))
-        .sum();
-    if size <= limit {
-        let mut block = Vec::with_capacity(size);
-        dups::encode(values.iter().copied(), fixed, &mut block);
-        btree::put_tagged(p, rec, key, &block, PutMode::Upsert, F_DUPS)?;
-        return Ok(());
+    match values {
+        [] => return btree::delete(p, rec, key).map(|_| ()),
+        [one] if one.len() <= limit => {
+            return btree::put(p, rec, key, one, PutMode::Upsert).map(|_| ());
+        }
+        [_] => {}
+        many => {
+            let size: usize = many.iter().map(|v| dups::encoded_len(v.len(), fixed)).sum();
+            if size <= limit {
+                let mut block = Vec::with_capacity(size);
+                dups::encode(many.iter().copied(), fixed, &mut block);
+                btree::put_tagged(p, rec, key, &block, PutMode::Upsert, F_DUPS)?;
+                return Ok(());
+            }
+        }
     }
     let mut nested = TableRecord::default();
     for v in values {
@@ -144,7 +157,13 @@ pub(crate) fn put(
     value: &[u8],
     no_dup_data: bool,
 ) -> Result<bool> {
-    btree::check_key(key, p.page_size())?;
+    let max = max_key_size(p.page_size());
+    if key.len() > max {
+        return Err(Error::KeyTooLarge {
+            len: key.len(),
+            max,
+        });
+    }
     check_value(rec, value, p.page_size())?;
     let exists = || {
         if no_dup_data {
@@ -170,9 +189,7 @@ pub(crate) fn put(
         Some(Stored::Nested(n)) => Old::Nested(n),
     };
     match old {
-        Old::None => {
-            btree::put(p, rec, key, value, PutMode::Upsert)?;
-        }
+        Old::None => store_values(p, rec, key, &[value])?,
         Old::One(v) if v == value => return exists(),
         Old::One(v) => {
             let pair: [&[u8]; 2] = if v.as_slice() < value {
@@ -180,7 +197,7 @@ pub(crate) fn put(
             } else {
                 [value, &v]
             };
-            store_many(p, rec, key, &pair)?;
+            store_values(p, rec, key, &pair)?;
         }
         Old::Block(bytes) => {
             let block = DupBlock::new(&bytes, rec.fixed_value_size(), 0);
@@ -190,7 +207,7 @@ pub(crate) fn put(
             }
             let idx = values.partition_point(|v| *v < value);
             values.insert(idx, value);
-            store_many(p, rec, key, &values)?;
+            store_values(p, rec, key, &values)?;
         }
         Old::Nested(mut n) => {
             let before = n;
@@ -254,7 +271,7 @@ pub(crate) fn delete_pair(
                     values.push(v);
                 }
             }
-            store_remaining(p, rec, key, &values)?;
+            store_values(p, rec, key, &values)?;
         }
         Old::Nested(mut n) => {
             let before = n;
@@ -268,20 +285,6 @@ pub(crate) fn delete_pair(
     }
     rec.pairs = rec.pairs.saturating_sub(1);
     Ok(true)
-}
-
-/// Store what is left of a key after a removal: one plain value or a block.
-fn store_remaining(
-    p: &mut impl PageWrite,
-    rec: &mut TableRecord,
-    key: &[u8],
-    values: &[&[u8]],
-) -> Result<()> {
-    match values {
-        [] => btree::delete(p, rec, key).map(|_| ()),
-        [one] => btree::put(p, rec, key, one, PutMode::Upsert).map(|_| ()),
-        many => store_many(p, rec, key, many),
-    }
 }
 
 /// After a removal from `key`'s nested tree `n`: store its new record, or, once it is
@@ -312,7 +315,7 @@ fn shrink_nested(
             btree::clear(p, &mut n)?;
             add_pages(rec, &before, &n);
             let refs: Vec<&[u8]> = values.iter().map(Vec::as_slice).collect();
-            return store_remaining(p, rec, key, &refs);
+            return store_values(p, rec, key, &refs);
         }
     }
     btree::put_tagged(p, rec, key, &n.encode(), PutMode::Upsert, F_NESTED).map(|_| ())
