@@ -74,13 +74,13 @@ fn lmdb_path_to_ours(sample: &Path, dump_flags: &[&str]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let env_dir = dir.path().join("lmdb");
     std::fs::create_dir(&env_dir).unwrap();
-    lmdb("mdb_load", &["-f", p(&sample), p(&env_dir)]);
+    lmdb("mdb_load", &["-f", p(sample), p(&env_dir)]);
     let mut args: Vec<&str> = dump_flags.to_vec();
     args.push(p(&env_dir));
     let theirs = lmdb("mdb_dump", &args);
     same_data(
         &theirs,
-        &std::fs::read_to_string(&sample).unwrap(),
+        &std::fs::read_to_string(sample).unwrap(),
         "mdb_dump vs sample",
     );
     let db = dir.path().join("ours.db");
