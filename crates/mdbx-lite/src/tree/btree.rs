@@ -621,6 +621,101 @@ pub(crate) fn put_tagged(
     Ok(!found)
 }
 
+/// A leaf entry's value as stored, copied out of its page (which the caller's update
+/// may change).
+pub(crate) enum StoredValue {
+    /// Flag byte (0, `F_DUPS`, `F_NESTED`) and the inline bytes.
+    Inline(u8, Vec<u8>),
+    /// An overflow run: first page and length.
+    Overflow(u64, usize),
+}
+
+/// Insert or replace `key`'s entry in one descent: `f` gets the pages and the record
+/// (for work of its own elsewhere in the file, e.g. a nested tree) and the entry as
+/// stored, and returns the new inline value with its flag byte, or `None` to leave the
+/// entry as it is (`f`'s result travels back alongside). A replacement of the same size
+/// and flag is written in place. `f` must not change this tree's pages (the path to the
+/// leaf is copied on write before `f` runs). The value must fit inline.
+pub(crate) fn update_with<P: PageWrite, T>(
+    p: &mut P,
+    rec: &mut TableRecord,
+    key: &[u8],
+    f: impl FnOnce(&mut P, &mut TableRecord, Option<StoredValue>) -> Result<(Option<(u8, Vec<u8>)>, T)>,
+) -> Result<T> {
+    check_key(key, p.page_size())?;
+    if rec.root == 0 {
+        let (new, out) = f(p, rec, None)?;
+        if let Some((tag, bytes)) = new {
+            put_tagged(p, rec, key, &bytes, PutMode::Upsert, tag)?;
+        }
+        return Ok(out);
+    }
+    let mut path = [(0u64, 0usize); MAX_DEPTH];
+    let (levels, leaf, check) = cow_path(p, rec, key, &mut path)?;
+    let path = &path[..levels];
+    let (idx, old, span) = {
+        let node = node_at(p, leaf, true)?;
+        check.leaf(p, &node, key)?;
+        let (idx, found) = node.search(key)?;
+        if found {
+            let (_, value) = node.leaf_entry(idx)?;
+            let old = match value {
+                LeafValue::Inline(b) => StoredValue::Inline(0, b.to_vec()),
+                LeafValue::Dups(b) => StoredValue::Inline(page::F_DUPS, b.to_vec()),
+                LeafValue::Nested(b) => StoredValue::Inline(page::F_NESTED, b.to_vec()),
+                LeafValue::Overflow { pgno, len } => StoredValue::Overflow(pgno, len),
+            };
+            (idx, Some(old), Some(node.entry_span(idx)?))
+        } else {
+            (idx, None, None)
+        }
+    };
+    let old_shape = match &old {
+        Some(StoredValue::Inline(t, b)) => Some((*t, b.len())),
+        _ => None,
+    };
+    let old_run = match &old {
+        Some(StoredValue::Overflow(pgno, len)) => Some((*pgno, *len)),
+        _ => None,
+    };
+    let (new, out) = f(p, rec, old)?;
+    let Some((tag, bytes)) = new else {
+        return Ok(out);
+    };
+    if bytes.len() > max_inline_value(p.page_size(), key.len()) {
+        return Err(Error::Internal(format!(
+            "an updated entry of {} bytes does not fit inline",
+            bytes.len()
+        )));
+    }
+    if let (Some((off, len)), true) = (span, old_shape == Some((tag, bytes.len()))) {
+        // Same flag and length: overwrite the value bytes where they are.
+        let page = p.page_mut(leaf)?;
+        let start = off + len - bytes.len();
+        page[off + key.len()] = tag;
+        page[start..off + len].copy_from_slice(&bytes);
+        return Ok(out);
+    }
+    if let Some((pgno, len)) = old_run {
+        p.free_overflow(pgno, len, rec)?;
+    }
+    if span.is_some() {
+        node_remove(p.page_mut(leaf)?, idx);
+    } else {
+        rec.entries += 1;
+    }
+    let mut head = [0u8; LEAF_ENTRY_HEAD + 8];
+    head[0] = tag;
+    head[1..5].copy_from_slice(&(bytes.len() as u32).to_le_bytes());
+    let body = LeafBody {
+        head,
+        head_len: LEAF_ENTRY_HEAD,
+        value: &bytes,
+    };
+    insert_up(p, rec, path, leaf, idx, key, body)?;
+    Ok(out)
+}
+
 fn is_last_child(p: &impl PageWrite, pg: u64, i: usize) -> bool {
     p.page(pg)
         .map(|b| header_count(b) == i + 1)

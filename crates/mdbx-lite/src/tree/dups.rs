@@ -22,7 +22,7 @@ use crate::error::{Corruption, Error, Result};
 use crate::format::dups::{self, DupBlock, DupValues};
 use crate::format::meta::{TableRecord, TABLE_RECORD_LEN};
 use crate::format::page::{LeafValue, F_DUPS, F_NESTED};
-use crate::tree::btree::{self, PutMode};
+use crate::tree::btree::{self, PutMode, StoredValue};
 use crate::tree::cursor::RawCursor;
 use crate::tree::pages::{PageSource, PageWrite};
 
@@ -112,30 +112,26 @@ fn add_pages(rec: &mut TableRecord, before: &TableRecord, after: &TableRecord) {
     rec.leaf_pages = delta(rec.leaf_pages, before.leaf_pages, after.leaf_pages);
 }
 
-/// Store `values` (ascending, distinct) as `key`'s entry: none deletes the key; one
-/// value is a plain entry and more a dup block, when it fits inline; otherwise a new
-/// nested tree holds them.
-fn store_values(
+/// The entry holding `values` (ascending, distinct, at least one) for a key whose
+/// inline room is `limit` bytes: one value as a plain entry and more as a dup block when
+/// they fit, otherwise a new nested tree (its pages counted in `rec`). Returns the
+/// entry's flag byte and bytes.
+fn entry_for(
     p: &mut impl PageWrite,
     rec: &mut TableRecord,
-    key: &[u8],
+    limit: usize,
     values: &[&[u8]],
-) -> Result<()> {
+) -> Result<(u8, Vec<u8>)> {
     let fixed = rec.fixed_value_size();
-    let limit = btree::max_inline_value(p.page_size(), key.len());
     match values {
-        [] => return btree::delete(p, rec, key).map(|_| ()),
-        [one] if one.len() <= limit => {
-            return btree::put(p, rec, key, one, PutMode::Upsert).map(|_| ());
-        }
+        [one] if one.len() <= limit => return Ok((0, one.to_vec())),
         [_] => {}
         many => {
             let size: usize = many.iter().map(|v| dups::encoded_len(v.len(), fixed)).sum();
             if size <= limit {
                 let mut block = Vec::with_capacity(size);
                 dups::encode(many.iter().copied(), fixed, &mut block);
-                btree::put_tagged(p, rec, key, &block, PutMode::Upsert, F_DUPS)?;
-                return Ok(());
+                return Ok((F_DUPS, block));
             }
         }
     }
@@ -144,12 +140,30 @@ fn store_values(
         btree::put(p, &mut nested, v, b"", PutMode::Append)?;
     }
     add_pages(rec, &TableRecord::default(), &nested);
-    btree::put_tagged(p, rec, key, &nested.encode(), PutMode::Upsert, F_NESTED)?;
-    Ok(())
+    Ok((F_NESTED, nested.encode().to_vec()))
+}
+
+/// Store `values` (ascending, distinct) as `key`'s entry ([`entry_for`]); none deletes
+/// the key.
+fn store_values(
+    p: &mut impl PageWrite,
+    rec: &mut TableRecord,
+    key: &[u8],
+    values: &[&[u8]],
+) -> Result<()> {
+    if values.is_empty() {
+        return btree::delete(p, rec, key).map(|_| ());
+    }
+    let limit = btree::max_inline_value(p.page_size(), key.len());
+    let (tag, bytes) = entry_for(p, rec, limit, values)?;
+    btree::put_tagged(p, rec, key, &bytes, PutMode::Upsert, tag).map(|_| ())
 }
 
 /// Add `value` to `key`'s values. Returns false if the pair was there already (or,
 /// with `no_dup_data`, `Error::KeyExists`).
+///
+/// One descent of the table's tree: the key's entry is read, rebuilt and written back
+/// where it is (`btree::update_with`).
 pub(crate) fn put(
     p: &mut impl PageWrite,
     rec: &mut TableRecord,
@@ -165,73 +179,84 @@ pub(crate) fn put(
         });
     }
     check_value(rec, value, p.page_size())?;
-    let exists = || {
-        if no_dup_data {
+    let limit = btree::max_inline_value(p.page_size(), key.len());
+    let added = btree::update_with(p, rec, key, |p, rec, old| {
+        let fixed = rec.fixed_value_size();
+        let Some(old) = old else {
+            return Ok((Some(entry_for(p, rec, limit, &[value])?), true));
+        };
+        let (tag, bytes) = match old {
+            StoredValue::Inline(tag, bytes) => (tag, bytes),
+            StoredValue::Overflow(..) => return Err(overflow_in_dup_table()),
+        };
+        match tag {
+            0 if bytes == value => Ok((None, false)),
+            0 => {
+                let pair: [&[u8]; 2] = if bytes.as_slice() < value {
+                    [&bytes, value]
+                } else {
+                    [value, &bytes]
+                };
+                Ok((Some(entry_for(p, rec, limit, &pair)?), true))
+            }
+            F_DUPS => {
+                let block = DupBlock::new(&bytes, fixed, 0);
+                if block.seek(value)?.1 {
+                    return Ok((None, false));
+                }
+                let mut values = Vec::with_capacity(block.count()? + 1);
+                for v in block.values() {
+                    values.push(v?);
+                }
+                let idx = values.partition_point(|v| *v < value);
+                values.insert(idx, value);
+                Ok((Some(entry_for(p, rec, limit, &values)?), true))
+            }
+            F_NESTED => {
+                let Stored::Nested(mut n) = classify(LeafValue::Nested(&bytes), rec, 0)? else {
+                    return Err(Error::Internal(
+                        "a nested record did not decode as one".into(),
+                    ));
+                };
+                let before = n;
+                let put = btree::put(p, &mut n, value, b"", PutMode::NoOverwrite);
+                add_pages(rec, &before, &n);
+                let added = match put {
+                    Err(Error::KeyExists) => false,
+                    r => r?,
+                };
+                // The record changes with every value added, and when an existing one's
+                // search copied the nested root.
+                let changed = (n != before).then(|| (F_NESTED, n.encode().to_vec()));
+                Ok((changed, added))
+            }
+            f => Err(Error::corrupted(
+                Corruption::Layout,
+                0,
+                format!("unknown dup-sort entry flags {f:#x}"),
+            )),
+        }
+    })?;
+    if !added {
+        return if no_dup_data {
             Err(Error::KeyExists)
         } else {
             Ok(false)
-        }
-    };
-    // Copy what the entry holds: the writes below change the pages it lies in.
-    enum Old {
-        None,
-        One(Vec<u8>),
-        Block(Vec<u8>),
-        Nested(TableRecord),
-    }
-    let old = match stored(p, rec, key)? {
-        None => Old::None,
-        Some(Stored::One(v)) => Old::One(v.to_vec()),
-        Some(Stored::Block(b)) => match b.seek(value)? {
-            (_, true) => return exists(),
-            (_, false) => Old::Block(b.bytes().to_vec()),
-        },
-        Some(Stored::Nested(n)) => Old::Nested(n),
-    };
-    match old {
-        Old::None => store_values(p, rec, key, &[value])?,
-        Old::One(v) if v == value => return exists(),
-        Old::One(v) => {
-            let pair: [&[u8]; 2] = if v.as_slice() < value {
-                [&v, value]
-            } else {
-                [value, &v]
-            };
-            store_values(p, rec, key, &pair)?;
-        }
-        Old::Block(bytes) => {
-            let block = DupBlock::new(&bytes, rec.fixed_value_size(), 0);
-            let mut values = Vec::with_capacity(block.count()? + 1);
-            for v in block.values() {
-                values.push(v?);
-            }
-            let idx = values.partition_point(|v| *v < value);
-            values.insert(idx, value);
-            store_values(p, rec, key, &values)?;
-        }
-        Old::Nested(mut n) => {
-            let before = n;
-            let put = btree::put(p, &mut n, value, b"", PutMode::NoOverwrite);
-            add_pages(rec, &before, &n);
-            match put {
-                Err(Error::KeyExists) => {
-                    if n != before {
-                        btree::put_tagged(p, rec, key, &n.encode(), PutMode::Upsert, F_NESTED)?;
-                    }
-                    return exists();
-                }
-                r => {
-                    r?;
-                }
-            }
-            btree::put_tagged(p, rec, key, &n.encode(), PutMode::Upsert, F_NESTED)?;
-        }
+        };
     }
     if rec.fixed_value_size() == 0 && rec.flags & crate::format::meta::TABLE_DUPFIXED != 0 {
         rec.flags |= (value.len() as u32) << 16;
     }
     rec.pairs += 1;
     Ok(true)
+}
+
+fn overflow_in_dup_table() -> Error {
+    Error::corrupted(
+        Corruption::Layout,
+        0,
+        "an overflow value in a dup-sort table",
+    )
 }
 
 /// Remove the pair (`key`, `value`). Returns false if it was not there.
