@@ -77,6 +77,9 @@ pub const TABLE_DUPFIXED: u32 = 0x10;
 pub const TABLE_INTEGERDUP: u32 = 0x20;
 /// Dup-sort values compared from their last byte.
 pub const TABLE_REVERSEDUP: u32 = 0x40;
+/// The record of a nested tree (a dup-sort key's values): its leaves hold keys only
+/// (page flag `F_KEYS_ONLY`). Never a table's kind.
+pub const TREE_KEYS_ONLY: u32 = 0x01;
 /// The kind bits this build knows.
 pub const TABLE_KIND_MASK: u32 =
     TABLE_DUPSORT | TABLE_DUPFIXED | TABLE_INTEGERDUP | TABLE_REVERSEDUP;
@@ -161,6 +164,11 @@ impl TableRecord {
         }
     }
 
+    /// Whether the tree's leaves hold keys only (a nested tree).
+    pub fn is_keys_only(&self) -> bool {
+        self.flags == TREE_KEYS_ONLY
+    }
+
     /// Whether the table is dup-sort.
     pub fn is_dupsort(&self) -> bool {
         self.flags & TABLE_DUPSORT != 0
@@ -206,7 +214,9 @@ impl TableRecord {
             pairs,
         };
         let kind = rec.kind();
-        if kind & !TABLE_KIND_MASK != 0 || (kind != 0 && kind & TABLE_DUPSORT == 0) {
+        let known = kind == TREE_KEYS_ONLY
+            || (kind & !TABLE_KIND_MASK == 0 && (kind == 0 || kind & TABLE_DUPSORT != 0));
+        if !known {
             return Err(Error::corrupted(
                 Corruption::Meta,
                 page,

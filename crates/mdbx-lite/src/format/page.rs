@@ -37,6 +37,9 @@ const PREFETCH_SLOTS: usize = 2048;
 /// Only a hint: readers ignore it, and a clear flag on a page with holes (a damaged page)
 /// only makes the writer think the page fuller than it is.
 pub const F_HOLES: u8 = 1;
+/// Page flag of a nested tree's leaves (a dup-sort key's values): entries are keys
+/// only, with no flags, length or value after them. Fixed at the page's creation.
+pub const F_KEYS_ONLY: u8 = 2;
 
 /// Leaf entry flag: the value lives in an overflow run; the entry holds its first page.
 pub const F_OVERFLOW: u8 = 1;
@@ -478,6 +481,8 @@ pub struct Node<'a> {
     /// The page prefix length (u16 in the header).
     plen: u16,
     leaf: bool,
+    /// A leaf of keys only ([`F_KEYS_ONLY`]): every value is empty.
+    keys_only: bool,
 }
 
 impl Node<'static> {
@@ -487,6 +492,7 @@ impl Node<'static> {
         data: &[],
         count: 0,
         plen: 0,
+        keys_only: false,
         leaf: false,
     };
 }
@@ -518,6 +524,7 @@ impl<'a> Node<'a> {
                         count: count as u16,
                         plen: plen as u16,
                         leaf,
+                        keys_only: leaf && h.flags() & F_KEYS_ONLY != 0,
                     });
                 }
             }
@@ -643,7 +650,9 @@ impl<'a> Node<'a> {
     pub fn entry_span(&self, i: usize) -> Result<(usize, usize)> {
         let (_, off, klen) = self.slot(i);
         let upper = self.header().upper();
-        let body = if self.leaf {
+        let body = if self.keys_only {
+            0
+        } else if self.leaf {
             let head_end = off + klen + LEAF_ENTRY_HEAD;
             let head = self
                 .data
@@ -666,6 +675,11 @@ impl<'a> Node<'a> {
 
     fn bad(&self, i: usize, what: &str) -> Error {
         Error::corrupted(Corruption::Layout, self.pgno, format!("entry {i}: {what}"))
+    }
+
+    /// Whether the page is a leaf of keys only ([`F_KEYS_ONLY`]).
+    pub fn is_keys_only(&self) -> bool {
+        self.keys_only
     }
 
     /// Key of entry `i`.
@@ -701,6 +715,12 @@ impl<'a> Node<'a> {
     pub fn leaf_entry(&self, i: usize) -> Result<(&'a [u8], LeafValue<'a>)> {
         let (_, off, klen) = self.slot(i);
         let at = off + klen;
+        if self.keys_only {
+            let Some(key) = self.data.get(off..at) else {
+                return Err(self.bad(i, "key past the page end"));
+            };
+            return Ok((key, LeafValue::Inline(&key[klen..])));
+        }
         let Some(head) = self.data.get(off..at + LEAF_ENTRY_HEAD) else {
             return Err(self.bad(i, "entry header past the page end"));
         };
@@ -1153,7 +1173,17 @@ pub fn build(
             )));
         }
     }
+    // The page's layout stays what it was created with.
+    let keys_only = kind == PageKind::Leaf && header(page).flags() & F_KEYS_ONLY != 0;
+    if keys_only && items.iter().any(|e| !e.body.is_empty()) {
+        return Err(Error::Internal(format!(
+            "page {pgno}: an entry with a value for a leaf of keys only"
+        )));
+    }
     init_header(page, kind, pgno, txnid);
+    if keys_only {
+        header_mut(page).set_flags(F_KEYS_ONLY);
+    }
     let mut upper = page.len();
     for (n, e) in items.iter().enumerate() {
         let len = e.key.len() + e.body.len();

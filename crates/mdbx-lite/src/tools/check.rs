@@ -219,10 +219,11 @@ impl Checker<'_> {
                 Err(why) => self.problem(Some(pgno), format!("entry {i}: dup block: {why}")),
             },
             LeafValue::Nested(b) => match TableRecord::decode(b, pgno) {
-                Ok(n) if n.flags != 0 || n.root == 0 || n.overflow_pages != 0 => self.problem(
+                Ok(n) if !n.is_keys_only() || n.root == 0 || n.overflow_pages != 0 => self.problem(
                     Some(pgno),
                     format!(
-                        "entry {i}: nested tree record is empty or has flags or overflow pages"
+                        "entry {i}: nested tree record is empty, not of keys only, or has \
+                         overflow pages"
                     ),
                 ),
                 Ok(n) => self.pairs += n.entries,
@@ -391,6 +392,17 @@ impl<'a> Visitor<'a> for Checker<'a> {
             (Some(lo), Some(hi)) => common_prefix(lo, hi),
             _ => 0,
         };
+        // Leaves of keys only are exactly a nested tree's.
+        if node.is_leaf() && node.is_keys_only() != (at.tree.kind == TreeKind::Values) {
+            self.problem(
+                Some(node.pgno),
+                if node.is_keys_only() {
+                    format!("{}: a leaf of keys only outside a nested tree", at.tree)
+                } else {
+                    format!("{}: a nested tree's leaf with values", at.tree)
+                },
+            );
+        }
         if node.prefix_len() > shared {
             self.problem(
                 Some(node.pgno),

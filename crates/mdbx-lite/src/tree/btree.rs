@@ -578,6 +578,9 @@ pub(crate) fn put_tagged(
     if rec.root == 0 {
         let body = leaf_body(p, rec, key, value, tag)?;
         let pg = p.alloc_node(PageKind::Leaf, rec)?;
+        if rec.is_keys_only() {
+            page::header_mut(p.page_mut(pg)?).set_flags(page::F_KEYS_ONLY);
+        }
         node_insert(p.page_mut(pg)?, 0, key, &body.pieces());
         rec.root = pg;
         rec.depth = 1;
@@ -752,6 +755,17 @@ fn leaf_body<'v>(
     tag: u8,
 ) -> Result<LeafBody<'v>> {
     let mut head = [0u8; LEAF_ENTRY_HEAD + 8];
+    if rec.is_keys_only() {
+        // A nested tree's leaves hold keys only.
+        if !value.is_empty() || tag != 0 {
+            return Err(Error::Internal("a value for a tree of keys only".into()));
+        }
+        return Ok(LeafBody {
+            head,
+            head_len: 0,
+            value,
+        });
+    }
     head[0] = tag;
     head[1..5].copy_from_slice(&(value.len() as u32).to_le_bytes());
     if value.len() <= max_inline_value(p.page_size(), key.len()) {
@@ -900,6 +914,10 @@ fn split(
     };
     let (left_prefix, right_prefix) = split_prefixes(p, path, &sep)?;
     let right = p.alloc_node(kind, rec)?;
+    if node.is_keys_only() {
+        // The new half keeps the layout of the page it comes from.
+        page::header_mut(p.page_mut(right)?).set_flags(page::F_KEYS_ONLY);
+    }
     let txnid = p.txnid();
     build(p.page_mut(pg)?, kind, pg, txnid, &items, left_prefix)?;
     build(

@@ -20,7 +20,7 @@
 
 use crate::error::{Corruption, Error, Result};
 use crate::format::dups::{self, DupBlock, DupValues};
-use crate::format::meta::{TableRecord, TABLE_RECORD_LEN};
+use crate::format::meta::{TableRecord, TABLE_RECORD_LEN, TREE_KEYS_ONLY};
 use crate::format::page::{LeafValue, F_DUPS, F_NESTED};
 use crate::tree::btree::{self, PutMode, StoredValue};
 use crate::tree::cursor::RawCursor;
@@ -55,11 +55,11 @@ pub(crate) fn classify<'a>(v: LeafValue<'a>, rec: &TableRecord, pgno: u64) -> Re
         ))),
         LeafValue::Nested(b) => {
             let n = TableRecord::decode(b, pgno)?;
-            if n.flags != 0 || n.overflow_pages != 0 {
+            if !n.is_keys_only() || n.overflow_pages != 0 || n.root == 0 {
                 return Err(Error::corrupted(
                     Corruption::Layout,
                     pgno,
-                    "a nested tree's record has flags or overflow pages",
+                    "a nested tree's record is empty, not of keys only, or has overflow pages",
                 ));
             }
             Ok(Stored::Nested(n))
@@ -135,7 +135,10 @@ fn entry_for(
             }
         }
     }
-    let mut nested = TableRecord::default();
+    let mut nested = TableRecord {
+        flags: TREE_KEYS_ONLY,
+        ..TableRecord::default()
+    };
     for v in values {
         btree::put(p, &mut nested, v, b"", PutMode::Append)?;
     }
