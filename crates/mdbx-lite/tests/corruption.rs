@@ -334,12 +334,14 @@ impl Layout {
         assert_eq!(u64_at(p, 8), pg);
         let count = u16_at(p, 6);
         let mut used = vec![false; PS];
-        // Header fields reads look at: kind, count, pgno, upper, prefix length.
+        // Header fields reads look at: kind, count, pgno, upper, prefix length, and on
+        // leaves the flags (whose keys-only bit sets the entry layout).
         for i in [
             4, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 30, 31,
         ] {
             used[i] = true;
         }
+        used[5] = leaf;
         let mut keys = Vec::new();
         let mut children = Vec::new();
         for i in 0..count {
