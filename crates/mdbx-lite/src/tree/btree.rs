@@ -633,22 +633,32 @@ pub(crate) enum StoredValue {
     Overflow(u64, usize),
 }
 
-/// Insert or replace `key`'s entry in one descent: `f` gets the pages and the record
-/// (for work of its own elsewhere in the file, e.g. a nested tree) and the entry as
-/// stored, and returns the new inline value with its flag byte, or `None` to leave the
-/// entry as it is (`f`'s result travels back alongside). A replacement of the same size
-/// and flag is written in place. `f` must not change this tree's pages (the path to the
-/// leaf is copied on write before `f` runs). The value must fit inline.
+/// What [`update_with`] does with the entry.
+pub(crate) enum Update {
+    /// Leave it as it is.
+    Keep,
+    /// Store this inline value with this flag byte.
+    Put(u8, Vec<u8>),
+    /// Remove the key.
+    Delete,
+}
+
+/// Insert, replace or remove `key`'s entry in one descent: `f` gets the pages and the
+/// record (for work of its own elsewhere in the file, e.g. a nested tree) and the entry
+/// as stored, and says what becomes of it (`f`'s result travels back alongside). A
+/// replacement of the same size and flag is written in place. `f` must not change this
+/// tree's pages (the path to the leaf is copied on write before `f` runs). A new value
+/// must fit inline.
 pub(crate) fn update_with<P: PageWrite, T>(
     p: &mut P,
     rec: &mut TableRecord,
     key: &[u8],
-    f: impl FnOnce(&mut P, &mut TableRecord, Option<StoredValue>) -> Result<(Option<(u8, Vec<u8>)>, T)>,
+    f: impl FnOnce(&mut P, &mut TableRecord, Option<StoredValue>) -> Result<(Update, T)>,
 ) -> Result<T> {
     check_key(key, p.page_size())?;
     if rec.root == 0 {
         let (new, out) = f(p, rec, None)?;
-        if let Some((tag, bytes)) = new {
+        if let Update::Put(tag, bytes) = new {
             put_tagged(p, rec, key, &bytes, PutMode::Upsert, tag)?;
         }
         return Ok(out);
@@ -682,8 +692,20 @@ pub(crate) fn update_with<P: PageWrite, T>(
         _ => None,
     };
     let (new, out) = f(p, rec, old)?;
-    let Some((tag, bytes)) = new else {
-        return Ok(out);
+    let (tag, bytes) = match new {
+        Update::Keep => return Ok(out),
+        Update::Delete => {
+            if span.is_some() {
+                if let Some((pgno, len)) = old_run {
+                    p.free_overflow(pgno, len, rec)?;
+                }
+                node_remove(p.page_mut(leaf)?, idx);
+                rec.entries = rec.entries.saturating_sub(1);
+                rebalance(p, rec, path, leaf)?;
+            }
+            return Ok(out);
+        }
+        Update::Put(tag, bytes) => (tag, bytes),
     };
     if bytes.len() > max_inline_value(p.page_size(), key.len()) {
         return Err(Error::Internal(format!(

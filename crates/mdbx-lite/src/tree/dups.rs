@@ -22,7 +22,7 @@ use crate::error::{Corruption, Error, Result};
 use crate::format::dups::{self, DupBlock, DupValues};
 use crate::format::meta::{TableRecord, TABLE_RECORD_LEN, TREE_KEYS_ONLY};
 use crate::format::page::{LeafValue, F_DUPS, F_NESTED};
-use crate::tree::btree::{self, PutMode, StoredValue};
+use crate::tree::btree::{self, PutMode, StoredValue, Update};
 use crate::tree::cursor::RawCursor;
 use crate::tree::pages::{PageSource, PageWrite};
 
@@ -146,22 +146,6 @@ fn entry_for(
     Ok((F_NESTED, nested.encode().to_vec()))
 }
 
-/// Store `values` (ascending, distinct) as `key`'s entry ([`entry_for`]); none deletes
-/// the key.
-fn store_values(
-    p: &mut impl PageWrite,
-    rec: &mut TableRecord,
-    key: &[u8],
-    values: &[&[u8]],
-) -> Result<()> {
-    if values.is_empty() {
-        return btree::delete(p, rec, key).map(|_| ());
-    }
-    let limit = btree::max_inline_value(p.page_size(), key.len());
-    let (tag, bytes) = entry_for(p, rec, limit, values)?;
-    btree::put_tagged(p, rec, key, &bytes, PutMode::Upsert, tag).map(|_| ())
-}
-
 /// Add `value` to `key`'s values. Returns false if the pair was there already (or,
 /// with `no_dup_data`, `Error::KeyExists`).
 ///
@@ -186,26 +170,23 @@ pub(crate) fn put(
     let added = btree::update_with(p, rec, key, |p, rec, old| {
         let fixed = rec.fixed_value_size();
         let Some(old) = old else {
-            return Ok((Some(entry_for(p, rec, limit, &[value])?), true));
+            return Ok((put_entry(entry_for(p, rec, limit, &[value])?), true));
         };
-        let (tag, bytes) = match old {
-            StoredValue::Inline(tag, bytes) => (tag, bytes),
-            StoredValue::Overflow(..) => return Err(overflow_in_dup_table()),
-        };
+        let (tag, bytes) = inline_entry(old)?;
         match tag {
-            0 if bytes == value => Ok((None, false)),
+            0 if bytes == value => Ok((Update::Keep, false)),
             0 => {
                 let pair: [&[u8]; 2] = if bytes.as_slice() < value {
                     [&bytes, value]
                 } else {
                     [value, &bytes]
                 };
-                Ok((Some(entry_for(p, rec, limit, &pair)?), true))
+                Ok((put_entry(entry_for(p, rec, limit, &pair)?), true))
             }
             F_DUPS => {
                 let block = DupBlock::new(&bytes, fixed, 0);
                 if block.seek(value)?.1 {
-                    return Ok((None, false));
+                    return Ok((Update::Keep, false));
                 }
                 let mut values = Vec::with_capacity(block.count()? + 1);
                 for v in block.values() {
@@ -213,7 +194,7 @@ pub(crate) fn put(
                 }
                 let idx = values.partition_point(|v| *v < value);
                 values.insert(idx, value);
-                Ok((Some(entry_for(p, rec, limit, &values)?), true))
+                Ok((put_entry(entry_for(p, rec, limit, &values)?), true))
             }
             F_NESTED => {
                 let Stored::Nested(mut n) = classify(LeafValue::Nested(&bytes), rec, 0)? else {
@@ -230,14 +211,14 @@ pub(crate) fn put(
                 };
                 // The record changes with every value added, and when an existing one's
                 // search copied the nested root.
-                let changed = (n != before).then(|| (F_NESTED, n.encode().to_vec()));
-                Ok((changed, added))
+                let update = if n != before {
+                    Update::Put(F_NESTED, n.encode().to_vec())
+                } else {
+                    Update::Keep
+                };
+                Ok((update, added))
             }
-            f => Err(Error::corrupted(
-                Corruption::Layout,
-                0,
-                format!("unknown dup-sort entry flags {f:#x}"),
-            )),
+            f => Err(unknown_flags(f)),
         }
     })?;
     if !added {
@@ -254,6 +235,10 @@ pub(crate) fn put(
     Ok(true)
 }
 
+fn put_entry((tag, bytes): (u8, Vec<u8>)) -> Update {
+    Update::Put(tag, bytes)
+}
+
 fn overflow_in_dup_table() -> Error {
     Error::corrupted(
         Corruption::Layout,
@@ -262,69 +247,106 @@ fn overflow_in_dup_table() -> Error {
     )
 }
 
-/// Remove the pair (`key`, `value`). Returns false if it was not there.
+/// The update storing `values` (ascending, distinct) as a key's entry: none removes
+/// the key.
+fn rebuilt(
+    p: &mut impl PageWrite,
+    rec: &mut TableRecord,
+    limit: usize,
+    values: &[&[u8]],
+) -> Result<Update> {
+    if values.is_empty() {
+        return Ok(Update::Delete);
+    }
+    entry_for(p, rec, limit, values).map(put_entry)
+}
+
+/// A key's entry as stored, which a dup-sort table keeps inline.
+fn inline_entry(old: StoredValue) -> Result<(u8, Vec<u8>)> {
+    match old {
+        StoredValue::Inline(tag, bytes) => Ok((tag, bytes)),
+        StoredValue::Overflow(..) => Err(overflow_in_dup_table()),
+    }
+}
+
+/// The nested record an entry of flag `F_NESTED` holds.
+fn nested_record(bytes: &[u8], rec: &TableRecord) -> Result<TableRecord> {
+    match classify(LeafValue::Nested(bytes), rec, 0)? {
+        Stored::Nested(n) => Ok(n),
+        _ => Err(Error::Internal(
+            "a nested record did not decode as one".into(),
+        )),
+    }
+}
+
+fn unknown_flags(f: u8) -> Error {
+    Error::corrupted(
+        Corruption::Layout,
+        0,
+        format!("unknown dup-sort entry flags {f:#x}"),
+    )
+}
+
+/// Remove the pair (`key`, `value`). Returns false if it was not there. One descent of
+/// the table's tree, as `put`.
 pub(crate) fn delete_pair(
     p: &mut impl PageWrite,
     rec: &mut TableRecord,
     key: &[u8],
     value: &[u8],
 ) -> Result<bool> {
-    enum Old {
-        Block(Vec<u8>),
-        Nested(TableRecord),
-    }
-    let old = match stored(p, rec, key)? {
-        None => return Ok(false),
-        Some(Stored::One(v)) => {
-            if v != value {
-                return Ok(false);
-            }
-            btree::delete(p, rec, key)?;
-            rec.pairs = rec.pairs.saturating_sub(1);
-            return Ok(true);
-        }
-        Some(Stored::Block(b)) => match b.seek(value)? {
-            (_, false) => return Ok(false),
-            (_, true) => Old::Block(b.bytes().to_vec()),
-        },
-        Some(Stored::Nested(n)) => Old::Nested(n),
-    };
-    match old {
-        Old::Block(bytes) => {
-            let block = DupBlock::new(&bytes, rec.fixed_value_size(), 0);
-            let mut values = Vec::with_capacity(block.count()?);
-            for v in block.values() {
-                let v = v?;
-                if v != value {
-                    values.push(v);
+    let limit = btree::max_inline_value(p.page_size(), key.len());
+    let removed = btree::update_with(p, rec, key, |p, rec, old| {
+        let Some(old) = old else {
+            return Ok((Update::Keep, false));
+        };
+        let (tag, bytes) = inline_entry(old)?;
+        match tag {
+            0 if bytes == value => Ok((Update::Delete, true)),
+            0 => Ok((Update::Keep, false)),
+            F_DUPS => {
+                let block = DupBlock::new(&bytes, rec.fixed_value_size(), 0);
+                if !block.seek(value)?.1 {
+                    return Ok((Update::Keep, false));
                 }
+                let mut values = Vec::with_capacity(block.count()?);
+                for v in block.values() {
+                    let v = v?;
+                    if v != value {
+                        values.push(v);
+                    }
+                }
+                Ok((rebuilt(p, rec, limit, &values)?, true))
             }
-            store_values(p, rec, key, &values)?;
-        }
-        Old::Nested(mut n) => {
-            let before = n;
-            let gone = btree::delete(p, &mut n, value);
-            add_pages(rec, &before, &n);
-            if !gone? {
-                return Ok(false);
+            F_NESTED => {
+                let mut n = nested_record(&bytes, rec)?;
+                let before = n;
+                let gone = btree::delete(p, &mut n, value);
+                add_pages(rec, &before, &n);
+                if !gone? {
+                    return Ok((Update::Keep, false));
+                }
+                Ok((shrink_nested(p, rec, limit, n)?, true))
             }
-            shrink_nested(p, rec, key, n)?;
+            f => Err(unknown_flags(f)),
         }
+    })?;
+    if removed {
+        rec.pairs = rec.pairs.saturating_sub(1);
     }
-    rec.pairs = rec.pairs.saturating_sub(1);
-    Ok(true)
+    Ok(removed)
 }
 
-/// After a removal from `key`'s nested tree `n`: store its new record, or, once it is
-/// one leaf whose values fit in half the inline limit, its values inline instead.
+/// After a removal from a nested tree `n` of a key whose inline room is `limit`: its
+/// new record, or, once it is one leaf whose values fit in half that room, its values
+/// inline instead (the tree freed).
 fn shrink_nested(
     p: &mut impl PageWrite,
     rec: &mut TableRecord,
-    key: &[u8],
+    limit: usize,
     mut n: TableRecord,
-) -> Result<()> {
+) -> Result<Update> {
     let fixed = rec.fixed_value_size();
-    let limit = btree::max_inline_value(p.page_size(), key.len());
     if n.depth <= 1 {
         let mut values: Vec<Vec<u8>> = Vec::with_capacity(n.entries as usize);
         let mut size = 0;
@@ -343,27 +365,35 @@ fn shrink_nested(
             btree::clear(p, &mut n)?;
             add_pages(rec, &before, &n);
             let refs: Vec<&[u8]> = values.iter().map(Vec::as_slice).collect();
-            return store_values(p, rec, key, &refs);
+            return rebuilt(p, rec, limit, &refs);
         }
     }
-    btree::put_tagged(p, rec, key, &n.encode(), PutMode::Upsert, F_NESTED).map(|_| ())
+    Ok(Update::Put(F_NESTED, n.encode().to_vec()))
 }
 
-/// Remove `key` with all its values; returns how many there were.
+/// Remove `key` with all its values (freeing its nested tree); returns how many there
+/// were.
 pub(crate) fn delete_key(p: &mut impl PageWrite, rec: &mut TableRecord, key: &[u8]) -> Result<u64> {
-    let (count, nested) = match stored(p, rec, key)? {
-        None => return Ok(0),
-        Some(Stored::One(_)) => (1, None),
-        Some(Stored::Block(b)) => (b.count()? as u64, None),
-        Some(Stored::Nested(n)) => (n.entries, Some(n)),
-    };
-    if let Some(mut n) = nested {
-        let before = n;
-        let cleared = btree::clear(p, &mut n);
-        add_pages(rec, &before, &n);
-        cleared?;
-    }
-    btree::delete(p, rec, key)?;
+    let count = btree::update_with(p, rec, key, |p, rec, old| {
+        let Some(old) = old else {
+            return Ok((Update::Keep, 0));
+        };
+        let (tag, bytes) = inline_entry(old)?;
+        let count = match tag {
+            0 => 1,
+            F_DUPS => DupBlock::new(&bytes, rec.fixed_value_size(), 0).count()? as u64,
+            F_NESTED => {
+                let mut n = nested_record(&bytes, rec)?;
+                let (before, count) = (n, n.entries);
+                let cleared = btree::clear(p, &mut n);
+                add_pages(rec, &before, &n);
+                cleared?;
+                count
+            }
+            f => return Err(unknown_flags(f)),
+        };
+        Ok((Update::Delete, count))
+    })?;
     rec.pairs = rec.pairs.saturating_sub(count);
     Ok(count)
 }
