@@ -1,29 +1,5 @@
 //! Dup-sort tables: a sorted set of values per key (LMDB's `MDB_DUPSORT`, redb's
 //! multimap tables).
-//!
-//! ```
-//! use mdbx_lite::{DupSort, Env};
-//!
-//! # fn main() -> mdbx_lite::Result<()> {
-//! # let dir = tempfile::tempdir()?;
-//! let env = Env::open(dir.path().join("db"))?;
-//! let mut wtx = env.begin_write()?;
-//! let mut tags = wtx.create_dup_table("tags", DupSort::new())?;
-//! tags.put(b"post-1", b"rust")?;
-//! tags.put(b"post-1", b"databases")?;
-//! tags.put(b"post-2", b"rust")?;
-//! assert!(!tags.put(b"post-1", b"rust")?); // the pair is there already
-//! wtx.commit()?;
-//!
-//! let rtx = env.begin_read()?;
-//! let tags = rtx.open_dup_table("tags")?;
-//! let values: Vec<&[u8]> = tags.values(b"post-1")?.collect::<mdbx_lite::Result<_>>()?;
-//! assert_eq!(values, [&b"databases"[..], b"rust"]); // sorted, borrowed from the map
-//! assert_eq!(tags.count(b"post-1")?, 2);
-//! assert_eq!(tags.len(), 3); // pairs
-//! assert_eq!(tags.stat().keys, 2);
-//! # Ok(()) }
-//! ```
 
 use std::ops::{Bound, RangeBounds};
 
@@ -216,6 +192,30 @@ impl<'txn> DupTable<'txn> {
 
 /// A dup-sort table inside the write transaction. Reads see the transaction's own
 /// changes.
+///
+/// ```
+/// use mdbx_lite::{DupSort, Env};
+///
+/// # fn main() -> mdbx_lite::Result<()> {
+/// # let dir = tempfile::tempdir()?;
+/// let env = Env::open(dir.path().join("db"))?;
+/// let mut wtx = env.begin_write()?;
+/// let mut tags = wtx.create_dup_table("tags", DupSort::new())?;
+/// tags.put(b"post-1", b"rust")?;
+/// tags.put(b"post-1", b"databases")?;
+/// tags.put(b"post-2", b"rust")?;
+/// assert!(!tags.put(b"post-1", b"rust")?); // the pair is there already
+/// wtx.commit()?;
+///
+/// let rtx = env.begin_read()?;
+/// let tags = rtx.open_dup_table("tags")?;
+/// let values: Vec<&[u8]> = tags.values(b"post-1")?.collect::<mdbx_lite::Result<_>>()?;
+/// assert_eq!(values, [&b"databases"[..], b"rust"]); // sorted, borrowed from the map
+/// assert_eq!(tags.count(b"post-1")?, 2);
+/// assert_eq!(tags.len(), 3); // pairs
+/// assert_eq!(tags.stat().keys, 2);
+/// # Ok(()) }
+/// ```
 pub struct DupTableMut<'txn> {
     txn: &'txn mut WriteTxn,
     slot: usize,
