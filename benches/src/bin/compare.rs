@@ -3,8 +3,8 @@
 //!
 //! ```sh
 //! cargo run --release -p mdbx-lite-benches --features peers --bin compare -- \
-//!     [--n 1000000] [--keys random|paths|urls|composite|monotonic] [--runs 3] \
-//!     [--engines mdbx-lite,lmdb,libmdbx,redb,sqlite] [--dir DIR] \
+//!     [--workload kv|dupsort] [--n 1000000] [--keys random|paths|urls|composite|monotonic] \
+//!     [--runs 3] [--engines mdbx-lite,lmdb,libmdbx,redb,sqlite] [--dir DIR] \
 //!     [--out docs/benchmarks.md] [--note TEXT]
 //! ```
 //!
@@ -25,6 +25,11 @@
 //! engine generates a key through the same `KeyBuf::key(j)` (position `j` of the
 //! workload, mapped by `Keys::index`: for the structured kinds the bulk load and the
 //! removals visit `0..N` in a pseudo-random order, see `benches/src/keys.rs`).
+//!
+//! `--workload dupsort` runs another workload instead, on dup-sort tables (a sorted set
+//! of values per key): `--n` is then the number of keys (default 100,000) and `--keys`
+//! does not apply; see `compare/dupsort.rs`. Its results go into their own subsection,
+//! `### Dup-sort, N = n keys`.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::error::Error as StdError;
@@ -40,6 +45,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use mdbx_lite_benches::{value, KeyKind, Keys, Rng};
 use serde_json::{Map, Value};
+
+#[path = "compare/dupsort.rs"]
+mod dupsort;
 
 type Res<T> = Result<T, Box<dyn StdError + Send + Sync>>;
 
@@ -951,7 +959,26 @@ fn per_thread_total() -> u64 {
 // ---------------------------------------------------------------------------------------
 // The parent: runs the children, aggregates, prints and writes the table.
 
+/// Which workload the comparison runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Workload {
+    /// redb's workload on a plain table (the default).
+    Kv,
+    /// Dup-sort tables (`compare/dupsort.rs`).
+    DupSort,
+}
+
+impl Workload {
+    fn name(self) -> &'static str {
+        match self {
+            Workload::Kv => "kv",
+            Workload::DupSort => "dupsort",
+        }
+    }
+}
+
 struct Args {
+    workload: Workload,
     n: u64,
     keys: KeyKind,
     runs: usize,
@@ -967,7 +994,8 @@ struct Args {
 fn parse_args() -> Res<Args> {
     let raw: Vec<String> = std::env::args().skip(1).collect();
     let mut a = Args {
-        n: 1_000_000,
+        workload: Workload::Kv,
+        n: 0,
         keys: KeyKind::Random,
         runs: 1,
         engines: compiled_engines(),
@@ -978,13 +1006,22 @@ fn parse_args() -> Res<Args> {
         profile: None,
         raw: raw.clone(),
     };
+    let (mut n, mut keys_given) = (None, false);
     let mut it = raw.into_iter();
     while let Some(arg) = it.next() {
         let mut val = || it.next().ok_or_else(|| format!("{arg} needs a value"));
         match arg.as_str() {
-            "--n" => a.n = val()?.replace(['_', ','], "").parse()?,
+            "--workload" => {
+                a.workload = match val()?.as_str() {
+                    "kv" => Workload::Kv,
+                    "dupsort" => Workload::DupSort,
+                    other => return Err(format!("unknown workload {other} (kv, dupsort)").into()),
+                }
+            }
+            "--n" => n = Some(val()?.replace(['_', ','], "").parse()?),
             "--runs" => a.runs = val()?.parse()?,
             "--keys" => {
+                keys_given = true;
                 let v = val()?;
                 a.keys = KeyKind::parse(&v).ok_or_else(|| {
                     let kinds: Vec<_> = KeyKind::ALL.iter().map(|k| k.name()).collect();
@@ -1010,15 +1047,25 @@ fn parse_args() -> Res<Args> {
             "-h" | "--help" => {
                 let kinds: Vec<_> = KeyKind::ALL.iter().map(|k| k.name()).collect();
                 println!(
-                    "compare [--n N] [--keys {}] [--runs R] [--engines {}] [--dir DIR] \
-                     [--out FILE] [--note TEXT]",
+                    "compare [--workload kv|dupsort] [--n N] [--keys {}] [--runs R] \
+                     [--engines {}] [--dir DIR] [--out FILE] [--note TEXT]\n\
+                     --n: entries of the bulk load (kv, default 1,000,000) or keys \
+                     (dupsort, default {}); --keys: kv only",
                     kinds.join("|"),
-                    compiled_engines().join(",")
+                    compiled_engines().join(","),
+                    group(dupsort::DEFAULT_KEYS)
                 );
                 std::process::exit(0);
             }
             other => return Err(format!("unknown argument {other}").into()),
         }
+    }
+    a.n = n.unwrap_or(match a.workload {
+        Workload::Kv => 1_000_000,
+        Workload::DupSort => dupsort::DEFAULT_KEYS,
+    });
+    if a.workload == Workload::DupSort && (keys_given || a.profile.is_some()) {
+        return Err("--keys and --profile-* apply to the kv workload only".into());
     }
     if a.runs == 0 || a.n < 2 {
         return Err("--runs must be ≥ 1 and --n ≥ 2".into());
@@ -1059,7 +1106,11 @@ fn main() {
     };
     let dir = args.dir.clone().unwrap_or_else(std::env::temp_dir);
     if let Some(engine) = &args.child {
-        match run_child(engine, args.n, args.keys, &dir, args.profile) {
+        let result = match args.workload {
+            Workload::Kv => run_child(engine, args.n, args.keys, &dir, args.profile),
+            Workload::DupSort => dupsort::run_child(engine, args.n, &dir),
+        };
+        match result {
             Ok(m) => println!("RESULT {}", Value::Object(m)),
             Err(e) => {
                 eprintln!("compare --child {engine}: {e}");
@@ -1121,17 +1172,24 @@ fn parent(args: &Args, dir: &Path) -> Res<()> {
                 }
             }
             loads.push(loadavg());
+            let what = match args.workload {
+                Workload::Kv => format!("n = {}, keys {}", args.n, args.keys),
+                Workload::DupSort => format!("dup-sort, {} keys", args.n),
+            };
             eprintln!(
-                "run {}/{} engine {engine} (n = {}, keys {}, load {})",
+                "run {}/{} engine {engine} ({what}, load {})",
                 run + 1,
                 args.runs,
-                args.n,
-                args.keys,
                 loads.last().map_or("", |s| s)
             );
-            let out = Command::new(&exe)
+            let mut child = Command::new(&exe);
+            child
                 .args(["--child", engine, "--n", &args.n.to_string()])
-                .args(["--keys", args.keys.name()])
+                .args(["--workload", args.workload.name()]);
+            if args.workload == Workload::Kv {
+                child.args(["--keys", args.keys.name()]);
+            }
+            let out = child
                 .arg("--dir")
                 .arg(dir)
                 .stdin(Stdio::null())
@@ -1155,11 +1213,22 @@ fn parent(args: &Args, dir: &Path) -> Res<()> {
         }
     }
     let elapsed = started.elapsed();
-    let table = render_table(args, &results);
+    let (rows, id, details) = match args.workload {
+        Workload::Kv => (ROWS, args.keys.name(), Vec::new()),
+        Workload::DupSort => {
+            println!("\n{}", dupsort::verify(&args.engines, &results)?);
+            let details = dupsort::describe(args.n, &args.engines, &results);
+            (dupsort::ROWS, DUPSORT_ID, details)
+        }
+    };
+    let table = render_table(args, &results, rows);
     println!("\n{table}");
+    for d in &details {
+        println!("{d}");
+    }
     if let Some(out) = &args.out {
-        let section = render_section(args, &results, &table, &busy, &loads, elapsed);
-        write_section(out, args.keys, args.n, &section)?;
+        let section = render_section(args, &results, &table, &details, &busy, &loads, elapsed);
+        write_section(out, id, args.n, &section)?;
         eprintln!("wrote {}", out.display());
     }
     Ok(())
@@ -1247,7 +1316,7 @@ fn fmt_value(v: f64, unit: Unit) -> String {
     }
 }
 
-fn render_table(args: &Args, results: &[Vec<Map<String, Value>>]) -> String {
+fn render_table(args: &Args, results: &[Vec<Map<String, Value>>], rows: &[Row]) -> String {
     let mut s = String::new();
     let lmdb = args.engines.iter().position(|e| e == "lmdb");
     let ours = args.engines.iter().position(|e| e == "mdbx-lite");
@@ -1267,7 +1336,7 @@ fn render_table(args: &Args, results: &[Vec<Map<String, Value>>]) -> String {
         s.push_str("--:|:-:|");
     }
     s.push('\n');
-    for row in ROWS {
+    for row in rows {
         let _ = write!(s, "| {} |", row.label);
         for r in results {
             match metric(r, row.key) {
@@ -1404,6 +1473,7 @@ fn render_section(
     args: &Args,
     results: &[Vec<Map<String, Value>>],
     table: &str,
+    details: &[String],
     busy: &[String],
     loads: &[String],
     elapsed: Duration,
@@ -1412,7 +1482,10 @@ fn render_section(
     let _ = writeln!(
         s,
         "{}, median of {} run{}\n",
-        subsection_heading(args.keys, args.n),
+        match args.workload {
+            Workload::Kv => subsection_heading(args.keys, args.n),
+            Workload::DupSort => dupsort_heading(args.n),
+        },
         args.runs,
         if args.runs == 1 { "" } else { "s" }
     );
@@ -1427,8 +1500,11 @@ fn render_section(
         utc_now(),
         elapsed.as_secs_f64()
     );
-    if args.keys != KeyKind::Random {
+    if args.workload == Workload::Kv && args.keys != KeyKind::Random {
         let _ = writeln!(s, "- Keys: `{}`, {}", args.keys, args.keys.describe());
+    }
+    for d in details {
+        let _ = writeln!(s, "- {d}");
     }
     let _ = writeln!(s, "- Machine: {}", machine());
     let dir = args.dir.clone().unwrap_or_else(std::env::temp_dir);
@@ -1537,6 +1613,23 @@ fn section_intro() -> String {
         "- `mdbx-lite/LMDB` is the ratio of the medians; `target` is the project's performance",
         "  target for it (≤ 0.8: at least 25% faster than LMDB; ≤ 1.0: not slower/larger), and",
         "  0 heap bytes per random get.",
+        "",
+        "Dup-sort (`--workload dupsort`, subsections `### Dup-sort, N = … keys`): a table holding",
+        "a sorted set of values per key (mdbx-lite `DupSort::new()`; LMDB and libmdbx",
+        "`MDB_DUPSORT`; redb `MultimapTableDefinition`; SQLite `PRIMARY KEY (k, v) WITHOUT",
+        "ROWID`). N keys of 16 bytes, each with a deterministic heavy-tailed number of values",
+        "(70% of the keys 1–10, 25% 11–100, 5% 101–1,000, log-uniform in the upper bands; about",
+        "33 per key), values of 8–32 bytes derived from (key, j). Phases: every pair inserted in",
+        "a pseudo-random order in one durable transaction; 1,000,000 exact lookups of random",
+        "existing pairs (uniform over the pairs); every value of 100,000 random keys (touching",
+        "each); every other value of each key deleted in a pseudo-random order in one durable",
+        "transaction; the file size after the insert and after the deletion. Pair lookups:",
+        "mdbx-lite `DupTable::contains`; LMDB `MDB_GET_BOTH` and libmdbx `MDBX_GET_BOTH` on one",
+        "cursor; SQLite `WHERE k = ? AND v = ?`; redb has no exact-pair lookup, so `get(key)`",
+        "and a scan of the key's sorted values. LMDB runs through `lmdb-master-sys`, the build",
+        "heed links (heed 0.23 offers no `MDB_GET_BOTH`). Every engine and run must report the",
+        "same counts (pairs, lookups found, values iterated, pairs deleted and left), or the",
+        "run fails.",
     ];
     let mut s = lines.join("\n");
     s.push('\n');
@@ -1576,8 +1669,21 @@ fn subsection_heading(kind: KeyKind, n: u64) -> String {
     }
 }
 
-/// The key kind and N of a subsection heading written by `subsection_heading`.
+/// The id of the dup-sort subsections in `write_section` (after every key kind).
+const DUPSORT_ID: &str = "dupsort";
+
+/// `### Dup-sort, N = n keys`, for `--workload dupsort`.
+fn dupsort_heading(n: u64) -> String {
+    format!("### Dup-sort, N = {} keys", group(n))
+}
+
+/// The key kind and N of a subsection heading written by `subsection_heading`
+/// (`DUPSORT_ID` and the keys for one written by `dupsort_heading`).
 fn parse_subsection_heading(line: &str) -> Option<(String, u64)> {
+    if let Some(rest) = line.strip_prefix("### Dup-sort, N = ") {
+        let n = rest.split(" keys").next()?.replace(',', "").parse().ok()?;
+        return Some((DUPSORT_ID.to_string(), n));
+    }
     let mut parts = line.strip_prefix("### N = ")?.split(", ");
     let n = parts.next()?.replace(',', "").parse().unwrap_or(0);
     let kind = parts.next().and_then(|p| p.strip_prefix("keys: "));
@@ -1585,10 +1691,11 @@ fn parse_subsection_heading(line: &str) -> Option<(String, u64)> {
 }
 
 /// Replace (or add) the subsection of `## Peer comparison` in `path` for key kind
-/// `kind` and N = `n` (`### N = n…`, `### N = n, keys: kind…`), refreshing the section's
-/// introduction and keeping everything else in the file. Subsections are ordered by key
-/// kind (random first), then by N.
-fn write_section(path: &Path, kind: KeyKind, n: u64, sub: &str) -> Res<()> {
+/// `kind` and N = `n` (`### N = n…`, `### N = n, keys: kind…`; kind `DUPSORT_ID`:
+/// `### Dup-sort, N = n keys…`), refreshing the section's introduction and keeping
+/// everything else in the file. Subsections are ordered by key kind (random first, then
+/// dup-sort), then by N.
+fn write_section(path: &Path, kind: &str, n: u64, sub: &str) -> Res<()> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     let start = lines.iter().position(|l| l.trim_end() == SECTION);
@@ -1620,13 +1727,14 @@ fn write_section(path: &Path, kind: KeyKind, n: u64, sub: &str) -> Res<()> {
     if let Some(c) = cur.take() {
         subs.push(c);
     }
-    let id = (kind.name().to_string(), n);
+    let id = (kind.to_string(), n);
     subs.retain(|(k, _)| *k != id);
     subs.push((id, sub.to_string()));
-    // Known kinds in `KeyKind::ALL` order, unknown ones after them by name.
+    // Known kinds in `KeyKind::ALL` order, then dup-sort, unknown ones after them by name.
     let rank = |k: &str| {
         let known = KeyKind::ALL.iter().position(|kind| kind.name() == k);
-        known.unwrap_or(KeyKind::ALL.len())
+        let dupsort = (k == DUPSORT_ID).then_some(KeyKind::ALL.len());
+        known.or(dupsort).unwrap_or(KeyKind::ALL.len() + 1)
     };
     subs.sort_by(|((ka, na), _), ((kb, nb), _)| (rank(ka), ka, na).cmp(&(rank(kb), kb, nb)));
 
@@ -1676,6 +1784,42 @@ mod tests {
             Some(("random".into(), 5_000_000))
         );
         assert_eq!(parse_subsection_heading("### Earlier runs"), None);
+        let h = format!("{}, median of 3 runs", dupsort_heading(100_000));
+        assert_eq!(h, "### Dup-sort, N = 100,000 keys, median of 3 runs");
+        assert_eq!(
+            parse_subsection_heading(&h),
+            Some((DUPSORT_ID.into(), 100_000))
+        );
+    }
+
+    #[test]
+    fn dupsort_sections_come_after_the_key_kinds() -> Res<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("benchmarks.md");
+        let write = |kind: Option<KeyKind>, n: u64, tag: &str| {
+            let (id, h) = match kind {
+                Some(k) => (k.name(), subsection_heading(k, n)),
+                None => (DUPSORT_ID, dupsort_heading(n)),
+            };
+            write_section(
+                &path,
+                id,
+                n,
+                &format!("{h}, median of 1 run\n\nrun: {tag}\n"),
+            )
+        };
+        write(None, 5_000, "d 5k")?;
+        write(Some(KeyKind::Random), 20_000, "r")?;
+        write(Some(KeyKind::Monotonic), 20_000, "m")?;
+        write(None, 100, "d 100")?;
+        write(None, 5_000, "d 5k'")?;
+        let text = std::fs::read_to_string(&path)?;
+        let tags: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("run: "))
+            .collect();
+        assert_eq!(tags, ["r", "m", "d 100", "d 5k'"]);
+        Ok(())
     }
 
     #[test]
@@ -1699,7 +1843,7 @@ mod tests {
             (KeyKind::Monotonic, 20_000, "monotonic"),
         ];
         for (kind, n, tag) in runs {
-            write_section(&path, kind, n, &sub(kind, n, tag))?;
+            write_section(&path, kind.name(), n, &sub(kind, n, tag))?;
         }
         let text = std::fs::read_to_string(&path)?;
         let tags: Vec<&str> = text
