@@ -1,16 +1,23 @@
 //! Operation sequences across several tables with commits, aborts, reopen and readers,
 //! checked against a `BTreeMap` model after every commit.
 //!
+//! Two dup-sort tables, `d1` (plain dup-sort) and `d2` (dup-fixed), run against a
+//! `BTreeMap<key, BTreeSet<value>>` model: pairs put one at a time or in runs long
+//! enough to move a key into a nested tree (and runs of deletes to bring it back
+//! inline), refusals (too large, wrong size, kind mismatches), point reads, and cursor
+//! moves checked step by step against a model cursor.
+//!
 //! A key is its input bytes, or those bytes after one of three long shared stems (whole
 //! or cut short), or the last bytes of a key of the maximum length: pages of such keys
 //! get long page prefixes, which keys of another stem shorten on insert.
 #![no_main]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use mdbx_lite::{Env, Error, PutFlags};
+use mdbx_lite::{DupCursor, DupSort, Env, Error, Pair, PutFlags, ReadTxn, WriteTxn};
 
 /// Stems of 42, ~290 and 48 bytes; the first two share their first 28 bytes.
 const STEMS: [&[u8]; 3] = [
@@ -65,23 +72,315 @@ impl Key {
     }
 }
 
+/// A value for a dup-sort table: `shape` picks its length, `n` its last (up to 8)
+/// bytes, big-endian so that values sort as their numbers do.
+#[derive(Arbitrary, Debug, Clone, Copy)]
+struct Val {
+    shape: u8,
+    n: u64,
+}
+
+impl Val {
+    /// The value's bytes in a dup-fixed (`fixed`) or plain dup-sort table whose largest
+    /// value is `max` bytes. Dup-fixed values have 8 bytes unless the shape asks for a
+    /// misfit; the largest shape is one byte too many for either kind.
+    fn bytes(&self, fixed: bool, max: usize) -> Vec<u8> {
+        let len = match self.shape {
+            0xff => max + 1,
+            0xfe => max,
+            s @ 0xf8..=0xfd => usize::from(s - 0xf8) * 3,
+            _ if fixed => 8,
+            s if s & 0x80 != 0 => usize::from(s & 0x7f) * 4,
+            s => usize::from(s % 9),
+        };
+        let be = self.n.to_be_bytes();
+        if len <= 8 {
+            return be[8 - len..].to_vec();
+        }
+        let mut v = vec![self.shape; len - 8];
+        v.extend_from_slice(&be);
+        v
+    }
+
+    /// The `i`th value of a run starting at this one, `step + 1` apart (values shorter
+    /// than 8 bytes wrap, so a long run repeats some).
+    fn nth(&self, i: u64, step: u8) -> Val {
+        Val {
+            shape: self.shape,
+            n: self.n.wrapping_add(i.wrapping_mul(u64::from(step) + 1)),
+        }
+    }
+}
+
+/// A key of a dup-sort op: generated, one of the model table's keys (by index,
+/// wrapping), or the key just after one (a 0 byte appended).
+#[derive(Arbitrary, Debug)]
+enum KeyRef {
+    Gen(Key),
+    Existing(u16),
+    After(u16),
+}
+
+impl KeyRef {
+    fn resolve(&self, m: Option<&DupModel>, max: usize) -> Vec<u8> {
+        let pick = |i: u16| -> Vec<u8> {
+            match m {
+                Some(m) if !m.map.is_empty() => m
+                    .map
+                    .keys()
+                    .nth(usize::from(i) % m.map.len())
+                    .unwrap()
+                    .clone(),
+                _ => Vec::new(),
+            }
+        };
+        match self {
+            KeyRef::Gen(k) => k.bytes(max),
+            KeyRef::Existing(i) => pick(*i),
+            KeyRef::After(i) => {
+                let mut k = pick(*i);
+                k.push(0);
+                k
+            }
+        }
+    }
+}
+
+/// A value of a dup-sort op: generated, one of the key's values in the model (by index,
+/// wrapping), or the value just after one (a 0 byte appended).
+#[derive(Arbitrary, Debug)]
+enum ValRef {
+    Gen(Val),
+    Existing(u16),
+    After(u16),
+}
+
+impl ValRef {
+    fn resolve(&self, m: Option<&DupModel>, key: &[u8], fixed: bool, max: usize) -> Vec<u8> {
+        let pick = |i: u16| -> Vec<u8> {
+            match m.and_then(|m| m.map.get(key)) {
+                Some(s) => s.iter().nth(usize::from(i) % s.len()).unwrap().clone(),
+                None => Vec::new(),
+            }
+        };
+        match self {
+            ValRef::Gen(v) => v.bytes(fixed, max),
+            ValRef::Existing(i) => pick(*i),
+            ValRef::After(i) => {
+                let mut v = pick(*i);
+                v.push(0);
+                v
+            }
+        }
+    }
+}
+
+/// A dup cursor move; `Steps` is up to 31 `next` (or `prev`) in a row.
+#[derive(Arbitrary, Debug)]
+enum Move {
+    First,
+    Last,
+    Next,
+    Prev,
+    NextDup,
+    PrevDup,
+    FirstDup,
+    LastDup,
+    NextKey,
+    PrevKey,
+    SeekKey(KeyRef),
+    SeekValue(KeyRef, ValRef),
+    SeekPair(KeyRef, ValRef),
+    Steps(bool, u8),
+}
+
 #[derive(Arbitrary, Debug)]
 enum Op {
-    Put { table: u8, key: Key, len: u16, fill: u8 },
-    PutLarge { table: u8, key: Key, pages: u8 },
-    PutNoOverwrite { table: u8, key: Key, fill: u8 },
-    Delete { table: u8, key: Key },
-    DeleteRange { table: u8, from: Key, count: u8 },
-    Clear { table: u8 },
-    Drop { table: u8 },
+    Put {
+        table: u8,
+        key: Key,
+        len: u16,
+        fill: u8,
+    },
+    PutLarge {
+        table: u8,
+        key: Key,
+        pages: u8,
+    },
+    PutNoOverwrite {
+        table: u8,
+        key: Key,
+        fill: u8,
+    },
+    Delete {
+        table: u8,
+        key: Key,
+    },
+    DeleteRange {
+        table: u8,
+        from: Key,
+        count: u8,
+    },
+    Clear {
+        table: u8,
+    },
+    Drop {
+        table: u8,
+    },
     Commit,
     Abort,
     Reopen,
     HoldReader,
     ReleaseReader,
+    DupPut {
+        table: u8,
+        key: KeyRef,
+        val: ValRef,
+        unique: bool,
+    },
+    /// Up to 511 values put under one key: enough to move it into a nested tree.
+    DupPutRun {
+        table: u8,
+        key: KeyRef,
+        first: Val,
+        count: u16,
+        step: u8,
+        unique: bool,
+    },
+    DupDelete {
+        table: u8,
+        key: KeyRef,
+        val: ValRef,
+    },
+    /// Up to 511 of the key's values from `from` on deleted, back down to a block.
+    DupDeleteRun {
+        table: u8,
+        key: KeyRef,
+        from: ValRef,
+        count: u16,
+    },
+    /// The values a `DupPutRun` would put, deleted (some may be absent).
+    DupDeleteGenRun {
+        table: u8,
+        key: KeyRef,
+        first: Val,
+        count: u16,
+        step: u8,
+    },
+    DupDeleteKey {
+        table: u8,
+        key: KeyRef,
+    },
+    DupClear {
+        table: u8,
+    },
+    DupDrop {
+        table: u8,
+    },
+    DupRead {
+        table: u8,
+        key: KeyRef,
+        val: ValRef,
+    },
+    DupMoves {
+        table: u8,
+        moves: Vec<Move>,
+    },
+    DupVerify {
+        table: u8,
+    },
+    KindMisuse {
+        which: u8,
+        table: u8,
+    },
 }
 
 type Model = BTreeMap<u8, BTreeMap<Vec<u8>, Vec<u8>>>;
+
+/// One dup-sort table's model.
+#[derive(Clone, Debug, Default)]
+struct DupModel {
+    map: BTreeMap<Vec<u8>, BTreeSet<Vec<u8>>>,
+    /// A dup-fixed table's value size once its first value is in (`clear` keeps it).
+    fixed: Option<usize>,
+}
+
+impl DupModel {
+    fn flat(&self) -> Vec<(Vec<u8>, Vec<u8>)> {
+        self.map
+            .iter()
+            .flat_map(|(k, s)| s.iter().map(move |v| (k.clone(), v.clone())))
+            .collect()
+    }
+
+    fn pairs(&self) -> u64 {
+        self.map.values().map(|s| s.len() as u64).sum()
+    }
+
+    /// The refusal putting (`key`, `value`) must meet, in the order the library checks.
+    fn refusal(&self, fixed: bool, key: &[u8], value: &[u8], max: usize) -> Option<Refused> {
+        if key.len() > max {
+            Some(Refused::Key)
+        } else if value.len() > max {
+            Some(Refused::TooLarge)
+        } else if fixed && (value.is_empty() || self.fixed.is_some_and(|f| f != value.len())) {
+            Some(Refused::Size(self.fixed.unwrap_or(0)))
+        } else {
+            None
+        }
+    }
+
+    fn insert(&mut self, fixed: bool, key: &[u8], value: &[u8]) -> bool {
+        if fixed && self.fixed.is_none() {
+            self.fixed = Some(value.len());
+        }
+        self.map
+            .entry(key.to_vec())
+            .or_default()
+            .insert(value.to_vec())
+    }
+
+    fn remove(&mut self, key: &[u8], value: &[u8]) -> bool {
+        let Some(s) = self.map.get_mut(key) else {
+            return false;
+        };
+        let gone = s.remove(value);
+        if s.is_empty() {
+            self.map.remove(key);
+        }
+        gone
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Refused {
+    Key,
+    TooLarge,
+    Size(usize),
+}
+
+fn assert_refused(e: &Error, want: Refused, key: &[u8], value: &[u8], max: usize) {
+    match (want, e) {
+        (Refused::Key, Error::KeyTooLarge { len, max: m }) => {
+            assert_eq!((*len, *m), (key.len(), max))
+        }
+        (Refused::TooLarge, Error::DupValueTooLarge { len, max: m }) => {
+            assert_eq!((*len, *m), (value.len(), max))
+        }
+        (Refused::Size(x), Error::DupValueSize { len, expected }) => {
+            assert_eq!((*len, *expected), (value.len(), x))
+        }
+        _ => panic!("expected {want:?}, got {e}"),
+    }
+}
+
+/// Everything the database should hold: plain tables by number (0 is the main table)
+/// and the dup-sort tables `d1` (0) and `d2` (1, dup-fixed).
+#[derive(Clone, Debug, Default)]
+struct Db {
+    plain: Model,
+    dups: BTreeMap<u8, DupModel>,
+}
 
 fn table_name(t: u8) -> Option<String> {
     match t % 4 {
@@ -90,7 +389,304 @@ fn table_name(t: u8) -> Option<String> {
     }
 }
 
-fn verify(env: &Env, model: &Model) {
+fn dup_name(d: u8) -> &'static str {
+    ["d1", "d2"][usize::from(d % 2)]
+}
+
+fn dup_kind(d: u8) -> DupSort {
+    if d % 2 == 1 {
+        DupSort::new().fixed()
+    } else {
+        DupSort::new()
+    }
+}
+
+fn kind_text(kind: DupSort) -> &'static str {
+    if kind.is_fixed() {
+        "dup-sort, dup-fixed"
+    } else {
+        "dup-sort"
+    }
+}
+
+type Owned = (Vec<u8>, Vec<u8>);
+
+fn owned(p: Option<Pair<'_>>) -> Option<Owned> {
+    p.map(|(k, v)| (k.to_vec(), v.to_vec()))
+}
+
+/// Pairs from `step` until it gives None, at most `limit + 1` of them.
+fn collect(limit: usize, mut step: impl FnMut() -> Option<Owned>) -> Vec<Owned> {
+    let mut out = Vec::new();
+    for _ in 0..=limit {
+        match step() {
+            Some(p) => out.push(p),
+            None => break,
+        }
+    }
+    out
+}
+
+/// Whole-table cursor walks against the model: pair by pair both ways (from an
+/// unpositioned cursor and from `first`/`last`), and key by key both ways with
+/// `count`, `first_dup` and `last_dup` at every key.
+fn check_walks<'a>(mut cursor: impl FnMut() -> DupCursor<'a>, m: &DupModel) {
+    let flat = m.flat();
+    let n = flat.len();
+    let mut rev = flat.clone();
+    rev.reverse();
+    let mut c = cursor();
+    assert_eq!(collect(n, || owned(c.next().expect("next"))), flat, "next");
+    assert_eq!(owned(c.current().expect("current")), None);
+    let mut c = cursor();
+    let mut first = owned(c.first().expect("first"));
+    let mut fwd = collect(n, || {
+        first.take().or_else(|| owned(c.next().expect("next")))
+    });
+    assert_eq!(fwd, flat, "first, next");
+    let mut c = cursor();
+    assert_eq!(collect(n, || owned(c.prev().expect("prev"))), rev, "prev");
+    let mut c = cursor();
+    let mut last = owned(c.last().expect("last"));
+    fwd = collect(n, || last.take().or_else(|| owned(c.prev().expect("prev"))));
+    assert_eq!(fwd, rev, "last, prev");
+
+    let keys: Vec<(&Vec<u8>, &BTreeSet<Vec<u8>>)> = m.map.iter().collect();
+    let head = |(k, s): (&Vec<u8>, &BTreeSet<Vec<u8>>)| (k.clone(), s.first().unwrap().clone());
+    let tail = |(k, s): (&Vec<u8>, &BTreeSet<Vec<u8>>)| (k.clone(), s.last().unwrap().clone());
+    let mut c = cursor();
+    let mut got = owned(c.first().expect("first"));
+    for (i, &(k, s)) in keys.iter().enumerate() {
+        assert_eq!(got, Some(head((k, s))), "next_key");
+        assert_eq!(c.count().expect("count"), s.len() as u64);
+        if i % 2 == 1 {
+            assert_eq!(owned(c.last_dup().expect("last_dup")), Some(tail((k, s))));
+        }
+        got = owned(c.next_key().expect("next_key"));
+    }
+    assert_eq!(got, None, "next_key past the last key");
+    let mut c = cursor();
+    let mut got = owned(c.last().expect("last"));
+    for (i, &(k, s)) in keys.iter().rev().enumerate() {
+        assert_eq!(got, Some(tail((k, s))), "prev_key");
+        if i % 2 == 1 {
+            assert_eq!(owned(c.first_dup().expect("first_dup")), Some(head((k, s))));
+        }
+        got = owned(c.prev_key().expect("prev_key"));
+    }
+    assert_eq!(got, None, "prev_key before the first key");
+}
+
+/// Cursor moves checked one by one against a model cursor (`pos`: key index, value
+/// index). Moves the library leaves undefined from an unpositioned cursor (those within
+/// or from the current key) are skipped there.
+fn run_moves(mut c: DupCursor<'_>, m: &DupModel, fixed: bool, moves: &[Move], max: usize) {
+    let keys: Vec<(&Vec<u8>, Vec<&Vec<u8>>)> =
+        m.map.iter().map(|(k, s)| (k, s.iter().collect())).collect();
+    let n = keys.len();
+    let last_of = |i: usize| keys[i].1.len() - 1;
+    let at = |p: Option<(usize, usize)>| p.map(|(i, j)| (keys[i].0.clone(), keys[i].1[j].clone()));
+    let first = (n > 0).then_some((0, 0));
+    let last = n.checked_sub(1).map(|i| (i, last_of(i)));
+    let mut pos: Option<(usize, usize)> = None;
+    let mut plan: Vec<&Move> = Vec::new();
+    for mv in moves.iter().take(64) {
+        match mv {
+            Move::Steps(fwd, k) => {
+                let one = if *fwd { &Move::Next } else { &Move::Prev };
+                plan.extend(std::iter::repeat(one).take(usize::from(k % 32)));
+            }
+            mv => plan.push(mv),
+        }
+    }
+    for mv in plan {
+        // What the move returns, and where the cursor stands after it.
+        let (got, want, new) = match (mv, pos) {
+            (Move::First, _) => (c.first(), first, first),
+            (Move::Last, _) => (c.last(), last, last),
+            (Move::Next, None) => (c.next(), first, first),
+            (Move::Next, Some((i, j))) => {
+                let p = if j < last_of(i) {
+                    Some((i, j + 1))
+                } else if i + 1 < n {
+                    Some((i + 1, 0))
+                } else {
+                    None
+                };
+                (c.next(), p, p)
+            }
+            (Move::Prev, None) => (c.prev(), last, last),
+            (Move::Prev, Some((i, j))) => {
+                let p = if j > 0 {
+                    Some((i, j - 1))
+                } else if i > 0 {
+                    Some((i - 1, last_of(i - 1)))
+                } else {
+                    None
+                };
+                (c.prev(), p, p)
+            }
+            (Move::NextDup, Some((i, j))) if j < last_of(i) => {
+                (c.next_dup(), Some((i, j + 1)), Some((i, j + 1)))
+            }
+            (Move::NextDup, p) => (c.next_dup(), None, p),
+            (Move::PrevDup, Some((i, j))) if j > 0 => {
+                (c.prev_dup(), Some((i, j - 1)), Some((i, j - 1)))
+            }
+            (Move::PrevDup, p) => (c.prev_dup(), None, p),
+            (Move::FirstDup | Move::LastDup | Move::NextKey | Move::PrevKey, None) => continue,
+            (Move::FirstDup, Some((i, _))) => (c.first_dup(), Some((i, 0)), Some((i, 0))),
+            (Move::LastDup, Some((i, _))) => {
+                let p = Some((i, last_of(i)));
+                (c.last_dup(), p, p)
+            }
+            (Move::NextKey, Some((i, _))) => {
+                let p = (i + 1 < n).then_some((i + 1, 0));
+                (c.next_key(), p, p)
+            }
+            (Move::PrevKey, Some((i, _))) => {
+                let p = (i > 0).then(|| (i - 1, last_of(i - 1)));
+                (c.prev_key(), p, p)
+            }
+            (Move::SeekKey(k), _) => {
+                let k = k.resolve(Some(m), max);
+                let i = keys.partition_point(|(kk, _)| kk.as_slice() < k.as_slice());
+                let p = (i < n).then_some((i, 0));
+                (c.seek_key(&k), p, p)
+            }
+            (Move::SeekValue(k, v) | Move::SeekPair(k, v), _) => {
+                let k = k.resolve(Some(m), max);
+                let v = v.resolve(Some(m), &k, fixed, max);
+                let exact = matches!(mv, Move::SeekPair(..));
+                let p = keys
+                    .binary_search_by(|(kk, _)| kk.as_slice().cmp(k.as_slice()))
+                    .ok()
+                    .and_then(|i| {
+                        let vals = &keys[i].1;
+                        let j = vals.partition_point(|x| x.as_slice() < v.as_slice());
+                        let hit = j < vals.len() && (!exact || vals[j].as_slice() == v.as_slice());
+                        hit.then_some((i, j))
+                    });
+                let got = if exact {
+                    c.seek_pair(&k, &v)
+                } else {
+                    c.seek_value(&k, &v)
+                };
+                (got, p, p)
+            }
+            (Move::Steps(..), _) => unreachable!(),
+        };
+        assert_eq!(owned(got.expect("move")), at(want), "{mv:?} from {pos:?}");
+        pos = new;
+        assert_eq!(
+            owned(c.current().expect("current")),
+            at(pos),
+            "after {mv:?}"
+        );
+        let count = pos.map_or(0, |(i, _)| keys[i].1.len() as u64);
+        assert_eq!(c.count().expect("count"), count, "count after {mv:?}");
+    }
+}
+
+/// Every read of a dup-sort table (a `DupTable` or a `DupTableMut`) against the model
+/// `m` of table `d`.
+macro_rules! check_dup {
+    ($tab:expr, $m:expr, $d:expr) => {{
+        let tab = &$tab;
+        let m: &DupModel = $m;
+        let flat = m.flat();
+        assert_eq!(tab.len(), flat.len() as u64, "pairs");
+        assert_eq!(tab.is_empty(), flat.is_empty());
+        let st = tab.stat();
+        assert_eq!(
+            (st.entries, st.keys),
+            (flat.len() as u64, m.map.len() as u64)
+        );
+        assert_eq!(st.dup_sort, Some(dup_kind($d)));
+        assert_eq!(st.kind, kind_text(dup_kind($d)));
+        assert_eq!(st.fixed_value_size, m.fixed.unwrap_or(0));
+        let got: Vec<Owned> = tab
+            .iter()
+            .map(|e| owned(Some(e.expect("iter"))).unwrap())
+            .collect();
+        assert_eq!(got, flat, "iter");
+        for (k, s) in &m.map {
+            let vals: Vec<Vec<u8>> = tab
+                .values(k)
+                .expect("values")
+                .map(|v| v.expect("values").to_vec())
+                .collect();
+            assert!(vals.iter().eq(s.iter()), "values of {k:?}");
+            assert_eq!(tab.count(k).expect("count"), s.len() as u64);
+            assert_eq!(tab.get(k).expect("get"), s.first().map(Vec::as_slice));
+            assert!(tab.contains(k, s.last().unwrap()).expect("contains"));
+        }
+        if let (Some(mid), Some(end)) = (m.map.keys().nth(m.map.len() / 2), m.map.keys().last()) {
+            let range = |r: Vec<Result<Pair<'_>, Error>>| -> Vec<Owned> {
+                r.into_iter()
+                    .map(|e| owned(Some(e.expect("range"))).unwrap())
+                    .collect()
+            };
+            let want = |f: &dyn Fn(&[u8]) -> bool| -> Vec<Owned> {
+                flat.iter().filter(|(k, _)| f(k)).cloned().collect()
+            };
+            let mid = mid.as_slice();
+            let after: Vec<u8> = [mid, &[0]].concat();
+            let got = range(tab.range(mid..).collect());
+            assert_eq!(got, want(&|k| k >= mid), "range mid..");
+            let got = range(tab.range(..mid).collect());
+            assert_eq!(got, want(&|k| k < mid), "range ..mid");
+            let got = range(tab.range(..=mid).collect());
+            assert_eq!(got, want(&|k| k <= mid), "range ..=mid");
+            let got = range(
+                tab.range::<&[u8], _>((Bound::Excluded(mid), Bound::Unbounded))
+                    .collect(),
+            );
+            assert_eq!(got, want(&|k| k > mid), "range (mid, ..)");
+            let got = range(tab.range(after.as_slice()..=end.as_slice()).collect());
+            assert_eq!(
+                got,
+                want(&|k| k >= after.as_slice()),
+                "range after mid..=end"
+            );
+        }
+        check_walks(|| tab.cursor(), m);
+    }};
+}
+
+/// The dup-sort tables of a read transaction against the model, and a dup-sort table
+/// opened as a plain one.
+fn verify_dups(r: &ReadTxn, db: &Db) {
+    for d in 0..2u8 {
+        let name = dup_name(d);
+        match (r.open_dup_table(name), db.dups.get(&d)) {
+            (Ok(tab), Some(m)) => check_dup!(tab, m, d),
+            (Ok(_), None) => panic!("{name} exists, not in the model"),
+            (Err(Error::TableNotFound(n)), None) => assert_eq!(n, name),
+            (Err(e), _) => panic!("open_dup_table {name}: {e}"),
+        }
+        match r.open_table(name) {
+            Err(Error::TableKindMismatch {
+                table,
+                stored,
+                requested,
+            }) => {
+                assert!(db.dups.contains_key(&d), "{name} is not in the model");
+                assert_eq!(
+                    (table.as_str(), stored.as_str()),
+                    (name, kind_text(dup_kind(d)))
+                );
+                assert_eq!(requested, "plain");
+            }
+            Err(Error::TableNotFound(_)) => assert!(!db.dups.contains_key(&d)),
+            Err(e) => panic!("open_table {name}: {e}"),
+            Ok(_) => panic!("dup-sort table {name} opened as plain"),
+        }
+    }
+}
+
+fn verify(env: &Env, db: &Db) {
+    let model = &db.plain;
     let r = env.begin_read().expect("begin_read");
     for t in 0..4u8 {
         let expected = model.get(&t);
@@ -102,6 +698,19 @@ fn verify(env: &Env, model: &Model) {
                 Err(e) => panic!("open_table: {e}"),
             },
         };
+        if let Some(n) = table_name(t) {
+            match r.open_dup_table(&n) {
+                Err(Error::TableKindMismatch {
+                    table: tn, stored, ..
+                }) => {
+                    assert!(table.is_some(), "{n} is missing");
+                    assert_eq!((tn.as_str(), stored.as_str()), (n.as_str(), "plain"));
+                }
+                Err(Error::TableNotFound(_)) => assert!(table.is_none(), "{n} exists"),
+                Err(e) => panic!("open_dup_table {n}: {e}"),
+                Ok(_) => panic!("plain table {n} opened as dup-sort"),
+            }
+        }
         match (table, expected) {
             (None, None) => {}
             (None, Some(m)) => assert!(m.is_empty() && t != 0, "table {t} missing"),
@@ -119,6 +728,7 @@ fn verify(env: &Env, model: &Model) {
             }
         }
     }
+    verify_dups(&r, db);
     let report = env.check().expect("check");
     assert!(report.is_ok(), "{:?}", report.problems);
 }
@@ -128,16 +738,16 @@ fuzz_target!(|ops: Vec<Op>| {
     let path = dir.path().join("db");
     let mut env = Env::open(&path).expect("open");
     let max = env.max_key_size();
-    let mut committed: Model = BTreeMap::new();
-    committed.insert(0, BTreeMap::new());
+    let mut committed = Db::default();
+    committed.plain.insert(0, BTreeMap::new());
     let mut pending = committed.clone();
     let mut wtx = None;
-    let mut reader: Option<(mdbx_lite::ReadTxn, Model)> = None;
+    let mut reader: Option<(ReadTxn, Db)> = None;
     for op in ops.into_iter().take(200) {
         match op {
             Op::Commit => {
                 if let Some(w) = wtx.take() {
-                    mdbx_lite::WriteTxn::commit(w).expect("commit");
+                    WriteTxn::commit(w).expect("commit");
                     committed = pending.clone();
                     verify(&env, &committed);
                 }
@@ -164,8 +774,9 @@ fuzz_target!(|ops: Vec<Op>| {
                         .iter()
                         .map(|e| e.expect("iter").0.to_vec())
                         .collect();
-                    let want: Vec<Vec<u8>> = snapshot[&0].keys().cloned().collect();
+                    let want: Vec<Vec<u8>> = snapshot.plain[&0].keys().cloned().collect();
                     assert_eq!(main, want, "snapshot changed under a reader");
+                    verify_dups(&r, &snapshot);
                 }
             }
             op => {
@@ -179,17 +790,23 @@ fuzz_target!(|ops: Vec<Op>| {
     }
 });
 
-fn open(w: &mut mdbx_lite::WriteTxn, t: u8) -> Option<mdbx_lite::TableMut<'_>> {
+fn open(w: &mut WriteTxn, t: u8) -> Option<mdbx_lite::TableMut<'_>> {
     match table_name(t) {
         None => Some(w.main_table()),
         Some(n) => Some(w.create_table(&n).expect("create_table")),
     }
 }
 
-fn apply(w: &mut mdbx_lite::WriteTxn, model: &mut Model, op: Op, max: usize) {
+fn apply(w: &mut WriteTxn, db: &mut Db, op: Op, max: usize) {
+    let model = &mut db.plain;
     let table_of = |t: u8| t % 4;
     match op {
-        Op::Put { table, key, len, fill } => {
+        Op::Put {
+            table,
+            key,
+            len,
+            fill,
+        } => {
             let t = table_of(table);
             let key = key.bytes(max);
             let value = vec![fill; len as usize % 3000];
@@ -259,7 +876,12 @@ fn apply(w: &mut mdbx_lite::WriteTxn, model: &mut Model, op: Op, max: usize) {
             let from = from.bytes(max);
             let keys: Vec<Vec<u8>> = model
                 .get(&t)
-                .map(|m| m.range(from..).take(count as usize).map(|(k, _)| k.clone()).collect())
+                .map(|m| {
+                    m.range(from..)
+                        .take(count as usize)
+                        .map(|(k, _)| k.clone())
+                        .collect()
+                })
                 .unwrap_or_default();
             if keys.is_empty() {
                 return;
@@ -284,6 +906,339 @@ fn apply(w: &mut mdbx_lite::WriteTxn, model: &mut Model, op: Op, max: usize) {
                 let existed = model.remove(&t).is_some();
                 assert_eq!(w.drop_table(&name).expect("drop"), existed);
             }
+        }
+        _ => apply_dup(w, db, op, max),
+    }
+}
+
+/// Table `d`, created (in the model too) if it does not exist.
+fn dup_create<'w>(w: &'w mut WriteTxn, db: &mut Db, d: u8) -> mdbx_lite::DupTableMut<'w> {
+    db.dups.entry(d).or_default();
+    w.create_dup_table(dup_name(d), dup_kind(d))
+        .expect("create_dup_table")
+}
+
+/// Table `d` if the model has it; otherwise `open_dup_table` must not find it.
+fn dup_open<'w>(w: &'w mut WriteTxn, db: &Db, d: u8) -> Option<mdbx_lite::DupTableMut<'w>> {
+    match (w.open_dup_table(dup_name(d)), db.dups.contains_key(&d)) {
+        (Ok(tab), true) => Some(tab),
+        (Err(Error::TableNotFound(n)), false) => {
+            assert_eq!(n, dup_name(d));
+            None
+        }
+        (Ok(_), false) => panic!("{} exists, not in the model", dup_name(d)),
+        (Err(e), _) => panic!("open_dup_table {}: {e}", dup_name(d)),
+    }
+}
+
+/// Put one pair, checking the answer against the model and updating it; false if the
+/// put was refused (a refusal changes nothing).
+fn dup_put(
+    tab: &mut mdbx_lite::DupTableMut<'_>,
+    m: &mut DupModel,
+    d: u8,
+    pair: (&[u8], &[u8]),
+    unique: bool,
+    max: usize,
+) -> bool {
+    let (key, value) = pair;
+    let fixed = d == 1;
+    let refusal = m.refusal(fixed, key, value, max);
+    let present = m.map.get(key).is_some_and(|s| s.contains(value));
+    let got = if unique {
+        tab.put_unique(key, value).map(|()| true)
+    } else {
+        tab.put(key, value)
+    };
+    match (got, refusal) {
+        (Err(e), Some(want)) => {
+            assert_refused(&e, want, key, value, max);
+            assert_eq!(tab.len(), m.pairs(), "a refused put changed the pairs");
+            let count = m.map.get(key).map_or(0, |s| s.len() as u64);
+            if key.len() <= max {
+                assert_eq!(tab.count(key).expect("count"), count);
+                assert!(!tab.contains(key, value).expect("contains"));
+            }
+            assert_eq!(tab.stat().fixed_value_size, m.fixed.unwrap_or(0));
+            return false;
+        }
+        (Err(Error::KeyExists), None) => assert!(unique && present, "KeyExists for a new pair"),
+        (Ok(new), None) => {
+            assert_eq!(new, !present, "put's answer");
+            assert!(!(unique && present), "put_unique of a present pair");
+            assert_eq!(m.insert(fixed, key, value), new);
+        }
+        (Ok(_), Some(want)) => panic!("put accepted, expected {want:?}"),
+        (Err(e), None) => panic!("put: {e}"),
+    }
+    assert!(tab.contains(key, value).expect("contains"));
+    true
+}
+
+fn apply_dup(w: &mut WriteTxn, db: &mut Db, op: Op, max: usize) {
+    match op {
+        Op::DupPut {
+            table,
+            key,
+            val,
+            unique,
+        } => {
+            let d = table % 2;
+            let key = key.resolve(db.dups.get(&d), max);
+            let value = val.resolve(db.dups.get(&d), &key, d == 1, max);
+            let mut tab = dup_create(w, db, d);
+            let m = db.dups.get_mut(&d).unwrap();
+            dup_put(&mut tab, m, d, (&key, &value), unique, max);
+        }
+        Op::DupPutRun {
+            table,
+            key,
+            first,
+            count,
+            step,
+            unique,
+        } => {
+            let d = table % 2;
+            let key = key.resolve(db.dups.get(&d), max);
+            let mut tab = dup_create(w, db, d);
+            let m = db.dups.get_mut(&d).unwrap();
+            for i in 0..u64::from(count % 512) {
+                let value = first.nth(i, step).bytes(d == 1, max);
+                if !dup_put(&mut tab, m, d, (&key, &value), unique, max) {
+                    break;
+                }
+            }
+            let want = m.map.get(&key).map_or(0, |s| s.len() as u64);
+            if key.len() <= max {
+                assert_eq!(tab.count(&key).expect("count"), want);
+            }
+        }
+        Op::DupDelete { table, key, val } => {
+            let d = table % 2;
+            let key = key.resolve(db.dups.get(&d), max);
+            let value = val.resolve(db.dups.get(&d), &key, d == 1, max);
+            let Some(mut tab) = dup_open(w, db, d) else {
+                return;
+            };
+            let m = db.dups.get_mut(&d).unwrap();
+            assert_eq!(
+                tab.delete(&key, &value).expect("delete"),
+                m.remove(&key, &value)
+            );
+            assert!(!tab.contains(&key, &value).expect("contains"));
+        }
+        Op::DupDeleteRun {
+            table,
+            key,
+            from,
+            count,
+        } => {
+            let d = table % 2;
+            let key = key.resolve(db.dups.get(&d), max);
+            let from = from.resolve(db.dups.get(&d), &key, d == 1, max);
+            let Some(mut tab) = dup_open(w, db, d) else {
+                return;
+            };
+            let m = db.dups.get_mut(&d).unwrap();
+            let doomed: Vec<Vec<u8>> = m
+                .map
+                .get(&key)
+                .map(|s| {
+                    s.range(from..)
+                        .take(usize::from(count % 512))
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default();
+            for v in doomed {
+                assert!(
+                    tab.delete(&key, &v).expect("delete"),
+                    "delete of a present pair"
+                );
+                assert!(m.remove(&key, &v));
+            }
+            let want = m.map.get(&key).map_or(0, |s| s.len() as u64);
+            assert_eq!(tab.count(&key).expect("count"), want);
+        }
+        Op::DupDeleteGenRun {
+            table,
+            key,
+            first,
+            count,
+            step,
+        } => {
+            let d = table % 2;
+            let key = key.resolve(db.dups.get(&d), max);
+            let Some(mut tab) = dup_open(w, db, d) else {
+                return;
+            };
+            let m = db.dups.get_mut(&d).unwrap();
+            for i in 0..u64::from(count % 512) {
+                let value = first.nth(i, step).bytes(d == 1, max);
+                assert_eq!(
+                    tab.delete(&key, &value).expect("delete"),
+                    m.remove(&key, &value)
+                );
+            }
+            let want = m.map.get(&key).map_or(0, |s| s.len() as u64);
+            assert_eq!(tab.count(&key).expect("count"), want);
+        }
+        Op::DupDeleteKey { table, key } => {
+            let d = table % 2;
+            let key = key.resolve(db.dups.get(&d), max);
+            let Some(mut tab) = dup_open(w, db, d) else {
+                return;
+            };
+            let m = db.dups.get_mut(&d).unwrap();
+            let had = m.map.remove(&key).map_or(0, |s| s.len() as u64);
+            assert_eq!(tab.delete_key(&key).expect("delete_key"), had);
+            assert_eq!(tab.count(&key).expect("count"), 0);
+            assert_eq!(tab.len(), m.pairs());
+        }
+        Op::DupClear { table } => {
+            let d = table % 2;
+            let mut tab = dup_create(w, db, d);
+            tab.clear().expect("clear");
+            let m = db.dups.get_mut(&d).unwrap();
+            m.map.clear();
+            check_dup!(tab, m, d);
+        }
+        Op::DupDrop { table } => {
+            let d = table % 2;
+            let existed = db.dups.remove(&d).is_some();
+            assert_eq!(w.drop_table(dup_name(d)).expect("drop"), existed);
+        }
+        Op::DupRead { table, key, val } => {
+            let d = table % 2;
+            let m = db.dups.get(&d);
+            let key = key.resolve(m, max);
+            let value = val.resolve(m, &key, d == 1, max);
+            let Some(tab) = dup_open(w, db, d) else {
+                return;
+            };
+            let m = &db.dups[&d];
+            let empty = BTreeSet::new();
+            let s = m.map.get(&key).unwrap_or(&empty);
+            let vals: Vec<Vec<u8>> = tab
+                .values(&key)
+                .expect("values")
+                .map(|v| v.expect("values").to_vec())
+                .collect();
+            assert!(vals.iter().eq(s.iter()), "values");
+            assert_eq!(tab.count(&key).expect("count"), s.len() as u64);
+            assert_eq!(tab.get(&key).expect("get"), s.first().map(Vec::as_slice));
+            assert_eq!(
+                tab.contains(&key, &value).expect("contains"),
+                s.contains(&value)
+            );
+            // seek_value, then next_dup to the key's last value, where it stays.
+            let mut c = tab.cursor();
+            let want: Vec<Owned> = s
+                .range(value.clone()..)
+                .map(|v| (key.clone(), v.clone()))
+                .collect();
+            let mut got = owned(c.seek_value(&key, &value).expect("seek_value"));
+            let mut run = Vec::new();
+            for _ in 0..=want.len() {
+                match got.take() {
+                    Some(p) => run.push(p),
+                    None => break,
+                }
+                got = owned(c.next_dup().expect("next_dup"));
+            }
+            assert_eq!(run, want, "seek_value, next_dup");
+            assert_eq!(owned(c.current().expect("current")), want.last().cloned());
+            // seek_pair: exactly the pair or nothing.
+            let hit = s.contains(&value).then(|| (key.clone(), value.clone()));
+            assert_eq!(owned(c.seek_pair(&key, &value).expect("seek_pair")), hit);
+            assert_eq!(owned(c.current().expect("current")), hit);
+            // seek_key: the first value of the first key >= key.
+            let next = m.map.range(key.clone()..).next();
+            let want = next.map(|(k, s)| (k.clone(), s.first().unwrap().clone()));
+            assert_eq!(owned(c.seek_key(&key).expect("seek_key")), want);
+            // From there next_key: the first value of the key after.
+            if next.is_some() {
+                let after = m.map.range(key.clone()..).nth(1);
+                let want = after.map(|(k, s)| (k.clone(), s.first().unwrap().clone()));
+                assert_eq!(owned(c.next_key().expect("next_key")), want);
+            }
+        }
+        Op::DupMoves { table, moves } => {
+            let d = table % 2;
+            let Some(tab) = dup_open(w, db, d) else {
+                return;
+            };
+            run_moves(tab.cursor(), &db.dups[&d], d == 1, &moves, max);
+        }
+        Op::DupVerify { table } => {
+            let d = table % 2;
+            let Some(tab) = dup_open(w, db, d) else {
+                return;
+            };
+            check_dup!(tab, &db.dups[&d], d);
+        }
+        Op::KindMisuse { which, table } => kind_misuse(w, db, which, table),
+        _ => {}
+    }
+}
+
+/// A table opened or created as the wrong kind: `TableKindMismatch` if it exists
+/// (`TableNotFound` from the `open_*` calls if not); nothing changes. Creating an
+/// absent table is skipped: it would make a table of the other kind.
+fn kind_misuse(w: &mut WriteTxn, db: &Db, which: u8, table: u8) {
+    let d = table % 2;
+    let dup = dup_name(d);
+    let dup_exists = db.dups.contains_key(&d);
+    let t = table % 3 + 1;
+    let plain = table_name(t).unwrap();
+    let plain_exists = db.plain.contains_key(&t);
+    let mismatch = |r: Result<(), Error>, name: &str, stored: &str, requested: &str| match r {
+        Err(Error::TableKindMismatch {
+            table,
+            stored: s,
+            requested: q,
+        }) => assert_eq!(
+            (table.as_str(), s.as_str(), q.as_str()),
+            (name, stored, requested)
+        ),
+        Err(e) => panic!("{name}: expected a kind mismatch, got {e}"),
+        Ok(()) => panic!("{name} opened as {requested}"),
+    };
+    let not_found = |r: Result<(), Error>, name: &str| match r {
+        Err(Error::TableNotFound(n)) => assert_eq!(n, name),
+        Err(e) => panic!("{name}: expected TableNotFound, got {e}"),
+        Ok(()) => panic!("{name} opened though absent"),
+    };
+    let dup_kind_text = kind_text(dup_kind(d));
+    match which % 5 {
+        0 => {
+            let r = w.open_table(dup).map(|_| ());
+            if dup_exists {
+                mismatch(r, dup, dup_kind_text, "plain");
+            } else {
+                not_found(r, dup);
+            }
+        }
+        1 if dup_exists => {
+            let r = w.create_table(dup).map(|_| ());
+            mismatch(r, dup, dup_kind_text, "plain");
+        }
+        2 => {
+            let r = w.open_dup_table(&plain).map(|_| ());
+            if plain_exists {
+                mismatch(r, &plain, "plain", "dup-sort");
+            } else {
+                not_found(r, &plain);
+            }
+        }
+        3 if plain_exists => {
+            let r = w.create_dup_table(&plain, dup_kind(d)).map(|_| ());
+            mismatch(r, &plain, "plain", dup_kind_text);
+        }
+        4 if dup_exists => {
+            let other = dup_kind(d + 1);
+            let r = w.create_dup_table(dup, other).map(|_| ());
+            mismatch(r, dup, dup_kind_text, kind_text(other));
         }
         _ => {}
     }
