@@ -319,7 +319,7 @@ impl DupModel {
 
     /// The refusal putting (`key`, `value`) must meet, in the order the library checks.
     fn refusal(&self, fixed: bool, key: &[u8], value: &[u8], max: usize) -> Option<Refused> {
-        if key.len() > max {
+        if key.len() > max_dup_key(max) {
             Some(Refused::Key)
         } else if value.len() > max {
             Some(Refused::TooLarge)
@@ -352,6 +352,12 @@ impl DupModel {
     }
 }
 
+/// The longest dup-sort key, for an environment whose longest key is `max` bytes: room
+/// is kept beside it for a nested tree's 48-byte record (`Env::max_dup_key_size`).
+fn max_dup_key(max: usize) -> usize {
+    max - 24
+}
+
 #[derive(Clone, Copy, Debug)]
 enum Refused {
     Key,
@@ -362,7 +368,7 @@ enum Refused {
 fn assert_refused(e: &Error, want: Refused, key: &[u8], value: &[u8], max: usize) {
     match (want, e) {
         (Refused::Key, Error::KeyTooLarge { len, max: m }) => {
-            assert_eq!((*len, *m), (key.len(), max))
+            assert_eq!((*len, *m), (key.len(), max_dup_key(max)))
         }
         (Refused::TooLarge, Error::DupValueTooLarge { len, max: m }) => {
             assert_eq!((*len, *m), (value.len(), max))
@@ -738,6 +744,7 @@ fuzz_target!(|ops: Vec<Op>| {
     let path = dir.path().join("db");
     let mut env = Env::open(&path).expect("open");
     let max = env.max_key_size();
+    assert_eq!(env.max_dup_key_size(), max_dup_key(max));
     let mut committed = Db::default();
     committed.plain.insert(0, BTreeMap::new());
     let mut pending = committed.clone();
@@ -955,7 +962,7 @@ fn dup_put(
             assert_refused(&e, want, key, value, max);
             assert_eq!(tab.len(), m.pairs(), "a refused put changed the pairs");
             let count = m.map.get(key).map_or(0, |s| s.len() as u64);
-            if key.len() <= max {
+            if key.len() <= max_dup_key(max) {
                 assert_eq!(tab.count(key).expect("count"), count);
                 assert!(!tab.contains(key, value).expect("contains"));
             }

@@ -295,6 +295,10 @@ pub(crate) fn delete_pair(
     key: &[u8],
     value: &[u8],
 ) -> Result<bool> {
+    if key.len() > max_key_size(p.page_size()) {
+        // No such key can be in the table.
+        return Ok(false);
+    }
     let limit = btree::max_inline_value(p.page_size(), key.len());
     let removed = btree::update_with(p, rec, key, |p, rec, old| {
         let Some(old) = old else {
@@ -374,6 +378,9 @@ fn shrink_nested(
 /// Remove `key` with all its values (freeing its nested tree); returns how many there
 /// were.
 pub(crate) fn delete_key(p: &mut impl PageWrite, rec: &mut TableRecord, key: &[u8]) -> Result<u64> {
+    if key.len() > max_key_size(p.page_size()) {
+        return Ok(0);
+    }
     let count = btree::update_with(p, rec, key, |p, rec, old| {
         let Some(old) = old else {
             return Ok((Update::Keep, 0));
