@@ -276,7 +276,10 @@ fn table_kinds_are_kept_and_checked() {
     assert!(d.delete(&long_key, &vec![3u8; max]).unwrap());
     assert_eq!(d.get(&long_key).unwrap(), Some(&vec![2u8; max][..]));
     let too_long = vec![7u8; env.max_dup_key_size() + 1];
-    assert!(matches!(d.put(&too_long, b"v"), Err(Error::KeyTooLarge { .. })));
+    assert!(matches!(
+        d.put(&too_long, b"v"),
+        Err(Error::KeyTooLarge { .. })
+    ));
     // Deletes of keys no table can hold find nothing.
     assert!(!d.delete(&too_long, b"v").unwrap());
     assert_eq!(d.delete_key(&vec![7u8; env.max_key_size() + 1]).unwrap(), 0);
