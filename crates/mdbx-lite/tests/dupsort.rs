@@ -342,6 +342,64 @@ fn ranges_yield_the_pairs_of_their_keys() {
         ))
         .map(|p| p.unwrap().0.to_vec())
         .collect();
+    // Every kind of bound, keys present and absent, forwards, backwards and from both
+    // ends at once, against the pairs filtered from a full scan.
+    use std::ops::Bound::{self, Excluded, Included, Unbounded};
+    let all: Vec<(Vec<u8>, Vec<u8>)> = t
+        .iter()
+        .map(|p| p.map(|(k, v)| (k.to_vec(), v.to_vec())))
+        .collect::<mdbx_lite::Result<_>>()
+        .unwrap();
+    let keys: [&[u8]; 6] = [b"k00", b"k05", b"k06", b"k055", b"k49", b"z"];
+    let mut bounds: Vec<Bound<&[u8]>> = vec![Unbounded];
+    for k in keys {
+        bounds.push(Included(k));
+        bounds.push(Excluded(k));
+    }
+    for lo in &bounds {
+        for hi in &bounds {
+            let inside = |k: &[u8]| {
+                let above = match lo {
+                    Included(l) => k >= *l,
+                    Excluded(l) => k > *l,
+                    Unbounded => true,
+                };
+                let below = match hi {
+                    Included(h) => k <= *h,
+                    Excluded(h) => k < *h,
+                    Unbounded => true,
+                };
+                above && below
+            };
+            let want: Vec<_> = all.iter().filter(|(k, _)| inside(k)).cloned().collect();
+            let range = || t.range::<&[u8], _>((*lo, *hi));
+            let own = |p: mdbx_lite::Result<(&[u8], &[u8])>| {
+                let (k, v) = p.unwrap();
+                (k.to_vec(), v.to_vec())
+            };
+            let fwd: Vec<_> = range().map(own).collect();
+            assert_eq!(fwd, want, "{lo:?}..{hi:?} forwards");
+            let mut back: Vec<_> = range().rev().map(own).collect();
+            back.reverse();
+            assert_eq!(back, want, "{lo:?}..{hi:?} backwards");
+            // Both ends in turn meet without losing or repeating a pair.
+            let mut r = range();
+            let (mut front, mut tail) = (Vec::new(), Vec::new());
+            loop {
+                match r.next() {
+                    Some(p) => front.push(own(p)),
+                    None => break,
+                }
+                match r.next_back() {
+                    Some(p) => tail.push(own(p)),
+                    None => break,
+                }
+            }
+            tail.reverse();
+            front.extend(tail);
+            assert_eq!(front, want, "{lo:?}..{hi:?} from both ends");
+        }
+    }
     // Key 49 (49 % 7 == 0) holds one value.
     assert_eq!(after, [b"k49".to_vec()]);
     wtx.commit().unwrap();

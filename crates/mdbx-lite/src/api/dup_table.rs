@@ -173,12 +173,13 @@ macro_rules! dup_reads {
             }
         }
 
-        /// Every pair, by key, then value.
+        /// Every pair, by key, then value (`.rev()` for descending).
         pub fn iter(&$self) -> DupRange<$lt> {
             DupRange::new($src, $rec, Bound::Unbounded, Bound::Unbounded)
         }
 
-        /// The pairs whose keys lie in `range`, by key, then value.
+        /// The pairs whose keys lie in `range`, by key, then value (`.rev()` for
+        /// descending), e.g. `t.range(&b"a"[..]..&b"m"[..])`.
         pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&$self, range: R) -> DupRange<$lt> {
             let own = |b: Bound<&K>| b.map(|k| BoundKey::new(k.as_ref()));
             DupRange::new($src, $rec, own(range.start_bound()), own(range.end_bound()))
@@ -371,12 +372,20 @@ impl<'txn> DupCursor<'txn> {
     }
 }
 
-/// The pairs of a key range, by key, then value.
+/// The pairs of a key range, by key, then value; `rev()` walks it backwards.
 pub struct DupRange<'txn> {
-    cursor: RawDupCursor<'txn, Src<'txn>>,
+    src: &'txn Src<'txn>,
+    rec: TableRecord,
+    front: RawDupCursor<'txn, Src<'txn>>,
+    /// Made on the first `next_back` (boxed: forward scans never carry it).
+    back: Option<Box<RawDupCursor<'txn, Src<'txn>>>>,
     start: Bound<BoundKey>,
     end: Bound<BoundKey>,
-    started: bool,
+    /// The last pair each end handed out: the two ends stop where they meet.
+    front_last: Option<Pair<'txn>>,
+    back_last: Option<Pair<'txn>>,
+    front_started: bool,
+    back_started: bool,
     done: bool,
 }
 
@@ -388,26 +397,96 @@ impl<'txn> DupRange<'txn> {
         end: Bound<BoundKey>,
     ) -> Self {
         DupRange {
-            cursor: RawDupCursor::new(src, rec),
+            src,
+            rec,
+            front: RawDupCursor::new(src, rec),
+            back: None,
             start,
             end,
-            started: false,
+            front_last: None,
+            back_last: None,
+            front_started: false,
+            back_started: false,
             done: false,
         }
     }
 
-    fn step(&mut self) -> Result<Option<Pair<'txn>>> {
-        if self.started {
-            return self.cursor.next();
+    fn step_front(&mut self) -> Result<Option<Pair<'txn>>> {
+        if self.front_started {
+            return self.front.next();
         }
-        self.started = true;
+        self.front_started = true;
         match &self.start {
-            Bound::Unbounded => self.cursor.first(),
-            Bound::Included(k) => self.cursor.seek_key(k.as_slice()),
-            Bound::Excluded(k) => match self.cursor.seek_key(k.as_slice())? {
-                Some((key, _)) if key == k.as_slice() => self.cursor.next_key(),
+            Bound::Unbounded => self.front.first(),
+            Bound::Included(k) => self.front.seek_key(k.as_slice()),
+            Bound::Excluded(k) => match self.front.seek_key(k.as_slice())? {
+                Some((key, _)) if key == k.as_slice() => self.front.next_key(),
                 other => Ok(other),
             },
+        }
+    }
+
+    fn step_back(&mut self) -> Result<Option<Pair<'txn>>> {
+        let (src, rec) = (self.src, self.rec);
+        let back = self
+            .back
+            .get_or_insert_with(|| Box::new(RawDupCursor::new(src, rec)));
+        if self.back_started {
+            return back.prev();
+        }
+        self.back_started = true;
+        match &self.end {
+            Bound::Unbounded => back.last(),
+            // The last value of the bound's key if it is there, else the pair before
+            // the first key past it.
+            Bound::Included(k) => match back.seek_key(k.as_slice())? {
+                Some((key, _)) if key == k.as_slice() => back.last_dup(),
+                Some(_) => back.prev(),
+                None => back.last(),
+            },
+            Bound::Excluded(k) => match back.seek_key(k.as_slice())? {
+                Some(_) => back.prev(),
+                None => back.last(),
+            },
+        }
+    }
+
+    fn inside(&self, (k, v): Pair<'txn>, front: bool) -> bool {
+        if front {
+            let before_end = match &self.end {
+                Bound::Unbounded => true,
+                Bound::Included(e) => k <= e.as_slice(),
+                Bound::Excluded(e) => k < e.as_slice(),
+            };
+            before_end && self.back_last.is_none_or(|b| (k, v) < b)
+        } else {
+            let after_start = match &self.start {
+                Bound::Unbounded => true,
+                Bound::Included(s) => k >= s.as_slice(),
+                Bound::Excluded(s) => k > s.as_slice(),
+            };
+            after_start && self.front_last.is_none_or(|f| (k, v) > f)
+        }
+    }
+
+    fn finish(&mut self, r: Result<Option<Pair<'txn>>>, front: bool) -> Option<Result<Pair<'txn>>> {
+        match r {
+            Ok(Some(pair)) if self.inside(pair, front) => {
+                if front {
+                    self.front_last = Some(pair);
+                } else {
+                    self.back_last = Some(pair);
+                }
+                Some(Ok(pair))
+            }
+            Ok(_) => {
+                self.done = true;
+                None
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
         }
     }
 }
@@ -419,27 +498,17 @@ impl<'txn> Iterator for DupRange<'txn> {
         if self.done {
             return None;
         }
-        match self.step() {
-            Ok(Some((k, v))) => {
-                let inside = match &self.end {
-                    Bound::Unbounded => true,
-                    Bound::Included(e) => k <= e.as_slice(),
-                    Bound::Excluded(e) => k < e.as_slice(),
-                };
-                if inside {
-                    return Some(Ok((k, v)));
-                }
-                self.done = true;
-                None
-            }
-            Ok(None) => {
-                self.done = true;
-                None
-            }
-            Err(e) => {
-                self.done = true;
-                Some(Err(e))
-            }
+        let r = self.step_front();
+        self.finish(r, true)
+    }
+}
+
+impl DoubleEndedIterator for DupRange<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
         }
+        let r = self.step_back();
+        self.finish(r, false)
     }
 }
