@@ -385,11 +385,8 @@ fn ranges_yield_the_pairs_of_their_keys() {
             // Both ends in turn meet without losing or repeating a pair.
             let mut r = range();
             let (mut front, mut tail) = (Vec::new(), Vec::new());
-            loop {
-                match r.next() {
-                    Some(p) => front.push(own(p)),
-                    None => break,
-                }
+            while let Some(p) = r.next() {
+                front.push(own(p));
                 match r.next_back() {
                     Some(p) => tail.push(own(p)),
                     None => break,
