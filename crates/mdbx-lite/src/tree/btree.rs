@@ -624,11 +624,44 @@ pub(crate) fn put_tagged(
     Ok(!found)
 }
 
+/// An entry's value bytes held apart from their page: on the stack when short (a
+/// nested tree's record, a small value), so most dup-sort writes allocate nothing.
+pub(crate) enum EntryBytes {
+    Short { len: u8, buf: [u8; 64] },
+    Long(Vec<u8>),
+}
+
+impl EntryBytes {
+    pub(crate) fn new(b: &[u8]) -> EntryBytes {
+        if b.len() <= 64 {
+            let mut buf = [0u8; 64];
+            buf[..b.len()].copy_from_slice(b);
+            EntryBytes::Short {
+                len: b.len() as u8,
+                buf,
+            }
+        } else {
+            EntryBytes::Long(b.to_vec())
+        }
+    }
+}
+
+impl std::ops::Deref for EntryBytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            EntryBytes::Short { len, buf } => &buf[..usize::from(*len)],
+            EntryBytes::Long(v) => v,
+        }
+    }
+}
+
 /// A leaf entry's value as stored, copied out of its page (which the caller's update
 /// may change).
 pub(crate) enum StoredValue {
     /// Flag byte (0, `F_DUPS`, `F_NESTED`) and the inline bytes.
-    Inline(u8, Vec<u8>),
+    Inline(u8, EntryBytes),
     /// An overflow run: first page and length.
     Overflow(u64, usize),
 }
@@ -638,7 +671,7 @@ pub(crate) enum Update {
     /// Leave it as it is.
     Keep,
     /// Store this inline value with this flag byte.
-    Put(u8, Vec<u8>),
+    Put(u8, EntryBytes),
     /// Remove the key.
     Delete,
 }
@@ -673,9 +706,9 @@ pub(crate) fn update_with<P: PageWrite, T>(
         if found {
             let (_, value) = node.leaf_entry(idx)?;
             let old = match value {
-                LeafValue::Inline(b) => StoredValue::Inline(0, b.to_vec()),
-                LeafValue::Dups(b) => StoredValue::Inline(page::F_DUPS, b.to_vec()),
-                LeafValue::Nested(b) => StoredValue::Inline(page::F_NESTED, b.to_vec()),
+                LeafValue::Inline(b) => StoredValue::Inline(0, EntryBytes::new(b)),
+                LeafValue::Dups(b) => StoredValue::Inline(page::F_DUPS, EntryBytes::new(b)),
+                LeafValue::Nested(b) => StoredValue::Inline(page::F_NESTED, EntryBytes::new(b)),
                 LeafValue::Overflow { pgno, len } => StoredValue::Overflow(pgno, len),
             };
             (idx, Some(old), Some(node.entry_span(idx)?))

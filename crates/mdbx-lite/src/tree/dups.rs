@@ -22,7 +22,7 @@ use crate::error::{Corruption, Error, Result};
 use crate::format::dups::{self, DupBlock, DupValues};
 use crate::format::meta::{TableRecord, TABLE_RECORD_LEN, TREE_KEYS_ONLY};
 use crate::format::page::{LeafValue, F_DUPS, F_NESTED};
-use crate::tree::btree::{self, PutMode, StoredValue, Update};
+use crate::tree::btree::{self, EntryBytes, PutMode, StoredValue, Update};
 use crate::tree::cursor::RawCursor;
 use crate::tree::pages::{PageSource, PageWrite};
 
@@ -121,17 +121,17 @@ fn entry_for(
     rec: &mut TableRecord,
     limit: usize,
     values: &[&[u8]],
-) -> Result<(u8, Vec<u8>)> {
+) -> Result<(u8, EntryBytes)> {
     let fixed = rec.fixed_value_size();
     match values {
-        [one] if one.len() <= limit => return Ok((0, one.to_vec())),
+        [one] if one.len() <= limit => return Ok((0, EntryBytes::new(one))),
         [_] => {}
         many => {
             let size: usize = many.iter().map(|v| dups::encoded_len(v.len(), fixed)).sum();
             if size <= limit {
                 let mut block = Vec::with_capacity(size);
                 dups::encode(many.iter().copied(), fixed, &mut block);
-                return Ok((F_DUPS, block));
+                return Ok((F_DUPS, EntryBytes::Long(block)));
             }
         }
     }
@@ -143,7 +143,7 @@ fn entry_for(
         btree::put(p, &mut nested, v, b"", PutMode::Append)?;
     }
     add_pages(rec, &TableRecord::default(), &nested);
-    Ok((F_NESTED, nested.encode().to_vec()))
+    Ok((F_NESTED, EntryBytes::new(&nested.encode())))
 }
 
 /// Add `value` to `key`'s values. Returns false if the pair was there already (or,
@@ -174,9 +174,9 @@ pub(crate) fn put(
         };
         let (tag, bytes) = inline_entry(old)?;
         match tag {
-            0 if bytes == value => Ok((Update::Keep, false)),
+            0 if *bytes == *value => Ok((Update::Keep, false)),
             0 => {
-                let pair: [&[u8]; 2] = if bytes.as_slice() < value {
+                let pair: [&[u8]; 2] = if *bytes < *value {
                     [&bytes, value]
                 } else {
                     [value, &bytes]
@@ -212,7 +212,7 @@ pub(crate) fn put(
                 // The record changes with every value added, and when an existing one's
                 // search copied the nested root.
                 let update = if n != before {
-                    Update::Put(F_NESTED, n.encode().to_vec())
+                    Update::Put(F_NESTED, EntryBytes::new(&n.encode()))
                 } else {
                     Update::Keep
                 };
@@ -235,7 +235,7 @@ pub(crate) fn put(
     Ok(true)
 }
 
-fn put_entry((tag, bytes): (u8, Vec<u8>)) -> Update {
+fn put_entry((tag, bytes): (u8, EntryBytes)) -> Update {
     Update::Put(tag, bytes)
 }
 
@@ -262,7 +262,7 @@ fn rebuilt(
 }
 
 /// A key's entry as stored, which a dup-sort table keeps inline.
-fn inline_entry(old: StoredValue) -> Result<(u8, Vec<u8>)> {
+fn inline_entry(old: StoredValue) -> Result<(u8, EntryBytes)> {
     match old {
         StoredValue::Inline(tag, bytes) => Ok((tag, bytes)),
         StoredValue::Overflow(..) => Err(overflow_in_dup_table()),
@@ -306,7 +306,7 @@ pub(crate) fn delete_pair(
         };
         let (tag, bytes) = inline_entry(old)?;
         match tag {
-            0 if bytes == value => Ok((Update::Delete, true)),
+            0 if *bytes == *value => Ok((Update::Delete, true)),
             0 => Ok((Update::Keep, false)),
             F_DUPS => {
                 let block = DupBlock::new(&bytes, rec.fixed_value_size(), 0);
@@ -372,7 +372,7 @@ fn shrink_nested(
             return rebuilt(p, rec, limit, &refs);
         }
     }
-    Ok(Update::Put(F_NESTED, n.encode().to_vec()))
+    Ok(Update::Put(F_NESTED, EntryBytes::new(&n.encode())))
 }
 
 /// Remove `key` with all its values (freeing its nested tree); returns how many there
