@@ -603,10 +603,12 @@ impl<'a> Node<'a> {
     }
 
     /// The page prefix's bytes, read from the page's last key (every key but a branch's
-    /// entry 0 starts with them). For tools: searches never read them.
+    /// entry 0 starts with them). For tools: searches never read them. Empty for a
+    /// branch left with only its entry 0 (after its other children emptied): it has no
+    /// key to read them from, and none they could be wrong for.
     pub fn prefix(&self) -> Result<&'a [u8]> {
         let plen = self.prefix_len();
-        if plen == 0 {
+        if plen == 0 || (!self.leaf && self.count() == 1) {
             return Ok(&[]);
         }
         let last = self.count() - 1;
@@ -1226,6 +1228,18 @@ mod tests {
             assert!(node_insert(&mut page, i, &key, &[&head, &value]));
         }
         page
+    }
+
+    #[test]
+    fn a_branch_with_only_entry_0_has_no_prefix_bytes_to_show() {
+        let mut page = vec![0u8; 4096];
+        init_header(&mut page, PageKind::Branch, 7, 1);
+        assert!(node_insert(&mut page, 0, b"", &[&9u64.to_le_bytes()]));
+        header_mut(&mut page).set_prefix_len(12);
+        let node = Node::new(&page, 7).unwrap();
+        assert_eq!(node.prefix_len(), 12);
+        assert_eq!(node.prefix().unwrap(), b"");
+        assert_eq!(node.branch_index(b"any key of 20 bytes.").unwrap(), 0);
     }
 
     #[test]
