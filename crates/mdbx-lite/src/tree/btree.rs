@@ -305,6 +305,25 @@ impl DescentCheck {
     }
 }
 
+/// A write's leaf has the layout its tree's record says: keys only in a nested tree,
+/// entries with values elsewhere. A damaged record pointing a nested tree at another
+/// tree's pages (or the reverse) is refused before an entry of the wrong layout goes in.
+#[inline]
+fn leaf_layout(rec: &TableRecord, node: &Node<'_>) -> Result<()> {
+    if node.is_keys_only() == rec.is_keys_only() {
+        return Ok(());
+    }
+    Err(Error::corrupted(
+        Corruption::Shape,
+        node.pgno,
+        if rec.is_keys_only() {
+            "a nested tree reaches a leaf with values"
+        } else {
+            "a table reaches a leaf of keys only"
+        },
+    ))
+}
+
 /// The key a bound refers to.
 fn bound_key<S: PageSource + ?Sized>(src: &S, b: KeyRef) -> Result<&[u8]> {
     Node::new(src.page(b.page)?, b.page)?.key(b.idx)
@@ -594,6 +613,7 @@ pub(crate) fn put_tagged(
     let (idx, found, count, old_run) = {
         let node = node_at(p, leaf, true)?;
         check.leaf(p, &node, key)?;
+        leaf_layout(rec, &node)?;
         let (idx, found) = node.search(key)?;
         let old_run = match found.then(|| node.leaf_value(idx)).transpose()? {
             Some(LeafValue::Overflow { pgno, len }) => Some((pgno, len)),
@@ -702,6 +722,7 @@ pub(crate) fn update_with<P: PageWrite, T>(
     let (idx, old, span) = {
         let node = node_at(p, leaf, true)?;
         check.leaf(p, &node, key)?;
+        leaf_layout(rec, &node)?;
         let (idx, found) = node.search(key)?;
         if found {
             let (_, value) = node.leaf_entry(idx)?;
@@ -1261,6 +1282,7 @@ fn probe_path(
     match node.search(key)? {
         (idx, true) => {
             check.leaf(p, &node, key)?;
+            leaf_layout(rec, &node)?;
             Ok(Some((depth - 1, pgno, idx)))
         }
         _ => Ok(None),
@@ -1799,6 +1821,45 @@ mod tests {
             (rec.root, rec.entries, rec.leaf_pages, rec.overflow_pages),
             (0, 0, 0, 0)
         );
+    }
+
+    #[test]
+    fn a_write_refuses_a_leaf_of_the_other_layout() {
+        let mut mem = MemPages::new();
+        let mut rec = TableRecord::default();
+        for i in 0..200u32 {
+            put(
+                &mut mem,
+                &mut rec,
+                &i.to_be_bytes(),
+                b"value",
+                PutMode::Upsert,
+            )
+            .unwrap();
+        }
+        // The same pages under a nested tree's record, as a damaged entry would claim.
+        let mut nested = TableRecord {
+            flags: crate::format::meta::TREE_KEYS_ONLY,
+            ..rec
+        };
+        for r in [
+            put(
+                &mut mem,
+                &mut nested,
+                b"\x00\x00\x00\x07",
+                b"",
+                PutMode::Upsert,
+            )
+            .map(|_| ()),
+            delete(&mut mem, &mut nested, &7u32.to_be_bytes()).map(|_| ()),
+        ] {
+            match r {
+                Err(Error::Corrupted { what, .. }) => assert!(what.contains("leaf with values")),
+                other => panic!("expected a refusal, got {other:?}"),
+            }
+        }
+        // Nothing changed: the table still holds all it did.
+        assert_eq!(contents(&mem, rec).len(), 200);
     }
 
     #[test]
