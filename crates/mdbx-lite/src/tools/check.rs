@@ -211,11 +211,11 @@ impl Checker<'_> {
         let fixed = rec.fixed_value_size();
         match value {
             LeafValue::Inline(v) => {
-                self.pairs += 1;
+                self.pairs = self.pairs.saturating_add(1);
                 self.check_dup_value(pgno, i, v.len());
             }
             LeafValue::Dups(b) => match DupBlock::new(b, fixed, pgno).validate(max) {
-                Ok(n) => self.pairs += n as u64,
+                Ok(n) => self.pairs = self.pairs.saturating_add(n as u64),
                 Err(why) => self.problem(Some(pgno), format!("entry {i}: dup block: {why}")),
             },
             LeafValue::Nested(b) => match TableRecord::decode(b, pgno) {
@@ -226,7 +226,7 @@ impl Checker<'_> {
                          overflow pages"
                     ),
                 ),
-                Ok(n) => self.pairs += n.entries,
+                Ok(n) => self.pairs = self.pairs.saturating_add(n.entries),
                 Err(e) => self.error(&e),
             },
             LeafValue::Overflow { .. } => self.problem(

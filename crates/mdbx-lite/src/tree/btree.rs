@@ -23,6 +23,7 @@ use crate::format::page::{
     MAX_DEPTH,
 };
 use crate::tree::pages::{PageSource, PageWrite};
+use crate::tree::small_bytes::SmallBytes;
 
 /// Largest key a database with this page size accepts.
 pub fn max_key_size(page_size: usize) -> usize {
@@ -646,36 +647,7 @@ pub(crate) fn put_tagged(
 
 /// An entry's value bytes held apart from their page: on the stack when short (a
 /// nested tree's record, a small value), so most dup-sort writes allocate nothing.
-pub(crate) enum EntryBytes {
-    Short { len: u8, buf: [u8; 64] },
-    Long(Vec<u8>),
-}
-
-impl EntryBytes {
-    pub(crate) fn new(b: &[u8]) -> EntryBytes {
-        if b.len() <= 64 {
-            let mut buf = [0u8; 64];
-            buf[..b.len()].copy_from_slice(b);
-            EntryBytes::Short {
-                len: b.len() as u8,
-                buf,
-            }
-        } else {
-            EntryBytes::Long(b.to_vec())
-        }
-    }
-}
-
-impl std::ops::Deref for EntryBytes {
-    type Target = [u8];
-
-    fn deref(&self) -> &[u8] {
-        match self {
-            EntryBytes::Short { len, buf } => &buf[..usize::from(*len)],
-            EntryBytes::Long(v) => v,
-        }
-    }
-}
+pub(crate) type EntryBytes = SmallBytes<64>;
 
 /// A leaf entry's value as stored, copied out of its page (which the caller's update
 /// may change).

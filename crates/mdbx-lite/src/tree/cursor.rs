@@ -10,6 +10,7 @@ use crate::format::meta::TableRecord;
 use crate::format::page::{LeafValue, Node, MAX_DEPTH};
 use crate::tree::btree::{node_at, value_bytes};
 use crate::tree::pages::PageSource;
+use crate::tree::small_bytes::SmallBytes;
 
 /// How many entries ahead a walk asks the CPU to load (see `Node::prefetch_entry`):
 /// a scan then waits for memory once per few entries instead of once per entry.
@@ -314,35 +315,8 @@ impl<'txn> Cursor<'txn> {
 /// keys) are mostly far shorter, so their range scans never allocate.
 const INLINE_BOUND: usize = 255;
 
-/// A range bound's key: inline when at most [`INLINE_BOUND`] bytes. (The inline variant
-/// is large on purpose: boxing it would put the allocation back.)
-#[allow(clippy::large_enum_variant)]
-pub(crate) enum BoundKey {
-    Inline { len: u8, bytes: [u8; INLINE_BOUND] },
-    Heap(Vec<u8>),
-}
-
-impl BoundKey {
-    pub(crate) fn new(key: &[u8]) -> BoundKey {
-        if key.len() <= INLINE_BOUND {
-            let mut bytes = [0u8; INLINE_BOUND];
-            bytes[..key.len()].copy_from_slice(key);
-            BoundKey::Inline {
-                len: key.len() as u8,
-                bytes,
-            }
-        } else {
-            BoundKey::Heap(key.to_vec())
-        }
-    }
-
-    pub(crate) fn as_slice(&self) -> &[u8] {
-        match self {
-            BoundKey::Inline { len, bytes } => &bytes[..*len as usize],
-            BoundKey::Heap(v) => v,
-        }
-    }
-}
+/// A range bound's key: inline when at most [`INLINE_BOUND`] bytes.
+pub(crate) type BoundKey = SmallBytes<INLINE_BOUND>;
 
 /// Iterator over a key range, in both directions (`rev()` works).
 pub struct Range<'txn> {

@@ -131,7 +131,7 @@ fn entry_for(
             if size <= limit {
                 let mut block = Vec::with_capacity(size);
                 dups::encode(many.iter().copied(), fixed, &mut block);
-                return Ok((F_DUPS, EntryBytes::Long(block)));
+                return Ok((F_DUPS, EntryBytes::Heap(block)));
             }
         }
     }
@@ -231,7 +231,7 @@ pub(crate) fn put(
     if rec.fixed_value_size() == 0 && rec.flags & crate::format::meta::TABLE_DUPFIXED != 0 {
         rec.flags |= (value.len() as u32) << 16;
     }
-    rec.pairs += 1;
+    rec.pairs = rec.pairs.saturating_add(1);
     Ok(true)
 }
 
@@ -352,7 +352,8 @@ fn shrink_nested(
 ) -> Result<Update> {
     let fixed = rec.fixed_value_size();
     if n.depth <= 1 {
-        let mut values: Vec<Vec<u8>> = Vec::with_capacity(n.entries as usize);
+        // (The record's count is not trusted for the capacity: a damaged one is huge.)
+        let mut values: Vec<Vec<u8>> = Vec::new();
         let mut size = 0;
         let mut cur = RawCursor::new(&*p, n);
         let mut item = cur.first_raw()?;
