@@ -90,6 +90,25 @@ pub enum Error {
         /// The table's value size (0 before its first value).
         expected: usize,
     },
+    /// A key of an integer-key table (or a value of an integer-dup table) is not 4 or
+    /// 8 bytes, or not the size of the others.
+    IntegerSize {
+        /// A value (true) or a key (false).
+        value: bool,
+        /// Length of the key or value given.
+        len: usize,
+        /// The size of the table's keys (or of the key's values), 0 when any of 4 and 8
+        /// would do.
+        expected: usize,
+    },
+    /// The table is ordered by a user comparator that was not given when it was opened
+    /// (or a tool without comparators was asked to search or change it).
+    ComparatorMissing {
+        /// The table's name.
+        table: String,
+        /// The comparator's name, as the table records it.
+        comparator: String,
+    },
     /// `try_begin_write` found another write transaction running.
     Busy,
     /// All reader slots are taken.
@@ -249,6 +268,25 @@ impl fmt::Display for Error {
             Error::DupValueSize { len, expected } => write!(
                 f,
                 "value of {len} bytes in a dup-fixed table of {expected}-byte values"
+            ),
+            Error::IntegerSize {
+                value,
+                len,
+                expected,
+            } => {
+                let what = if *value {
+                    "value of an integer-dup table"
+                } else {
+                    "key of an integer-key table"
+                };
+                match expected {
+                    0 => write!(f, "{what} of {len} bytes (integers are 4 or 8 bytes)"),
+                    e => write!(f, "{what} of {len} bytes, but its integers are {e} bytes"),
+                }
+            }
+            Error::ComparatorMissing { table, comparator } => write!(
+                f,
+                "table {table:?} is ordered by comparator {comparator:?}; open it with that comparator"
             ),
             Error::Busy => write!(f, "another write transaction is in progress"),
             Error::ReadersFull { max } => write!(f, "all {max} reader slots are in use"),

@@ -33,10 +33,12 @@ mod txn;
 
 pub use api::dup_table::{DupCursor, DupRange, DupSort, DupTable, DupTableMut, Pair, Values};
 pub use api::env::{lock_path, Durability, Env, EnvBuilder};
+pub use api::order::KeyOrder;
 pub use api::transaction::{
     PutFlags, ReadTable, ReadTxn, TableMut, TableRead, TableStat, WriteTxn,
 };
 pub use error::{Corruption, Error, Result};
+pub use format::order::Comparator;
 pub use os::io;
 pub use os::map::ReadAhead;
 pub use storage::readers::ReaderInfo;

@@ -3,28 +3,46 @@
 
 use std::ops::{Bound, RangeBounds};
 
+use crate::api::order::KeyOrder;
 use crate::api::transaction::{check_kind, ReadTxn, TableStat, WriteTxn};
-use crate::error::Result;
-use crate::format::meta::{TableRecord, TABLE_DUPFIXED, TABLE_DUPSORT};
+use crate::error::{Error, Result};
+use crate::format::meta::{
+    TableRecord, TABLE_DUPFIXED, TABLE_DUPSORT, TABLE_INTEGERDUP, TABLE_REVERSEDUP,
+};
 use crate::storage::snapshot::PageSource;
 use crate::tree::cursor::BoundKey;
 use crate::tree::dups::{self, KeyValues, RawDupCursor};
 
-/// The kind of a dup-sort table, fixed when it is created and stored with it.
+/// The kind of a dup-sort table, fixed when it is created and stored with it: how its
+/// values are sized and ordered, and how its keys are ordered.
 ///
 /// ```
-/// use mdbx_lite::DupSort;
+/// use mdbx_lite::{DupSort, KeyOrder};
 /// let plain_values = DupSort::new();
 /// let eight_byte_values = DupSort::new().fixed();
-/// # let _ = (plain_values, eight_byte_values);
+/// // LMDB's MDB_DUPSORT | MDB_DUPFIXED | MDB_INTEGERDUP | MDB_INTEGERKEY:
+/// let ids_to_ids = DupSort::new().fixed().integer_values().keys(KeyOrder::Integer);
+/// # let _ = (plain_values, eight_byte_values, ids_to_ids);
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DupSort {
     fixed: bool,
+    values: ValueOrder,
+    keys: KeyOrder,
+}
+
+/// How a dup-sort table orders one key's values.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum ValueOrder {
+    #[default]
+    Bytes,
+    Integer,
+    Reverse,
 }
 
 impl DupSort {
-    /// Values of any size up to [`crate::Env::max_key_size`], sorted bytewise.
+    /// Values of any size up to [`crate::Env::max_key_size`], sorted bytewise; keys
+    /// sorted bytewise.
     pub fn new() -> DupSort {
         DupSort::default()
     }
@@ -36,24 +54,74 @@ impl DupSort {
         self
     }
 
+    /// Values are native-endian u32 or u64 compared by value (LMDB's `MDB_INTEGERDUP`);
+    /// a value of another size, or of another size than the key's other values, is
+    /// `Error::IntegerSize`.
+    pub fn integer_values(mut self) -> DupSort {
+        self.values = ValueOrder::Integer;
+        self
+    }
+
+    /// Values compared from their last byte (LMDB's `MDB_REVERSEDUP`).
+    pub fn reverse_values(mut self) -> DupSort {
+        self.values = ValueOrder::Reverse;
+        self
+    }
+
+    /// The order of the table's keys: bytewise (the default), reverse or integer. (A
+    /// user comparator is for plain tables; a dup-sort table refuses one with
+    /// `Error::Invalid`.)
+    pub fn keys(mut self, order: KeyOrder) -> DupSort {
+        self.keys = order;
+        self
+    }
+
     /// Whether every value has one size (see [`DupSort::fixed`]).
     pub fn is_fixed(&self) -> bool {
         self.fixed
     }
 
-    /// The kind a dup-sort table record's flags state (None for a plain table, or
-    /// flags this build does not write).
+    /// Whether values are integers (see [`DupSort::integer_values`]).
+    pub fn has_integer_values(&self) -> bool {
+        self.values == ValueOrder::Integer
+    }
+
+    /// Whether values compare from their last byte (see [`DupSort::reverse_values`]).
+    pub fn has_reverse_values(&self) -> bool {
+        self.values == ValueOrder::Reverse
+    }
+
+    /// The order of the keys (see [`DupSort::keys`]).
+    pub fn key_order(&self) -> KeyOrder {
+        self.keys
+    }
+
+    /// The kind a dup-sort table record's flags state (None for a plain table, or for
+    /// keys ordered by a user comparator).
     pub(crate) fn from_flags(flags: u32) -> Option<DupSort> {
-        match flags & 0xffff {
-            TABLE_DUPSORT => Some(DupSort::new()),
-            k if k == TABLE_DUPSORT | TABLE_DUPFIXED => Some(DupSort::new().fixed()),
-            _ => None,
+        if flags & TABLE_DUPSORT == 0 {
+            return None;
         }
+        let mut kind = DupSort::new().keys(KeyOrder::built_in(flags)?);
+        kind.fixed = flags & TABLE_DUPFIXED != 0;
+        kind.values = if flags & TABLE_INTEGERDUP != 0 {
+            ValueOrder::Integer
+        } else if flags & TABLE_REVERSEDUP != 0 {
+            ValueOrder::Reverse
+        } else {
+            ValueOrder::Bytes
+        };
+        Some(kind)
     }
 
     /// The table record's kind flags.
     pub(crate) fn flags(&self) -> u32 {
-        TABLE_DUPSORT | if self.fixed { TABLE_DUPFIXED } else { 0 }
+        let values = match self.values {
+            ValueOrder::Bytes => 0,
+            ValueOrder::Integer => TABLE_INTEGERDUP,
+            ValueOrder::Reverse => TABLE_REVERSEDUP,
+        };
+        TABLE_DUPSORT | if self.fixed { TABLE_DUPFIXED } else { 0 } | values | self.keys.flags()
     }
 }
 
@@ -83,7 +151,12 @@ impl WriteTxn {
     /// or dup-sort with other flags); `Error::Invalid` for a bad name; `Error::Corrupted`
     /// or `Error::Io` reading the catalog.
     pub fn create_dup_table(&mut self, name: &str, kind: DupSort) -> Result<DupTableMut<'_>> {
-        let slot = self.slot_for(name, Some(kind.flags()))?;
+        if kind.keys.comparator().is_some() {
+            return Err(Error::Invalid(
+                "dup-sort tables take the built-in key orders only".into(),
+            ));
+        }
+        let slot = self.slot_in(name, Some(kind.flags()), Some(kind.keys))?;
         check_kind(name, &self.slot_record(slot), Some(kind.flags()))?;
         Ok(DupTableMut { txn: self, slot })
     }

@@ -5,8 +5,10 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::api::env::{Durability, EnvInner, ANOTHER_ENV_WRITES};
+use crate::api::order::{bind_order, order_name, KeyOrder};
 use crate::error::{Corruption, Error, Result};
-use crate::format::meta::{Meta, TableRecord};
+use crate::format::meta::{Meta, TableRecord, DUP_KIND_MASK, MAX_COMPARATOR_NAME};
+use crate::format::order::Comparator;
 use crate::storage::metas::write_meta;
 use crate::storage::snapshot::{MappedPages, PageSource, Snapshot};
 use crate::tree::btree::{self, PutMode};
@@ -27,6 +29,9 @@ pub struct TableStat {
     pub fixed_value_size: usize,
     /// The dup-sort kind; `None` for a plain table.
     pub dup_sort: Option<crate::DupSort>,
+    /// The key order: `"bytes"`, `"reverse"`, `"integer"` or `"custom"` (a user
+    /// comparator).
+    pub key_order: &'static str,
     /// Levels of the B+tree: 0 for an empty table, 1 when the root is a leaf.
     pub depth: u32,
     /// Interior pages.
@@ -47,6 +52,7 @@ impl TableStat {
             kind: kind_name(rec.kind()),
             fixed_value_size: rec.fixed_value_size(),
             dup_sort: crate::DupSort::from_flags(rec.flags),
+            key_order: order_name(rec.flags),
             depth: rec.depth,
             branch_pages: rec.branch_pages,
             leaf_pages: rec.leaf_pages,
@@ -56,10 +62,12 @@ impl TableStat {
     }
 }
 
-/// How a table kind reads in messages and `stat`.
+/// How a table kind (its dup-sort bits) reads in messages and `stat`.
 pub(crate) fn kind_name(kind: u32) -> &'static str {
-    use crate::format::meta::{TABLE_DUPFIXED, TABLE_DUPSORT, TABLE_INTEGERDUP, TABLE_REVERSEDUP};
-    match kind {
+    use crate::format::meta::{
+        DUP_KIND_MASK, TABLE_DUPFIXED, TABLE_DUPSORT, TABLE_INTEGERDUP, TABLE_REVERSEDUP,
+    };
+    match kind & DUP_KIND_MASK {
         0 => "plain",
         k if k == TABLE_DUPSORT => "dup-sort",
         k if k == TABLE_DUPSORT | TABLE_DUPFIXED => "dup-sort, dup-fixed",
@@ -75,11 +83,11 @@ pub(crate) fn kind_name(kind: u32) -> &'static str {
     }
 }
 
-/// Refuse `rec` (of table `name`) unless it has kind `want`; `None` accepts any dup-sort
-/// kind.
+/// Refuse `rec` (of table `name`) unless it has dup-sort kind `want` (0: plain); `None`
+/// accepts any dup-sort kind. (Key orders are [`bind_order`]'s.)
 pub(crate) fn check_kind(name: &str, rec: &TableRecord, want: Option<u32>) -> Result<()> {
     let ok = match want {
-        Some(k) => rec.kind() == k,
+        Some(k) => rec.dup_kind() == k & DUP_KIND_MASK,
         None => rec.is_dupsort(),
     };
     if ok {
@@ -95,6 +103,18 @@ pub(crate) fn check_kind(name: &str, rec: &TableRecord, want: Option<u32>) -> Re
     })
 }
 
+/// The comparator name the catalog of `src` stores for table `name` ("" if none).
+pub(crate) fn catalog_comparator<S: PageSource + ?Sized>(
+    src: &S,
+    catalog: &TableRecord,
+    name: &str,
+) -> Result<String> {
+    Ok(match btree::get(src, catalog, name.as_bytes())? {
+        Some(v) => String::from_utf8_lossy(TableRecord::catalog_comparator_name(v)).into_owned(),
+        None => String::new(),
+    })
+}
+
 fn bounds<K: AsRef<[u8]>, R: RangeBounds<K>>(range: &R) -> (Bound<BoundKey>, Bound<BoundKey>) {
     let conv = |b: Bound<&K>| match b {
         Bound::Included(k) => Bound::Included(BoundKey::new(k.as_ref())),
@@ -102,6 +122,19 @@ fn bounds<K: AsRef<[u8]>, R: RangeBounds<K>>(range: &R) -> (Bound<BoundKey>, Bou
         Bound::Unbounded => Bound::Unbounded,
     };
     (conv(range.start_bound()), conv(range.end_bound()))
+}
+
+/// A comparator's name is what the table records of it: 1 to 255 bytes.
+pub(crate) fn check_comparator_name(order: KeyOrder) -> Result<()> {
+    match order.comparator() {
+        Some(c) if c.name().is_empty() || c.name().len() > MAX_COMPARATOR_NAME => {
+            Err(Error::Invalid(format!(
+                "comparator names are 1 to {MAX_COMPARATOR_NAME} bytes, not {}",
+                c.name().len()
+            )))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn check_table_name(name: &str, page_size: usize) -> Result<()> {
@@ -188,17 +221,49 @@ impl ReadTxn {
         }
     }
 
-    /// A named table; `Error::TableNotFound` if it does not exist.
+    /// A named table, in the key order it was created with; `Error::TableNotFound` if
+    /// it does not exist.
     ///
     /// # Errors
-    /// `Error::TableNotFound`; `Error::Corrupted` or `Error::Io` reading the catalog.
+    /// `Error::TableNotFound`; `Error::TableKindMismatch` for a dup-sort table;
+    /// `Error::ComparatorMissing` for a table ordered by a user comparator (open it with
+    /// [`ReadTxn::open_table_with`]); `Error::Corrupted` or `Error::Io` reading the
+    /// catalog.
     pub fn open_table(&self, name: &str) -> Result<ReadTable<'_>> {
-        let rec = self.table_record(name)?;
+        self.open_plain(name, None)
+    }
+
+    /// A named table that must have key order `order` (for a user comparator: one of
+    /// the same name, which the returned handle then sorts by).
+    ///
+    /// # Errors
+    /// As [`ReadTxn::open_table`]; `Error::TableKindMismatch` if the table has another
+    /// order.
+    pub fn open_table_with(&self, name: &str, order: KeyOrder) -> Result<ReadTable<'_>> {
+        self.open_plain(name, Some(order))
+    }
+
+    fn open_plain(&self, name: &str, order: Option<KeyOrder>) -> Result<ReadTable<'_>> {
+        let rec = self.table_record_in(name, order)?;
         check_kind(name, &rec, Some(0))?;
         Ok(ReadTable {
             src: &self.snap.pages,
             rec,
         })
+    }
+
+    /// The record of table `name`, bound to key order `order` (see [`bind_order`]).
+    pub(crate) fn table_record_in(
+        &self,
+        name: &str,
+        order: Option<KeyOrder>,
+    ) -> Result<TableRecord> {
+        let mut rec = self.table_record(name)?;
+        let (pages, catalog) = (&self.snap.pages, &self.snap.meta.catalog);
+        bind_order(name, &mut rec, order, || {
+            catalog_comparator(pages, catalog, name)
+        })?;
+        Ok(rec)
     }
 
     /// The statistics of table `name`, of any kind (plain or dup-sort).
@@ -516,6 +581,33 @@ impl WriteTxn {
     /// kind flags `create` if it does not exist and `create` is given. The caller checks
     /// the kind of a table that existed.
     pub(crate) fn slot_for(&mut self, name: &str, create: Option<u32>) -> Result<usize> {
+        self.slot_in(name, create, None)
+    }
+
+    /// [`WriteTxn::slot_for`], binding the table to key order `order` (see
+    /// [`bind_order`]); a table created here gets the order's comparator.
+    pub(crate) fn slot_in(
+        &mut self,
+        name: &str,
+        create: Option<u32>,
+        order: Option<KeyOrder>,
+    ) -> Result<usize> {
+        let slot = self.slot_opened(name, create, order.and_then(KeyOrder::comparator))?;
+        let mut rec = self.tables[slot].rec;
+        let (pages, catalog) = (&self.pages, &self.catalog);
+        bind_order(name, &mut rec, order, || {
+            catalog_comparator(pages, catalog, name)
+        })?;
+        self.tables[slot].rec = rec;
+        Ok(slot)
+    }
+
+    fn slot_opened(
+        &mut self,
+        name: &str,
+        create: Option<u32>,
+        comparator: Option<Comparator>,
+    ) -> Result<usize> {
         check_table_name(name, self.env.page_size)?;
         if let Some(i) = self.find_slot(name) {
             if !self.tables[i].dropped {
@@ -528,6 +620,7 @@ impl WriteTxn {
             t.dropped = false;
             t.dirty = true;
             t.rec.flags = kind;
+            t.rec.compare = comparator;
             return Ok(i);
         }
         let found = catalog_lookup(&self.pages, &self.catalog, name)?;
@@ -536,6 +629,7 @@ impl WriteTxn {
             (None, Some(kind)) => (
                 TableRecord {
                     flags: kind,
+                    compare: comparator,
                     ..TableRecord::default()
                 },
                 true,
@@ -556,13 +650,28 @@ impl WriteTxn {
         TableMut { txn: self, slot: 0 }
     }
 
-    /// A named table; `Error::TableNotFound` if it does not exist.
+    /// A named table, in the key order it was created with; `Error::TableNotFound` if
+    /// it does not exist.
     ///
     /// # Errors
-    /// `Error::TableNotFound`; `Error::Invalid` for a name that is empty or too long;
-    /// `Error::Corrupted` or `Error::Io` reading the catalog.
+    /// `Error::TableNotFound`; `Error::TableKindMismatch` for a dup-sort table;
+    /// `Error::ComparatorMissing` for a table ordered by a user comparator (open it with
+    /// [`WriteTxn::open_table_with`]); `Error::Invalid` for a name that is empty or too
+    /// long; `Error::Corrupted` or `Error::Io` reading the catalog.
     pub fn open_table(&mut self, name: &str) -> Result<TableMut<'_>> {
-        let slot = self.slot_for(name, None)?;
+        let slot = self.slot_in(name, None, None)?;
+        check_kind(name, &self.tables[slot].rec, Some(0))?;
+        Ok(TableMut { txn: self, slot })
+    }
+
+    /// A named table that must have key order `order` (for a user comparator: one of
+    /// the same name, which the returned handle then sorts by).
+    ///
+    /// # Errors
+    /// As [`WriteTxn::open_table`]; `Error::TableKindMismatch` if the table has another
+    /// order.
+    pub fn open_table_with(&mut self, name: &str, order: KeyOrder) -> Result<TableMut<'_>> {
+        let slot = self.slot_in(name, None, Some(order))?;
         check_kind(name, &self.tables[slot].rec, Some(0))?;
         Ok(TableMut { txn: self, slot })
     }
@@ -606,6 +715,7 @@ impl WriteTxn {
                     | Error::ValueTooLarge { .. }
                     | Error::DupValueTooLarge { .. }
                     | Error::DupValueSize { .. }
+                    | Error::IntegerSize { .. }
             ) {
                 self.failed = true;
             }
@@ -619,7 +729,19 @@ impl WriteTxn {
     /// `Error::Invalid` for a name that is empty or too long; `Error::Corrupted` or
     /// `Error::Io` reading the catalog.
     pub fn create_table(&mut self, name: &str) -> Result<TableMut<'_>> {
-        let slot = self.slot_for(name, Some(0))?;
+        self.create_table_with(name, KeyOrder::Bytes)
+    }
+
+    /// A named table with key order `order`, created empty if it does not exist.
+    ///
+    /// # Errors
+    /// `Error::TableKindMismatch` if the table exists with another kind or order;
+    /// `Error::Invalid` for a name that is empty or too long (or a comparator name that
+    /// is empty or longer than 255 bytes); `Error::Corrupted` or `Error::Io` reading the
+    /// catalog.
+    pub fn create_table_with(&mut self, name: &str, order: KeyOrder) -> Result<TableMut<'_>> {
+        check_comparator_name(order)?;
+        let slot = self.slot_in(name, Some(order.flags()), Some(order))?;
         check_kind(name, &self.tables[slot].rec, Some(0))?;
         Ok(TableMut { txn: self, slot })
     }
@@ -725,7 +847,7 @@ impl WriteTxn {
             if t.dropped {
                 btree::delete(&mut self.pages, &mut catalog, name.as_bytes())?;
             } else {
-                let rec = t.rec.encode_catalog();
+                let rec = t.rec.encode_catalog()?;
                 btree::put(
                     &mut self.pages,
                     &mut catalog,

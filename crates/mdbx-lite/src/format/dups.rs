@@ -8,6 +8,7 @@
 //! from its start is cheap and keeps the format free of an offset table.
 
 use crate::error::{Corruption, Error, Result};
+use crate::format::order::Order;
 
 /// Bytes a variable-size value adds to its length in a block.
 pub const DUP_LEN_BYTES: usize = 2;
@@ -38,13 +39,20 @@ pub struct DupBlock<'a> {
     bytes: &'a [u8],
     /// The table's value size, 0 for variable-size values.
     fixed: usize,
+    /// The table's value order.
+    order: Order,
     /// The page holding the block, for errors.
     pgno: u64,
 }
 
 impl<'a> DupBlock<'a> {
-    pub fn new(bytes: &'a [u8], fixed: usize, pgno: u64) -> DupBlock<'a> {
-        DupBlock { bytes, fixed, pgno }
+    pub fn new(bytes: &'a [u8], fixed: usize, order: Order, pgno: u64) -> DupBlock<'a> {
+        DupBlock {
+            bytes,
+            fixed,
+            order,
+            pgno,
+        }
     }
 
     /// The block's bytes (for a dup-fixed table, its values as one run).
@@ -122,7 +130,7 @@ impl<'a> DupBlock<'a> {
     pub fn seek(&self, value: &[u8]) -> Result<(usize, bool)> {
         let mut at = 0;
         while let Some((v, next)) = self.at(at)? {
-            match v.cmp(value) {
+            match self.order.cmp(v, value) {
                 std::cmp::Ordering::Less => at = next,
                 o => return Ok((at, o == std::cmp::Ordering::Equal)),
             }
@@ -158,7 +166,7 @@ impl<'a> DupBlock<'a> {
                     v.len()
                 ));
             }
-            if prev.is_some_and(|p| p >= v) {
+            if prev.is_some_and(|p| !self.order.less(p, v)) {
                 return Err(format!("values {} and {} out of order", n, n + 1));
             }
             prev = Some(v);
@@ -209,7 +217,7 @@ mod tests {
     fn variable_blocks_walk_both_ways_and_seek() {
         let vals: [&[u8]; 4] = [b"", b"a", b"ab", b"b"];
         let bytes = block(&vals, 0);
-        let b = DupBlock::new(&bytes, 0, 9);
+        let b = DupBlock::new(&bytes, 0, Order::Bytes, 9);
         assert_eq!(b.count().unwrap(), 4);
         assert_eq!(b.validate(10), Ok(4));
         let got: Vec<_> = b.values().map(|v| v.unwrap().to_vec()).collect();
@@ -231,7 +239,7 @@ mod tests {
         let vals: [&[u8]; 3] = [b"aaaa", b"aaab", b"zzzz"];
         let bytes = block(&vals, 4);
         assert_eq!(bytes, b"aaaaaaabzzzz");
-        let b = DupBlock::new(&bytes, 4, 9);
+        let b = DupBlock::new(&bytes, 4, Order::Bytes, 9);
         assert_eq!(b.count().unwrap(), 3);
         assert_eq!(b.before(8).unwrap(), Some(4));
         assert_eq!(b.validate(4), Ok(3));
@@ -240,15 +248,17 @@ mod tests {
     #[test]
     fn damaged_blocks_are_refused() {
         let mut bytes = block(&[b"b", b"a"], 0);
-        let b = DupBlock::new(&bytes, 0, 9);
+        let b = DupBlock::new(&bytes, 0, Order::Bytes, 9);
         assert!(b.validate(10).unwrap_err().contains("out of order"));
         bytes.truncate(bytes.len() - 1);
-        let b = DupBlock::new(&bytes, 0, 9);
+        let b = DupBlock::new(&bytes, 0, Order::Bytes, 9);
         assert!(b.count().is_err());
-        assert!(DupBlock::new(b"abcde", 2, 9).validate(2).is_err());
+        assert!(DupBlock::new(b"abcde", 2, Order::Bytes, 9)
+            .validate(2)
+            .is_err());
         let one = block(&[b"a"], 0);
-        assert!(DupBlock::new(&one, 0, 9).validate(2).is_err());
-        assert!(DupBlock::new(&[0xff, 0xff, 1], 0, 9)
+        assert!(DupBlock::new(&one, 0, Order::Bytes, 9).validate(2).is_err());
+        assert!(DupBlock::new(&[0xff, 0xff, 1], 0, Order::Bytes, 9)
             .values()
             .next()
             .unwrap()

@@ -12,6 +12,7 @@
 //! overwritten while a weak meta depends on it.
 
 use crate::error::{Corruption, Error, Result};
+use crate::format::order::{Comparator, Order};
 use crate::format::page::{self, rd_u32, rd_u64, wr_u32, wr_u64, PageKind, HEADER};
 
 pub const MAGIC: [u8; 8] = *b"MDBXLITE";
@@ -60,6 +61,9 @@ pub struct TableRecord {
     /// (key, value) pairs of a dup-sort table (its `entries` count keys); unused (0)
     /// otherwise. Stored only in the catalog's records ([`CATALOG_RECORD_LEN`]).
     pub pairs: u64,
+    /// The user comparator of a table ordered by one ([`TABLE_CUSTOMKEY`]), when this
+    /// process has it. In memory only: the catalog stores the comparator's name.
+    pub compare: Option<Comparator>,
 }
 
 /// Bytes of a record in a meta and in a nested-tree leaf entry.
@@ -78,11 +82,24 @@ pub const TABLE_INTEGERDUP: u32 = 0x20;
 /// Dup-sort values compared from their last byte.
 pub const TABLE_REVERSEDUP: u32 = 0x40;
 /// The record of a nested tree (a dup-sort key's values): its leaves hold keys only
-/// (page flag `F_KEYS_ONLY`). Never a table's kind.
+/// (page flag `F_KEYS_ONLY`). Never a table's kind. A nested tree's record also carries
+/// the key order of its values ([`TABLE_INTEGERKEY`] for an integer-dup table's,
+/// [`TABLE_REVERSEKEY`] for a reverse-dup table's).
 pub const TREE_KEYS_ONLY: u32 = 0x01;
+/// Keys compared from their last byte (LMDB's `MDB_REVERSEKEY`).
+pub const TABLE_REVERSEKEY: u32 = 0x02;
+/// Keys are native-endian u32 or u64, compared as integers (LMDB's `MDB_INTEGERKEY`).
+pub const TABLE_INTEGERKEY: u32 = 0x08;
+/// Keys ordered by a user comparator, whose name follows the record in the catalog.
+pub const TABLE_CUSTOMKEY: u32 = 0x100;
+/// The key-order bits (at most one is set).
+pub const KEY_ORDER_MASK: u32 = TABLE_REVERSEKEY | TABLE_INTEGERKEY | TABLE_CUSTOMKEY;
+/// The dup-sort kind bits.
+pub const DUP_KIND_MASK: u32 = TABLE_DUPSORT | TABLE_DUPFIXED | TABLE_INTEGERDUP | TABLE_REVERSEDUP;
 /// The kind bits this build knows.
-pub const TABLE_KIND_MASK: u32 =
-    TABLE_DUPSORT | TABLE_DUPFIXED | TABLE_INTEGERDUP | TABLE_REVERSEDUP;
+pub const TABLE_KIND_MASK: u32 = DUP_KIND_MASK | KEY_ORDER_MASK;
+/// Longest name of a user comparator, in bytes.
+pub const MAX_COMPARATOR_NAME: usize = 255;
 
 // ---- field offsets (docs/format.md, "Meta page" and "Table record") ----
 //
@@ -147,12 +164,27 @@ impl TableRecord {
         b
     }
 
-    /// The catalog's form: the record and the pair count.
-    pub fn encode_catalog(&self) -> [u8; CATALOG_RECORD_LEN] {
-        let mut b = [0u8; CATALOG_RECORD_LEN];
+    /// The catalog's form: the record, the pair count and, for a table ordered by a
+    /// user comparator, the comparator's name. Such a record must carry its
+    /// comparator (the table was opened with it).
+    pub fn encode_catalog(&self) -> Result<Vec<u8>> {
+        let mut b = vec![0u8; CATALOG_RECORD_LEN];
         b[..TABLE_RECORD_LEN].copy_from_slice(&self.encode());
         wr_u64(&mut b, TABLE_RECORD_LEN, self.pairs);
-        b
+        if self.flags & TABLE_CUSTOMKEY != 0 {
+            let Some(c) = self.compare else {
+                return Err(Error::Internal(
+                    "a table ordered by a comparator was written without it".into(),
+                ));
+            };
+            b.extend_from_slice(c.name.as_bytes());
+        }
+        Ok(b)
+    }
+
+    /// The comparator name stored after a catalog record (empty if none).
+    pub fn catalog_comparator_name(b: &[u8]) -> &[u8] {
+        b.get(CATALOG_RECORD_LEN..).unwrap_or(&[])
     }
 
     /// The table's length: pairs in a dup-sort table, entries otherwise.
@@ -166,7 +198,51 @@ impl TableRecord {
 
     /// Whether the tree's leaves hold keys only (a nested tree).
     pub fn is_keys_only(&self) -> bool {
-        self.flags == TREE_KEYS_ONLY
+        self.flags & TREE_KEYS_ONLY != 0
+    }
+
+    /// The order of the tree's keys.
+    #[inline]
+    pub fn key_order(&self) -> Order {
+        let f = self.flags;
+        if f & TABLE_INTEGERKEY != 0 {
+            Order::Integer
+        } else if f & TABLE_REVERSEKEY != 0 {
+            Order::Reverse
+        } else if f & TABLE_CUSTOMKEY != 0 {
+            self.compare.map_or(Order::Missing, Order::Custom)
+        } else {
+            Order::Bytes
+        }
+    }
+
+    /// The order of a dup-sort table's values (integer-dup wins over reverse-dup, as
+    /// in LMDB).
+    #[inline]
+    pub fn dup_order(&self) -> Order {
+        if self.flags & TABLE_INTEGERDUP != 0 {
+            Order::Integer
+        } else if self.flags & TABLE_REVERSEDUP != 0 {
+            Order::Reverse
+        } else {
+            Order::Bytes
+        }
+    }
+
+    /// The flags of a nested tree of this dup-sort table's values: keys only, in the
+    /// table's value order.
+    pub fn nested_flags(&self) -> u32 {
+        TREE_KEYS_ONLY
+            | match self.dup_order() {
+                Order::Integer => TABLE_INTEGERKEY,
+                Order::Reverse => TABLE_REVERSEKEY,
+                _ => 0,
+            }
+    }
+
+    /// The dup-sort kind bits (0 for a plain table).
+    pub fn dup_kind(&self) -> u32 {
+        self.flags & DUP_KIND_MASK
     }
 
     /// Whether the table is dup-sort.
@@ -187,15 +263,14 @@ impl TableRecord {
     /// Decode a record of [`TABLE_RECORD_LEN`] bytes, or the catalog's
     /// [`CATALOG_RECORD_LEN`]; `page` is named in the error if the bytes are malformed.
     pub fn decode(b: &[u8], page: u64) -> Result<TableRecord> {
-        let pairs = match b.len() {
-            CATALOG_RECORD_LEN => rd_u64(b, TABLE_RECORD_LEN),
-            _ => 0,
-        };
-        let b = if b.len() == CATALOG_RECORD_LEN {
-            &b[..TABLE_RECORD_LEN]
+        let catalog = b.len() >= CATALOG_RECORD_LEN;
+        let name_len = b.len().saturating_sub(CATALOG_RECORD_LEN);
+        let pairs = if catalog {
+            rd_u64(b, TABLE_RECORD_LEN)
         } else {
-            b
+            0
         };
+        let b = if catalog { &b[..TABLE_RECORD_LEN] } else { b };
         if b.len() != TABLE_RECORD_LEN {
             return Err(Error::corrupted(
                 Corruption::Meta,
@@ -212,15 +287,32 @@ impl TableRecord {
             depth: rd_u32(b, R_DEPTH),
             flags: rd_u32(b, R_FLAGS),
             pairs,
+            compare: None,
         };
         let kind = rec.kind();
-        let known = kind == TREE_KEYS_ONLY
-            || (kind & !TABLE_KIND_MASK == 0 && (kind == 0 || kind & TABLE_DUPSORT != 0));
+        let order_bits = (kind & KEY_ORDER_MASK).count_ones();
+        let dup = kind & DUP_KIND_MASK;
+        let known = if kind & TREE_KEYS_ONLY != 0 {
+            // A nested tree: keys only, in a built-in order.
+            kind & !(TREE_KEYS_ONLY | TABLE_REVERSEKEY | TABLE_INTEGERKEY) == 0 && order_bits <= 1
+        } else {
+            kind & !TABLE_KIND_MASK == 0
+                && order_bits <= 1
+                && (dup == 0 || dup & TABLE_DUPSORT != 0)
+        };
         if !known {
             return Err(Error::corrupted(
                 Corruption::Meta,
                 page,
                 format!("table record with unknown kind flags {kind:#x}"),
+            ));
+        }
+        let custom = rec.flags & TABLE_CUSTOMKEY != 0;
+        if custom != (name_len > 0) || name_len > MAX_COMPARATOR_NAME {
+            return Err(Error::corrupted(
+                Corruption::Meta,
+                page,
+                "a table record's comparator name does not match its order",
             ));
         }
         if !rec.is_dupsort() && (rec.pairs != 0 || rec.fixed_value_size() != 0) {
@@ -483,6 +575,7 @@ mod tests {
             branch_pages: 2,
             leaf_pages: 30,
             overflow_pages: 4,
+            compare: None,
             depth,
             flags: 0,
             pairs: 0,

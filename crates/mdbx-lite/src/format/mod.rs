@@ -6,4 +6,5 @@
 pub(crate) mod dups;
 pub(crate) mod free;
 pub(crate) mod meta;
+pub(crate) mod order;
 pub(crate) mod page;

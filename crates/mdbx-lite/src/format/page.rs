@@ -12,6 +12,7 @@
 use std::cmp::Ordering;
 
 use crate::error::{Corruption, Error, Result};
+use crate::format::order::Order;
 
 /// Bytes of the common page header.
 pub const HEADER: usize = 32;
@@ -815,10 +816,14 @@ impl<'a> Node<'a> {
         }
     }
 
-    /// Leaf search: `(index, true)` if found, else `(insertion index, false)`. `key`
-    /// must lie in the page's range (the search of a descent from the root).
+    /// Leaf search in `order`: `(index, true)` if found, else `(insertion index,
+    /// false)`. `key` must lie in the page's range (the search of a descent from the
+    /// root).
     #[inline]
-    pub fn search(&self, key: &[u8]) -> Result<(usize, bool)> {
+    pub fn search(&self, key: &[u8], order: Order) -> Result<(usize, bool)> {
+        if !order.is_bytewise() {
+            return self.search_ordered(key, order);
+        }
         let suffix = self.search_suffix(key)?;
         let head = key_head(suffix);
         let (mut lo, mut hi) = (0usize, self.count as usize);
@@ -833,17 +838,65 @@ impl<'a> Node<'a> {
         Ok((lo, false))
     }
 
-    /// Branch search: the index of the child whose range holds `key` (the last entry
-    /// whose key is `<= key`; entry 0 stands for minus infinity). `key` must lie in the
-    /// page's range, as for [`Node::search`].
+    /// Branch search in `order`: the index of the child whose range holds `key` (the
+    /// last entry whose key is `<= key`; entry 0 stands for minus infinity). `key` must
+    /// lie in the page's range, as for [`Node::search`].
     #[inline]
-    pub fn branch_index(&self, key: &[u8]) -> Result<usize> {
+    pub fn branch_index(&self, key: &[u8], order: Order) -> Result<usize> {
+        if !order.is_bytewise() {
+            return self.branch_index_ordered(key, order);
+        }
         let suffix = self.search_suffix(key)?;
         let head = key_head(suffix);
         let (mut lo, mut hi) = (1usize, self.count as usize);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             match self.cmp_entry(mid, suffix, head)? {
+                Ordering::Greater => hi = mid,
+                _ => lo = mid + 1,
+            }
+        }
+        Ok(lo - 1)
+    }
+
+    /// A page of a tree in another order than bytewise keeps no page prefix (its
+    /// neighbouring keys need not share leading bytes), and its comparator must be known.
+    fn check_ordered(&self, order: Order) -> Result<()> {
+        if !order.searchable() {
+            return Err(Error::Invalid(
+                "the tree is ordered by a comparator this process was not given".into(),
+            ));
+        }
+        if self.prefix_len() != 0 {
+            return Err(self.bad(0, "a page prefix in a tree that is not in byte order"));
+        }
+        Ok(())
+    }
+
+    /// [`Node::search`] in an order other than bytewise: whole keys compared.
+    #[inline(never)]
+    fn search_ordered(&self, key: &[u8], order: Order) -> Result<(usize, bool)> {
+        self.check_ordered(order)?;
+        let (mut lo, mut hi) = (0usize, self.count as usize);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match order.cmp(self.key(mid)?, key) {
+                Ordering::Less => lo = mid + 1,
+                Ordering::Greater => hi = mid,
+                Ordering::Equal => return Ok((mid, true)),
+            }
+        }
+        Ok((lo, false))
+    }
+
+    /// [`Node::branch_index`] in an order other than bytewise.
+    #[inline(never)]
+    fn branch_index_ordered(&self, key: &[u8], order: Order) -> Result<usize> {
+        self.check_ordered(order)?;
+        let (mut lo, mut hi) = (1usize, self.count as usize);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match order.cmp(self.key(mid)?, key) {
                 Ordering::Greater => hi = mid,
                 _ => lo = mid + 1,
             }
@@ -1239,7 +1292,11 @@ mod tests {
         let node = Node::new(&page, 7).unwrap();
         assert_eq!(node.prefix_len(), 12);
         assert_eq!(node.prefix().unwrap(), b"");
-        assert_eq!(node.branch_index(b"any key of 20 bytes.").unwrap(), 0);
+        assert_eq!(
+            node.branch_index(b"any key of 20 bytes.", Order::Bytes)
+                .unwrap(),
+            0
+        );
     }
 
     #[test]
@@ -1724,7 +1781,11 @@ mod tests {
             assert_eq!(node.key(i).unwrap(), *k);
             assert!(k.starts_with(prefix), "key {i} outside the prefix");
             assert_eq!(node.slot_head(i), head_at(k, node.prefix_len()));
-            assert_eq!(node.search(k).unwrap(), (i, true), "key {k:?}");
+            assert_eq!(
+                node.search(k, Order::Bytes).unwrap(),
+                (i, true),
+                "key {k:?}"
+            );
         }
         for probe in keys.iter().flat_map(|k| {
             let mut lower = k.to_vec();
@@ -1745,7 +1806,7 @@ mod tests {
             let want = keys.partition_point(|k| *k < &probe[..]);
             let found = keys.get(want).is_some_and(|k| *k == &probe[..]);
             assert_eq!(
-                node.search(&probe).unwrap(),
+                node.search(&probe, Order::Bytes).unwrap(),
                 (want, found),
                 "probe {probe:?}"
             );
@@ -1801,7 +1862,11 @@ mod tests {
             (b"abc9", 2),
             (b"abc\xff", 2),
         ] {
-            assert_eq!(node.branch_index(probe).unwrap(), child, "probe {probe:?}");
+            assert_eq!(
+                node.branch_index(probe, Order::Bytes).unwrap(),
+                child,
+                "probe {probe:?}"
+            );
         }
     }
 
@@ -1841,8 +1906,14 @@ mod tests {
         let keys: [&[u8]; 2] = [b"user/1", b"user/2"];
         let page = leaf_of(&keys, 5);
         let node = Node::new(&page, 7).unwrap();
-        assert!(matches!(node.search(b"use"), Err(Error::Corrupted { .. })));
-        assert!(matches!(node.search(b"user/"), Ok((0, false))));
+        assert!(matches!(
+            node.search(b"use", Order::Bytes),
+            Err(Error::Corrupted { .. })
+        ));
+        assert!(matches!(
+            node.search(b"user/", Order::Bytes),
+            Ok((0, false))
+        ));
     }
 
     #[test]

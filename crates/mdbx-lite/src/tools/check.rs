@@ -24,6 +24,7 @@ use crate::error::{Error, Result};
 use crate::format::dups::DupBlock;
 use crate::format::free::{parse_free_entries, parse_free_key};
 use crate::format::meta::{Meta, TableRecord, MAX_TXNID, META_LEN, TABLE_DUPFIXED};
+use crate::format::order::{is_integer_size, Order};
 use crate::format::page::{self, common_prefix, head_at, LeafValue, Node, HEADER, SLOT};
 use crate::storage::snapshot::{verify_checksum, MappedPages};
 use crate::tools::walk::{
@@ -95,6 +96,9 @@ pub struct CheckReport {
     /// Each table's statistics as its record states them, the main table (`None`)
     /// first, then the named tables in catalog order.
     pub tables: Vec<(Option<String>, TableStat)>,
+    /// Tables ordered by a user comparator, with its name: their key order was not
+    /// verified (a checker knows no user comparators); everything else of them was.
+    pub order_unchecked: Vec<(String, String)>,
 }
 
 impl CheckReport {
@@ -115,6 +119,9 @@ struct Checker<'a> {
     /// it), and the (key, value) pairs counted in it so far.
     table: TableRecord,
     pairs: u64,
+    /// The key size of the integer-ordered tree being walked (by its serial), from its
+    /// first leaf key.
+    integer_width: Option<(usize, usize)>,
 }
 
 impl Checker<'_> {
@@ -214,18 +221,22 @@ impl Checker<'_> {
                 self.pairs = self.pairs.saturating_add(1);
                 self.check_dup_value(pgno, i, v.len());
             }
-            LeafValue::Dups(b) => match DupBlock::new(b, fixed, pgno).validate(max) {
-                Ok(n) => self.pairs = self.pairs.saturating_add(n as u64),
-                Err(why) => self.problem(Some(pgno), format!("entry {i}: dup block: {why}")),
-            },
+            LeafValue::Dups(b) => {
+                match DupBlock::new(b, fixed, rec.dup_order(), pgno).validate(max) {
+                    Ok(n) => self.pairs = self.pairs.saturating_add(n as u64),
+                    Err(why) => self.problem(Some(pgno), format!("entry {i}: dup block: {why}")),
+                }
+            }
             LeafValue::Nested(b) => match TableRecord::decode(b, pgno) {
-                Ok(n) if !n.is_keys_only() || n.root == 0 || n.overflow_pages != 0 => self.problem(
-                    Some(pgno),
-                    format!(
-                        "entry {i}: nested tree record is empty, not of keys only, or has \
-                         overflow pages"
-                    ),
-                ),
+                Ok(n) if n.flags != rec.nested_flags() || n.root == 0 || n.overflow_pages != 0 => {
+                    self.problem(
+                        Some(pgno),
+                        format!(
+                            "entry {i}: nested tree record is empty, not of keys only in the \
+                             table's value order, or has overflow pages"
+                        ),
+                    )
+                }
                 Ok(n) => self.pairs = self.pairs.saturating_add(n.entries),
                 Err(e) => self.error(&e),
             },
@@ -264,6 +275,11 @@ impl Checker<'_> {
                     rec.fixed_value_size()
                 ),
             );
+        } else if rec.dup_order() == Order::Integer && !is_integer_size(len) {
+            self.problem(
+                Some(pgno),
+                format!("entry {i}: integer-dup value of {len} bytes"),
+            );
         }
     }
 
@@ -276,21 +292,63 @@ impl Checker<'_> {
             }
             return;
         }
+        let order = at.tree.record.key_order();
+        if order == Order::Integer {
+            self.check_integer_key(node, i, key, at);
+        }
+        if !order.searchable() {
+            // A user comparator this process does not have: the order cannot be judged
+            // (`order_unchecked` says so), the rest can.
+            return self.check_key_length(pgno, i, key);
+        }
         // A branch's entry 0 has no key to compare with.
         let first = usize::from(!node.is_leaf());
         if i > first {
             if let Ok(prev) = node.key(i - 1) {
-                if key <= prev {
+                if !order.less(prev, key) {
                     self.problem(Some(pgno), format!("entry {i}: keys out of order"));
                 }
             }
         }
-        if at.lo.is_some_and(|lo| key < lo) || at.hi.is_some_and(|hi| key >= hi) {
+        if at.lo.is_some_and(|lo| order.less(key, lo))
+            || at.hi.is_some_and(|hi| !order.less(key, hi))
+        {
             self.problem(
                 Some(pgno),
                 format!("entry {i}: key outside the parent's separator range"),
             );
         }
+        self.check_key_length(pgno, i, key);
+    }
+
+    /// Every key of an integer-ordered tree is 4 or 8 bytes, and all of one size (the
+    /// size of the first leaf key met in the tree).
+    fn check_integer_key(&mut self, node: &Node<'_>, i: usize, key: &[u8], at: &At<'_, '_>) {
+        if !node.is_leaf() {
+            // Separators are whole keys in this order; the leaves are checked.
+            return;
+        }
+        let width = *self
+            .integer_width
+            .get_or_insert((at.tree.serial, key.len()));
+        let width = if width.0 == at.tree.serial {
+            width.1
+        } else {
+            self.integer_width = Some((at.tree.serial, key.len()));
+            key.len()
+        };
+        if !is_integer_size(key.len()) || key.len() != width {
+            self.problem(
+                Some(node.pgno),
+                format!(
+                    "entry {i}: integer key of {} bytes in a tree of {width}-byte integers",
+                    key.len()
+                ),
+            );
+        }
+    }
+
+    fn check_key_length(&mut self, pgno: u64, i: usize, key: &[u8]) {
         if key.len() > max_key_size(self.pages.page_size) {
             self.problem(
                 Some(pgno),
@@ -306,6 +364,11 @@ impl<'a> Visitor<'a> for Checker<'a> {
         if tree.kind == TreeKind::User {
             self.table = *rec;
             self.pairs = 0;
+            if !rec.key_order().searchable() {
+                // (`check_snapshot` adds the comparator's name from the catalog.)
+                let name = tree.name.unwrap_or_default().to_string();
+                self.report.order_unchecked.push((name, String::new()));
+            }
         }
         if rec.root == 0 && (rec.entries != 0 || rec.depth != 0 || rec.total_pages() != 0) {
             self.problem(None, format!("{tree}: empty table with non-zero counters"));
@@ -388,8 +451,11 @@ impl<'a> Visitor<'a> for Checker<'a> {
         }
         // The prefix length must not claim more than the separators around the page share
         // (none at an edge of the tree): searches skip those bytes of the searched key.
+        // In other orders than bytewise the page keeps none.
         let shared = match (at.lo, at.hi) {
-            (Some(lo), Some(hi)) => common_prefix(lo, hi),
+            (Some(lo), Some(hi)) if at.tree.record.key_order().is_bytewise() => {
+                common_prefix(lo, hi)
+            }
             _ => 0,
         };
         // Leaves of keys only are exactly a nested tree's.
@@ -570,6 +636,7 @@ pub(crate) fn check_snapshot(
             ..CheckReport::default()
         },
         table: TableRecord::default(),
+        integer_width: None,
         pairs: 0,
         progress,
         visited: 0,
@@ -584,6 +651,12 @@ pub(crate) fn check_snapshot(
     c.report.pages.leaked = leaked.len() as u64;
     for p in leaked {
         c.problem(Some(p), "page is neither reachable nor free (leaked)");
+    }
+    for (table, comparator) in &mut c.report.order_unchecked {
+        if let Ok(Some(v)) = crate::tree::btree::get(pages, &meta.catalog, table.as_bytes()) {
+            let name = TableRecord::catalog_comparator_name(v);
+            *comparator = String::from_utf8_lossy(name).into_owned();
+        }
     }
     (c.progress)(meta.high_water, meta.high_water);
     c.report

@@ -17,6 +17,7 @@ use std::borrow::Cow;
 
 use crate::error::{Corruption, Error, Result};
 use crate::format::meta::TableRecord;
+use crate::format::order::{is_integer_size, Order};
 use crate::format::page::{
     self, build, common_prefix, entries, header, header_count, live_bytes_quick, lower_prefix,
     node_insert, node_remove, usable, Item, LeafValue, Node, PageKind, F_OVERFLOW, LEAF_ENTRY_HEAD,
@@ -51,6 +52,30 @@ pub fn check_key(key: &[u8], page_size: usize) -> Result<()> {
         });
     }
     Ok(())
+}
+
+/// Refuse a key an integer-ordered tree cannot hold: one of neither 4 nor 8 bytes
+/// (`leaf` is `None`, before a descent), or of another size than the keys of the leaf
+/// it goes in (so every key of the tree has one size). A nested tree's keys are its
+/// table's values.
+#[inline]
+pub(crate) fn check_key_size(rec: &TableRecord, leaf: Option<&Node<'_>>, key: &[u8]) -> Result<()> {
+    if !matches!(rec.key_order(), Order::Integer) {
+        return Ok(());
+    }
+    let expected = match leaf {
+        Some(node) => node.key_len(0),
+        None if is_integer_size(key.len()) => return Ok(()),
+        None => 0,
+    };
+    if key.len() == expected {
+        return Ok(());
+    }
+    Err(Error::IntegerSize {
+        value: rec.is_keys_only(),
+        len: key.len(),
+        expected,
+    })
 }
 
 /// Resolve a leaf value to its bytes.
@@ -127,7 +152,7 @@ pub(crate) fn descent_visits<S: PageSource + ?Sized>(
             return Ok(true);
         }
         let node = node_at(src, pgno, false)?;
-        pgno = node.child(node.branch_index(key)?)?;
+        pgno = node.child(node.branch_index(key, rec.key_order())?)?;
     }
     Ok(pgno == target)
 }
@@ -162,8 +187,9 @@ impl KeyRef {
 /// valid tree always passes (format invariant 4). It costs a few slot reads and prefix
 /// comparisons per level on pages the descent has just searched; keys are read only
 /// when two prefixes are equal, as in a search.
-#[derive(Default)]
 struct DescentCheck {
+    /// The tree's key order.
+    order: Order,
     lo: Option<KeyRef>,
     hi: Option<KeyRef>,
     /// A branch on the path has a page prefix, so its search skipped key bytes.
@@ -171,6 +197,15 @@ struct DescentCheck {
 }
 
 impl DescentCheck {
+    fn new(order: Order) -> DescentCheck {
+        DescentCheck {
+            order,
+            lo: None,
+            hi: None,
+            skipped: false,
+        }
+    }
+
     /// Branch `node`, where the descent chose child `idx`; narrows the range. The
     /// search put the key in `key(idx)..key(idx + 1)`, so those two are in order and it
     /// is enough to check the lower one against the range's start and the upper one
@@ -195,9 +230,10 @@ impl DescentCheck {
         // The separators bounding the chosen child.
         let lo = (idx > 0).then(|| bound(idx));
         let hi = (idx + 1 < n).then(|| bound(idx + 1));
+        let order = self.order;
         let disorder = match (lo, hi) {
-            (Some(l), _) if idx >= 2 && !ascending(node, bound(idx - 1), l)? => true,
-            (_, Some(h)) if idx + 2 < n && !ascending(node, h, bound(idx + 2))? => true,
+            (Some(l), _) if idx >= 2 && !ascending(order, node, bound(idx - 1), l)? => true,
+            (_, Some(h)) if idx + 2 < n && !ascending(order, node, h, bound(idx + 2))? => true,
             _ => false,
         };
         if disorder {
@@ -239,7 +275,8 @@ impl DescentCheck {
         }
         let lo = self.lo.map(|b| bound_key(src, b)).transpose()?;
         let hi = self.hi.map(|b| bound_key(src, b)).transpose()?;
-        if lo.is_some_and(|lo| key < lo) || hi.is_some_and(|hi| key >= hi) {
+        let order = self.order;
+        if lo.is_some_and(|lo| order.less(key, lo)) || hi.is_some_and(|hi| !order.less(key, hi)) {
             return Err(Error::corrupted(
                 Corruption::Order,
                 node.pgno,
@@ -293,12 +330,12 @@ impl DescentCheck {
     ) -> Result<bool> {
         use std::cmp::Ordering::Less;
         if let Some(b) = self.lo {
-            if cmp_bound(src, node, first, b)? == Less {
+            if cmp_bound(self.order, src, node, first, b)? == Less {
                 return Ok(true);
             }
         }
         if let Some(b) = self.hi {
-            if cmp_bound(src, node, last, b)? != Less {
+            if cmp_bound(self.order, src, node, last, b)? != Less {
                 return Ok(true);
             }
         }
@@ -338,46 +375,48 @@ fn bound_key<S: PageSource + ?Sized>(src: &S, b: KeyRef) -> Result<&[u8]> {
 /// search is checked against the separators themselves, `leaf_search_sound`.)
 #[inline]
 fn cmp_bound<S: PageSource + ?Sized>(
+    order: Order,
     src: &S,
     node: &Node<'_>,
     e: KeyRef,
     b: KeyRef,
 ) -> Result<std::cmp::Ordering> {
     let comparable = e.page == b.page || e.prefix_len == b.prefix_len;
-    if comparable && e.head != b.head {
+    if comparable && e.head != b.head && order.is_bytewise() {
         return Ok(e.head.cmp(&b.head));
     }
-    cmp_bound_keys(src, node, e.idx, b)
+    cmp_bound_keys(order, src, node, e.idx, b)
 }
 
 /// `cmp_bound` when the heads do not decide: compare the keys.
 #[cold]
 #[inline(never)]
 fn cmp_bound_keys<S: PageSource + ?Sized>(
+    order: Order,
     src: &S,
     node: &Node<'_>,
     i: usize,
     b: KeyRef,
 ) -> Result<std::cmp::Ordering> {
-    Ok(node.key(i)?.cmp(bound_key(src, b)?))
+    Ok(order.cmp(node.key(i)?, bound_key(src, b)?))
 }
 
 /// Whether entry `a` of `node` sorts before entry `b` (both given with their slot
 /// heads), by head when they differ.
 #[inline]
-fn ascending(node: &Node<'_>, a: KeyRef, b: KeyRef) -> Result<bool> {
+fn ascending(order: Order, node: &Node<'_>, a: KeyRef, b: KeyRef) -> Result<bool> {
     use std::cmp::Ordering::{Equal, Less};
     match a.head.cmp(&b.head) {
-        Equal => ascending_keys(node, a.idx, b.idx),
-        order => Ok(order == Less),
+        o if o != Equal && order.is_bytewise() => Ok(o == Less),
+        _ => ascending_keys(order, node, a.idx, b.idx),
     }
 }
 
 /// `ascending` for equal heads: compare the keys.
 #[cold]
 #[inline(never)]
-fn ascending_keys(node: &Node<'_>, a: usize, b: usize) -> Result<bool> {
-    Ok(node.key(a)? < node.key(b)?)
+fn ascending_keys(order: Order, node: &Node<'_>, a: usize, b: usize) -> Result<bool> {
+    Ok(order.less(node.key(a)?, node.key(b)?))
 }
 
 /// A branch page just copied from a committed one (`pg`, now dirty) must point at
@@ -477,10 +516,11 @@ pub(crate) fn find_leaf<'a, S: PageSource + ?Sized>(
         return Ok(None);
     }
     let depth = checked_depth(rec)?;
+    let order = rec.key_order();
     let mut pgno = rec.root;
     for _ in 1..depth {
         let node = node_at(src, pgno, false)?;
-        pgno = node.child(node.branch_index(key)?)?;
+        pgno = node.child(node.branch_index(key, order)?)?;
     }
     node_at(src, pgno, true).map(Some)
 }
@@ -495,7 +535,7 @@ pub(crate) fn get<'a, S: PageSource + ?Sized>(
     let Some(leaf) = find_leaf(src, rec, key)? else {
         return Ok(None);
     };
-    match leaf.search(key)? {
+    match leaf.search(key, rec.key_order())? {
         (i, true) => value_bytes(src, leaf.leaf_value(i)?).map(Some),
         _ => Ok(None),
     }
@@ -511,7 +551,7 @@ pub(crate) fn get_raw<'a, S: PageSource + ?Sized>(
     let Some(leaf) = find_leaf(src, rec, key)? else {
         return Ok(None);
     };
-    match leaf.search(key)? {
+    match leaf.search(key, rec.key_order())? {
         (i, true) => Ok(Some((leaf.leaf_value(i)?, leaf.pgno))),
         _ => Ok(None),
     }
@@ -544,11 +584,11 @@ fn cow_path(
     let depth = checked_depth(rec)?;
     let mut copied = touch_root(p, rec, depth)?;
     let mut pg = rec.root;
-    let mut check = DescentCheck::default();
+    let mut check = DescentCheck::new(rec.key_order());
     for (level, slot) in path.iter_mut().take(depth - 1).enumerate() {
         let (idx, child) = {
             let node = node_at(p, pg, false)?;
-            let idx = node.branch_index(key)?;
+            let idx = node.branch_index(key, check.order)?;
             check.branch(p, &node, idx)?;
             (idx, node.child(idx)?)
         };
@@ -586,6 +626,7 @@ pub(crate) fn put_tagged(
     tag: u8,
 ) -> Result<bool> {
     check_key(key, p.page_size())?;
+    check_key_size(rec, None, key)?;
     if tag != 0 && value.len() > max_inline_value(p.page_size(), key.len()) {
         return Err(Error::Internal(format!(
             "an entry of flag {tag:#x} and {} bytes does not fit inline",
@@ -615,7 +656,10 @@ pub(crate) fn put_tagged(
         let node = node_at(p, leaf, true)?;
         check.leaf(p, &node, key)?;
         leaf_layout(rec, &node)?;
-        let (idx, found) = node.search(key)?;
+        let (idx, found) = node.search(key, check.order)?;
+        if !found {
+            check_key_size(rec, Some(&node), key)?;
+        }
         let old_run = match found.then(|| node.leaf_value(idx)).transpose()? {
             Some(LeafValue::Overflow { pgno, len }) => Some((pgno, len)),
             _ => None,
@@ -681,6 +725,7 @@ pub(crate) fn update_with<P: PageWrite, T>(
     f: impl FnOnce(&mut P, &mut TableRecord, Option<StoredValue>) -> Result<(Update, T)>,
 ) -> Result<T> {
     check_key(key, p.page_size())?;
+    check_key_size(rec, None, key)?;
     if rec.root == 0 {
         let (new, out) = f(p, rec, None)?;
         if let Update::Put(tag, bytes) = new {
@@ -695,7 +740,10 @@ pub(crate) fn update_with<P: PageWrite, T>(
         let node = node_at(p, leaf, true)?;
         check.leaf(p, &node, key)?;
         leaf_layout(rec, &node)?;
-        let (idx, found) = node.search(key)?;
+        let (idx, found) = node.search(key, check.order)?;
+        if !found {
+            check_key_size(rec, Some(&node), key)?;
+        }
         if found {
             let (_, value) = node.leaf_entry(idx)?;
             let old = match value {
@@ -849,7 +897,7 @@ fn insert_up(
     }
     let mut body = body.to_vec();
     let mut level = path.len();
-    if level > 0 && shift_to_sibling(p, path[level - 1], pg, idx, key, &body)? {
+    if level > 0 && shift_to_sibling(p, rec.key_order(), path[level - 1], pg, idx, key, &body)? {
         return Ok(());
     }
     let mut key = Cow::Borrowed(key);
@@ -892,7 +940,16 @@ const MIN_PREFIX: usize = 4;
 /// half's separators share, the page's own (from its ancestors in `path`, root first)
 /// and `sep`. A half at an edge of the tree (no separator on that side) gets none, and
 /// one whose separators share fewer than [`MIN_PREFIX`] bytes gets none.
-fn split_prefixes(p: &impl PageWrite, path: &[(u64, usize)], sep: &[u8]) -> Result<(usize, usize)> {
+fn split_prefixes(
+    p: &impl PageWrite,
+    order: Order,
+    path: &[(u64, usize)],
+    sep: &[u8],
+) -> Result<(usize, usize)> {
+    if !order.is_bytewise() {
+        // Keys between two separators share no leading bytes in other orders.
+        return Ok((0, 0));
+    }
     let (mut left, mut right) = (None, None);
     for &(pg, idx) in path.iter().rev() {
         let node = Node::new(p.page(pg)?, pg)?;
@@ -923,6 +980,7 @@ fn split(
     body: &[u8],
     leaf: bool,
 ) -> Result<(Vec<u8>, u64)> {
+    let order = rec.key_order();
     // One copy of the page; every entry is then a borrowed slice of it.
     let old = p.page(pg)?.to_vec();
     let node = Node::new(&old, pg)?;
@@ -954,13 +1012,13 @@ fn split(
     };
     let sep = if leaf {
         let last = items.last().map(|e| e.key).unwrap_or(b"");
-        shortest_separator(last, right_items[0].key)
+        shortest_separator(order, last, right_items[0].key)
     } else {
         let sep = right_items[0].key.to_vec();
         right_items[0].key = b"";
         sep
     };
-    let (left_prefix, right_prefix) = split_prefixes(p, path, &sep)?;
+    let (left_prefix, right_prefix) = split_prefixes(p, order, path, &sep)?;
     let right = p.alloc_node(kind, rec)?;
     if node.is_keys_only() {
         // The new half keeps the layout of the page it comes from.
@@ -991,8 +1049,10 @@ fn shift_slack(page_size: usize) -> usize {
 /// with room to spare. Large transactions (bulk loads) then fill leaves to about 76%
 /// instead of the 65% that plain splits of random inserts left. Returns false,
 /// changing nothing, when no neighbour qualifies.
+#[allow(clippy::too_many_arguments)]
 fn shift_to_sibling(
     p: &mut impl PageWrite,
+    order: Order,
     (parent, pidx): (u64, usize),
     pg: u64,
     idx: usize,
@@ -1044,6 +1104,7 @@ fn shift_to_sibling(
             continue;
         }
         let shift = Shift {
+            order,
             parent,
             pidx,
             pg,
@@ -1061,6 +1122,7 @@ fn shift_to_sibling(
 /// One move of entries from leaf `pg` into its neighbour `sib` (right of it when
 /// `to_right`), both children of `parent`.
 struct Shift {
+    order: Order,
     parent: u64,
     pidx: usize,
     pg: u64,
@@ -1098,7 +1160,7 @@ impl Shift {
         if cut == 0 || cut == n || total - moved > room || self.sib_live + moved > room {
             return Ok(false);
         }
-        let sep = shortest_separator(items[cut - 1].key, items[cut].key);
+        let sep = shortest_separator(self.order, items[cut - 1].key, items[cut].key);
         // The right page of the pair gets the new separator in the parent.
         let right_idx = if self.to_right {
             self.pidx + 1
@@ -1116,9 +1178,9 @@ impl Shift {
                 ));
             }
             let in_order = if self.to_right {
-                items[n - 1].key < sib.key(0)?
+                self.order.less(items[n - 1].key, sib.key(0)?)
             } else {
-                sib.key(sib.count() - 1)? < items[0].key
+                self.order.less(sib.key(sib.count() - 1)?, items[0].key)
             };
             if !in_order {
                 return Err(Error::corrupted(
@@ -1201,8 +1263,12 @@ fn split_point(items: &[Item<'_>]) -> usize {
     items.len() - 1
 }
 
-/// The shortest key `s` with `left < s <= right` (suffix truncation of separators).
-fn shortest_separator(left: &[u8], right: &[u8]) -> Vec<u8> {
+/// The shortest key `s` with `left < s <= right` (suffix truncation of separators);
+/// in orders other than bytewise, `right` itself.
+fn shortest_separator(order: Order, left: &[u8], right: &[u8]) -> Vec<u8> {
+    if !order.is_bytewise() {
+        return right.to_vec();
+    }
     let common = left.iter().zip(right).take_while(|(a, b)| a == b).count();
     right[..(common + 1).min(right.len())].to_vec()
 }
@@ -1242,16 +1308,16 @@ fn probe_path(
     }
     let depth = checked_depth(rec)?;
     let mut pgno = rec.root;
-    let mut check = DescentCheck::default();
+    let mut check = DescentCheck::new(rec.key_order());
     for slot in path.iter_mut().take(depth - 1) {
         let node = node_at(p, pgno, false)?;
-        let idx = node.branch_index(key)?;
+        let idx = node.branch_index(key, check.order)?;
         check.branch(p, &node, idx)?;
         *slot = (pgno, idx);
         pgno = node.child(idx)?;
     }
     let node = node_at(p, pgno, true)?;
-    match node.search(key)? {
+    match node.search(key, check.order)? {
         (idx, true) => {
             check.leaf(p, &node, key)?;
             leaf_layout(rec, &node)?;
@@ -1449,6 +1515,7 @@ fn merge(
         return Ok(false);
     }
     check_seam(
+        rec.key_order(),
         &Node::new(p.page(left_pg)?, left_pg)?,
         pnode.key(right_idx)?,
         &Node::new(p.page(right_pg)?, right_pg)?,
@@ -1501,7 +1568,7 @@ fn merge(
 /// the left page's keys must lie below `sep` and the right page's at or above it
 /// (format invariant 4), or the merged page would hold keys out of order. A branch's
 /// entry 0 has no key and is left out.
-fn check_seam(left: &Node<'_>, sep: &[u8], right: &Node<'_>) -> Result<()> {
+fn check_seam(order: Order, left: &Node<'_>, sep: &[u8], right: &Node<'_>) -> Result<()> {
     let last = if left.is_leaf() || left.count() > 1 {
         Some(left.key(left.count() - 1)?)
     } else {
@@ -1514,7 +1581,7 @@ fn check_seam(left: &Node<'_>, sep: &[u8], right: &Node<'_>) -> Result<()> {
     } else {
         None
     };
-    if last.is_some_and(|k| k >= sep) || first.is_some_and(|k| k < sep) {
+    if last.is_some_and(|k| !order.less(k, sep)) || first.is_some_and(|k| order.less(k, sep)) {
         return Err(Error::corrupted(
             Corruption::Order,
             right.pgno,
@@ -1603,10 +1670,10 @@ mod tests {
 
     #[test]
     fn separator_is_shortest_between() {
-        assert_eq!(shortest_separator(b"abc", b"abd"), b"abd");
-        assert_eq!(shortest_separator(b"abc", b"b"), b"b");
-        assert_eq!(shortest_separator(b"a", b"abzz"), b"ab");
-        assert_eq!(shortest_separator(b"", b"x"), b"x");
+        assert_eq!(shortest_separator(Order::Bytes, b"abc", b"abd"), b"abd");
+        assert_eq!(shortest_separator(Order::Bytes, b"abc", b"b"), b"b");
+        assert_eq!(shortest_separator(Order::Bytes, b"a", b"abzz"), b"ab");
+        assert_eq!(shortest_separator(Order::Bytes, b"", b"x"), b"x");
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::ops::Bound;
 
 use crate::error::{Corruption, Result};
 use crate::format::meta::TableRecord;
+use crate::format::order::Order;
 use crate::format::page::{LeafValue, Node, MAX_DEPTH};
 use crate::tree::btree::{node_at, value_bytes};
 use crate::tree::pages::PageSource;
@@ -58,14 +59,15 @@ impl<'a, S: PageSource + ?Sized> RawCursor<'a, S> {
     /// Fill the stack from `level` down, starting at page `pgno`.
     fn descend(&mut self, from: usize, mut pgno: u64, edge: Edge<'_>) -> Result<()> {
         let depth = self.depth();
+        let order = self.rec.key_order();
         for level in from..depth {
             let leaf = level + 1 == depth;
             let node = node_at(self.src, pgno, leaf)?;
             let idx = match edge {
                 Edge::First => 0,
                 Edge::Last => node.count() - 1,
-                Edge::Key(k) if leaf => node.search(k)?.0,
-                Edge::Key(k) => node.branch_index(k)?,
+                Edge::Key(k) if leaf => node.search(k, order)?.0,
+                Edge::Key(k) => node.branch_index(k, order)?,
             };
             self.stack[level] = (node, idx);
             if !leaf {
@@ -322,6 +324,8 @@ pub(crate) type BoundKey = SmallBytes<INLINE_BOUND>;
 pub struct Range<'txn> {
     src: &'txn (dyn PageSource + Sync + 'txn),
     rec: TableRecord,
+    /// The table's key order, which the bounds follow.
+    order: Order,
     front: RawCursor<'txn, dyn PageSource + Sync + 'txn>,
     /// Made on the first `next_back`: forward-only scans never pay for it (boxed, so
     /// they do not carry or copy its path stack either).
@@ -345,6 +349,7 @@ impl<'txn> Range<'txn> {
         Range {
             src,
             rec,
+            order: rec.key_order(),
             front: RawCursor::new(src, rec),
             back: None,
             start,
@@ -367,7 +372,7 @@ impl<'txn> Range<'txn> {
             Bound::Unbounded => self.front.first(),
             Bound::Included(k) => self.front.seek(k.as_slice()),
             Bound::Excluded(k) => match self.front.seek(k.as_slice())? {
-                Some((key, _)) if key == k.as_slice() => self.front.next(),
+                Some((key, _)) if self.same(key, k.as_slice()) => self.front.next(),
                 other => Ok(other),
             },
         }
@@ -375,6 +380,8 @@ impl<'txn> Range<'txn> {
 
     fn step_back(&mut self) -> Result<Option<Entry<'txn>>> {
         let (src, rec) = (self.src, self.rec);
+        let order = rec.key_order();
+        let same = |a: &[u8], b: &[u8]| order.cmp(a, b) == std::cmp::Ordering::Equal;
         let back = self
             .back
             .get_or_insert_with(|| Box::new(RawCursor::new(src, rec)));
@@ -385,7 +392,7 @@ impl<'txn> Range<'txn> {
         match &self.end {
             Bound::Unbounded => back.last(),
             Bound::Included(k) => match back.seek(k.as_slice())? {
-                Some((key, v)) if key == k.as_slice() => Ok(Some((key, v))),
+                Some((key, v)) if same(key, k.as_slice()) => Ok(Some((key, v))),
                 Some(_) => back.prev(),
                 None => back.last(),
             },
@@ -396,19 +403,26 @@ impl<'txn> Range<'txn> {
         }
     }
 
+    /// Whether `a` and `b` are the same key in the table's order.
+    fn same(&self, a: &[u8], b: &[u8]) -> bool {
+        self.order.cmp(a, b) == std::cmp::Ordering::Equal
+    }
+
     fn before_end(&self, key: &[u8]) -> bool {
+        use std::cmp::Ordering::{Greater, Less};
         match &self.end {
             Bound::Unbounded => true,
-            Bound::Included(e) => key <= e.as_slice(),
-            Bound::Excluded(e) => key < e.as_slice(),
+            Bound::Included(e) => self.order.cmp(key, e.as_slice()) != Greater,
+            Bound::Excluded(e) => self.order.cmp(key, e.as_slice()) == Less,
         }
     }
 
     fn after_start(&self, key: &[u8]) -> bool {
+        use std::cmp::Ordering::{Greater, Less};
         match &self.start {
             Bound::Unbounded => true,
-            Bound::Included(s) => key >= s.as_slice(),
-            Bound::Excluded(s) => key > s.as_slice(),
+            Bound::Included(s) => self.order.cmp(key, s.as_slice()) != Less,
+            Bound::Excluded(s) => self.order.cmp(key, s.as_slice()) == Greater,
         }
     }
 
@@ -429,9 +443,9 @@ impl<'txn> Range<'txn> {
             }
             Ok(Some((k, v))) => {
                 let inside = if front {
-                    self.before_end(k) && self.back_last.is_none_or(|b| k < b)
+                    self.before_end(k) && self.back_last.is_none_or(|b| self.order.less(k, b))
                 } else {
-                    self.after_start(k) && self.front_last.is_none_or(|f| k > f)
+                    self.after_start(k) && self.front_last.is_none_or(|f| self.order.less(f, k))
                 };
                 if !inside {
                     self.done = true;

@@ -20,7 +20,8 @@
 
 use crate::error::{Corruption, Error, Result};
 use crate::format::dups::{self, DupBlock, DupValues};
-use crate::format::meta::{TableRecord, TABLE_RECORD_LEN, TREE_KEYS_ONLY};
+use crate::format::meta::{TableRecord, TABLE_RECORD_LEN};
+use crate::format::order::{is_integer_size, Order};
 use crate::format::page::{LeafValue, F_DUPS, F_NESTED};
 use crate::tree::btree::{self, EntryBytes, PutMode, StoredValue, Update};
 use crate::tree::cursor::RawCursor;
@@ -51,15 +52,17 @@ pub(crate) fn classify<'a>(v: LeafValue<'a>, rec: &TableRecord, pgno: u64) -> Re
         LeafValue::Dups(b) => Ok(Stored::Block(DupBlock::new(
             b,
             rec.fixed_value_size(),
+            rec.dup_order(),
             pgno,
         ))),
         LeafValue::Nested(b) => {
             let n = TableRecord::decode(b, pgno)?;
-            if !n.is_keys_only() || n.overflow_pages != 0 || n.root == 0 {
+            if n.flags != rec.nested_flags() || n.overflow_pages != 0 || n.root == 0 {
                 return Err(Error::corrupted(
                     Corruption::Layout,
                     pgno,
-                    "a nested tree's record is empty, not of keys only, or has overflow pages",
+                    "a nested tree's record is empty, not of keys only in the table's value \
+                     order, or has overflow pages",
                 ));
             }
             Ok(Stored::Nested(n))
@@ -101,6 +104,26 @@ fn check_value(rec: &TableRecord, value: &[u8], page_size: usize) -> Result<()> 
             expected: fixed,
         });
     }
+    if rec.dup_order() == Order::Integer && !is_integer_size(value.len()) {
+        return Err(integer_value_size(value.len(), 0));
+    }
+    Ok(())
+}
+
+fn integer_value_size(len: usize, expected: usize) -> Error {
+    Error::IntegerSize {
+        value: true,
+        len,
+        expected,
+    }
+}
+
+/// An integer-dup key's values all have one size: refuse `value` unless it has the size
+/// of `other`, one of the key's values.
+fn check_value_like(rec: &TableRecord, value: &[u8], other: &[u8]) -> Result<()> {
+    if rec.dup_order() == Order::Integer && value.len() != other.len() {
+        return Err(integer_value_size(value.len(), other.len()));
+    }
     Ok(())
 }
 
@@ -136,7 +159,7 @@ fn entry_for(
         }
     }
     let mut nested = TableRecord {
-        flags: TREE_KEYS_ONLY,
+        flags: rec.nested_flags(),
         ..TableRecord::default()
     };
     for v in values {
@@ -167,6 +190,7 @@ pub(crate) fn put(
     }
     check_value(rec, value, p.page_size())?;
     let limit = btree::max_inline_value(p.page_size(), key.len());
+    let order = rec.dup_order();
     let added = btree::update_with(p, rec, key, |p, rec, old| {
         let fixed = rec.fixed_value_size();
         let Some(old) = old else {
@@ -176,7 +200,8 @@ pub(crate) fn put(
         match tag {
             0 if *bytes == *value => Ok((Update::Keep, false)),
             0 => {
-                let pair: [&[u8]; 2] = if *bytes < *value {
+                check_value_like(rec, value, &bytes)?;
+                let pair: [&[u8]; 2] = if order.less(&bytes, value) {
                     [&bytes, value]
                 } else {
                     [value, &bytes]
@@ -184,7 +209,7 @@ pub(crate) fn put(
                 Ok((put_entry(entry_for(p, rec, limit, &pair)?), true))
             }
             F_DUPS => {
-                let block = DupBlock::new(&bytes, fixed, 0);
+                let block = DupBlock::new(&bytes, fixed, order, 0);
                 if block.seek(value)?.1 {
                     return Ok((Update::Keep, false));
                 }
@@ -192,7 +217,10 @@ pub(crate) fn put(
                 for v in block.values() {
                     values.push(v?);
                 }
-                let idx = values.partition_point(|v| *v < value);
+                if let Some(first) = values.first() {
+                    check_value_like(rec, value, first)?;
+                }
+                let idx = values.partition_point(|v| order.less(v, value));
                 values.insert(idx, value);
                 Ok((put_entry(entry_for(p, rec, limit, &values)?), true))
             }
@@ -309,7 +337,7 @@ pub(crate) fn delete_pair(
             0 if *bytes == *value => Ok((Update::Delete, true)),
             0 => Ok((Update::Keep, false)),
             F_DUPS => {
-                let block = DupBlock::new(&bytes, rec.fixed_value_size(), 0);
+                let block = DupBlock::new(&bytes, rec.fixed_value_size(), rec.dup_order(), 0);
                 if !block.seek(value)?.1 {
                     return Ok((Update::Keep, false));
                 }
@@ -389,7 +417,9 @@ pub(crate) fn delete_key(p: &mut impl PageWrite, rec: &mut TableRecord, key: &[u
         let (tag, bytes) = inline_entry(old)?;
         let count = match tag {
             0 => 1,
-            F_DUPS => DupBlock::new(&bytes, rec.fixed_value_size(), 0).count()? as u64,
+            F_DUPS => {
+                DupBlock::new(&bytes, rec.fixed_value_size(), rec.dup_order(), 0).count()? as u64
+            }
             F_NESTED => {
                 let mut n = nested_record(&bytes, rec)?;
                 let (before, count) = (n, n.entries);
@@ -668,7 +698,7 @@ impl<'a, S: PageSource + ?Sized> RawDupCursor<'a, S> {
     /// absent or all its values are smaller.
     pub fn seek_value(&mut self, key: &[u8], value: &[u8]) -> Result<Option<Pair<'a>>> {
         let e = match self.outer.seek_raw(key)? {
-            Some(e) if e.0 == key => e,
+            Some(e) if self.rec.key_order().cmp(e.0, key) == std::cmp::Ordering::Equal => e,
             _ => {
                 self.at = None;
                 return Ok(None);
@@ -676,7 +706,7 @@ impl<'a, S: PageSource + ?Sized> RawDupCursor<'a, S> {
         };
         let (k, v) = e;
         let inner = match classify(v, &self.rec, self.outer.leaf_pgno())? {
-            Stored::One(one) if one >= value => Some(Inner::One(one)),
+            Stored::One(one) if !self.rec.dup_order().less(one, value) => Some(Inner::One(one)),
             Stored::One(_) => None,
             Stored::Block(b) => match b.seek(value)? {
                 (off, _) if off < b.bytes().len() => Some(Inner::Block(b, off)),

@@ -1,0 +1,596 @@
+//! Tables in every key order against a model sorted the same way: reverse keys,
+//! native-endian u32 and u64 integer keys, a user comparator, and bytewise keys for
+//! comparison; random puts and deletes over several transactions (some aborted), then
+//! full walks both ways, lookups, ranges with every kind of bound, and `check`. Also
+//! dup-sort tables with integer and reverse value orders, and the rules: a key of the
+//! wrong size, a table opened in another order or without its comparator.
+
+mod common;
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
+
+use common::Rng;
+use mdbx_lite::{Comparator, DupSort, Env, Error, KeyOrder};
+
+/// Keys in a model, sorted by the order under test.
+#[derive(Clone, Debug)]
+struct Key {
+    bytes: Vec<u8>,
+    cmp: fn(&[u8], &[u8]) -> Ordering,
+}
+
+impl PartialEq for Key {
+    fn eq(&self, o: &Key) -> bool {
+        (self.cmp)(&self.bytes, &o.bytes) == Ordering::Equal
+    }
+}
+impl Eq for Key {}
+impl PartialOrd for Key {
+    fn partial_cmp(&self, o: &Key) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Key {
+    fn cmp(&self, o: &Key) -> Ordering {
+        (self.cmp)(&self.bytes, &o.bytes)
+    }
+}
+
+fn bytewise(a: &[u8], b: &[u8]) -> Ordering {
+    a.cmp(b)
+}
+
+fn reverse(a: &[u8], b: &[u8]) -> Ordering {
+    a.iter().rev().cmp(b.iter().rev())
+}
+
+fn integer(a: &[u8], b: &[u8]) -> Ordering {
+    let v = |k: &[u8]| match k.len() {
+        4 => u64::from(u32::from_ne_bytes(k.try_into().unwrap())),
+        8 => u64::from_ne_bytes(k.try_into().unwrap()),
+        n => panic!("integer key of {n} bytes in the model"),
+    };
+    v(a).cmp(&v(b))
+}
+
+/// ASCII case-insensitive, then bytewise (so distinct keys stay distinct).
+fn ascii_ci(a: &[u8], b: &[u8]) -> Ordering {
+    a.to_ascii_lowercase()
+        .cmp(&b.to_ascii_lowercase())
+        .then_with(|| a.cmp(b))
+}
+
+const ASCII_CI: Comparator = Comparator::new("ascii-ci", ascii_ci);
+
+/// One order under test: how the table is made, how the model sorts, what keys look
+/// like.
+#[derive(Clone, Copy)]
+struct Case {
+    name: &'static str,
+    order: KeyOrder,
+    cmp: fn(&[u8], &[u8]) -> Ordering,
+    key: fn(&mut Rng) -> Vec<u8>,
+}
+
+/// Keys sharing prefixes and suffixes, of 0 to ~40 bytes, some prefixes of others.
+fn text_key(rng: &mut Rng) -> Vec<u8> {
+    let stems: [&[u8]; 4] = [b"user/", b"User/", b".example.com", b""];
+    let mut k = stems[rng.below(4) as usize].to_vec();
+    let n = rng.below(12) as usize;
+    for _ in 0..n {
+        k.push(b"aBcD/."[rng.below(6) as usize]);
+    }
+    if rng.below(2) == 0 {
+        k.extend_from_slice(b".example.com");
+    }
+    k
+}
+
+fn u32_key(rng: &mut Rng) -> Vec<u8> {
+    // Dense low values and a few spread over the range, so pages hold neighbours whose
+    // bytes differ first in their low (native-endian: first) byte.
+    let v = if rng.below(8) == 0 {
+        rng.next() as u32
+    } else {
+        rng.below(60_000) as u32
+    };
+    v.to_ne_bytes().to_vec()
+}
+
+fn u64_key(rng: &mut Rng) -> Vec<u8> {
+    let v = match rng.below(4) {
+        0 => rng.next(),
+        1 => rng.below(1 << 40) << 8,
+        _ => rng.below(60_000),
+    };
+    v.to_ne_bytes().to_vec()
+}
+
+fn cases() -> [Case; 5] {
+    [
+        Case {
+            name: "bytes",
+            order: KeyOrder::Bytes,
+            cmp: bytewise,
+            key: text_key,
+        },
+        Case {
+            name: "reverse",
+            order: KeyOrder::Reverse,
+            cmp: reverse,
+            key: text_key,
+        },
+        Case {
+            name: "integer u32",
+            order: KeyOrder::Integer,
+            cmp: integer,
+            key: u32_key,
+        },
+        Case {
+            name: "integer u64",
+            order: KeyOrder::Integer,
+            cmp: integer,
+            key: u64_key,
+        },
+        Case {
+            name: "custom",
+            order: KeyOrder::Custom(ASCII_CI),
+            cmp: ascii_ci,
+            key: text_key,
+        },
+    ]
+}
+
+fn value_for(rng: &mut Rng) -> Vec<u8> {
+    let len = match rng.below(50) {
+        0 => 3000 + rng.below(6000) as usize, // an overflow run now and then
+        _ => rng.below(120) as usize,
+    };
+    common::pseudo_random_bytes(rng.next(), len)
+}
+
+type Model = BTreeMap<Key, Vec<u8>>;
+
+fn verify(ctx: &str, env: &Env, case: &Case, m: &Model, rng: &mut Rng) {
+    let rtx = env.begin_read().unwrap();
+    let t = rtx.open_table_with("t", case.order).unwrap();
+    let got: Vec<(Vec<u8>, Vec<u8>)> = t
+        .iter()
+        .map(|e| e.map(|(k, v)| (k.to_vec(), v.to_vec())))
+        .collect::<mdbx_lite::Result<_>>()
+        .unwrap();
+    let want: Vec<(Vec<u8>, Vec<u8>)> = m
+        .iter()
+        .map(|(k, v)| (k.bytes.clone(), v.clone()))
+        .collect();
+    assert_eq!(got.len(), want.len(), "{ctx}: entries");
+    assert!(got == want, "{ctx}: forward walk differs from the model");
+    let back: Vec<Vec<u8>> = t.iter().rev().map(|e| e.unwrap().0.to_vec()).collect();
+    assert!(
+        back.iter().eq(want.iter().rev().map(|(k, _)| k)),
+        "{ctx}: backward walk"
+    );
+    assert_eq!(t.len(), m.len() as u64, "{ctx}: len");
+    for _ in 0..300 {
+        let probe = (case.key)(rng);
+        let want = m.get(&Key {
+            bytes: probe.clone(),
+            cmp: case.cmp,
+        });
+        assert_eq!(t.get(&probe).unwrap(), want.map(|v| &v[..]), "{ctx}: get");
+    }
+    // Ranges with random bounds of every kind, both directions.
+    for _ in 0..40 {
+        let bound = |rng: &mut Rng| {
+            let k = (case.key)(rng);
+            match rng.below(3) {
+                0 => Bound::Included(k),
+                1 => Bound::Excluded(k),
+                _ => Bound::Unbounded,
+            }
+        };
+        let (lo, hi) = (bound(rng), bound(rng));
+        let key = |b: &Bound<Vec<u8>>| match b {
+            Bound::Included(k) => Bound::Included(Key {
+                bytes: k.clone(),
+                cmp: case.cmp,
+            }),
+            Bound::Excluded(k) => Bound::Excluded(Key {
+                bytes: k.clone(),
+                cmp: case.cmp,
+            }),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        let (mlo, mhi) = (key(&lo), key(&hi));
+        let valid = match (&mlo, &mhi) {
+            (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) => {
+                a < b
+                    || (a == b && matches!((&mlo, &mhi), (Bound::Included(_), Bound::Included(_))))
+            }
+            _ => true,
+        };
+        if !valid {
+            continue;
+        }
+        let want: Vec<&[u8]> = m.range((mlo, mhi)).map(|(k, _)| &k.bytes[..]).collect();
+        let got: Vec<&[u8]> = t
+            .range((lo.clone(), hi.clone()))
+            .map(|e| e.unwrap().0)
+            .collect();
+        assert_eq!(got, want, "{ctx}: range {lo:?}..{hi:?}");
+        let mut rev: Vec<&[u8]> = t
+            .range((lo.clone(), hi.clone()))
+            .rev()
+            .map(|e| e.unwrap().0)
+            .collect();
+        rev.reverse();
+        assert_eq!(rev, want, "{ctx}: reversed range {lo:?}..{hi:?}");
+    }
+    let report = env.check().unwrap();
+    assert!(report.is_ok(), "{ctx}: check: {:?}", report.problems);
+}
+
+#[test]
+fn every_order_matches_a_model_sorted_the_same_way() {
+    for (n, case) in cases().iter().enumerate() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = Env::open(dir.path().join("db")).unwrap();
+        let mut rng = Rng(0x0de5 + n as u64);
+        let mut m = Model::new();
+        {
+            let mut wtx = env.begin_write().unwrap();
+            wtx.create_table_with("t", case.order).unwrap();
+            wtx.commit().unwrap();
+        }
+        for round in 0..8 {
+            let mut wtx = env.begin_write().unwrap();
+            let mut next = m.clone();
+            {
+                let mut t = wtx.open_table_with("t", case.order).unwrap();
+                let ops = if round < 3 { 6000 } else { 2500 };
+                for _ in 0..ops {
+                    let k = (case.key)(&mut rng);
+                    let key = Key {
+                        bytes: k.clone(),
+                        cmp: case.cmp,
+                    };
+                    if rng.below(3) == 0 {
+                        let gone = t.delete(&k).unwrap();
+                        assert_eq!(gone, next.remove(&key).is_some(), "{}: delete", case.name);
+                    } else {
+                        let v = value_for(&mut rng);
+                        t.put(&k, &v).unwrap();
+                        // An equal key (for the comparator) keeps the new key's bytes.
+                        next.remove(&key);
+                        next.insert(key, v);
+                    }
+                }
+            }
+            if round % 3 == 2 {
+                wtx.abort();
+            } else {
+                wtx.commit().unwrap();
+                m = next;
+            }
+            let ctx = format!("{} round {round}", case.name);
+            verify(&ctx, &env, case, &m, &mut rng);
+        }
+        let rtx = env.begin_read().unwrap();
+        let depth = rtx.table_stat("t").unwrap().depth;
+        assert!(
+            depth >= 2,
+            "{}: the tree should have branch levels",
+            case.name
+        );
+    }
+}
+
+#[test]
+fn integer_keys_have_one_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = Env::open(dir.path().join("db")).unwrap();
+    let mut wtx = env.begin_write().unwrap();
+    let mut t = wtx.create_table_with("ids", KeyOrder::Integer).unwrap();
+    assert!(matches!(
+        t.put(b"12345", b"x"),
+        Err(Error::IntegerSize {
+            value: false,
+            len: 5,
+            expected: 0
+        })
+    ));
+    t.put(&7u64.to_ne_bytes(), b"x").unwrap();
+    assert!(matches!(
+        t.put(&7u32.to_ne_bytes(), b"x"),
+        Err(Error::IntegerSize {
+            len: 4,
+            expected: 8,
+            ..
+        })
+    ));
+    // Refusals change nothing: the transaction goes on and commits.
+    t.put(&1u64.to_ne_bytes(), b"y").unwrap();
+    assert_eq!(t.len(), 2);
+    wtx.commit().unwrap();
+    assert_eq!(
+        env.begin_read()
+            .unwrap()
+            .table_stat("ids")
+            .unwrap()
+            .key_order,
+        "integer"
+    );
+}
+
+#[test]
+fn a_table_opens_only_in_its_own_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    {
+        let env = Env::open(&path).unwrap();
+        let mut wtx = env.begin_write().unwrap();
+        wtx.create_table_with("rev", KeyOrder::Reverse).unwrap();
+        let mut ci = wtx
+            .create_table_with("ci", KeyOrder::Custom(ASCII_CI))
+            .unwrap();
+        for k in ["b", "A", "a", "B", "c"] {
+            ci.put(k.as_bytes(), b"").unwrap();
+        }
+        wtx.create_table("plain").unwrap();
+        wtx.commit().unwrap();
+    }
+    let env = Env::open(&path).unwrap();
+    let mut wtx = env.begin_write().unwrap();
+    // Built-in orders open without being named, and refuse another.
+    wtx.open_table("rev").unwrap();
+    assert!(matches!(
+        wtx.create_table("rev"),
+        Err(Error::TableKindMismatch { .. })
+    ));
+    assert!(matches!(
+        wtx.open_table_with("plain", KeyOrder::Integer),
+        Err(Error::TableKindMismatch { .. })
+    ));
+    // A user comparator must be given, under its name.
+    match wtx.open_table("ci") {
+        Err(Error::ComparatorMissing { table, comparator }) => {
+            assert_eq!((table.as_str(), comparator.as_str()), ("ci", "ascii-ci"));
+        }
+        other => panic!("expected ComparatorMissing, got {:?}", other.err()),
+    }
+    let other = Comparator::new("other", ascii_ci);
+    assert!(matches!(
+        wtx.open_table_with("ci", KeyOrder::Custom(other)),
+        Err(Error::TableKindMismatch { .. })
+    ));
+    let mut ci = wtx
+        .open_table_with("ci", KeyOrder::Custom(ASCII_CI))
+        .unwrap();
+    ci.put(b"C", b"").unwrap();
+    let keys: Vec<&[u8]> = ci.iter().map(|e| e.unwrap().0).collect();
+    assert_eq!(keys, [&b"A"[..], b"a", b"B", b"b", b"C", b"c"]);
+    wtx.commit().unwrap();
+    let rtx = env.begin_read().unwrap();
+    assert!(matches!(
+        rtx.open_table("ci"),
+        Err(Error::ComparatorMissing { .. })
+    ));
+    assert_eq!(
+        rtx.open_table_with("ci", KeyOrder::Custom(ASCII_CI))
+            .unwrap()
+            .len(),
+        6
+    );
+    assert_eq!(rtx.table_stat("ci").unwrap().key_order, "custom");
+    // The checker has no comparators: it says what it could not verify.
+    let report = env.check().unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
+    assert_eq!(
+        report.order_unchecked,
+        [("ci".to_string(), "ascii-ci".to_string())]
+    );
+    // Comparator names are what the table records: 1 to 255 bytes.
+    let mut wtx = env.begin_write().unwrap();
+    let nameless = Comparator::new("", ascii_ci);
+    assert!(matches!(
+        wtx.create_table_with("x", KeyOrder::Custom(nameless)),
+        Err(Error::Invalid(_))
+    ));
+}
+
+type DupModel = BTreeMap<Key, BTreeSet<Key>>;
+
+#[test]
+fn dup_sort_values_follow_integer_and_reverse_orders() {
+    let kinds = [
+        (
+            "integer u64 values",
+            DupSort::new().fixed().integer_values(),
+            integer as fn(&[u8], &[u8]) -> Ordering,
+            8usize,
+        ),
+        (
+            "integer u32 values",
+            DupSort::new()
+                .fixed()
+                .integer_values()
+                .keys(KeyOrder::Integer),
+            integer,
+            4,
+        ),
+        (
+            "integer values, variable",
+            DupSort::new().integer_values(),
+            integer,
+            8,
+        ),
+        (
+            "reverse values",
+            DupSort::new().reverse_values().keys(KeyOrder::Reverse),
+            reverse,
+            0,
+        ),
+    ];
+    for (n, (name, kind, vcmp, width)) in kinds.into_iter().enumerate() {
+        let kcmp: fn(&[u8], &[u8]) -> Ordering = match kind.key_order() {
+            KeyOrder::Integer => integer,
+            KeyOrder::Reverse => reverse,
+            _ => bytewise,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let env = Env::open(dir.path().join("db")).unwrap();
+        let mut rng = Rng(77 + n as u64);
+        let mut m = DupModel::new();
+        let key_of = |rng: &mut Rng| -> Vec<u8> {
+            match kind.key_order() {
+                KeyOrder::Integer => rng.below(40).to_ne_bytes().to_vec(),
+                _ => text_key(rng),
+            }
+        };
+        let value_of = |rng: &mut Rng| -> Vec<u8> {
+            match width {
+                8 => (rng.below(1 << 20) << (8 * rng.below(3)))
+                    .to_ne_bytes()
+                    .to_vec(),
+                4 => ((rng.below(1 << 20) as u32) << (8 * rng.below(2)))
+                    .to_ne_bytes()
+                    .to_vec(),
+                _ => text_key(rng),
+            }
+        };
+        for round in 0..6 {
+            let mut wtx = env.begin_write().unwrap();
+            {
+                let mut t = wtx.create_dup_table("d", kind).unwrap();
+                for _ in 0..4000 {
+                    // A few hot keys grow nested trees.
+                    let k = if rng.below(4) == 0 {
+                        key_of(&mut Rng(1))
+                    } else {
+                        key_of(&mut rng)
+                    };
+                    let v = value_of(&mut rng);
+                    let mk = Key {
+                        bytes: k.clone(),
+                        cmp: kcmp,
+                    };
+                    let mv = Key {
+                        bytes: v.clone(),
+                        cmp: vcmp,
+                    };
+                    if rng.below(4) == 0 {
+                        let gone = t.delete(&k, &v).unwrap();
+                        let had = m.get_mut(&mk).is_some_and(|s| s.remove(&mv));
+                        assert_eq!(gone, had, "{name}: delete");
+                        if m.get(&mk).is_some_and(|s| s.is_empty()) {
+                            m.remove(&mk);
+                        }
+                    } else {
+                        let added = t.put(&k, &v).unwrap();
+                        assert_eq!(added, m.entry(mk).or_default().insert(mv), "{name}: put");
+                    }
+                }
+                if round == 4 {
+                    let hot = key_of(&mut Rng(1));
+                    let count = t.delete_key(&hot).unwrap();
+                    let had = m
+                        .remove(&Key {
+                            bytes: hot,
+                            cmp: kcmp,
+                        })
+                        .map_or(0, |s| s.len());
+                    assert_eq!(count, had as u64, "{name}: delete_key");
+                }
+            }
+            wtx.commit().unwrap();
+            let rtx = env.begin_read().unwrap();
+            let t = rtx.open_dup_table("d").unwrap();
+            let got: Vec<(Vec<u8>, Vec<u8>)> = t
+                .iter()
+                .map(|p| p.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap())
+                .collect();
+            let want: Vec<(Vec<u8>, Vec<u8>)> = m
+                .iter()
+                .flat_map(|(k, vs)| vs.iter().map(move |v| (k.bytes.clone(), v.bytes.clone())))
+                .collect();
+            assert!(
+                got == want,
+                "{name} round {round}: pairs differ from the model"
+            );
+            for (k, vs) in &m {
+                assert_eq!(t.count(&k.bytes).unwrap(), vs.len() as u64, "{name}: count");
+                let probe = value_of(&mut rng);
+                let mut c = t.cursor();
+                let want = vs
+                    .range(
+                        Key {
+                            bytes: probe.clone(),
+                            cmp: vcmp,
+                        }..,
+                    )
+                    .next();
+                let got = c
+                    .seek_value(&k.bytes, &probe)
+                    .unwrap()
+                    .map(|p| p.1.to_vec());
+                assert_eq!(got, want.map(|v| v.bytes.clone()), "{name}: seek_value");
+            }
+            let report = env.check().unwrap();
+            assert!(
+                report.is_ok(),
+                "{name} round {round}: {:?}",
+                report.problems
+            );
+        }
+        let hot = key_of(&mut Rng(1));
+        let rtx = env.begin_read().unwrap();
+        let t = rtx.open_dup_table("d").unwrap();
+        assert!(
+            t.count(&hot).unwrap() > 300,
+            "{name}: a key should have gone nested"
+        );
+    }
+}
+
+#[test]
+fn integer_dup_values_have_one_size_per_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = Env::open(dir.path().join("db")).unwrap();
+    let mut wtx = env.begin_write().unwrap();
+    let mut t = wtx
+        .create_dup_table("d", DupSort::new().integer_values())
+        .unwrap();
+    assert!(matches!(
+        t.put(b"k", b"123"),
+        Err(Error::IntegerSize {
+            value: true,
+            len: 3,
+            expected: 0
+        })
+    ));
+    t.put(b"k", &5u32.to_ne_bytes()).unwrap();
+    assert!(matches!(
+        t.put(b"k", &5u64.to_ne_bytes()),
+        Err(Error::IntegerSize {
+            value: true,
+            len: 8,
+            expected: 4
+        })
+    ));
+    t.put(b"k", &256u32.to_ne_bytes()).unwrap();
+    t.put(b"k", &3u32.to_ne_bytes()).unwrap();
+    let vals: Vec<u32> = t
+        .values(b"k")
+        .unwrap()
+        .map(|v| u32::from_ne_bytes(v.unwrap().try_into().unwrap()))
+        .collect();
+    assert_eq!(vals, [3, 5, 256]);
+    // Another key may hold u64s.
+    t.put(b"j", &5u64.to_ne_bytes()).unwrap();
+    wtx.commit().unwrap();
+    assert!(env.check().unwrap().is_ok());
+    let stat = env.begin_read().unwrap().table_stat("d").unwrap();
+    assert_eq!(stat.kind, "dup-sort, integer-dup");
+}
