@@ -6,7 +6,7 @@ use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use mdbx_lite::dump::{DumpError, DumpFormat, DumpHeader, DumpReader, DumpWriter};
-use mdbx_lite::{DupSort, Env, Error, PutFlags, WriteTxn};
+use mdbx_lite::{DupSort, Env, Error, KeyOrder, PutFlags, WriteTxn};
 
 use crate::util::{
     create_beside, file_len, open_ro, open_rw, progress, publish, CliError, CliResult,
@@ -121,41 +121,74 @@ pub fn dump(a: &DumpArgs, out: &mut dyn Write) -> CliResult<i32> {
     Ok(0)
 }
 
-/// The flag lines `mdb_dump` writes for a table of this kind: `duplicates=1` (for
-/// Berkeley DB's loader), then each flag in LMDB's order.
+/// The flag lines `mdb_dump` writes for a table of this kind and key order:
+/// `duplicates=1` (for Berkeley DB's loader) for a dup-sort table, then each flag in
+/// LMDB's order (`reversekey`, `dupsort`, `integerkey`, `dupfixed`, `integerdup`,
+/// `reversedup`).
 fn kind_flags(s: &mdbx_lite::TableStat) -> Vec<(String, String)> {
-    let Some(kind) = s.dup_sort else {
-        return Vec::new();
-    };
-    let mut flags = vec!["duplicates", "dupsort"];
-    if kind.is_fixed() {
-        flags.push("dupfixed");
-    }
+    let dup = s.dup_sort;
+    let flags = [
+        ("duplicates", dup.is_some()),
+        ("reversekey", s.key_order == "reverse"),
+        ("dupsort", dup.is_some()),
+        ("integerkey", s.key_order == "integer"),
+        ("dupfixed", dup.is_some_and(|d| d.is_fixed())),
+        ("integerdup", dup.is_some_and(|d| d.has_integer_values())),
+        ("reversedup", dup.is_some_and(|d| d.has_reverse_values())),
+    ];
     flags
         .into_iter()
-        .map(|f| (f.to_string(), "1".to_string()))
+        .filter(|(_, on)| *on)
+        .map(|(f, _)| (f.to_string(), "1".to_string()))
         .collect()
 }
 
-/// The dup-sort kind a section's flag lines ask for (`None`: a plain table), or the
-/// flags mdbx-lite cannot store faithfully. As `mdb_load`, a flag counts when its
-/// keyword is present, and `duplicates` alone (Berkeley DB's) asks for nothing.
-fn section_kind(h: &DumpHeader) -> Result<Option<DupSort>, Vec<&str>> {
+/// The dup-sort kind (`None`: a plain table) and key order a section's flag lines ask
+/// for, or the flags mdbx-lite cannot store faithfully. As `mdb_load`, a flag counts
+/// when its keyword is present, and `duplicates` alone (Berkeley DB's) asks for nothing.
+fn section_kind(h: &DumpHeader) -> Result<(Option<DupSort>, KeyOrder), Vec<&str>> {
+    const KNOWN: [&str; 7] = [
+        "duplicates",
+        "dupsort",
+        "dupfixed",
+        "integerdup",
+        "reversedup",
+        "integerkey",
+        "reversekey",
+    ];
     let unsupported: Vec<&str> = h
         .flags
         .iter()
         .map(|(k, _)| k.as_str())
-        .filter(|k| !matches!(*k, "duplicates" | "dupsort" | "dupfixed"))
+        .filter(|k| !KNOWN.contains(k))
         .collect();
     if !unsupported.is_empty() {
         return Err(unsupported);
     }
-    Ok(match (h.has_flag("dupsort"), h.has_flag("dupfixed")) {
-        (true, true) => Some(DupSort::new().fixed()),
-        (true, false) => Some(DupSort::new()),
-        (false, true) => return Err(vec!["dupfixed (without dupsort)"]),
-        (false, false) => None,
-    })
+    let order = match (h.has_flag("integerkey"), h.has_flag("reversekey")) {
+        (true, true) => return Err(vec!["integerkey with reversekey"]),
+        (true, false) => KeyOrder::Integer,
+        (false, true) => KeyOrder::Reverse,
+        (false, false) => KeyOrder::Bytes,
+    };
+    let refining = ["dupfixed", "integerdup", "reversedup"];
+    if !h.has_flag("dupsort") {
+        return match refining.into_iter().find(|f| h.has_flag(f)) {
+            Some(_) => Err(vec!["dupfixed, integerdup or reversedup without dupsort"]),
+            None => Ok((None, order)),
+        };
+    }
+    let mut kind = DupSort::new().keys(order);
+    if h.has_flag("dupfixed") {
+        kind = kind.fixed();
+    }
+    match (h.has_flag("integerdup"), h.has_flag("reversedup")) {
+        (true, true) => return Err(vec!["integerdup with reversedup"]),
+        (true, false) => kind = kind.integer_values(),
+        (false, true) => kind = kind.reverse_values(),
+        (false, false) => {}
+    }
+    Ok((Some(kind), order))
 }
 
 /// Page size a new database gets from a dump's `db_pagesize=`, when it is one we support.
@@ -236,7 +269,8 @@ impl Loader<'_> {
                     Err(
                         e @ (Error::KeyTooLarge { .. }
                         | Error::DupValueTooLarge { .. }
-                        | Error::DupValueSize { .. }),
+                        | Error::DupValueSize { .. }
+                        | Error::IntegerSize { .. }),
                     ) => return Err(CliError::new(Some(&self.src), format!("line {line}: {e}"))),
                     Err(e) => return Err(load_db_err(&self.args.db, &self.src, Some(line), e)),
                 }
@@ -259,6 +293,7 @@ impl Loader<'_> {
         &mut self,
         r: &mut DumpReader<R>,
         table: Option<&str>,
+        order: KeyOrder,
         derr: &dyn Fn(DumpError) -> CliError,
     ) -> CliResult<()> {
         let append = PutFlags {
@@ -280,7 +315,7 @@ impl Loader<'_> {
             let dberr = |e| load_db_err(&self.args.db, &self.src, Some(r.line()), e);
             let mut t = match table {
                 None => txn.main_table(),
-                Some(n) => txn.create_table(n).map_err(dberr)?,
+                Some(n) => txn.create_table_with(n, order).map_err(dberr)?,
             };
             if first_batch {
                 first_batch = false;
@@ -300,10 +335,14 @@ impl Loader<'_> {
                 // Refusals of the entry itself are the input's fault; anything else
                 // (a full disk, say) is the database's.
                 let bad = |e: Error| match e {
-                    Error::KeyTooLarge { .. } | Error::ValueTooLarge { .. } => input_err(e),
+                    Error::KeyTooLarge { .. }
+                    | Error::ValueTooLarge { .. }
+                    | Error::IntegerSize { .. } => input_err(e),
                     e => load_db_err(&self.args.db, &self.src, Some(line), e),
                 };
-                let sorted = last.as_deref().is_none_or(|l| k.as_slice() > l);
+                let sorted = last
+                    .as_deref()
+                    .is_none_or(|l| order.compare(&k, l) == std::cmp::Ordering::Greater);
                 if self.args.append || sorted {
                     match t.put_with(&k, &v, append) {
                         Ok(_) => match &mut last {
@@ -432,8 +471,7 @@ fn load_inner(a: &LoadArgs, fresh: Option<&Path>) -> CliResult<i32> {
                 return Err(loader.line_err(
                     r.line(),
                     format!(
-                        "table flags not supported by mdbx-lite: {} (mdbx-lite sorts keys and \
-                         dup-sort values bytewise)",
+                        "table flags not supported by mdbx-lite: {}",
                         flags.join(", ")
                     ),
                 ))
@@ -442,15 +480,22 @@ fn load_inner(a: &LoadArgs, fresh: Option<&Path>) -> CliResult<i32> {
         // As mdb_load: a `database=` line wins over -s.
         let table = h.database.clone().or_else(|| a.table.clone());
         match (kind, table.as_deref()) {
-            (Some(kind), Some(name)) => loader.dup_section(&mut r, name, kind, &derr)?,
-            (Some(_), None) => {
+            ((Some(kind), _), Some(name)) => loader.dup_section(&mut r, name, kind, &derr)?,
+            ((Some(_), _), None) => {
                 return Err(loader.line_err(
                     r.line(),
                     "a dup-sort section needs a table name (database= or -s): the main \
                      table is plain",
                 ))
             }
-            (None, table) => loader.section(&mut r, table, &derr)?,
+            ((None, order), None) if order != KeyOrder::Bytes => {
+                return Err(loader.line_err(
+                    r.line(),
+                    "a section with integerkey or reversekey needs a table name (database= \
+                     or -s): the main table sorts bytewise",
+                ))
+            }
+            ((None, order), table) => loader.section(&mut r, table, order, &derr)?,
         }
         header = r.next_section().map_err(&derr)?;
     }

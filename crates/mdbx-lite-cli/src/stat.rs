@@ -15,6 +15,7 @@ pub fn table_json(name: Option<&str>, s: &TableStat) -> Value {
     json!({
         "name": name,
         "kind": s.kind,
+        "key_order": s.key_order,
         "entries": s.entries,
         "keys": s.keys,
         "depth": s.depth,
@@ -58,6 +59,9 @@ pub fn print_table(out: &mut dyn Write, title: &str, s: &TableStat) -> std::io::
     writeln!(out, "Status of {title}")?;
     if s.dup_sort.is_some() {
         writeln!(out, "  Kind: {}", s.kind)?;
+    }
+    if s.key_order != "bytes" {
+        writeln!(out, "  Key order: {}", s.key_order)?;
     }
     writeln!(out, "  Tree depth: {}", s.depth)?;
     writeln!(out, "  Branch pages: {}", num(s.branch_pages))?;

@@ -241,7 +241,7 @@ fn load_errors_name_the_line() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("x.db");
     let head = "VERSION=3\nformat=bytevalue\ntype=btree\nHEADER=END\n";
-    let cases: [(String, &str); 7] = [
+    let cases: [(String, &str); 9] = [
         (
             format!("{head} 6162\n 6x\nDATA=END\n"),
             "line 6: invalid hex digit",
@@ -262,7 +262,17 @@ fn load_errors_name_the_line() {
         (
             "VERSION=3\nformat=bytevalue\nintegerkey=1\nHEADER=END\n 61\n 62\nDATA=END\n"
                 .to_string(),
-            "not supported",
+            "needs a table name",
+        ),
+        (
+            "VERSION=3\nformat=bytevalue\ndatabase=t\nintegerkey=1\nHEADER=END\n 616263\n 62\nDATA=END\n"
+                .to_string(),
+            "integers are 4 or 8 bytes",
+        ),
+        (
+            "VERSION=3\nformat=bytevalue\ndatabase=t\nintegerdup=1\nHEADER=END\nDATA=END\n"
+                .to_string(),
+            "without dupsort",
         ),
         (
             "VERSION=3\nformat=bytevalue\ndupsort=1\nHEADER=END\n 61\n 62\nDATA=END\n".to_string(),

@@ -594,3 +594,46 @@ fn integer_dup_values_have_one_size_per_key() {
     let stat = env.begin_read().unwrap().table_stat("d").unwrap();
     assert_eq!(stat.kind, "dup-sort, integer-dup");
 }
+
+#[test]
+fn a_compacting_copy_keeps_key_and_value_orders() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = Env::open(dir.path().join("db")).unwrap();
+    let mut wtx = env.begin_write().unwrap();
+    let mut ids = wtx.create_table_with("ids", KeyOrder::Integer).unwrap();
+    for v in (0..5000u32).rev() {
+        ids.put(&(v * 7).to_ne_bytes(), b"x").unwrap();
+    }
+    let kind = DupSort::new()
+        .fixed()
+        .integer_values()
+        .keys(KeyOrder::Reverse);
+    let mut d = wtx.create_dup_table("d", kind).unwrap();
+    for v in 0..3000u64 {
+        d.put(b"key.a", &(v << 20).to_ne_bytes()).unwrap();
+        d.put(b"key.b", &v.to_ne_bytes()).unwrap();
+    }
+    wtx.commit().unwrap();
+    let copy = dir.path().join("copy");
+    env.copy_to(&copy, true).unwrap();
+    let c = Env::open(&copy).unwrap();
+    assert!(c.check().unwrap().is_ok());
+    let (a, b) = (env.begin_read().unwrap(), c.begin_read().unwrap());
+    let pairs = |t: mdbx_lite::DupTable<'_>| -> Vec<(Vec<u8>, Vec<u8>)> {
+        t.iter()
+            .map(|p| p.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap())
+            .collect()
+    };
+    let got = pairs(b.open_dup_table("d").unwrap());
+    assert!(got == pairs(a.open_dup_table("d").unwrap()));
+    assert_eq!(got[0].0, b"key.a", "reverse keys: key.a before key.b");
+    assert_eq!(b.table_stat("d").unwrap().dup_sort, Some(kind));
+    let keys = |t: mdbx_lite::ReadTable<'_>| -> Vec<Vec<u8>> {
+        t.iter().map(|e| e.unwrap().0.to_vec()).collect()
+    };
+    assert_eq!(
+        keys(b.open_table("ids").unwrap()),
+        keys(a.open_table("ids").unwrap())
+    );
+    assert_eq!(b.table_stat("ids").unwrap().key_order, "integer");
+}

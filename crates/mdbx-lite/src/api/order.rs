@@ -1,11 +1,13 @@
 //! Key orders in the public API: how a table sorts its keys, and the checks that keep
 //! a table from being opened in another order than the one it was built in.
 
+use std::cmp::Ordering;
+
 use crate::error::{Error, Result};
 use crate::format::meta::{
     TableRecord, DUP_KIND_MASK, KEY_ORDER_MASK, TABLE_CUSTOMKEY, TABLE_INTEGERKEY, TABLE_REVERSEKEY,
 };
-use crate::format::order::Comparator;
+use crate::format::order::{cmp_integer, cmp_reverse, Comparator};
 
 /// How a table sorts its keys, fixed when it is created and stored with it.
 ///
@@ -47,6 +49,24 @@ pub enum KeyOrder {
 }
 
 impl KeyOrder {
+    /// Compare two keys in this order.
+    ///
+    /// ```
+    /// use mdbx_lite::KeyOrder;
+    /// use std::cmp::Ordering;
+    /// assert_eq!(KeyOrder::Reverse.compare(b"ba", b"ab"), Ordering::Less);
+    /// let (two, ten) = (2u32.to_ne_bytes(), 10u32.to_ne_bytes());
+    /// assert_eq!(KeyOrder::Integer.compare(&two, &ten), Ordering::Less);
+    /// ```
+    pub fn compare(&self, a: &[u8], b: &[u8]) -> Ordering {
+        match *self {
+            KeyOrder::Bytes => a.cmp(b),
+            KeyOrder::Reverse => cmp_reverse(a, b),
+            KeyOrder::Integer => cmp_integer(a, b),
+            KeyOrder::Custom(c) => c.compare(a, b),
+        }
+    }
+
     /// The record flag of this order.
     pub(crate) fn flags(self) -> u32 {
         match self {

@@ -7,6 +7,7 @@ use std::hash::BuildHasher;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use crate::api::order::KeyOrder;
 use crate::api::transaction::ReadTxn;
 use crate::error::{Error, Result};
 use crate::format::meta::{Meta, FIRST_PAGE, META_LEN};
@@ -221,14 +222,17 @@ impl Env {
             }
         }
         let plain = names.iter().zip(&records).filter(|(_, r)| !r.is_dupsort());
-        let tables = std::iter::once(None).chain(plain.map(|(n, _)| Some(n)));
-        for name in tables {
-            let (src, mut dst_table) = match name {
+        let tables = std::iter::once(None).chain(plain.map(|(n, r)| Some((n, r))));
+        for table in tables {
+            let (src, mut dst_table) = match table {
                 None => (rtx.main_table(), w.main_table()),
-                Some(n) => (
-                    rtx.open_table(n).map_err(src_err)?,
-                    w.create_table(n).map_err(dst_err)?,
-                ),
+                Some((n, rec)) => {
+                    // Into a table of the same key order (a user comparator's cannot be
+                    // named here: opening the source says so).
+                    let src = rtx.open_table(n).map_err(src_err)?;
+                    let order = KeyOrder::built_in(rec.flags).unwrap_or_default();
+                    (src, w.create_table_with(n, order).map_err(dst_err)?)
+                }
             };
             for entry in src.iter() {
                 let (k, v) = entry.map_err(src_err)?;
