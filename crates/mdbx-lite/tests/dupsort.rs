@@ -66,6 +66,40 @@ fn verify(ctx: &str, t: &DupTable<'_>, m: &Model) {
     assert!(keys.next().is_none(), "{ctx}: cursor missed keys");
 }
 
+/// Every key's values read back run by run (`get_multiple`, `next_multiple`) are its
+/// values in order, from its first value and from one in the middle.
+fn verify_runs(ctx: &str, t: &DupTable<'_>, m: &Model, size: usize) {
+    let mut c = t.cursor();
+    for (k, vs) in m {
+        let want: Vec<u8> = vs.iter().flatten().copied().collect();
+        assert!(c.seek_key(k).unwrap().is_some(), "{ctx}: seek_key");
+        assert_eq!(runs_from(&mut c, k, size), want, "{ctx}: runs of a key");
+        let mid = vs.iter().nth(vs.len() / 2).unwrap();
+        assert!(c.seek_value(k, mid).unwrap().is_some(), "{ctx}: seek_value");
+        let rest: Vec<u8> = vs.range(mid.clone()..).flatten().copied().collect();
+        assert_eq!(runs_from(&mut c, k, size), rest, "{ctx}: runs from a value");
+    }
+}
+
+/// The values of the runs from the cursor's position to the end of key `k`.
+fn runs_from(c: &mut mdbx_lite::DupCursor<'_>, k: &[u8], size: usize) -> Vec<u8> {
+    let mut got = Vec::new();
+    let mut run = c.get_multiple().unwrap().map(|(k, v)| (k, v.to_vec()));
+    while let Some((key, values)) = run {
+        assert_eq!(key, k);
+        assert!(!values.is_empty() && values.len() % size == 0);
+        assert!(values.len() <= 4096, "a run is at most a page");
+        got.extend_from_slice(&values);
+        // The cursor stands on the run's last value.
+        let cur = c.current().unwrap().unwrap();
+        assert_eq!(cur.1, &values[values.len() - size..]);
+        run = c.next_multiple().unwrap().map(|(k, v)| (k, v.to_vec()));
+    }
+    // After the last run the cursor stays on the key's last value.
+    assert!(c.next_multiple().unwrap().is_none());
+    got
+}
+
 fn value_of(rng: &mut Rng, fixed: bool) -> Vec<u8> {
     if fixed {
         return rng.next().to_be_bytes().to_vec();
@@ -145,6 +179,13 @@ fn run_model(seed: u64, fixed: bool) {
         let rtx = env.begin_read().unwrap();
         let t = rtx.open_dup_table("d").unwrap();
         verify(&format!("seed {seed} round {round}"), &t, &model);
+        if fixed {
+            verify_runs(&format!("seed {seed} round {round}"), &t, &model, 8);
+        } else {
+            let mut c = t.cursor();
+            c.first().unwrap();
+            assert!(matches!(c.get_multiple(), Err(Error::Invalid(_))));
+        }
         drop(rtx);
         if round % 8 == 0 || round == 39 {
             let report = env.check().unwrap();
@@ -432,4 +473,81 @@ fn a_key_moves_into_a_nested_tree_and_back_as_it_grows_and_shrinks() {
     wtx.commit().unwrap();
     let report = env.check().unwrap();
     assert!(report.is_ok(), "{:?}", report.problems);
+}
+
+#[test]
+fn dup_fixed_runs_cover_a_large_key_in_any_insert_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = Env::open(dir.path().join("db")).unwrap();
+    let mut rng = Rng(11);
+    let mut m = Model::new();
+    let mut wtx = env.begin_write().unwrap();
+    let mut t = wtx
+        .create_dup_table("ids", DupSort::new().fixed().integer_values())
+        .unwrap();
+    // One key filled in ascending order (leaves as splits lay them out), one in random
+    // order and thinned by deletes (entries scattered in their pages), small keys around.
+    for i in 0u32..60_000 {
+        t.put(b"asc", &i.to_ne_bytes()).unwrap();
+        m.entry(b"asc".to_vec())
+            .or_default()
+            .insert(i.to_ne_bytes().to_vec());
+        let r = rng.below(1 << 30) as u32;
+        t.put(b"rnd", &r.to_ne_bytes()).unwrap();
+        m.entry(b"rnd".to_vec())
+            .or_default()
+            .insert(r.to_ne_bytes().to_vec());
+        if i % 3 == 0 {
+            let v = (i / 3).to_ne_bytes();
+            t.put(b"small", &v[..]).unwrap();
+            m.entry(b"small".to_vec()).or_default().insert(v.to_vec());
+        }
+    }
+    for i in (0u32..60_000).step_by(7) {
+        let r = m[&b"rnd"[..]]
+            .iter()
+            .nth(i as usize % 50_000)
+            .unwrap()
+            .clone();
+        assert!(t.delete(b"rnd", &r).unwrap());
+        m.get_mut(&b"rnd"[..]).unwrap().remove(&r);
+    }
+    t.put(b"one", &7u32.to_ne_bytes()).unwrap();
+    m.entry(b"one".to_vec())
+        .or_default()
+        .insert(7u32.to_ne_bytes().to_vec());
+    // Integer order: the model sorts the native-endian bytes as numbers.
+    let by_number = |vs: &BTreeSet<Vec<u8>>| -> Vec<u8> {
+        let mut n: Vec<u32> = vs
+            .iter()
+            .map(|v| u32::from_ne_bytes(v[..].try_into().unwrap()))
+            .collect();
+        n.sort_unstable();
+        n.iter().flat_map(|x| x.to_ne_bytes()).collect()
+    };
+    let check = |t: &DupTable<'_>| {
+        let mut c = t.cursor();
+        for (k, vs) in &m {
+            assert!(c.seek_key(k).unwrap().is_some());
+            let mut runs = 0;
+            let mut got = Vec::new();
+            let mut run = c.get_multiple().unwrap().map(|(_, v)| v.to_vec());
+            while let Some(v) = run {
+                runs += 1;
+                got.extend_from_slice(&v);
+                run = c.next_multiple().unwrap().map(|(_, v)| v.to_vec());
+            }
+            assert_eq!(got, by_number(vs), "key {:?}", String::from_utf8_lossy(k));
+            // Nested keys come in page-sized runs, not value by value.
+            assert!(
+                runs <= vs.len() / 200 + 1,
+                "{runs} runs for {} values",
+                vs.len()
+            );
+        }
+    };
+    wtx.commit().unwrap();
+    let rtx = env.begin_read().unwrap();
+    check(&rtx.open_dup_table("ids").unwrap());
+    assert!(env.check().unwrap().is_ok());
 }

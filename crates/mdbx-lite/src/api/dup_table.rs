@@ -11,7 +11,7 @@ use crate::format::meta::{
 };
 use crate::storage::snapshot::PageSource;
 use crate::tree::cursor::BoundKey;
-use crate::tree::dups::{self, KeyValues, RawDupCursor};
+use crate::tree::dups::{self, KeyValues, RawDupCursor, Run};
 
 /// The kind of a dup-sort table, fixed when it is created and stored with it: how its
 /// values are sized and ordered, and how its keys are ordered.
@@ -243,6 +243,8 @@ macro_rules! dup_reads {
             let src: &Src<'_> = $src;
             DupCursor {
                 inner: RawDupCursor::new(src, $rec),
+                fixed: $rec.flags & TABLE_DUPFIXED != 0,
+                run: Vec::new(),
             }
         }
 
@@ -373,9 +375,14 @@ pub type Pair<'txn> = (&'txn [u8], &'txn [u8]);
 /// A cursor over a dup-sort table's pairs, with LMDB's moves: over every pair
 /// (`next`, `prev`), within a key (`next_dup`, `first_dup`, ...), key by key
 /// (`next_key`, `prev_key`), and seeks to a key, a value of a key, or a pair.
-/// Allocation-free; every pair is borrowed from the transaction.
+/// Allocation-free; every pair is borrowed from the transaction. In a dup-fixed table
+/// it also hands out runs of values as one slice ([`DupCursor::get_multiple`]).
 pub struct DupCursor<'txn> {
     inner: RawDupCursor<'txn, Src<'txn>>,
+    /// Whether the table is dup-fixed (runs are defined).
+    fixed: bool,
+    /// Where a run whose values are not adjacent in their page is gathered.
+    run: Vec<u8>,
 }
 
 /// Cursor moves, each documented once here: `Error::Corrupted` when a page a move reads
@@ -439,6 +446,82 @@ impl<'txn> DupCursor<'txn> {
     pub fn current(&self) -> Result<Option<Pair<'txn>>> {
         self.inner.current()
     }
+    /// The current key and its values from the current one on, as one slice of
+    /// back-to-back values, as far as they lie together: to the end of the key's inline
+    /// block, or of the nested-tree leaf holding the current value (at most a page of
+    /// values). The cursor then stands on the slice's last value, so
+    /// [`next_multiple`](DupCursor::next_multiple) continues after it. LMDB's
+    /// `MDB_GET_MULTIPLE`.
+    ///
+    /// The slice borrows from the map when the values lie back to back in their page (a
+    /// block always; a nested leaf as its last split or compaction laid it out), else
+    /// from a buffer the cursor keeps (one copy of at most a page; the buffer is
+    /// allocated once and reused). It lives until the cursor's next move.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// use mdbx_lite::{DupSort, Env};
+    /// let env = Env::open(dir.path().join("db"))?;
+    /// let mut txn = env.begin_write()?;
+    /// let mut t = txn.create_dup_table("ids", DupSort::new().fixed())?;
+    /// for id in 0u32..10_000 {
+    ///     t.put(b"all", &id.to_be_bytes())?;
+    /// }
+    /// let mut c = t.cursor();
+    /// c.seek_key(b"all")?;
+    /// let mut seen = 0;
+    /// let mut run = c.get_multiple()?;
+    /// while let Some((key, values)) = run {
+    ///     assert_eq!(key, b"all");
+    ///     seen += values.len() / 4;
+    ///     run = c.next_multiple()?;
+    /// }
+    /// assert_eq!(seen, 10_000);
+    /// # Ok::<(), mdbx_lite::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// `Error::Invalid` if the table is not dup-fixed; `Error::Corrupted` when a page
+    /// the move reads is damaged.
+    pub fn get_multiple(&mut self) -> Result<Option<(&'txn [u8], &[u8])>> {
+        self.require_fixed()?;
+        let run = self.inner.run()?;
+        self.gather(run)
+    }
+
+    /// The current key's next run of values after the one
+    /// [`get_multiple`](DupCursor::get_multiple) or the last `next_multiple` returned;
+    /// None, staying put, after its last value (move on with
+    /// [`next_key`](DupCursor::next_key)). LMDB's `MDB_NEXT_MULTIPLE`.
+    ///
+    /// # Errors
+    /// As [`get_multiple`](DupCursor::get_multiple).
+    pub fn next_multiple(&mut self) -> Result<Option<(&'txn [u8], &[u8])>> {
+        self.require_fixed()?;
+        let run = self.inner.next_run()?;
+        self.gather(run)
+    }
+
+    fn require_fixed(&self) -> Result<()> {
+        if self.fixed {
+            Ok(())
+        } else {
+            Err(Error::Invalid(
+                "runs of values (get_multiple) need a dup-fixed table".into(),
+            ))
+        }
+    }
+
+    fn gather(
+        &mut self,
+        run: Option<(&'txn [u8], Run<'txn>)>,
+    ) -> Result<Option<(&'txn [u8], &[u8])>> {
+        match run {
+            Some((key, run)) => Ok(Some((key, run.gather(&mut self.run)?))),
+            None => Ok(None),
+        }
+    }
+
     /// How many values the current key has (0 if unpositioned); `mdb_cursor_count`.
     pub fn count(&self) -> Result<u64> {
         self.inner.count()

@@ -685,6 +685,29 @@ impl<'a> Node<'a> {
         self.keys_only
     }
 
+    /// The keys of entries `from..count` as one slice when they lie back to back in
+    /// slot order in a leaf of keys only (as `build` and `compact` lay them out); None
+    /// when they do not (entries inserted since sit elsewhere) or the page is not such
+    /// a leaf. Bounds-checked like `key`.
+    pub fn keys_run(&self, from: usize) -> Result<Option<&'a [u8]>> {
+        if !self.keys_only || from >= self.count() {
+            return Ok(None);
+        }
+        let start = self.entry_offset(from);
+        let mut end = start;
+        for i in from..self.count() {
+            let (_, off, klen) = self.slot(i);
+            if off != end {
+                return Ok(None);
+            }
+            end = off + klen;
+        }
+        self.data
+            .get(start..end)
+            .map(Some)
+            .ok_or_else(|| self.bad(from, "keys past the page end"))
+    }
+
     /// Key of entry `i`.
     #[inline]
     pub fn key(&self, i: usize) -> Result<&'a [u8]> {
@@ -1128,12 +1151,13 @@ pub fn compact(page: &mut [u8]) -> bool {
     if HEADER + node.count() * SLOT + total > page.len() {
         return false;
     }
-    let mut upper = page.len();
+    // In slot order up to the page end, as `build` lays them out.
+    let upper = page.len() - total;
+    let mut to = upper;
     for (i, (off, len)) in spans.into_iter().enumerate() {
-        upper -= len;
-        page[upper..upper + len].copy_from_slice(&copy[off..off + len]);
-        let at = HEADER + i * SLOT;
-        wr_u16(page, at + 4, upper as u16);
+        page[to..to + len].copy_from_slice(&copy[off..off + len]);
+        wr_u16(page, HEADER + i * SLOT + 4, to as u16);
+        to += len;
     }
     let mut h = header_mut(page);
     h.set_upper(upper as u32);
@@ -1215,18 +1239,18 @@ pub fn build(
         )));
     }
     let plen = prefix_for(kind, items, prefix_len);
-    // Entries go down from the page end in order, slots up from the header. Lay them out
-    // before writing anything: no slot shifting, and a refusal changes nothing.
-    let mut upper = page.len();
+    // Slots go up from the header, entries fill the page's end. Lay them out before
+    // writing anything: no slot shifting, and a refusal changes nothing.
+    let mut at = page.len() - (total - items.len() * SLOT);
     for (n, e) in items.iter().enumerate() {
-        upper -= e.key.len() + e.body.len();
-        if upper > usize::from(u16::MAX) || e.key.len() > usize::from(u16::MAX) {
+        if at > usize::from(u16::MAX) || e.key.len() > usize::from(u16::MAX) {
             return Err(Error::Internal(format!(
-                "page {pgno}: entry {n} (at {upper}, key of {} bytes) exceeds the 16-bit \
+                "page {pgno}: entry {n} (at {at}, key of {} bytes) exceeds the 16-bit \
                  slot fields",
                 e.key.len()
             )));
         }
+        at += e.key.len() + e.body.len();
     }
     // The page's layout stays what it was created with.
     let keys_only = kind == PageKind::Leaf && header(page).flags() & F_KEYS_ONLY != 0;
@@ -1239,13 +1263,16 @@ pub fn build(
     if keys_only {
         header_mut(page).set_flags(F_KEYS_ONLY);
     }
-    let mut upper = page.len();
+    // Entries in slot order from `upper` to the page end: a scan reads ascending
+    // addresses, and a keys-only leaf's keys are one run (`Node::keys_run`).
+    let upper = page.len() - (total - items.len() * SLOT);
+    let mut at = upper;
     for (n, e) in items.iter().enumerate() {
         let len = e.key.len() + e.body.len();
-        upper -= len;
-        page[upper..upper + e.key.len()].copy_from_slice(e.key);
-        page[upper + e.key.len()..upper + len].copy_from_slice(e.body);
-        write_slot(page, plen, n, e.key, upper);
+        page[at..at + e.key.len()].copy_from_slice(e.key);
+        page[at + e.key.len()..at + len].copy_from_slice(e.body);
+        write_slot(page, plen, n, e.key, at);
+        at += len;
     }
     let mut h = header_mut(page);
     // Every offset fits 16 bits (checked above), so the slot count does too; the prefix
@@ -1281,6 +1308,36 @@ mod tests {
             assert!(node_insert(&mut page, i, &key, &[&head, &value]));
         }
         page
+    }
+
+    #[test]
+    fn keys_only_leaves_hand_out_adjacent_keys_as_one_run() {
+        let keys: Vec<[u8; 4]> = (0u32..50).map(|i| (i * 2).to_be_bytes()).collect();
+        let items: Vec<Item<'_>> = keys.iter().map(|k| Item { key: k, body: &[] }).collect();
+        let mut page = vec![0u8; PAGE];
+        init_header(&mut page, PageKind::Leaf, 7, 1);
+        header_mut(&mut page).set_flags(F_KEYS_ONLY);
+        build(&mut page, PageKind::Leaf, 7, 1, &items, 0).unwrap();
+        let all: Vec<u8> = keys.iter().flatten().copied().collect();
+        let node = Node::new(&page, 7).unwrap();
+        assert_eq!(node.keys_run(0).unwrap(), Some(&all[..]));
+        assert_eq!(node.keys_run(10).unwrap(), Some(&all[40..]));
+        assert_eq!(node.keys_run(50).unwrap(), None);
+        // An insert puts its key below the others: runs that include it are not adjacent.
+        assert!(node_insert(&mut page, 5, &9u32.to_be_bytes(), &[]));
+        let node = Node::new(&page, 7).unwrap();
+        assert_eq!(node.keys_run(0).unwrap(), None);
+        assert_eq!(node.keys_run(6).unwrap(), Some(&all[20..]));
+        // Compaction lays them out in slot order again.
+        node_remove(&mut page, 0);
+        assert!(compact(&mut page));
+        let node = Node::new(&page, 7).unwrap();
+        let mut want = all[4..20].to_vec();
+        want.extend_from_slice(&9u32.to_be_bytes());
+        want.extend_from_slice(&all[20..]);
+        assert_eq!(node.keys_run(0).unwrap(), Some(&want[..]));
+        // Leaves with values have no runs.
+        assert_eq!(Node::new(&leaf(3, 4), 7).unwrap().keys_run(0).unwrap(), None);
     }
 
     #[test]

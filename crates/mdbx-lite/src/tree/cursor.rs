@@ -95,6 +95,20 @@ impl<'a, S: PageSource + ?Sized> RawCursor<'a, S> {
         node.leaf_entry(idx).map(Some)
     }
 
+    /// The leaf under the cursor and the cursor's index in it; None if unpositioned.
+    pub fn leaf_position(&self) -> Option<(Node<'a>, usize)> {
+        self.valid.then(|| self.stack[self.depth() - 1])
+    }
+
+    /// Stand on entry `idx` of the current leaf (an index the leaf has; a positioned
+    /// cursor only).
+    pub fn set_leaf_index(&mut self, idx: usize) {
+        let depth = self.depth();
+        if self.valid && idx < self.stack[depth - 1].0.count() {
+            self.stack[depth - 1].1 = idx;
+        }
+    }
+
     /// A stored entry with its value's bytes (read from its overflow run if it has one).
     #[inline]
     fn resolve(&self, e: Option<RawEntry<'a>>) -> Result<Option<Entry<'a>>> {

@@ -22,7 +22,7 @@ use crate::error::{Corruption, Error, Result};
 use crate::format::dups::{self, DupBlock, DupValues};
 use crate::format::meta::{TableRecord, TABLE_RECORD_LEN};
 use crate::format::order::{is_integer_size, Order};
-use crate::format::page::{LeafValue, F_DUPS, F_NESTED};
+use crate::format::page::{LeafValue, Node, F_DUPS, F_NESTED};
 use crate::tree::btree::{self, EntryBytes, PutMode, StoredValue, Update};
 use crate::tree::cursor::RawCursor;
 use crate::tree::pages::{PageSource, PageWrite};
@@ -506,6 +506,37 @@ pub(crate) struct RawDupCursor<'a, S: PageSource + ?Sized> {
 /// A pair borrowed from the transaction.
 pub(crate) type Pair<'a> = (&'a [u8], &'a [u8]);
 
+/// A run of a dup-fixed key's values that lie together in storage (LMDB's
+/// `GET_MULTIPLE` unit): the rest of the key's block, or of the nested leaf holding the
+/// current value.
+pub(crate) enum Run<'a> {
+    /// Values back to back in the map.
+    Bytes(&'a [u8]),
+    /// Entries `from..` of a nested tree's leaf, not adjacent in the page: the caller
+    /// gathers them (`Run::gather`).
+    Leaf(Node<'a>, usize),
+}
+
+impl<'a> Run<'a> {
+    /// The run as one slice: borrowed from the map when it lies there back to back,
+    /// else copied into `buf` (cleared first; at most a page of bytes).
+    pub fn gather<'b>(self, buf: &'b mut Vec<u8>) -> Result<&'b [u8]>
+    where
+        'a: 'b,
+    {
+        match self {
+            Run::Bytes(b) => Ok(b),
+            Run::Leaf(node, from) => {
+                buf.clear();
+                for i in from..node.count() {
+                    buf.extend_from_slice(node.key(i)?);
+                }
+                Ok(buf.as_slice())
+            }
+        }
+    }
+}
+
 /// Which value of a key to stand on when entering it.
 #[derive(Clone, Copy)]
 enum Side {
@@ -730,6 +761,49 @@ impl<'a, S: PageSource + ?Sized> RawDupCursor<'a, S> {
                 Ok(None)
             }
         }
+    }
+
+    /// The current key's values from the current one to the end of the run holding it
+    /// (a dup-fixed table's; see [`Run`]), standing on the run's last value afterwards;
+    /// None if unpositioned.
+    pub fn run(&mut self) -> Result<Option<(&'a [u8], Run<'a>)>> {
+        let pgno = self.outer.leaf_pgno();
+        let Some((key, inner)) = &mut self.at else {
+            return Ok(None);
+        };
+        let run = match inner {
+            Inner::One(v) => Run::Bytes(v),
+            Inner::Block(b, off) => {
+                let from = *off;
+                *off = b.last()?.unwrap_or(from);
+                let rest = b.bytes().get(from..).unwrap_or_default();
+                Run::Bytes(rest)
+            }
+            Inner::Nested(c) => {
+                let Some((node, idx)) = c.leaf_position() else {
+                    return Err(Error::corrupted(
+                        Corruption::Layout,
+                        pgno,
+                        "a nested tree cursor without a leaf",
+                    ));
+                };
+                c.set_leaf_index(node.count() - 1);
+                match node.keys_run(idx)? {
+                    Some(bytes) => Run::Bytes(bytes),
+                    None => Run::Leaf(node, idx),
+                }
+            }
+        };
+        Ok(Some((*key, run)))
+    }
+
+    /// The current key's next run of values (see [`RawDupCursor::run`]); None, staying
+    /// put, after its last value.
+    pub fn next_run(&mut self) -> Result<Option<(&'a [u8], Run<'a>)>> {
+        if self.next_dup()?.is_none() {
+            return Ok(None);
+        }
+        self.run()
     }
 
     /// How many values the current key has (0 if unpositioned).
