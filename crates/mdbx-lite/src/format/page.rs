@@ -1062,6 +1062,18 @@ pub fn node_remove(page: &mut [u8], i: usize) {
     }
 }
 
+/// Count `bytes` more of the page's entry area as holes (an entry rewritten shorter in
+/// place left its tail unused).
+pub fn add_holes(page: &mut [u8], bytes: usize) {
+    if bytes == 0 {
+        return;
+    }
+    let mut h = header_mut(page);
+    h.set_holes_flag(true);
+    let holes = h.read().holes().saturating_add(bytes);
+    h.set_holes(u16::try_from(holes).unwrap_or(u16::MAX));
+}
+
 /// Overwrite the child pointer of branch entry `i` in place.
 ///
 /// `Error::Internal` if `pgno` is a leaf or has no entry `i` (the writer's path names
@@ -1135,8 +1147,19 @@ pub fn live_bytes_reach(page: &[u8], min: usize) -> bool {
 /// much that packed they would not fit (a damaged page).
 #[must_use]
 pub fn compact(page: &mut [u8]) -> bool {
-    let copy = page.to_vec();
-    let Ok(node) = Node::new(&copy, header(&copy).pgno()) else {
+    // A copy to read the entries from while they move (on the stack for pages up to
+    // 8 KiB: compaction is frequent when large entries grow).
+    let mut stack = [0u8; 8192];
+    let mut heap = Vec::new();
+    let copy: &mut [u8] = if page.len() <= stack.len() {
+        &mut stack[..page.len()]
+    } else {
+        heap.resize(page.len(), 0);
+        &mut heap
+    };
+    copy.copy_from_slice(page);
+    let copy: &[u8] = copy;
+    let Ok(node) = Node::new(copy, header(copy).pgno()) else {
         return false;
     };
     // Decode every entry before moving any, so a bad one cannot leave the page half
@@ -1337,7 +1360,10 @@ mod tests {
         want.extend_from_slice(&all[20..]);
         assert_eq!(node.keys_run(0).unwrap(), Some(&want[..]));
         // Leaves with values have no runs.
-        assert_eq!(Node::new(&leaf(3, 4), 7).unwrap().keys_run(0).unwrap(), None);
+        assert_eq!(
+            Node::new(&leaf(3, 4), 7).unwrap().keys_run(0).unwrap(),
+            None
+        );
     }
 
     #[test]

@@ -795,6 +795,19 @@ pub(crate) fn update_with<P: PageWrite, T>(
         page[start..off + len].copy_from_slice(&bytes);
         return Ok(out);
     }
+    if let (Some((off, len)), None) = (span, old_run) {
+        let new_len = key.len() + LEAF_ENTRY_HEAD + bytes.len();
+        if new_len <= len {
+            // Shorter: rewrite the entry where it starts; its old tail becomes a hole.
+            let page = p.page_mut(leaf)?;
+            let at = off + key.len();
+            page[at] = tag;
+            page[at + 1..at + LEAF_ENTRY_HEAD].copy_from_slice(&(bytes.len() as u32).to_le_bytes());
+            page[at + LEAF_ENTRY_HEAD..off + new_len].copy_from_slice(&bytes);
+            page::add_holes(page, len - new_len);
+            return Ok(out);
+        }
+    }
     if let Some((pgno, len)) = old_run {
         p.free_overflow(pgno, len, rec)?;
     }
