@@ -123,6 +123,9 @@ pub enum Error {
     NeedsReopen,
     /// Invalid argument or option.
     Invalid(String),
+    /// A stored key or value is not an encoding of the type a typed table reads it as
+    /// (the table was written with other types, or by hand).
+    Decode(String),
     /// A bug in mdbx-lite: one of its own invariants failed. The file is not known to
     /// be damaged (restoring a backup will not help); the operation that hit it failed
     /// and its transaction can only be aborted. Please report it.
@@ -296,6 +299,7 @@ impl fmt::Display for Error {
                 "a failed commit left the environment in an unknown state; reopen it"
             ),
             Error::Invalid(why) => write!(f, "invalid argument: {why}"),
+            Error::Decode(why) => write!(f, "stored bytes do not decode as the table's type: {why}"),
             Error::Internal(why) => write!(
                 f,
                 "internal error (a bug in mdbx-lite, not damage to the file): {why}"

@@ -31,11 +31,16 @@ mod tools;
 mod tree;
 mod txn;
 
+pub use api::codec::{Encoded, Integer, Key, KeyPart, Value};
 pub use api::dup_table::{DupCursor, DupRange, DupSort, DupTable, DupTableMut, Pair, Values};
 pub use api::env::{lock_path, Durability, Env, EnvBuilder};
 pub use api::order::KeyOrder;
 pub use api::transaction::{
     PutFlags, ReadTable, ReadTxn, TableMut, TableRead, TableStat, WriteTxn,
+};
+pub use api::typed::{
+    MultimapDef, MultimapTable, MultimapTableMut, TableDef, TypedPairs, TypedRange, TypedTable,
+    TypedTableMut, TypedValues,
 };
 pub use error::{Corruption, Error, Result};
 pub use format::order::Comparator;

@@ -242,6 +242,58 @@ fn reads_do_not_allocate() {
     );
     assert_eq!((a6 - a5, b6 - b5), (0, 0), "dup-sort reads allocated");
 
+    // Typed reads decode from the map: integers from their bytes, `&str` and arrays
+    // borrowed.
+    const NAMES: mdbx_lite::TableDef<u64, &str> = mdbx_lite::TableDef::new("names");
+    const BLOBS: mdbx_lite::TableDef<(u32, i16), [u8; 32]> = mdbx_lite::TableDef::new("blobs");
+    const IDS: mdbx_lite::MultimapDef<&str, mdbx_lite::Integer<u64>> =
+        mdbx_lite::MultimapDef::new("ids");
+    let mut w = env.begin_write().unwrap();
+    {
+        let mut names = w.create(&NAMES).unwrap();
+        for i in 0..20_000u64 {
+            names.put(i, format!("name {i}").as_str()).unwrap();
+        }
+    }
+    {
+        let mut blobs = w.create(&BLOBS).unwrap();
+        for i in 0..20_000u32 {
+            blobs.put((i, -(i as i16)), &[i as u8; 32]).unwrap();
+        }
+    }
+    {
+        let mut ids = w.create_multimap(&IDS).unwrap();
+        for i in 0..20_000u64 {
+            ids.put(["even", "odd"][i as usize % 2], i).unwrap();
+        }
+    }
+    w.commit().unwrap();
+    let r = env.begin_read().unwrap();
+    let (names, blobs, ids) = (
+        r.open(&NAMES).unwrap(),
+        r.open(&BLOBS).unwrap(),
+        r.open_multimap(&IDS).unwrap(),
+    );
+    let (a7, b7) = mine();
+    let mut total = 0usize;
+    for i in (0..20_000u64).step_by(7) {
+        total += names.get(i).unwrap().unwrap().len();
+        let b = blobs.get((i as u32, -(i as i16))).unwrap().unwrap();
+        assert_eq!(b[0], i as u8);
+    }
+    for e in names.range(100..200).unwrap() {
+        total += e.unwrap().1.len();
+    }
+    let mut n = 0u64;
+    for v in ids.get("odd").unwrap() {
+        n += v.unwrap() % 2;
+    }
+    let (a8, b8) = mine();
+    drop(r);
+    assert_eq!(n, 10_000);
+    assert!(total > 0);
+    assert_eq!((a8 - a7, b8 - b7), (0, 0), "typed reads allocated");
+
     // The full check runs with O(pages) bookkeeping; just make sure it passes.
     let report = env.check().unwrap();
     assert!(report.is_ok(), "{:?}", report.problems);

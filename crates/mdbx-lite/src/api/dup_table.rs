@@ -238,6 +238,11 @@ macro_rules! dup_reads {
             TableStat::new(&$rec, $ps)
         }
 
+        /// The table's kind, from its record.
+        pub(crate) fn kind(&$self) -> DupSort {
+            DupSort::from_flags($rec.flags).unwrap_or_default()
+        }
+
         /// A cursor over the pairs, positioned nowhere until moved.
         pub fn cursor(&$self) -> DupCursor<$lt> {
             let src: &Src<'_> = $src;

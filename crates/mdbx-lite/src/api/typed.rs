@@ -1,0 +1,626 @@
+//! Typed tables: a definition names a table and its key and value types, and the
+//! handles opened from it take and return those types ([`crate::Value`],
+//! [`crate::Key`]). They sit on the byte API: a typed read is the byte read and a
+//! decode of the slice it returns (borrowed where the type allows), a typed write an
+//! encode (on the stack for integers and arrays, borrowed for strings and byte slices)
+//! and the byte write.
+
+use std::borrow::Borrow;
+use std::marker::PhantomData;
+use std::ops::{Bound, RangeBounds};
+
+use crate::api::codec::{Key, Value};
+use crate::api::dup_table::{DupRange, DupSort, DupTable, DupTableMut, Values};
+use crate::api::order::KeyOrder;
+use crate::api::transaction::{ReadTable, ReadTxn, TableMut, TableStat, WriteTxn};
+use crate::error::{Error, Result};
+use crate::tree::cursor::Range;
+
+/// A table's name and its key and value types, usually a `const`:
+///
+/// ```
+/// use mdbx_lite::{Env, TableDef};
+///
+/// const USERS: TableDef<u64, &str> = TableDef::new("users");
+///
+/// # let dir = tempfile::tempdir().unwrap();
+/// let env = Env::open(dir.path().join("db"))?;
+/// let mut wtx = env.begin_write()?;
+/// let mut users = wtx.create(&USERS)?;
+/// users.put(1, "ada")?;
+/// users.put(2, "grace")?;
+/// wtx.commit()?;
+///
+/// let rtx = env.begin_read()?;
+/// let users = rtx.open(&USERS)?;
+/// assert_eq!(users.get(2)?, Some("grace")); // borrowed from the map
+/// let names: Vec<&str> = users.iter().map(|e| e.map(|(_, name)| name)).collect::<Result<_, _>>()?;
+/// assert_eq!(names, ["ada", "grace"]);
+/// # Ok::<(), mdbx_lite::Error>(())
+/// ```
+pub struct TableDef<K, V> {
+    name: &'static str,
+    types: PhantomData<fn() -> (K, V)>,
+}
+
+impl<K: Key, V: Value> TableDef<K, V> {
+    /// The definition of table `name` with keys `K` and values `V`. The table sorts in
+    /// `K`'s order ([`Key::ORDER`]).
+    pub const fn new(name: &'static str) -> TableDef<K, V> {
+        TableDef {
+            name,
+            types: PhantomData,
+        }
+    }
+
+    /// The table's name.
+    pub const fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+impl<K, V> Clone for TableDef<K, V> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<K, V> Copy for TableDef<K, V> {}
+
+/// A multimap table's name and types: a dup-sort table, each key holding a sorted set
+/// of values, sorted in `V`'s order (values of fixed width make it dup-fixed).
+///
+/// ```
+/// use mdbx_lite::{Env, MultimapDef};
+///
+/// const TAGS: MultimapDef<&str, &str> = MultimapDef::new("tags");
+///
+/// # let dir = tempfile::tempdir().unwrap();
+/// let env = Env::open(dir.path().join("db"))?;
+/// let mut wtx = env.begin_write()?;
+/// let mut tags = wtx.create_multimap(&TAGS)?;
+/// tags.put("post-1", "rust")?;
+/// tags.put("post-1", "db")?;
+/// let values: Vec<&str> = tags.get("post-1")?.collect::<Result<_, _>>()?;
+/// assert_eq!(values, ["db", "rust"]);
+/// # Ok::<(), mdbx_lite::Error>(())
+/// ```
+pub struct MultimapDef<K, V> {
+    name: &'static str,
+    types: PhantomData<fn() -> (K, V)>,
+}
+
+impl<K: Key, V: Key> MultimapDef<K, V> {
+    /// The definition of multimap table `name`.
+    pub const fn new(name: &'static str) -> MultimapDef<K, V> {
+        MultimapDef {
+            name,
+            types: PhantomData,
+        }
+    }
+
+    /// The table's name.
+    pub const fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The dup-sort kind a new table of this definition gets.
+    fn kind() -> Result<DupSort> {
+        let mut kind = DupSort::new().keys(K::ORDER);
+        if V::WIDTH.is_some_and(|w| w > 0) {
+            kind = kind.fixed();
+        }
+        match V::ORDER {
+            KeyOrder::Bytes => {}
+            KeyOrder::Integer => kind = kind.integer_values(),
+            KeyOrder::Reverse => kind = kind.reverse_values(),
+            KeyOrder::Custom(_) => {
+                return Err(Error::Invalid(
+                    "multimap values sort in a built-in order only".into(),
+                ))
+            }
+        }
+        Ok(kind)
+    }
+
+    /// Refuse an existing table whose key or value order is not this definition's.
+    fn check(kind: DupSort) -> Result<()> {
+        let want = Self::kind()?;
+        if kind.key_order() != want.key_order()
+            || kind.has_integer_values() != want.has_integer_values()
+            || kind.has_reverse_values() != want.has_reverse_values()
+        {
+            return Err(Error::Invalid(format!(
+                "multimap table orders differ from the definition's (keys {:?}, values {:?})",
+                K::ORDER,
+                V::ORDER
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl<K, V> Clone for MultimapDef<K, V> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<K, V> Copy for MultimapDef<K, V> {}
+
+impl ReadTxn {
+    /// The typed table `def` names.
+    ///
+    /// # Errors
+    /// As [`ReadTxn::open_table_with`] in `K`'s order: `Error::TableNotFound`;
+    /// `Error::TableKindMismatch` if it is a dup-sort table or has another key order.
+    pub fn open<K: Key, V: Value>(&self, def: &TableDef<K, V>) -> Result<TypedTable<'_, K, V>> {
+        Ok(TypedTable {
+            raw: self.open_table_with(def.name, K::ORDER)?,
+            types: PhantomData,
+        })
+    }
+
+    /// The typed multimap table `def` names.
+    ///
+    /// # Errors
+    /// As [`ReadTxn::open_dup_table`]; `Error::Invalid` if its key or value order is
+    /// not the definition's.
+    pub fn open_multimap<K: Key, V: Key>(
+        &self,
+        def: &MultimapDef<K, V>,
+    ) -> Result<MultimapTable<'_, K, V>> {
+        let raw = self.open_dup_table(def.name)?;
+        MultimapDef::<K, V>::check(raw.kind())?;
+        Ok(MultimapTable {
+            raw,
+            types: PhantomData,
+        })
+    }
+}
+
+impl WriteTxn {
+    /// The typed table `def` names, created empty (in `K`'s order) if it does not
+    /// exist.
+    ///
+    /// # Errors
+    /// As [`WriteTxn::create_table_with`].
+    pub fn create<K: Key, V: Value>(
+        &mut self,
+        def: &TableDef<K, V>,
+    ) -> Result<TypedTableMut<'_, K, V>> {
+        Ok(TypedTableMut {
+            raw: self.create_table_with(def.name, K::ORDER)?,
+            types: PhantomData,
+        })
+    }
+
+    /// The existing typed table `def` names.
+    ///
+    /// # Errors
+    /// As [`WriteTxn::open_table_with`].
+    pub fn open<K: Key, V: Value>(
+        &mut self,
+        def: &TableDef<K, V>,
+    ) -> Result<TypedTableMut<'_, K, V>> {
+        Ok(TypedTableMut {
+            raw: self.open_table_with(def.name, K::ORDER)?,
+            types: PhantomData,
+        })
+    }
+
+    /// The typed multimap table `def` names, created empty if it does not exist.
+    ///
+    /// # Errors
+    /// As [`WriteTxn::create_dup_table`]; `Error::Invalid` if the definition's value
+    /// type has a user comparator (multimap values take the built-in orders).
+    pub fn create_multimap<K: Key, V: Key>(
+        &mut self,
+        def: &MultimapDef<K, V>,
+    ) -> Result<MultimapTableMut<'_, K, V>> {
+        let kind = MultimapDef::<K, V>::kind()?;
+        Ok(MultimapTableMut {
+            raw: self.create_dup_table(def.name, kind)?,
+            types: PhantomData,
+        })
+    }
+
+    /// The existing typed multimap table `def` names.
+    ///
+    /// # Errors
+    /// As [`WriteTxn::open_dup_table`]; `Error::Invalid` if its orders are not the
+    /// definition's.
+    pub fn open_multimap<K: Key, V: Key>(
+        &mut self,
+        def: &MultimapDef<K, V>,
+    ) -> Result<MultimapTableMut<'_, K, V>> {
+        let raw = self.open_dup_table(def.name)?;
+        MultimapDef::<K, V>::check(raw.kind())?;
+        Ok(MultimapTableMut {
+            raw,
+            types: PhantomData,
+        })
+    }
+}
+
+/// A typed range bound, encoded (on the stack for integer keys).
+fn encoded_bound<'a, K: Key>(b: Bound<&'a K::Ref<'_>>) -> Result<Bound<K::Bytes<'a>>> {
+    Ok(match b {
+        Bound::Included(k) => Bound::Included(K::encode(k)?),
+        Bound::Excluded(k) => Bound::Excluded(K::encode(k)?),
+        Bound::Unbounded => Bound::Unbounded,
+    })
+}
+
+fn decode_entry<'a, K: Key, V: Value>(
+    (k, v): (&'a [u8], &'a [u8]),
+) -> Result<(K::Ref<'a>, V::Ref<'a>)> {
+    Ok((K::decode(k)?, V::decode(v)?))
+}
+
+/// The typed reads of a table over byte handle `$raw`, returning borrows of `$lt`.
+macro_rules! typed_reads {
+    ($lt:lifetime, $self:ident, $raw:expr) => {
+        /// The value stored under `key`, decoded (borrowed from the map for `&str`,
+        /// `&[u8]`, `&[u8; N]`).
+        ///
+        /// # Errors
+        /// `Error::Decode` if the stored value is not a `V`; `Error::Invalid` for a key
+        /// the encoding refuses; `Error::Corrupted` for a damaged page.
+        pub fn get<'k>(&$self, key: impl Borrow<K::Ref<'k>>) -> Result<Option<V::Ref<$lt>>> {
+            let k = K::encode(key.borrow())?;
+            match $raw.get(k.as_ref())? {
+                Some(v) => V::decode(v).map(Some),
+                None => Ok(None),
+            }
+        }
+
+        /// Whether `key` is in the table.
+        ///
+        /// # Errors
+        /// As [`get`](Self::get).
+        pub fn contains_key<'k>(&$self, key: impl Borrow<K::Ref<'k>>) -> Result<bool> {
+            let k = K::encode(key.borrow())?;
+            Ok($raw.get(k.as_ref())?.is_some())
+        }
+
+        /// Number of entries (O(1)).
+        pub fn len(&$self) -> u64 {
+            $raw.len()
+        }
+
+        /// Whether the table has no entries.
+        pub fn is_empty(&$self) -> bool {
+            $raw.is_empty()
+        }
+
+        /// Entry and page counts.
+        pub fn stat(&$self) -> TableStat {
+            $raw.stat()
+        }
+
+        /// Every entry in key order (`.rev()` for descending).
+        pub fn iter(&$self) -> TypedRange<$lt, K, V> {
+            TypedRange::new($raw.iter())
+        }
+
+        /// The entries with keys in `range`, e.g. `t.range(10..20)?`.
+        ///
+        /// # Errors
+        /// `Error::Invalid` for a bound the key encoding refuses.
+        pub fn range<'k, R: RangeBounds<K::Ref<'k>>>(
+            &$self,
+            range: R,
+        ) -> Result<TypedRange<$lt, K, V>> {
+            let start = encoded_bound::<K>(range.start_bound())?;
+            let end = encoded_bound::<K>(range.end_bound())?;
+            Ok(TypedRange::new($raw.range((start, end))))
+        }
+
+        /// The entry with the smallest key.
+        ///
+        /// # Errors
+        /// `Error::Decode`, `Error::Corrupted`.
+        pub fn first(&$self) -> Result<Option<(K::Ref<$lt>, V::Ref<$lt>)>> {
+            $self.iter().next().transpose()
+        }
+
+        /// The entry with the largest key.
+        ///
+        /// # Errors
+        /// `Error::Decode`, `Error::Corrupted`.
+        pub fn last(&$self) -> Result<Option<(K::Ref<$lt>, V::Ref<$lt>)>> {
+            $self.iter().next_back().transpose()
+        }
+    };
+}
+
+/// A typed table as seen by a read transaction. `Copy`; what it returns borrows from
+/// the transaction.
+pub struct TypedTable<'txn, K, V> {
+    raw: ReadTable<'txn>,
+    types: PhantomData<fn() -> (K, V)>,
+}
+
+impl<K, V> Clone for TypedTable<'_, K, V> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<K, V> Copy for TypedTable<'_, K, V> {}
+
+impl<'txn, K: Key, V: Value> TypedTable<'txn, K, V> {
+    typed_reads!('txn, self, self.raw);
+
+    /// The byte-level handle of the same table.
+    pub fn raw(&self) -> ReadTable<'txn> {
+        self.raw
+    }
+}
+
+/// A typed table in a write transaction: reads see the transaction's own writes.
+pub struct TypedTableMut<'txn, K, V> {
+    raw: TableMut<'txn>,
+    types: PhantomData<fn() -> (K, V)>,
+}
+
+impl<'txn, K: Key, V: Value> TypedTableMut<'txn, K, V> {
+    typed_reads!('_, self, self.raw);
+
+    /// Store `value` under `key`, replacing any value it had.
+    ///
+    /// # Errors
+    /// `Error::Invalid` for a key or value the encoding refuses; as
+    /// [`TableMut::put`] otherwise (sizes, integer-key sizes, I/O).
+    pub fn put<'k, 'v>(
+        &mut self,
+        key: impl Borrow<K::Ref<'k>>,
+        value: impl Borrow<V::Ref<'v>>,
+    ) -> Result<()> {
+        let k = K::encode(key.borrow())?;
+        let v = V::encode(value.borrow())?;
+        self.raw.put(k.as_ref(), v.as_ref())
+    }
+
+    /// Remove `key`; false if it was not there.
+    ///
+    /// # Errors
+    /// As [`TableMut::delete`].
+    pub fn delete<'k>(&mut self, key: impl Borrow<K::Ref<'k>>) -> Result<bool> {
+        let k = K::encode(key.borrow())?;
+        self.raw.delete(k.as_ref())
+    }
+
+    /// Remove every entry.
+    ///
+    /// # Errors
+    /// As [`TableMut::clear`].
+    pub fn clear(&mut self) -> Result<()> {
+        self.raw.clear()
+    }
+
+    /// The byte-level handle of the same table.
+    pub fn raw(&mut self) -> &mut TableMut<'txn> {
+        &mut self.raw
+    }
+}
+
+/// Typed entries of a range, decoded as they are read; `rev()` walks it backwards.
+pub struct TypedRange<'a, K, V> {
+    inner: Range<'a>,
+    types: PhantomData<fn() -> (K, V)>,
+}
+
+impl<'a, K, V> TypedRange<'a, K, V> {
+    fn new(inner: Range<'a>) -> Self {
+        TypedRange {
+            inner,
+            types: PhantomData,
+        }
+    }
+}
+
+impl<'a, K: Key, V: Value> Iterator for TypedRange<'a, K, V> {
+    type Item = Result<(K::Ref<'a>, V::Ref<'a>)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.inner.next().map(|e| decode_entry::<K, V>(e?))
+    }
+}
+
+impl<K: Key, V: Value> DoubleEndedIterator for TypedRange<'_, K, V> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.inner.next_back().map(|e| decode_entry::<K, V>(e?))
+    }
+}
+
+/// The typed reads of a multimap table over byte handle `$raw`, returning borrows of
+/// `$lt`.
+macro_rules! multimap_reads {
+    ($lt:lifetime, $self:ident, $raw:expr) => {
+        /// The values of `key` in order (none if it is absent), decoded as they are
+        /// read.
+        ///
+        /// # Errors
+        /// `Error::Invalid` for a key the encoding refuses; `Error::Corrupted`.
+        pub fn get<'k>(&$self, key: impl Borrow<K::Ref<'k>>) -> Result<TypedValues<$lt, V>> {
+            let k = K::encode(key.borrow())?;
+            Ok(TypedValues {
+                inner: $raw.values(k.as_ref())?,
+                types: PhantomData,
+            })
+        }
+
+        /// How many values `key` has (O(log n)).
+        ///
+        /// # Errors
+        /// As [`get`](Self::get).
+        pub fn count<'k>(&$self, key: impl Borrow<K::Ref<'k>>) -> Result<u64> {
+            let k = K::encode(key.borrow())?;
+            $raw.count(k.as_ref())
+        }
+
+        /// Whether `key` holds `value`.
+        ///
+        /// # Errors
+        /// As [`get`](Self::get).
+        pub fn contains<'k, 'v>(
+            &$self,
+            key: impl Borrow<K::Ref<'k>>,
+            value: impl Borrow<V::Ref<'v>>,
+        ) -> Result<bool> {
+            let k = K::encode(key.borrow())?;
+            let v = V::encode(value.borrow())?;
+            $raw.contains(k.as_ref(), v.as_ref())
+        }
+
+        /// Number of (key, value) pairs (O(1)).
+        pub fn len(&$self) -> u64 {
+            $raw.len()
+        }
+
+        /// Whether the table has no pairs.
+        pub fn is_empty(&$self) -> bool {
+            $raw.is_empty()
+        }
+
+        /// Every pair, by key, then value (`.rev()` for descending).
+        pub fn iter(&$self) -> TypedPairs<$lt, K, V> {
+            TypedPairs {
+                inner: $raw.iter(),
+                types: PhantomData,
+            }
+        }
+
+        /// The pairs of the keys in `range`.
+        ///
+        /// # Errors
+        /// `Error::Invalid` for a bound the key encoding refuses.
+        pub fn range<'k, R: RangeBounds<K::Ref<'k>>>(
+            &$self,
+            range: R,
+        ) -> Result<TypedPairs<$lt, K, V>> {
+            let start = encoded_bound::<K>(range.start_bound())?;
+            let end = encoded_bound::<K>(range.end_bound())?;
+            Ok(TypedPairs {
+                inner: $raw.range((start, end)),
+                types: PhantomData,
+            })
+        }
+    };
+}
+
+/// A typed multimap table as seen by a read transaction. `Copy`.
+pub struct MultimapTable<'txn, K, V> {
+    raw: DupTable<'txn>,
+    types: PhantomData<fn() -> (K, V)>,
+}
+
+impl<K, V> Clone for MultimapTable<'_, K, V> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<K, V> Copy for MultimapTable<'_, K, V> {}
+
+impl<'txn, K: Key, V: Key> MultimapTable<'txn, K, V> {
+    multimap_reads!('txn, self, self.raw);
+
+    /// The byte-level handle of the same table.
+    pub fn raw(&self) -> DupTable<'txn> {
+        self.raw
+    }
+}
+
+/// A typed multimap table in a write transaction.
+pub struct MultimapTableMut<'txn, K, V> {
+    raw: DupTableMut<'txn>,
+    types: PhantomData<fn() -> (K, V)>,
+}
+
+impl<'txn, K: Key, V: Key> MultimapTableMut<'txn, K, V> {
+    multimap_reads!('_, self, self.raw);
+
+    /// Add `value` to `key`'s values; false if the pair was there.
+    ///
+    /// # Errors
+    /// `Error::Invalid` for a key or value the encoding refuses; as
+    /// [`DupTableMut::put`] otherwise.
+    pub fn put<'k, 'v>(
+        &mut self,
+        key: impl Borrow<K::Ref<'k>>,
+        value: impl Borrow<V::Ref<'v>>,
+    ) -> Result<bool> {
+        let k = K::encode(key.borrow())?;
+        let v = V::encode(value.borrow())?;
+        self.raw.put(k.as_ref(), v.as_ref())
+    }
+
+    /// Remove the pair (`key`, `value`); false if it was not there.
+    ///
+    /// # Errors
+    /// As [`put`](Self::put).
+    pub fn delete<'k, 'v>(
+        &mut self,
+        key: impl Borrow<K::Ref<'k>>,
+        value: impl Borrow<V::Ref<'v>>,
+    ) -> Result<bool> {
+        let k = K::encode(key.borrow())?;
+        let v = V::encode(value.borrow())?;
+        self.raw.delete(k.as_ref(), v.as_ref())
+    }
+
+    /// Remove `key` and all its values; returns how many there were.
+    ///
+    /// # Errors
+    /// As [`put`](Self::put).
+    pub fn delete_key<'k>(&mut self, key: impl Borrow<K::Ref<'k>>) -> Result<u64> {
+        let k = K::encode(key.borrow())?;
+        self.raw.delete_key(k.as_ref())
+    }
+
+    /// Remove every pair.
+    ///
+    /// # Errors
+    /// As [`DupTableMut::clear`].
+    pub fn clear(&mut self) -> Result<()> {
+        self.raw.clear()
+    }
+
+    /// The byte-level handle of the same table.
+    pub fn raw(&mut self) -> &mut DupTableMut<'txn> {
+        &mut self.raw
+    }
+}
+
+/// The values of one key of a typed multimap table, decoded as they are read.
+pub struct TypedValues<'a, V> {
+    inner: Values<'a>,
+    types: PhantomData<fn() -> V>,
+}
+
+impl<'a, V: Value> Iterator for TypedValues<'a, V> {
+    type Item = Result<V::Ref<'a>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.inner.next().map(|v| V::decode(v?))
+    }
+}
+
+/// The pairs of a typed multimap range, decoded as they are read.
+pub struct TypedPairs<'a, K, V> {
+    inner: DupRange<'a>,
+    types: PhantomData<fn() -> (K, V)>,
+}
+
+impl<'a, K: Key, V: Key> Iterator for TypedPairs<'a, K, V> {
+    type Item = Result<(K::Ref<'a>, V::Ref<'a>)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.inner.next().map(|p| decode_entry::<K, V>(p?))
+    }
+}
+
+impl<K: Key, V: Key> DoubleEndedIterator for TypedPairs<'_, K, V> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.inner.next_back().map(|p| decode_entry::<K, V>(p?))
+    }
+}
