@@ -1,4 +1,11 @@
-use mdbx_lite::{Env, PutFlags};
+use mdbx_lite::{Env, MultimapDef, TableDef};
+
+// A table definition names a table and its key and value types.
+const USERS: TableDef<u64, &str> = TableDef::new("users");
+// Composite keys sort element by element: (tenant, time).
+const EVENTS: TableDef<(&str, i64), &[u8]> = TableDef::new("events");
+// A multimap: a sorted set of values per key (LMDB's dup-sort tables).
+const TAGS: MultimapDef<u64, &str> = MultimapDef::new("tags");
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // A new directory, removed at the end, so the example can run again and again.
@@ -8,31 +15,50 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut wtx = env.begin_write()?;
     {
-        let mut users = wtx.create_table("users")?;
-        users.put(b"alice", b"admin")?;
-        // Fail with Error::KeyExists instead of replacing an existing value:
-        let keep_existing = PutFlags {
-            no_overwrite: true,
-            ..Default::default()
-        };
-        users.put_with(b"bob", b"guest", keep_existing)?;
+        let mut users = wtx.create(&USERS)?;
+        users.put(1, "ada")?;
+        users.put(2, "grace")?;
+    }
+    {
+        let mut events = wtx.create(&EVENTS)?;
+        events.put(("acme", -5), &b"rollback"[..])?;
+        events.put(("acme", 1_700_000_000), &b"deploy"[..])?;
+        events.put(("zeta", 0), &b"signup"[..])?;
+    }
+    {
+        let mut tags = wtx.create_multimap(&TAGS)?;
+        tags.put(1, "math")?;
+        tags.put(1, "engines")?;
     }
     wtx.commit()?; // or drop it to abort
 
     {
         let rtx = env.begin_read()?; // Send + Sync; share it between threads
-        let users = rtx.open_table("users")?;
-        let role: Option<&[u8]> = users.get(b"alice")?; // borrowed from the map, no copy
-        assert_eq!(role, Some(&b"admin"[..]));
-        for entry in users.range(&b"a"[..]..&b"c"[..]).rev() {
-            let (key, value) = entry?;
-            println!(
-                "{} = {}",
-                String::from_utf8_lossy(key),
-                String::from_utf8_lossy(value)
-            );
+        let users = rtx.open(&USERS)?;
+        let name: Option<&str> = users.get(2)?; // borrowed from the map, no copy
+        assert_eq!(name, Some("grace"));
+        for entry in rtx
+            .open(&EVENTS)?
+            .range(("acme", i64::MIN)..("acme", i64::MAX))?
+        {
+            let ((tenant, time), what) = entry?;
+            println!("{tenant} {time}: {}", String::from_utf8_lossy(what));
         }
+        let tags: Vec<&str> = rtx
+            .open_multimap(&TAGS)?
+            .get(1)?
+            .collect::<Result<_, _>>()?;
+        assert_eq!(tags, ["engines", "math"]);
     }
+
+    // Underneath, every table is bytes: the byte API reads and writes any table.
+    let mut wtx = env.begin_write()?;
+    {
+        let mut raw = wtx.create_table("raw")?;
+        raw.put(b"alice", b"admin")?;
+        assert_eq!(raw.get(b"alice")?, Some(&b"admin"[..]));
+    }
+    wtx.commit()?;
     assert!(env.check()?.is_ok()); // full consistency check
 
     drop(env);
