@@ -39,8 +39,8 @@ pub use api::transaction::{
     PutFlags, ReadTable, ReadTxn, TableMut, TableRead, TableStat, WriteTxn,
 };
 pub use api::typed::{
-    MultimapDef, MultimapTable, MultimapTableMut, TableDef, TypedPairs, TypedRange, TypedTable,
-    TypedTableMut, TypedValues,
+    Handle, MultimapDef, MultimapTable, MultimapTableMut, TableDef, TypedPairs, TypedRange,
+    TypedTable, TypedTableMut, TypedValues,
 };
 pub use error::{Corruption, Error, Result};
 pub use format::order::Comparator;

@@ -294,3 +294,61 @@ fn typed_tables_refuse_other_orders_types_and_kinds() {
     let r = env.begin_read().unwrap();
     assert!(matches!(r.open(&MISSING), Err(Error::TableNotFound(_))));
 }
+
+#[test]
+fn handles_keep_several_tables_open_in_one_write_transaction() {
+    const SCORES: TableDef<u32, u64> = TableDef::new("scores");
+    const TOTALS: TableDef<&str, u64> = TableDef::new("totals");
+    const LOG: TableDef<u64, (u32, u64)> = TableDef::new("log");
+    let dir = tempfile::tempdir().unwrap();
+    let env = Env::open(dir.path().join("db")).unwrap();
+    let mut rng = Rng(3);
+    let mut scores: BTreeMap<u32, u64> = BTreeMap::new();
+    let mut w = env.begin_write().unwrap();
+    let (s, t, l) = (
+        w.handle(&SCORES).unwrap(),
+        w.handle(&TOTALS).unwrap(),
+        w.handle(&LOG).unwrap(),
+    );
+    for seq in 0..5000u64 {
+        // Read one table, write the others from what was read, in turn.
+        let player = rng.below(300) as u32;
+        let old = s.get(&w, player).unwrap().unwrap_or(0);
+        assert_eq!(old, scores.get(&player).copied().unwrap_or(0));
+        let new = old + rng.below(10);
+        s.put(&mut w, player, new).unwrap();
+        scores.insert(player, new);
+        let total = t.get(&w, "all").unwrap().unwrap_or(0) + (new - old);
+        t.put(&mut w, "all", total).unwrap();
+        l.put(&mut w, seq, (player, new)).unwrap();
+        if seq % 7 == 0 {
+            let victim = rng.below(300) as u32;
+            assert_eq!(
+                s.delete(&mut w, victim).unwrap(),
+                scores.remove(&victim).is_some()
+            );
+        }
+    }
+    assert_eq!(s.len(&w).unwrap(), scores.len() as u64);
+    let got: Vec<(u32, u64)> = s.iter(&w).unwrap().map(|e| e.unwrap()).collect();
+    assert!(got.iter().map(|(k, v)| (k, v)).eq(scores.iter()));
+    let last: Vec<u64> = l.range(&w, 4990..).unwrap().map(|e| e.unwrap().0).collect();
+    assert_eq!(last, (4990..5000).collect::<Vec<_>>());
+    assert!(l.contains_key(&w, 0).unwrap());
+    // The full handle, then the light ones again.
+    w.create(&TOTALS).unwrap().put("other", 1).unwrap();
+    assert_eq!(t.get(&w, "other").unwrap(), Some(1));
+    w.commit().unwrap();
+
+    // A handle belongs to the transaction that opened it.
+    let mut w2 = env.begin_write().unwrap();
+    assert!(matches!(s.get(&w2, 1), Err(Error::Invalid(_))));
+    assert!(matches!(s.put(&mut w2, 1, 1), Err(Error::Invalid(_))));
+    let s2 = w2.handle(&SCORES).unwrap();
+    assert!(w2.drop_table("scores").unwrap());
+    assert!(matches!(s2.get(&w2, 1), Err(Error::TableNotFound(_))));
+    drop(w2);
+    let r = env.begin_read().unwrap();
+    assert_eq!(r.open(&SCORES).unwrap().len(), scores.len() as u64);
+    assert!(env.check().unwrap().is_ok());
+}

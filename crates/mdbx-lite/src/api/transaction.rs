@@ -115,7 +115,9 @@ pub(crate) fn catalog_comparator<S: PageSource + ?Sized>(
     })
 }
 
-fn bounds<K: AsRef<[u8]>, R: RangeBounds<K>>(range: &R) -> (Bound<BoundKey>, Bound<BoundKey>) {
+pub(crate) fn bounds<K: AsRef<[u8]>, R: RangeBounds<K>>(
+    range: &R,
+) -> (Bound<BoundKey>, Bound<BoundKey>) {
     let conv = |b: Bound<&K>| match b {
         Bound::Included(k) => Bound::Included(BoundKey::new(k.as_ref())),
         Bound::Excluded(k) => Bound::Excluded(BoundKey::new(k.as_ref())),
@@ -679,6 +681,37 @@ impl WriteTxn {
     /// The record of the table in `slot` as this transaction has changed it.
     pub(crate) fn slot_record(&self, slot: usize) -> TableRecord {
         self.tables[slot].rec
+    }
+
+    /// Who this transaction is, for handles that must be used with it only: the
+    /// environment's address and the transaction's id.
+    pub(crate) fn identity(&self) -> (usize, u64) {
+        (Arc::as_ptr(&self.env) as usize, self.id())
+    }
+
+    /// Slot `slot` for a handle this transaction gave out (`identity` as it was then):
+    /// refused for another transaction's handle or a table dropped since.
+    pub(crate) fn handle_slot(&self, identity: (usize, u64), slot: usize) -> Result<usize> {
+        if identity != self.identity() || slot >= self.tables.len() {
+            return Err(Error::Invalid(
+                "a table handle used with another transaction than the one that opened it".into(),
+            ));
+        }
+        let t = &self.tables[slot];
+        if t.dropped {
+            return Err(Error::TableNotFound(t.name.clone().unwrap_or_default()));
+        }
+        Ok(slot)
+    }
+
+    /// The byte handle of slot `slot`.
+    pub(crate) fn table_at(&mut self, slot: usize) -> TableMut<'_> {
+        TableMut { txn: self, slot }
+    }
+
+    /// The slot a `TableMut` stands for.
+    pub(crate) fn slot_of(t: &TableMut<'_>) -> usize {
+        t.slot
     }
 
     /// The database's page size.

@@ -12,8 +12,9 @@ use std::ops::{Bound, RangeBounds};
 use crate::api::codec::{Key, Value};
 use crate::api::dup_table::{DupRange, DupSort, DupTable, DupTableMut, Values};
 use crate::api::order::KeyOrder;
-use crate::api::transaction::{ReadTable, ReadTxn, TableMut, TableStat, WriteTxn};
+use crate::api::transaction::{bounds, ReadTable, ReadTxn, TableMut, TableStat, WriteTxn};
 use crate::error::{Error, Result};
+use crate::tree::btree;
 use crate::tree::cursor::Range;
 
 /// A table's name and its key and value types, usually a `const`:
@@ -622,5 +623,171 @@ impl<'a, K: Key, V: Key> Iterator for TypedPairs<'a, K, V> {
 impl<K: Key, V: Key> DoubleEndedIterator for TypedPairs<'_, K, V> {
     fn next_back(&mut self) -> Option<Self::Item> {
         self.inner.next_back().map(|p| decode_entry::<K, V>(p?))
+    }
+}
+
+/// A typed table of a write transaction held without borrowing the transaction, so
+/// that several tables are open at once: each call takes the transaction, reads
+/// borrowing it (`&WriteTxn`) and writes borrowing it mutably (`&mut WriteTxn`). A value
+/// a read returns borrows the transaction, so the borrow checker refuses to keep it
+/// across any write (a write to any table may move pages): copy it first
+/// (`tests/compile_fail/`).
+///
+/// ```
+/// use mdbx_lite::{Env, TableDef};
+///
+/// const USERS: TableDef<u64, &str> = TableDef::new("users");
+/// const BY_NAME: TableDef<&str, u64> = TableDef::new("by_name");
+///
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let env = Env::open(dir.path().join("db"))?;
+/// let mut wtx = env.begin_write()?;
+/// let (users, by_name) = (wtx.handle(&USERS)?, wtx.handle(&BY_NAME)?);
+/// users.put(&mut wtx, 1, "ada")?;
+/// users.put(&mut wtx, 2, "grace")?;
+/// // Read one table while writing another: an index built from the transaction's own
+/// // writes.
+/// for id in 1..=2u64 {
+///     let name = users.get(&wtx, id)?.unwrap_or_default().to_owned();
+///     by_name.put(&mut wtx, name.as_str(), id)?;
+/// }
+/// assert_eq!(by_name.get(&wtx, "grace")?, Some(2));
+/// wtx.commit()?;
+/// # Ok::<(), mdbx_lite::Error>(())
+/// ```
+pub struct Handle<K, V> {
+    slot: usize,
+    /// The transaction that opened it (`WriteTxn::identity`).
+    identity: (usize, u64),
+    types: PhantomData<fn() -> (K, V)>,
+}
+
+impl<K, V> Clone for Handle<K, V> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<K, V> Copy for Handle<K, V> {}
+
+impl WriteTxn {
+    /// A handle to the typed table `def` names, created empty (in `K`'s order) if it
+    /// does not exist; it stays usable, with this transaction only, while other
+    /// handles are open too.
+    ///
+    /// # Errors
+    /// As [`WriteTxn::create`].
+    pub fn handle<K: Key, V: Value>(&mut self, def: &TableDef<K, V>) -> Result<Handle<K, V>> {
+        let slot = WriteTxn::slot_of(&self.create(def)?.raw);
+        Ok(Handle {
+            slot,
+            identity: self.identity(),
+            types: PhantomData,
+        })
+    }
+}
+
+impl<K: Key, V: Value> Handle<K, V> {
+    /// The table's slot in `txn`, refused for another transaction.
+    fn slot(&self, txn: &WriteTxn) -> Result<usize> {
+        txn.handle_slot(self.identity, self.slot)
+    }
+
+    /// The value under `key` as `txn` sees it.
+    ///
+    /// # Errors
+    /// `Error::Invalid` for a handle of another transaction (or a key the encoding
+    /// refuses); `Error::TableNotFound` if the table was dropped; `Error::Decode`,
+    /// `Error::Corrupted` as for [`TypedTable::get`].
+    pub fn get<'t, 'k>(
+        &self,
+        txn: &'t WriteTxn,
+        key: impl Borrow<K::Ref<'k>>,
+    ) -> Result<Option<V::Ref<'t>>> {
+        let rec = txn.slot_record(self.slot(txn)?);
+        let k = K::encode(key.borrow())?;
+        match btree::get(txn.write_pages(), &rec, k.as_ref())? {
+            Some(v) => V::decode(v).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Whether `key` is in the table.
+    ///
+    /// # Errors
+    /// As [`Handle::get`].
+    pub fn contains_key<'k>(&self, txn: &WriteTxn, key: impl Borrow<K::Ref<'k>>) -> Result<bool> {
+        let rec = txn.slot_record(self.slot(txn)?);
+        let k = K::encode(key.borrow())?;
+        Ok(btree::get(txn.write_pages(), &rec, k.as_ref())?.is_some())
+    }
+
+    /// Number of entries, including `txn`'s changes.
+    ///
+    /// # Errors
+    /// As [`Handle::get`].
+    pub fn len(&self, txn: &WriteTxn) -> Result<u64> {
+        Ok(txn.slot_record(self.slot(txn)?).len())
+    }
+
+    /// Every entry in key order, as `txn` sees the table.
+    ///
+    /// # Errors
+    /// As [`Handle::get`].
+    pub fn iter<'t>(&self, txn: &'t WriteTxn) -> Result<TypedRange<'t, K, V>> {
+        self.range(txn, ..)
+    }
+
+    /// The entries with keys in `range`.
+    ///
+    /// # Errors
+    /// As [`Handle::get`].
+    pub fn range<'t, 'k, R: RangeBounds<K::Ref<'k>>>(
+        &self,
+        txn: &'t WriteTxn,
+        range: R,
+    ) -> Result<TypedRange<'t, K, V>> {
+        let rec = txn.slot_record(self.slot(txn)?);
+        let start = encoded_bound::<K>(range.start_bound())?;
+        let end = encoded_bound::<K>(range.end_bound())?;
+        let (start, end) = bounds(&(start, end));
+        Ok(TypedRange::new(Range::new(
+            txn.write_pages(),
+            rec,
+            start,
+            end,
+        )))
+    }
+
+    /// Store `value` under `key`.
+    ///
+    /// # Errors
+    /// As [`Handle::get`] and [`TypedTableMut::put`].
+    pub fn put<'k, 'v>(
+        &self,
+        txn: &mut WriteTxn,
+        key: impl Borrow<K::Ref<'k>>,
+        value: impl Borrow<V::Ref<'v>>,
+    ) -> Result<()> {
+        self.open(txn)?.put(key, value)
+    }
+
+    /// Remove `key`; false if it was not there.
+    ///
+    /// # Errors
+    /// As [`Handle::get`] and [`TypedTableMut::delete`].
+    pub fn delete<'k>(&self, txn: &mut WriteTxn, key: impl Borrow<K::Ref<'k>>) -> Result<bool> {
+        self.open(txn)?.delete(key)
+    }
+
+    /// The table's full typed handle, borrowing `txn` for as long as it is used.
+    ///
+    /// # Errors
+    /// As [`Handle::get`].
+    pub fn open<'t>(&self, txn: &'t mut WriteTxn) -> Result<TypedTableMut<'t, K, V>> {
+        let slot = self.slot(txn)?;
+        Ok(TypedTableMut {
+            raw: txn.table_at(slot),
+            types: PhantomData,
+        })
     }
 }
