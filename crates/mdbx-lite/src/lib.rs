@@ -35,6 +35,8 @@ pub use api::codec::{Encoded, Integer, Key, KeyPart, Value};
 pub use api::dup_table::{DupCursor, DupRange, DupSort, DupTable, DupTableMut, Pair, Values};
 pub use api::env::{lock_path, Durability, Env, EnvBuilder};
 pub use api::order::KeyOrder;
+#[cfg(feature = "serde")]
+pub use api::serde_codec::Postcard;
 pub use api::transaction::{
     PutFlags, ReadTable, ReadTxn, TableMut, TableRead, TableStat, WriteTxn,
 };

@@ -7,6 +7,8 @@ pub(crate) mod codec;
 pub(crate) mod dup_table;
 pub(crate) mod env;
 pub(crate) mod order;
+#[cfg(feature = "serde")]
+pub(crate) mod serde_codec;
 pub(crate) mod transaction;
 pub(crate) mod typed;
 
