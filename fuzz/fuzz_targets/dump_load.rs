@@ -46,9 +46,15 @@ fuzz_target!(|data: &[u8]| {
         }
         let mut again = DumpReader::new(&out[..]);
         for (_, entries) in &sections {
-            again.next_section().expect("re-parse header").expect("section");
+            again
+                .next_section()
+                .expect("re-parse header")
+                .expect("section");
             for e in entries {
-                assert_eq!(&again.next_entry().expect("re-parse entry").expect("entry"), e);
+                assert_eq!(
+                    &again.next_entry().expect("re-parse entry").expect("entry"),
+                    e
+                );
             }
             assert!(again.next_entry().expect("re-parse end").is_none());
         }

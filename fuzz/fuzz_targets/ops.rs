@@ -7,6 +7,12 @@
 //! inline), refusals (too large, wrong size, kind mismatches), point reads, and cursor
 //! moves checked step by step against a model cursor.
 //!
+//! Plain tables in every built-in key order run against the same model, sorted in
+//! the table's order when compared: `t1`..`t3` bytewise, `rev` reverse (LMDB's
+//! `REVERSEKEY`), `int` native-endian u64 keys (`INTEGERKEY`), `len` a user comparator. A typed table of
+//! composite keys (`(&str, i64, Option<u8>) -> u64`) runs against a `BTreeMap` of those
+//! types, written through its handle or through the typed table.
+//!
 //! A key is its input bytes, or those bytes after one of three long shared stems (whole
 //! or cut short), or the last bytes of a key of the maximum length: pages of such keys
 //! get long page prefixes, which keys of another stem shorten on insert.
@@ -17,7 +23,15 @@ use std::ops::Bound;
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use mdbx_lite::{DupCursor, DupSort, Env, Error, Pair, PutFlags, ReadTxn, WriteTxn};
+use mdbx_lite::{
+    Comparator, DupCursor, DupSort, Env, Error, KeyOrder, Pair, PutFlags, ReadTxn, TableDef,
+    WriteTxn,
+};
+
+/// The typed table and its key type.
+type TypedKey = (String, i64, Option<u8>);
+const TYPED: TableDef<(&str, i64, Option<u8>), u64> = TableDef::new("typed");
+const TYPED_NAMES: [&str; 4] = ["", "alpha", "alphabet", "beta"];
 
 /// Stems of 42, ~290 and 48 bytes; the first two share their first 28 bytes.
 const STEMS: [&[u8]; 3] = [
@@ -293,6 +307,15 @@ enum Op {
         which: u8,
         table: u8,
     },
+    /// A put (or delete) in the typed table, through its handle or the typed table.
+    Typed {
+        name: u8,
+        time: i16,
+        seq: Option<u8>,
+        value: u64,
+        delete: bool,
+        via_handle: bool,
+    },
 }
 
 type Model = BTreeMap<u8, BTreeMap<Vec<u8>, Vec<u8>>>;
@@ -386,13 +409,48 @@ fn assert_refused(e: &Error, want: Refused, key: &[u8], value: &[u8], max: usize
 struct Db {
     plain: Model,
     dups: BTreeMap<u8, DupModel>,
+    typed: BTreeMap<TypedKey, u64>,
 }
 
+/// Plain tables: 0 the main table, 1..=3 bytewise, 4 reverse, 5 integer keys, 6 a
+/// user comparator.
+const PLAIN_TABLES: u8 = 7;
+
+/// Shorter keys first, then bytewise.
+fn by_length(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+const BY_LENGTH: Comparator = Comparator::new("by-length", by_length);
+
 fn table_name(t: u8) -> Option<String> {
-    match t % 4 {
+    match t % PLAIN_TABLES {
         0 => None,
+        4 => Some("rev".into()),
+        5 => Some("int".into()),
+        6 => Some("len".into()),
         n => Some(format!("t{n}")),
     }
+}
+
+fn table_order(t: u8) -> KeyOrder {
+    match t % PLAIN_TABLES {
+        4 => KeyOrder::Reverse,
+        5 => KeyOrder::Integer,
+        6 => KeyOrder::Custom(BY_LENGTH),
+        _ => KeyOrder::Bytes,
+    }
+}
+
+/// The key a generated key is in table `t`: an integer table's keys are 8 bytes (the
+/// generated key's last 8, zero-padded in front).
+fn table_key(t: u8, key: Vec<u8>) -> Vec<u8> {
+    if table_order(t) != KeyOrder::Integer {
+        return key;
+    }
+    let mut k = [0u8; 8];
+    let tail = &key[key.len().saturating_sub(8)..];
+    k[8 - tail.len()..].copy_from_slice(tail);
+    k.to_vec()
 }
 
 fn dup_name(d: u8) -> &'static str {
@@ -694,11 +752,11 @@ fn verify_dups(r: &ReadTxn, db: &Db) {
 fn verify(env: &Env, db: &Db) {
     let model = &db.plain;
     let r = env.begin_read().expect("begin_read");
-    for t in 0..4u8 {
+    for t in 0..PLAIN_TABLES {
         let expected = model.get(&t);
         let table = match table_name(t) {
             None => Some(r.main_table()),
-            Some(n) => match r.open_table(&n) {
+            Some(n) => match r.open_table_with(&n, table_order(t)) {
                 Ok(t) => Some(t),
                 Err(Error::TableNotFound(_)) => None,
                 Err(e) => panic!("open_table: {e}"),
@@ -728,13 +786,16 @@ fn verify(env: &Env, db: &Db) {
                     .iter()
                     .map(|e| e.map(|(k, v)| (k.to_vec(), v.to_vec())).expect("iter"))
                     .collect();
-                let want: Vec<(Vec<u8>, Vec<u8>)> =
+                let mut want: Vec<(Vec<u8>, Vec<u8>)> =
                     m.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                let order = table_order(t);
+                want.sort_by(|a, b| order.compare(&a.0, &b.0));
                 assert_eq!(got, want);
             }
         }
     }
     verify_dups(&r, db);
+    verify_typed(&r, db);
     let report = env.check().expect("check");
     assert!(report.is_ok(), "{:?}", report.problems);
 }
@@ -800,13 +861,87 @@ fuzz_target!(|ops: Vec<Op>| {
 fn open(w: &mut WriteTxn, t: u8) -> Option<mdbx_lite::TableMut<'_>> {
     match table_name(t) {
         None => Some(w.main_table()),
-        Some(n) => Some(w.create_table(&n).expect("create_table")),
+        Some(n) => Some(
+            w.create_table_with(&n, table_order(t))
+                .expect("create_table"),
+        ),
+    }
+}
+
+/// The typed table agrees with its model: a whole walk, and a lookup of every key.
+fn verify_typed(r: &ReadTxn, db: &Db) {
+    let t = match r.open(&TYPED) {
+        Ok(t) => t,
+        Err(Error::TableNotFound(_)) => {
+            assert!(db.typed.is_empty(), "typed table missing");
+            return;
+        }
+        Err(e) => panic!("open typed: {e}"),
+    };
+    let got: Vec<(TypedKey, u64)> = t
+        .iter()
+        .map(|e| {
+            e.map(|((n, t, s), v)| ((n.to_string(), t, s), v))
+                .expect("typed iter")
+        })
+        .collect();
+    let want: Vec<(TypedKey, u64)> = db.typed.iter().map(|(k, v)| (k.clone(), *v)).collect();
+    assert_eq!(got, want, "typed table");
+    for ((n, time, seq), v) in &db.typed {
+        assert_eq!(
+            t.get((n.as_str(), *time, *seq)).expect("typed get"),
+            Some(*v)
+        );
+    }
+}
+
+fn apply_typed(w: &mut WriteTxn, db: &mut Db, op: Op) {
+    let Op::Typed {
+        name,
+        time,
+        seq,
+        value,
+        delete,
+        via_handle,
+    } = op
+    else {
+        return;
+    };
+    let name = TYPED_NAMES[usize::from(name) % TYPED_NAMES.len()];
+    let key = (name, i64::from(time) * 1_000_003, seq);
+    let model_key = (name.to_string(), key.1, seq);
+    if delete {
+        let existed = db.typed.remove(&model_key).is_some();
+        let deleted = if via_handle {
+            let h = w.handle(&TYPED).expect("handle");
+            h.delete(w, key).expect("typed delete")
+        } else {
+            w.create(&TYPED)
+                .expect("typed")
+                .delete(key)
+                .expect("typed delete")
+        };
+        assert_eq!(deleted, existed);
+    } else {
+        if via_handle {
+            let h = w.handle(&TYPED).expect("handle");
+            // The value read back through the handle, then overwritten.
+            let old = h.get(w, key).expect("typed get");
+            assert_eq!(old, db.typed.get(&model_key).copied());
+            h.put(w, key, value).expect("typed put");
+        } else {
+            w.create(&TYPED)
+                .expect("typed")
+                .put(key, value)
+                .expect("typed put");
+        }
+        db.typed.insert(model_key, value);
     }
 }
 
 fn apply(w: &mut WriteTxn, db: &mut Db, op: Op, max: usize) {
     let model = &mut db.plain;
-    let table_of = |t: u8| t % 4;
+    let table_of = |t: u8| t % PLAIN_TABLES;
     match op {
         Op::Put {
             table,
@@ -815,7 +950,7 @@ fn apply(w: &mut WriteTxn, db: &mut Db, op: Op, max: usize) {
             fill,
         } => {
             let t = table_of(table);
-            let key = key.bytes(max);
+            let key = table_key(t, key.bytes(max));
             let value = vec![fill; len as usize % 3000];
             match open(w, t).expect("table").put(&key, &value) {
                 Ok(()) => {
@@ -831,7 +966,7 @@ fn apply(w: &mut WriteTxn, db: &mut Db, op: Op, max: usize) {
         }
         Op::PutLarge { table, key, pages } => {
             let t = table_of(table);
-            let key = key.bytes(max);
+            let key = table_key(t, key.bytes(max));
             let value = vec![pages; (pages as usize % 40) * 4096 + 5];
             match open(w, t).expect("table").put(&key, &value) {
                 Ok(()) => {
@@ -847,7 +982,7 @@ fn apply(w: &mut WriteTxn, db: &mut Db, op: Op, max: usize) {
         }
         Op::PutNoOverwrite { table, key, fill } => {
             let t = table_of(table);
-            let key = key.bytes(max);
+            let key = table_key(t, key.bytes(max));
             let flags = PutFlags {
                 no_overwrite: true,
                 ..PutFlags::default()
@@ -869,7 +1004,7 @@ fn apply(w: &mut WriteTxn, db: &mut Db, op: Op, max: usize) {
         }
         Op::Delete { table, key } => {
             let t = table_of(table);
-            let key = key.bytes(max);
+            let key = table_key(t, key.bytes(max));
             let existed = model.get_mut(&t).and_then(|m| m.remove(&key)).is_some();
             if t != 0 && !model.contains_key(&t) {
                 return;
@@ -880,7 +1015,7 @@ fn apply(w: &mut WriteTxn, db: &mut Db, op: Op, max: usize) {
         }
         Op::DeleteRange { table, from, count } => {
             let t = table_of(table);
-            let from = from.bytes(max);
+            let from = table_key(t, from.bytes(max));
             let keys: Vec<Vec<u8>> = model
                 .get(&t)
                 .map(|m| {
@@ -914,6 +1049,7 @@ fn apply(w: &mut WriteTxn, db: &mut Db, op: Op, max: usize) {
                 assert_eq!(w.drop_table(&name).expect("drop"), existed);
             }
         }
+        op @ Op::Typed { .. } => apply_typed(w, db, op),
         _ => apply_dup(w, db, op, max),
     }
 }
