@@ -1,6 +1,7 @@
 //! Files of older format versions (1: node pages without a page prefix; 2: no dup-sort
 //! tables) are read as they are, and a writable open marks them with the current version
-//! (3) before writing prefixed pages or dup-sort tables.
+//! (4) before writing prefixed pages, dup-sort tables or integer slot heads; version 3
+//! files' integer-ordered pages (bytewise slot heads) are read as they are.
 //!
 //! `data/format-v1.db` was written by the version-1 build: `mdbx-lite load` of the
 //! entries below, then `mdbx-lite copy -c`, cut to its high-water mark (25 pages of
@@ -84,12 +85,12 @@ fn a_version_1_file_reads_as_it_is() {
 }
 
 #[test]
-fn a_writable_open_marks_both_metas_version_3_then_writes_prefixed_pages_and_dup_tables() {
+fn a_writable_open_marks_both_metas_version_4_then_writes_prefixed_pages_and_dup_tables() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("v1.db");
     std::fs::copy(FIXTURE, &path).unwrap();
     let env = Env::open(&path).unwrap();
-    assert_eq!(meta_versions(&path), [3, 3]);
+    assert_eq!(meta_versions(&path), [4, 4]);
     assert_contents(&env);
     // New keys beside the old ones: pages split and get prefixes.
     let mut w = env.begin_write().unwrap();
@@ -154,4 +155,109 @@ fn an_unknown_version_is_named() {
         Err(e) => panic!("expected VersionMismatch, got {e}"),
         Ok(_) => panic!("a version-9 file opened"),
     }
+}
+
+/// `data/format-v3-integer.db`, written by the version-3 build (`mdbx-lite load` of
+/// the entries below as `integerkey=1` and `dupsort=1 dupfixed=1 integerdup=1`
+/// sections, then `mdbx-lite copy -c`, cut to its 30 pages): integer-ordered trees,
+/// one nested, whose pages have bytewise slot heads.
+const FIXTURE_V3: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/data/format-v3-integer.db"
+);
+
+/// Table `ids` of the v3 fixture: 2,000 u64 keys (native-endian), each with its value
+/// big-endian as the value.
+fn v3_ids() -> Vec<u64> {
+    let mut ids: Vec<u64> = (0..2000u64)
+        .map(|i| (i * 2_654_435_761) % (1 << 40))
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+/// Table `members` of the v3 fixture: u32 values (native-endian) of three keys.
+fn v3_members() -> Vec<(&'static [u8], Vec<u32>)> {
+    [(&b"few"[..], 3u32), (b"many", 3000), (b"one", 1)]
+        .into_iter()
+        .map(|(k, n)| {
+            let mut v: Vec<u32> = (0..n).map(|j| (j * 40_503) % (1 << 31)).collect();
+            v.sort_unstable();
+            v.dedup();
+            (k, v)
+        })
+        .collect()
+}
+
+fn assert_v3_contents(env: &Env, extra: u64) {
+    let r = env.begin_read().unwrap();
+    let ids = r.open_table("ids").unwrap();
+    assert_eq!(ids.len(), 2000 + extra);
+    for id in v3_ids() {
+        assert_eq!(
+            ids.get(&id.to_ne_bytes()).unwrap(),
+            Some(&id.to_be_bytes()[..])
+        );
+    }
+    let keys: Vec<u64> = ids
+        .iter()
+        .map(|e| u64::from_ne_bytes(e.unwrap().0.try_into().unwrap()))
+        .collect();
+    assert!(keys.windows(2).all(|w| w[0] < w[1]), "integer order");
+    let members = r.open_dup_table("members").unwrap();
+    for (k, values) in v3_members() {
+        let got: Vec<u32> = members
+            .values(k)
+            .unwrap()
+            .map(|v| u32::from_ne_bytes(v.unwrap().try_into().unwrap()))
+            .collect();
+        if extra == 0 {
+            assert_eq!(got, values);
+        } else {
+            assert!(values.iter().all(|v| got.binary_search(v).is_ok()));
+        }
+    }
+}
+
+#[test]
+fn a_version_3_file_with_integer_trees_reads_and_grows_with_integer_heads() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v3.db");
+    std::fs::copy(FIXTURE_V3, &path).unwrap();
+    {
+        let env = mdbx_lite::EnvBuilder::default()
+            .read_only(true)
+            .open(&path)
+            .unwrap();
+        assert_v3_contents(&env, 0);
+        assert!(env.check().unwrap().is_ok());
+    }
+    assert_eq!(meta_versions(&path), [3, 3]);
+    let env = Env::open(&path).unwrap();
+    assert_eq!(meta_versions(&path), [4, 4]);
+    // New keys among the old ones: old pages split beside new pages of integer heads.
+    let mut w = env.begin_write().unwrap();
+    {
+        let mut ids = w.open_table("ids").unwrap();
+        for i in 0..20_000u64 {
+            let id = ((i * 11_400_714_819_323_198_485) % (1 << 40)) | 1;
+            if ids.get(&id.to_ne_bytes()).unwrap().is_none() {
+                ids.put(&id.to_ne_bytes(), &id.to_be_bytes()).unwrap();
+            }
+        }
+    }
+    {
+        let mut m = w.open_dup_table("members").unwrap();
+        for j in 0..5000u32 {
+            m.put(b"many", &(j * 7 + 3).to_ne_bytes()).unwrap();
+        }
+    }
+    let added = w.open_table("ids").unwrap().len() - 2000;
+    w.commit().unwrap();
+    let report = env.check().unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
+    assert_v3_contents(&env, added);
+    drop(env);
+    let env = Env::open(&path).unwrap();
+    assert_v3_contents(&env, added);
 }

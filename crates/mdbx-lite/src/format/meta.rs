@@ -18,11 +18,13 @@ use crate::format::page::{self, rd_u32, rd_u64, wr_u32, wr_u64, PageKind, HEADER
 pub const MAGIC: [u8; 8] = *b"MDBXLITE";
 /// The format this build writes. Version 2 added the page prefix of branch and leaf
 /// pages, version 3 dup-sort tables (catalog records with a pair count, leaf entries
-/// holding several values or a nested tree; `docs/format.md`).
-pub const FORMAT_VERSION: u32 = 3;
+/// holding several values or a nested tree), version 4 integer slot heads on the pages
+/// of integer-ordered trees (`docs/format.md`).
+pub const FORMAT_VERSION: u32 = 4;
 /// The oldest format this build reads. A version-1 node page is a version-2 one with an
 /// empty prefix (its u32 holes count at offset 28 is below 65,536, so the prefix length
-/// at 30 reads 0), and a version-2 file is a version-3 one without dup-sort tables, so
+/// at 30 reads 0), a version-2 file is a version-3 one without dup-sort tables, and a
+/// version-3 file a version-4 one whose integer-ordered pages have bytewise heads, so
 /// older files are read as they are; a writable open marks both metas with the current
 /// version before anything else (`storage::metas::upgrade_metas`), so an older build
 /// refuses the file instead of misreading what this one writes.

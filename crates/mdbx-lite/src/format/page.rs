@@ -41,6 +41,12 @@ pub const F_HOLES: u8 = 1;
 /// Page flag of a nested tree's leaves (a dup-sort key's values): entries are keys
 /// only, with no flags, length or value after them. Fixed at the page's creation.
 pub const F_KEYS_ONLY: u8 = 2;
+/// Page flag of the branches and leaves of a tree in integer key order (written since
+/// format version 4): slot heads are the keys' values' high 32 bits
+/// ([`integer_head`]), so they decide comparisons as bytewise heads do. Fixed at the
+/// page's creation; a page of such a tree without it (an older file's) has bytewise
+/// heads, and its searches compare whole keys.
+pub const F_INTEGER_HEADS: u8 = 4;
 
 /// Leaf entry flag: the value lives in an overflow run; the entry holds its first page.
 pub const F_OVERFLOW: u8 = 1;
@@ -428,6 +434,48 @@ pub fn head_at(key: &[u8], prefix_len: usize) -> u32 {
     key_head(key.get(prefix_len..).unwrap_or_default())
 }
 
+/// The slot head of a key of an integer-ordered tree ([`F_INTEGER_HEADS`]): a u32 key's
+/// value; for a u64 key (read native-endian, as the order reads it) its bit length in
+/// the top 7 bits and, below them, its 25 bits after the leading one (the value itself
+/// when it has at most 25 bits), like a float's exponent and mantissa, so that small
+/// counters and large hashes alike get distinct heads. 0 for other lengths (a branch's
+/// empty entry 0). Monotonic: for keys of one size, `integer_head(a) <
+/// integer_head(b)` implies `a < b` in integer order.
+#[inline]
+pub fn integer_head(key: &[u8]) -> u32 {
+    match key.len() {
+        8 => {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(key);
+            let v = u64::from_ne_bytes(b);
+            let bits = 64 - v.leading_zeros();
+            let mantissa = if bits <= 25 {
+                v as u32
+            } else {
+                (v >> (bits - 26)) as u32 & 0x01FF_FFFF
+            };
+            (bits << 25) | mantissa
+        }
+        4 => {
+            let mut b = [0u8; 4];
+            b.copy_from_slice(key);
+            u32::from_ne_bytes(b)
+        }
+        _ => 0,
+    }
+}
+
+/// The slot head `key` gets on a page with header flags `flags` and prefix length
+/// `prefix_len`.
+#[inline]
+pub fn slot_head_for(flags: u8, key: &[u8], prefix_len: usize) -> u32 {
+    if flags & F_INTEGER_HEADS != 0 {
+        integer_head(key)
+    } else {
+        head_at(key, prefix_len)
+    }
+}
+
 /// Length of the longest common prefix of `a` and `b`.
 #[inline]
 pub fn common_prefix(a: &[u8], b: &[u8]) -> usize {
@@ -484,6 +532,8 @@ pub struct Node<'a> {
     leaf: bool,
     /// A leaf of keys only ([`F_KEYS_ONLY`]): every value is empty.
     keys_only: bool,
+    /// Slot heads are integer heads ([`F_INTEGER_HEADS`]).
+    int_heads: bool,
 }
 
 impl Node<'static> {
@@ -494,6 +544,7 @@ impl Node<'static> {
         count: 0,
         plen: 0,
         keys_only: false,
+        int_heads: false,
         leaf: false,
     };
 }
@@ -526,6 +577,7 @@ impl<'a> Node<'a> {
                         plen: plen as u16,
                         leaf,
                         keys_only: leaf && h.flags() & F_KEYS_ONLY != 0,
+                        int_heads: h.flags() & F_INTEGER_HEADS != 0,
                     });
                 }
             }
@@ -678,6 +730,11 @@ impl<'a> Node<'a> {
 
     fn bad(&self, i: usize, what: &str) -> Error {
         Error::corrupted(Corruption::Layout, self.pgno, format!("entry {i}: {what}"))
+    }
+
+    /// Whether the page's slot heads are integer heads ([`F_INTEGER_HEADS`]).
+    pub fn has_integer_heads(&self) -> bool {
+        self.int_heads
     }
 
     /// Whether the page is a leaf of keys only ([`F_KEYS_ONLY`]).
@@ -844,7 +901,7 @@ impl<'a> Node<'a> {
     /// root).
     #[inline]
     pub fn search(&self, key: &[u8], order: Order) -> Result<(usize, bool)> {
-        if !order.is_bytewise() {
+        if !order.is_bytewise() || self.int_heads {
             return self.search_ordered(key, order);
         }
         let suffix = self.search_suffix(key)?;
@@ -866,7 +923,7 @@ impl<'a> Node<'a> {
     /// lie in the page's range, as for [`Node::search`].
     #[inline]
     pub fn branch_index(&self, key: &[u8], order: Order) -> Result<usize> {
-        if !order.is_bytewise() {
+        if !order.is_bytewise() || self.int_heads {
             return self.branch_index_ordered(key, order);
         }
         let suffix = self.search_suffix(key)?;
@@ -893,7 +950,21 @@ impl<'a> Node<'a> {
         if self.prefix_len() != 0 {
             return Err(self.bad(0, "a page prefix in a tree that is not in byte order"));
         }
+        if self.int_heads && order != Order::Integer {
+            return Err(self.bad(0, "integer slot heads in a tree of another order"));
+        }
         Ok(())
+    }
+
+    /// Compare entry `i`'s key with `key` (integer head `head`) in integer order, by
+    /// the slot heads when they differ.
+    #[inline(always)]
+    fn cmp_integer_entry(&self, i: usize, key: &[u8], head: u32) -> Result<Ordering> {
+        let (h, _, _) = self.slot(i);
+        match h.cmp(&head) {
+            Ordering::Equal => Ok(crate::format::order::cmp_integer(self.key(i)?, key)),
+            other => Ok(other),
+        }
     }
 
     /// [`Node::search`] in an order other than bytewise: whole keys compared.
@@ -901,6 +972,18 @@ impl<'a> Node<'a> {
     fn search_ordered(&self, key: &[u8], order: Order) -> Result<(usize, bool)> {
         self.check_ordered(order)?;
         let (mut lo, mut hi) = (0usize, self.count as usize);
+        if self.int_heads {
+            let head = integer_head(key);
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2;
+                match self.cmp_integer_entry(mid, key, head)? {
+                    Ordering::Less => lo = mid + 1,
+                    Ordering::Greater => hi = mid,
+                    Ordering::Equal => return Ok((mid, true)),
+                }
+            }
+            return Ok((lo, false));
+        }
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             match order.cmp(self.key(mid)?, key) {
@@ -917,6 +1000,17 @@ impl<'a> Node<'a> {
     fn branch_index_ordered(&self, key: &[u8], order: Order) -> Result<usize> {
         self.check_ordered(order)?;
         let (mut lo, mut hi) = (1usize, self.count as usize);
+        if self.int_heads {
+            let head = integer_head(key);
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2;
+                match self.cmp_integer_entry(mid, key, head)? {
+                    Ordering::Greater => hi = mid,
+                    _ => lo = mid + 1,
+                }
+            }
+            return Ok(lo - 1);
+        }
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             match order.cmp(self.key(mid)?, key) {
@@ -1031,7 +1125,8 @@ pub fn lower_prefix(page: &mut [u8], len: usize) -> bool {
 #[inline]
 fn write_slot(page: &mut [u8], plen: usize, i: usize, key: &[u8], offset: usize) {
     let at = HEADER + i * SLOT;
-    page[at..at + 4].copy_from_slice(&head_at(key, plen).to_be_bytes());
+    let head = slot_head_for(header(page).flags(), key, plen);
+    page[at..at + 4].copy_from_slice(&head.to_be_bytes());
     wr_u16(page, at + 4, offset as u16);
     wr_u16(page, at + 6, key.len() as u16);
 }
@@ -1277,15 +1372,14 @@ pub fn build(
     }
     // The page's layout stays what it was created with.
     let keys_only = kind == PageKind::Leaf && header(page).flags() & F_KEYS_ONLY != 0;
+    let int_heads = header(page).flags() & F_INTEGER_HEADS;
     if keys_only && items.iter().any(|e| !e.body.is_empty()) {
         return Err(Error::Internal(format!(
             "page {pgno}: an entry with a value for a leaf of keys only"
         )));
     }
     init_header(page, kind, pgno, txnid);
-    if keys_only {
-        header_mut(page).set_flags(F_KEYS_ONLY);
-    }
+    header_mut(page).set_flags(if keys_only { F_KEYS_ONLY } else { 0 } | int_heads);
     // Entries in slot order from `upper` to the page end: a scan reads ascending
     // addresses, and a keys-only leaf's keys are one run (`Node::keys_run`).
     let upper = page.len() - (total - items.len() * SLOT);
@@ -1331,6 +1425,35 @@ mod tests {
             assert!(node_insert(&mut page, i, &key, &[&head, &value]));
         }
         page
+    }
+
+    #[test]
+    fn integer_heads_never_contradict_the_integer_order() {
+        let mut xs: Vec<u64> = vec![0, 1, 2, 3, (1 << 25) - 1, 1 << 25, (1 << 25) + 1];
+        for shift in 0..64 {
+            for d in [0u64, 1, 2, 0x5555, u64::MAX >> 1] {
+                xs.push((1u64 << shift) | (d & ((1u64 << shift).wrapping_sub(1))));
+                xs.push(u64::MAX >> shift);
+            }
+        }
+        xs.sort_unstable();
+        xs.dedup();
+        let heads: Vec<u32> = xs.iter().map(|x| integer_head(&x.to_ne_bytes())).collect();
+        assert!(
+            heads.windows(2).all(|w| w[0] <= w[1]),
+            "heads ascend with the values"
+        );
+        // Small values and values of one bit length far apart get distinct heads.
+        assert_ne!(
+            integer_head(&5u64.to_ne_bytes()),
+            integer_head(&6u64.to_ne_bytes())
+        );
+        let (a, b) = (u64::MAX - (1 << 40), u64::MAX);
+        assert_ne!(
+            integer_head(&a.to_ne_bytes()),
+            integer_head(&b.to_ne_bytes())
+        );
+        assert!(integer_head(&7u32.to_ne_bytes()) < integer_head(&8u32.to_ne_bytes()));
     }
 
     #[test]

@@ -124,6 +124,15 @@ struct Checker<'a> {
     integer_width: Option<(usize, usize)>,
 }
 
+/// The slot head `key` must have on `node`.
+fn slot_head(node: &Node<'_>, key: &[u8]) -> u32 {
+    if node.has_integer_heads() {
+        page::integer_head(key)
+    } else {
+        head_at(key, node.prefix_len())
+    }
+}
+
 impl Checker<'_> {
     fn problem(&mut self, page: Option<u64>, message: impl Into<String>) {
         if self.report.problems.len() < MAX_PROBLEMS {
@@ -174,7 +183,7 @@ impl Checker<'_> {
                             node.prefix_len()
                         ),
                     );
-                } else if node.slot_head(i) != head_at(k, node.prefix_len()) {
+                } else if node.slot_head(i) != slot_head(node, k) {
                     self.problem(
                         Some(pgno),
                         format!("entry {i}: slot head does not match its key"),
@@ -467,6 +476,14 @@ impl<'a> Visitor<'a> for Checker<'a> {
                 } else {
                     format!("{}: a nested tree's leaf with values", at.tree)
                 },
+            );
+        }
+        // Integer slot heads only in integer order (older files' integer trees have
+        // bytewise heads, which are valid too).
+        if node.has_integer_heads() && at.tree.record.key_order() != Order::Integer {
+            self.problem(
+                Some(node.pgno),
+                format!("{}: integer slot heads in a tree of another order", at.tree),
             );
         }
         if node.prefix_len() > shared {

@@ -166,6 +166,8 @@ struct KeyRef {
     idx: usize,
     head: u32,
     prefix_len: usize,
+    /// The head is an integer head ([`page::F_INTEGER_HEADS`]).
+    int_head: bool,
 }
 
 impl KeyRef {
@@ -176,6 +178,7 @@ impl KeyRef {
             idx,
             head: node.slot_head(idx),
             prefix_len: node.prefix_len(),
+            int_head: node.has_integer_heads(),
         }
     }
 }
@@ -381,11 +384,22 @@ fn cmp_bound<S: PageSource + ?Sized>(
     e: KeyRef,
     b: KeyRef,
 ) -> Result<std::cmp::Ordering> {
-    let comparable = e.page == b.page || e.prefix_len == b.prefix_len;
-    if comparable && e.head != b.head && order.is_bytewise() {
+    if e.head != b.head && heads_comparable(order, e, b) {
         return Ok(e.head.cmp(&b.head));
     }
     cmp_bound_keys(order, src, node, e.idx, b)
+}
+
+/// Whether the slot heads of `a` and `b` order them as `order` does: bytewise heads
+/// after prefixes of the same length (or on one page), or integer heads in integer
+/// order.
+#[inline]
+fn heads_comparable(order: Order, a: KeyRef, b: KeyRef) -> bool {
+    match (a.int_head, b.int_head) {
+        (false, false) => order.is_bytewise() && (a.page == b.page || a.prefix_len == b.prefix_len),
+        (true, true) => order == Order::Integer,
+        _ => false,
+    }
 }
 
 /// `cmp_bound` when the heads do not decide: compare the keys.
@@ -407,7 +421,7 @@ fn cmp_bound_keys<S: PageSource + ?Sized>(
 fn ascending(order: Order, node: &Node<'_>, a: KeyRef, b: KeyRef) -> Result<bool> {
     use std::cmp::Ordering::{Equal, Less};
     match a.head.cmp(&b.head) {
-        o if o != Equal && order.is_bytewise() => Ok(o == Less),
+        o if o != Equal && heads_comparable(order, a, b) => Ok(o == Less),
         _ => ascending_keys(order, node, a.idx, b.idx),
     }
 }
@@ -640,7 +654,9 @@ pub(crate) fn put_tagged(
         let body = leaf_body(p, rec, key, value, tag)?;
         let pg = p.alloc_node(PageKind::Leaf, rec)?;
         if rec.is_keys_only() {
-            page::header_mut(p.page_mut(pg)?).set_flags(page::F_KEYS_ONLY);
+            let mut h = page::header_mut(p.page_mut(pg)?);
+            let flags = h.read().flags();
+            h.set_flags(flags | page::F_KEYS_ONLY);
         }
         node_insert(p.page_mut(pg)?, 0, key, &body.pieces());
         rec.root = pg;
@@ -1035,7 +1051,9 @@ fn split(
     let right = p.alloc_node(kind, rec)?;
     if node.is_keys_only() {
         // The new half keeps the layout of the page it comes from.
-        page::header_mut(p.page_mut(right)?).set_flags(page::F_KEYS_ONLY);
+        let mut h = page::header_mut(p.page_mut(right)?);
+        let flags = h.read().flags();
+        h.set_flags(flags | page::F_KEYS_ONLY);
     }
     let txnid = p.txnid();
     build(p.page_mut(pg)?, kind, pg, txnid, &items, left_prefix)?;

@@ -99,6 +99,10 @@ impl Pager {
         let mut buf = self.dirty.buffer();
         buf.fill(0);
         page::init_header(&mut buf, kind, pgno, self.txnid);
+        if rec.key_order() == crate::format::order::Order::Integer {
+            // Integer-ordered trees get integer slot heads on every page they create.
+            page::header_mut(&mut buf).set_flags(page::F_INTEGER_HEADS);
+        }
         self.dirty.insert(pgno, buf)?;
         match kind {
             PageKind::Leaf => rec.leaf_pages += 1,
