@@ -391,6 +391,23 @@ fn a_table_opens_only_in_its_own_order() {
         report.order_unchecked,
         [("ci".to_string(), "ascii-ci".to_string())]
     );
+    // Given the comparator, it verifies the order too; given another function under
+    // the same name (bytewise, where "a" > "B"), it finds the keys out of its order.
+    let report = env.check_with(&[ASCII_CI], &mut |_, _| {}).unwrap();
+    assert!(
+        report.is_ok() && report.order_unchecked.is_empty(),
+        "{report:?}"
+    );
+    let impostor = Comparator::new("ascii-ci", |a: &[u8], b: &[u8]| a.cmp(b));
+    let report = env.check_with(&[impostor], &mut |_, _| {}).unwrap();
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.message.contains("out of order")),
+        "{:?}",
+        report.problems
+    );
     // Comparator names are what the table records: 1 to 255 bytes.
     let mut wtx = env.begin_write().unwrap();
     let nameless = Comparator::new("", ascii_ci);

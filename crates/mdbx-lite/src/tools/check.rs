@@ -24,7 +24,7 @@ use crate::error::{Error, Result};
 use crate::format::dups::DupBlock;
 use crate::format::free::{parse_free_entries, parse_free_key};
 use crate::format::meta::{Meta, TableRecord, MAX_TXNID, META_LEN, TABLE_DUPFIXED};
-use crate::format::order::{is_integer_size, Order};
+use crate::format::order::{is_integer_size, Comparator, Order};
 use crate::format::page::{self, common_prefix, head_at, LeafValue, Node, HEADER, SLOT};
 use crate::storage::snapshot::{verify_checksum, MappedPages};
 use crate::tools::walk::{
@@ -641,6 +641,7 @@ pub(crate) fn check_snapshot(
     pages: &MappedPages,
     meta: Meta,
     file_bytes: u64,
+    comparators: &[Comparator],
     progress: &mut dyn FnMut(u64, u64),
 ) -> CheckReport {
     let mut c = Checker {
@@ -659,7 +660,7 @@ pub(crate) fn check_snapshot(
         visited: 0,
     };
     check_metas(pages, &meta, file_bytes, &mut c);
-    let mut walker = Walker::new(pages, &meta);
+    let mut walker = Walker::new(pages, &meta).with_comparators(comparators);
     walker.walk_snapshot(&mut c);
     c.report
         .tables
@@ -699,13 +700,46 @@ impl Env {
     ///
     /// As [`Env::check`].
     pub fn check_with_progress(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<CheckReport> {
+        self.check_with(&[], progress)
+    }
+
+    /// [`Env::check`] that also verifies the key order of tables sorted by user
+    /// comparators: each custom-order table whose recorded comparator name is among
+    /// `comparators` is checked in that order (the others stay in
+    /// [`CheckReport::order_unchecked`]).
+    ///
+    /// ```
+    /// use mdbx_lite::{Comparator, Env, KeyOrder};
+    /// fn by_len(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    ///     a.len().cmp(&b.len()).then(a.cmp(b))
+    /// }
+    /// const BY_LEN: Comparator = Comparator::new("by-len", by_len);
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let env = Env::open(dir.path().join("db"))?;
+    /// let mut wtx = env.begin_write()?;
+    /// wtx.create_table_with("t", KeyOrder::Custom(BY_LEN))?.put(b"abc", b"")?;
+    /// wtx.commit()?;
+    /// assert_eq!(env.check()?.order_unchecked.len(), 1);
+    /// let report = env.check_with(&[BY_LEN], &mut |_, _| {})?;
+    /// assert!(report.is_ok() && report.order_unchecked.is_empty());
+    /// # Ok::<(), mdbx_lite::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`Env::check`].
+    pub fn check_with(
+        &self,
+        comparators: &[Comparator],
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<CheckReport> {
         let rtx = self.begin_read()?;
         let snap = rtx.snapshot();
         let file_bytes = self.inner.storage.len()?;
         let mut pages = snap.pages.clone();
         pages.verify = false;
         pages.map.advise(crate::ReadAhead::Sequential);
-        let report = check_snapshot(&pages, snap.meta, file_bytes, progress);
+        let report = check_snapshot(&pages, snap.meta, file_bytes, comparators, progress);
         pages.map.advise(self.inner.opts.read_ahead);
         Ok(report)
     }

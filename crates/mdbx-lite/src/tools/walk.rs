@@ -19,6 +19,7 @@ use std::fmt;
 use crate::error::{Corruption, Error, Result};
 use crate::format::free::parse_free_value;
 use crate::format::meta::{Meta, TableRecord, FIRST_PAGE};
+use crate::format::order::Comparator;
 use crate::format::page::{LeafValue, Node, MAX_DEPTH};
 use crate::storage::snapshot::{overflow_run, MappedPages};
 
@@ -281,6 +282,10 @@ pub(crate) struct Walker<'a> {
     marks: Vec<Mark>,
     /// Trees entered so far (the next tree's serial).
     trees: usize,
+    /// User comparators to bind to the custom-order tables the catalog names (by the
+    /// comparator name it records); a table whose comparator is not here is walked with
+    /// an unknown order.
+    comparators: &'a [Comparator],
 }
 
 impl<'a> Walker<'a> {
@@ -296,7 +301,14 @@ impl<'a> Walker<'a> {
             meta: *meta,
             marks,
             trees: 0,
+            comparators: &[],
         }
+    }
+
+    /// The same walker, binding `comparators` to the custom-order tables it meets.
+    pub(crate) fn with_comparators(mut self, comparators: &'a [Comparator]) -> Walker<'a> {
+        self.comparators = comparators;
+        self
     }
 
     /// Walk every tree of the snapshot: the free tree first (so a page both free and
@@ -561,7 +573,15 @@ impl<'a> Walker<'a> {
                     _ => Err(inline_only("catalog record")),
                 };
                 match record {
-                    Ok(record) => {
+                    Ok(mut record) => {
+                        if let LeafValue::Inline(b) = value {
+                            let wanted = TableRecord::catalog_comparator_name(b);
+                            record.compare = self
+                                .comparators
+                                .iter()
+                                .find(|c| !wanted.is_empty() && c.name().as_bytes() == wanted)
+                                .copied();
+                        }
                         let name = String::from_utf8_lossy(key);
                         self.walk_tree(TreeKind::User, Some(&*name), record, v);
                     }
