@@ -117,6 +117,29 @@ fn typed_tables_match_a_model_in_every_key_order() {
             let want: Vec<_> = m_comp.range(bounds).map(|(k, _)| *k).collect();
             assert_eq!(got, want, "round {round}: range {bounds:?}");
         }
+        // Cursor seeks land where the model's range from the key starts; walks agree.
+        let mut c = t.cursor();
+        for _ in 0..100 {
+            let k = composite(&mut rng);
+            let want = m_comp
+                .range(k..)
+                .next()
+                .map(|(k, v)| (*k, (v.0, v.1.as_str())));
+            assert_eq!(c.seek(k).unwrap(), want, "round {round}: seek {k:?}");
+            let next = want.and_then(|(k, _)| {
+                m_comp
+                    .range((Bound::Excluded(k), Bound::Unbounded))
+                    .next()
+                    .map(|(k, v)| (*k, (v.0, v.1.as_str())))
+            });
+            if want.is_some() {
+                assert_eq!(c.next().unwrap(), next, "round {round}: next after seek");
+            }
+        }
+        assert_eq!(
+            c.last().unwrap().map(|e| e.0),
+            m_comp.keys().last().copied()
+        );
         assert_eq!(
             t.first().unwrap().map(|e| e.0),
             m_comp.keys().next().copied()
@@ -208,6 +231,21 @@ fn typed_multimaps_match_a_model() {
                 "round {round}: followers of {user}"
             );
             assert_eq!(t.count(*user).unwrap(), set.len() as u64);
+        }
+        let mut c = t.cursor();
+        for _ in 0..100 {
+            let user = rng.below(520) as u32;
+            let from = rng.next() >> rng.below(64);
+            let want = followers
+                .get(&user)
+                .and_then(|s| s.range(from..).next())
+                .map(|v| (user, *v));
+            assert_eq!(c.seek_value(user, from).unwrap(), want, "seek_value");
+            if want.is_some() {
+                assert_eq!(c.count().unwrap(), followers[&user].len() as u64);
+                let last = c.last_dup().unwrap().map(|p| p.1);
+                assert_eq!(last, followers[&user].last().copied());
+            }
         }
         let pairs: usize = followers.values().map(BTreeSet::len).sum();
         assert_eq!(t.len(), pairs as u64);

@@ -10,12 +10,12 @@ use std::marker::PhantomData;
 use std::ops::{Bound, RangeBounds};
 
 use crate::api::codec::{Key, Value};
-use crate::api::dup_table::{DupRange, DupSort, DupTable, DupTableMut, Values};
+use crate::api::dup_table::{DupCursor, DupRange, DupSort, DupTable, DupTableMut, Values};
 use crate::api::order::KeyOrder;
 use crate::api::transaction::{bounds, ReadTable, ReadTxn, TableMut, TableStat, WriteTxn};
 use crate::error::{Error, Result};
 use crate::tree::btree;
-use crate::tree::cursor::Range;
+use crate::tree::cursor::{Cursor, Range};
 
 /// A table's name and its key and value types, usually a `const`:
 ///
@@ -298,6 +298,14 @@ macro_rules! typed_reads {
             $raw.stat()
         }
 
+        /// A cursor over the table, positioned nowhere until moved.
+        pub fn cursor(&$self) -> TypedCursor<$lt, K, V> {
+            TypedCursor {
+                inner: $raw.cursor(),
+                types: PhantomData,
+            }
+        }
+
         /// Every entry in key order (`.rev()` for descending).
         pub fn iter(&$self) -> TypedRange<$lt, K, V> {
             TypedRange::new($raw.iter())
@@ -481,6 +489,14 @@ macro_rules! multimap_reads {
         /// Whether the table has no pairs.
         pub fn is_empty(&$self) -> bool {
             $raw.is_empty()
+        }
+
+        /// A cursor over the pairs, positioned nowhere until moved.
+        pub fn cursor(&$self) -> MultimapCursor<$lt, K, V> {
+            MultimapCursor {
+                inner: $raw.cursor(),
+                types: PhantomData,
+            }
         }
 
         /// Every pair, by key, then value (`.rev()` for descending).
@@ -789,5 +805,213 @@ impl<K: Key, V: Value> Handle<K, V> {
             raw: txn.table_at(slot),
             types: PhantomData,
         })
+    }
+}
+
+/// A cursor over a typed table: the byte [`Cursor`]'s moves, taking and returning the
+/// table's types.
+///
+/// ```
+/// use mdbx_lite::{Env, TableDef};
+/// const EVENTS: TableDef<(u32, u64), &str> = TableDef::new("events");
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let env = Env::open(dir.path().join("db"))?;
+/// let mut wtx = env.begin_write()?;
+/// let mut events = wtx.create(&EVENTS)?;
+/// events.put((7, 100), "start")?;
+/// events.put((7, 250), "stop")?;
+/// events.put((8, 5), "start")?;
+/// let mut c = events.cursor();
+/// assert_eq!(c.seek((7, 200))?, Some(((7, 250), "stop")));
+/// assert_eq!(c.next()?, Some(((8, 5), "start")));
+/// assert_eq!(c.next()?, None);
+/// # Ok::<(), mdbx_lite::Error>(())
+/// ```
+pub struct TypedCursor<'a, K, V> {
+    inner: Cursor<'a>,
+    types: PhantomData<fn() -> (K, V)>,
+}
+
+/// A typed entry borrowed from the transaction.
+pub type TypedEntry<'a, K, V> = (<K as Value>::Ref<'a>, <V as Value>::Ref<'a>);
+
+impl<'a, K: Key, V: Value> TypedCursor<'a, K, V> {
+    fn decode(e: Result<Option<(&'a [u8], &'a [u8])>>) -> Result<Option<TypedEntry<'a, K, V>>> {
+        e?.map(decode_entry::<K, V>).transpose()
+    }
+
+    /// Move to the first entry.
+    ///
+    /// # Errors
+    /// `Error::Decode` for bytes that are not the table's types; `Error::Corrupted`.
+    pub fn first(&mut self) -> Result<Option<TypedEntry<'a, K, V>>> {
+        Self::decode(self.inner.first())
+    }
+
+    /// Move to the last entry.
+    ///
+    /// # Errors
+    /// As [`first`](Self::first).
+    pub fn last(&mut self) -> Result<Option<TypedEntry<'a, K, V>>> {
+        Self::decode(self.inner.last())
+    }
+
+    /// Move to the next entry (the first if unpositioned).
+    ///
+    /// # Errors
+    /// As [`first`](Self::first).
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> Result<Option<TypedEntry<'a, K, V>>> {
+        Self::decode(self.inner.next())
+    }
+
+    /// Move to the previous entry (the last if unpositioned).
+    ///
+    /// # Errors
+    /// As [`first`](Self::first).
+    pub fn prev(&mut self) -> Result<Option<TypedEntry<'a, K, V>>> {
+        Self::decode(self.inner.prev())
+    }
+
+    /// Move to the first entry whose key is `>= key`.
+    ///
+    /// # Errors
+    /// As [`first`](Self::first); `Error::Invalid` for a key the encoding refuses.
+    pub fn seek<'k>(
+        &mut self,
+        key: impl Borrow<K::Ref<'k>>,
+    ) -> Result<Option<TypedEntry<'a, K, V>>> {
+        let k = K::encode(key.borrow())?;
+        Self::decode(self.inner.seek(k.as_ref()))
+    }
+
+    /// The entry under the cursor.
+    ///
+    /// # Errors
+    /// As [`first`](Self::first).
+    pub fn current(&self) -> Result<Option<TypedEntry<'a, K, V>>> {
+        Self::decode(self.inner.current())
+    }
+}
+
+/// A cursor over a typed multimap table: the byte [`DupCursor`]'s moves (LMDB's), taking
+/// and returning the table's types.
+///
+/// ```
+/// use mdbx_lite::{Env, MultimapDef};
+/// const SCORES: MultimapDef<&str, u32> = MultimapDef::new("scores");
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let env = Env::open(dir.path().join("db"))?;
+/// let mut wtx = env.begin_write()?;
+/// let mut scores = wtx.create_multimap(&SCORES)?;
+/// for (who, s) in [("ada", 7), ("ada", 3), ("bob", 9)] {
+///     scores.put(who, s)?;
+/// }
+/// let mut c = scores.cursor();
+/// assert_eq!(c.seek_value("ada", 5)?, Some(("ada", 7)));
+/// assert_eq!(c.next_dup()?, None);
+/// assert_eq!(c.next_key()?, Some(("bob", 9)));
+/// # Ok::<(), mdbx_lite::Error>(())
+/// ```
+pub struct MultimapCursor<'a, K, V> {
+    inner: DupCursor<'a>,
+    types: PhantomData<fn() -> (K, V)>,
+}
+
+macro_rules! multimap_moves {
+    ($($(#[$doc:meta])* $name:ident),*) => {$(
+        $(#[$doc])*
+        ///
+        /// # Errors
+        /// `Error::Decode` for bytes that are not the table's types; `Error::Corrupted`.
+        #[allow(clippy::should_implement_trait)]
+        pub fn $name(&mut self) -> Result<Option<TypedEntry<'a, K, V>>> {
+            Self::decode(self.inner.$name())
+        }
+    )*};
+}
+
+impl<'a, K: Key, V: Key> MultimapCursor<'a, K, V> {
+    fn decode(e: Result<Option<(&'a [u8], &'a [u8])>>) -> Result<Option<TypedEntry<'a, K, V>>> {
+        e?.map(decode_entry::<K, V>).transpose()
+    }
+
+    multimap_moves!(
+        /// The first pair.
+        first,
+        /// The last pair.
+        last,
+        /// The next pair (the first if unpositioned).
+        next,
+        /// The previous pair (the last if unpositioned).
+        prev,
+        /// The next value of the current key, or None (staying put).
+        next_dup,
+        /// The previous value of the current key, or None (staying put).
+        prev_dup,
+        /// The first value of the current key.
+        first_dup,
+        /// The last value of the current key.
+        last_dup,
+        /// The first value of the next key.
+        next_key,
+        /// The last value of the previous key.
+        prev_key
+    );
+
+    /// The first value of the first key `>= key`.
+    ///
+    /// # Errors
+    /// As [`first`](Self::first); `Error::Invalid` for a key the encoding refuses.
+    pub fn seek_key<'k>(
+        &mut self,
+        key: impl Borrow<K::Ref<'k>>,
+    ) -> Result<Option<TypedEntry<'a, K, V>>> {
+        let k = K::encode(key.borrow())?;
+        Self::decode(self.inner.seek_key(k.as_ref()))
+    }
+
+    /// The first value `>= value` of `key` itself.
+    ///
+    /// # Errors
+    /// As [`seek_key`](Self::seek_key).
+    pub fn seek_value<'k, 'v>(
+        &mut self,
+        key: impl Borrow<K::Ref<'k>>,
+        value: impl Borrow<V::Ref<'v>>,
+    ) -> Result<Option<TypedEntry<'a, K, V>>> {
+        let k = K::encode(key.borrow())?;
+        let v = V::encode(value.borrow())?;
+        Self::decode(self.inner.seek_value(k.as_ref(), v.as_ref()))
+    }
+
+    /// Exactly the pair (`key`, `value`), or None.
+    ///
+    /// # Errors
+    /// As [`seek_key`](Self::seek_key).
+    pub fn seek_pair<'k, 'v>(
+        &mut self,
+        key: impl Borrow<K::Ref<'k>>,
+        value: impl Borrow<V::Ref<'v>>,
+    ) -> Result<Option<TypedEntry<'a, K, V>>> {
+        let k = K::encode(key.borrow())?;
+        let v = V::encode(value.borrow())?;
+        Self::decode(self.inner.seek_pair(k.as_ref(), v.as_ref()))
+    }
+
+    /// The pair under the cursor.
+    ///
+    /// # Errors
+    /// As [`first`](Self::first).
+    pub fn current(&self) -> Result<Option<TypedEntry<'a, K, V>>> {
+        Self::decode(self.inner.current())
+    }
+
+    /// How many values the current key has (0 if unpositioned).
+    ///
+    /// # Errors
+    /// `Error::Corrupted`.
+    pub fn count(&self) -> Result<u64> {
+        self.inner.count()
     }
 }
