@@ -206,6 +206,9 @@ enum Move {
     SeekValue(KeyRef, ValRef),
     SeekPair(KeyRef, ValRef),
     Steps(bool, u8),
+    /// `get_multiple` (false) or `next_multiple` (true): a run of a dup-fixed key's
+    /// values as one slice.
+    Multiple(bool),
 }
 
 #[derive(Arbitrary, Debug)]
@@ -564,6 +567,46 @@ fn run_moves(mut c: DupCursor<'_>, m: &DupModel, fixed: bool, moves: &[Move], ma
         }
     }
     for mv in plan {
+        if let Move::Multiple(next) = mv {
+            let r = if *next {
+                c.next_multiple()
+            } else {
+                c.get_multiple()
+            };
+            let r = r.map(|o| o.map(|(k, v)| (k.to_vec(), v.to_vec())));
+            match (fixed, pos) {
+                (false, _) => assert!(matches!(r, Err(Error::Invalid(_))), "{r:?}"),
+                (true, None) => assert_eq!(r.expect("multiple"), None),
+                (true, Some((i, j))) => {
+                    // A run starts at the current value (the next one for `next`) and
+                    // holds values of that key in order; the cursor ends on its last.
+                    let start = if *next { j + 1 } else { j };
+                    let run = r.expect("multiple");
+                    if start > last_of(i) {
+                        assert_eq!(run, None, "a run past the key's last value");
+                    } else {
+                        let (k, v) = run.expect("a run");
+                        assert_eq!(&k, keys[i].0);
+                        let size = keys[i].1[0].len();
+                        assert!(!v.is_empty() && v.len() % size == 0);
+                        let end = start + v.len() / size;
+                        assert!(end <= keys[i].1.len(), "a run past the key's values");
+                        let want: Vec<u8> = keys[i].1[start..end]
+                            .iter()
+                            .flat_map(|x| x.iter().copied())
+                            .collect();
+                        assert_eq!(v, want, "run of {mv:?}");
+                        pos = Some((i, end - 1));
+                    }
+                }
+            }
+            assert_eq!(
+                owned(c.current().expect("current")),
+                at(pos),
+                "after {mv:?}"
+            );
+            continue;
+        }
         // What the move returns, and where the cursor stands after it.
         let (got, want, new) = match (mv, pos) {
             (Move::First, _) => (c.first(), first, first),
@@ -638,7 +681,7 @@ fn run_moves(mut c: DupCursor<'_>, m: &DupModel, fixed: bool, moves: &[Move], ma
                 };
                 (got, p, p)
             }
-            (Move::Steps(..), _) => unreachable!(),
+            (Move::Steps(..) | Move::Multiple(_), _) => unreachable!(),
         };
         assert_eq!(owned(got.expect("move")), at(want), "{mv:?} from {pos:?}");
         pos = new;
