@@ -41,8 +41,8 @@ pub use api::transaction::{
     PutFlags, ReadTable, ReadTxn, TableMut, TableRead, TableStat, WriteTxn,
 };
 pub use api::typed::{
-    Handle, MultimapCursor, MultimapDef, MultimapTable, MultimapTableMut, TableDef, TypedPairs,
-    TypedRange, TypedTable, TypedTableMut, TypedValues,
+    Handle, MultimapCursor, MultimapDef, MultimapHandle, MultimapTable, MultimapTableMut, TableDef,
+    TypedPairs, TypedRange, TypedTable, TypedTableMut, TypedValues,
 };
 pub use error::{Corruption, Error, Result};
 pub use format::order::Comparator;

@@ -385,6 +385,42 @@ fn handles_keep_several_tables_open_in_one_write_transaction() {
     let s2 = w2.handle(&SCORES).unwrap();
     assert!(w2.drop_table("scores").unwrap());
     assert!(matches!(s2.get(&w2, 1), Err(Error::TableNotFound(_))));
+    // Made again under the same name as another kind or order: the old handle is
+    // refused, never used on a table it was not made for.
+    w2.create_table_with("scores", KeyOrder::Integer).unwrap();
+    assert!(matches!(
+        s2.get(&w2, 1),
+        Err(Error::TableKindMismatch { .. })
+    ));
+    assert!(matches!(
+        s2.put(&mut w2, 1, 1),
+        Err(Error::TableKindMismatch { .. })
+    ));
+    // Multimap handles beside plain ones.
+    const FANS: MultimapDef<u32, Integer<u32>> = MultimapDef::new("fans");
+    let fans = w2.multimap_handle(&FANS).unwrap();
+    let totals = w2.handle(&TOTALS).unwrap();
+    for (star, fan) in [(1u32, 10u32), (1, 11), (2, 10), (1, 10)] {
+        let new = fans.put(&mut w2, star, fan).unwrap();
+        let n = totals.get(&w2, "fans").unwrap().unwrap_or(0);
+        totals.put(&mut w2, "fans", n + u64::from(new)).unwrap();
+    }
+    assert_eq!(totals.get(&w2, "fans").unwrap(), Some(3));
+    assert_eq!(fans.count(&w2, 1).unwrap(), 2);
+    assert!(fans.contains(&w2, 2, 10).unwrap());
+    let pairs: Vec<(u32, u32)> = fans.iter(&w2).unwrap().map(|p| p.unwrap()).collect();
+    assert_eq!(pairs, [(1, 10), (1, 11), (2, 10)]);
+    assert!(fans.delete(&mut w2, 1, 11).unwrap());
+    assert_eq!(fans.delete_key(&mut w2, 2).unwrap(), 1);
+    assert_eq!(fans.len(&w2).unwrap(), 1);
+    let got: Vec<u32> = fans.get(&w2, 1).unwrap().map(|v| v.unwrap()).collect();
+    assert_eq!(got, [10]);
+    assert!(w2.drop_table("fans").unwrap());
+    w2.create(&TableDef::<u32, u32>::new("fans")).unwrap();
+    assert!(matches!(
+        fans.get(&w2, 1),
+        Err(Error::TableKindMismatch { .. })
+    ));
     drop(w2);
     let r = env.begin_read().unwrap();
     assert_eq!(r.open(&SCORES).unwrap().len(), scores.len() as u64);

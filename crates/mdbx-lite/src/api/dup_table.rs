@@ -302,6 +302,30 @@ pub struct DupTableMut<'txn> {
     slot: usize,
 }
 
+impl<'txn> DupTable<'txn> {
+    /// The dup-sort table of record `rec` over `src` (a write transaction's pages, for
+    /// handles that read it without holding it borrowed mutably).
+    pub(crate) fn over(src: &'txn Src<'txn>, rec: TableRecord, page_size: usize) -> Self {
+        DupTable {
+            src,
+            rec,
+            page_size,
+        }
+    }
+}
+
+impl<'txn> DupTableMut<'txn> {
+    /// The write transaction's dup-sort table in slot `slot` (a handle's).
+    pub(crate) fn at(txn: &'txn mut WriteTxn, slot: usize) -> Self {
+        DupTableMut { txn, slot }
+    }
+
+    /// The table's slot in its transaction.
+    pub(crate) fn slot(&self) -> usize {
+        self.slot
+    }
+}
+
 impl DupTableMut<'_> {
     fn rec(&self) -> TableRecord {
         self.txn.slot_record(self.slot)

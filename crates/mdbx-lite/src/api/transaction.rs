@@ -689,17 +689,32 @@ impl WriteTxn {
         (Arc::as_ptr(&self.env) as usize, self.id())
     }
 
-    /// Slot `slot` for a handle this transaction gave out (`identity` as it was then):
-    /// refused for another transaction's handle or a table dropped since.
-    pub(crate) fn handle_slot(&self, identity: (usize, u64), slot: usize) -> Result<usize> {
+    /// Slot `slot` for a handle this transaction gave out (`identity` as it was then)
+    /// to a table of kind and order `kind` (`TableRecord::kind`): refused for another
+    /// transaction's handle, a table dropped since, or one made again since with another
+    /// kind or order.
+    pub(crate) fn handle_slot(
+        &self,
+        identity: (usize, u64),
+        slot: usize,
+        kind: u32,
+    ) -> Result<usize> {
         if identity != self.identity() || slot >= self.tables.len() {
             return Err(Error::Invalid(
                 "a table handle used with another transaction than the one that opened it".into(),
             ));
         }
         let t = &self.tables[slot];
+        let name = || t.name.clone().unwrap_or_default();
         if t.dropped {
-            return Err(Error::TableNotFound(t.name.clone().unwrap_or_default()));
+            return Err(Error::TableNotFound(name()));
+        }
+        if t.rec.kind() != kind {
+            return Err(Error::TableKindMismatch {
+                table: name(),
+                stored: kind_name(t.rec.kind()).to_string(),
+                requested: kind_name(kind).to_string(),
+            });
         }
         Ok(slot)
     }

@@ -675,6 +675,8 @@ pub struct Handle<K, V> {
     slot: usize,
     /// The transaction that opened it (`WriteTxn::identity`).
     identity: (usize, u64),
+    /// The table's kind and order then (`TableRecord::kind`).
+    kind: u32,
     types: PhantomData<fn() -> (K, V)>,
 }
 
@@ -697,6 +699,7 @@ impl WriteTxn {
         Ok(Handle {
             slot,
             identity: self.identity(),
+            kind: self.slot_record(slot).kind(),
             types: PhantomData,
         })
     }
@@ -705,7 +708,7 @@ impl WriteTxn {
 impl<K: Key, V: Value> Handle<K, V> {
     /// The table's slot in `txn`, refused for another transaction.
     fn slot(&self, txn: &WriteTxn) -> Result<usize> {
-        txn.handle_slot(self.identity, self.slot)
+        txn.handle_slot(self.identity, self.slot, self.kind)
     }
 
     /// The value under `key` as `txn` sees it.
@@ -1013,5 +1016,178 @@ impl<'a, K: Key, V: Key> MultimapCursor<'a, K, V> {
     /// `Error::Corrupted`.
     pub fn count(&self) -> Result<u64> {
         self.inner.count()
+    }
+}
+
+/// A typed multimap table of a write transaction held without borrowing it: the
+/// multimap counterpart of [`Handle`] (each call takes the transaction; values read
+/// borrow it).
+///
+/// ```
+/// use mdbx_lite::{Env, MultimapDef, TableDef};
+/// const FOLLOWS: MultimapDef<u32, u32> = MultimapDef::new("follows");
+/// const FOLLOWERS: MultimapDef<u32, u32> = MultimapDef::new("followers");
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let env = Env::open(dir.path().join("db"))?;
+/// let mut wtx = env.begin_write()?;
+/// let (follows, followers) = (wtx.multimap_handle(&FOLLOWS)?, wtx.multimap_handle(&FOLLOWERS)?);
+/// follows.put(&mut wtx, 1, 2)?;
+/// follows.put(&mut wtx, 1, 3)?;
+/// // The reverse index, built from the forward one inside the transaction.
+/// let pairs: Vec<(u32, u32)> = follows.iter(&wtx)?.collect::<Result<_, _>>()?;
+/// for (a, b) in pairs {
+///     followers.put(&mut wtx, b, a)?;
+/// }
+/// assert_eq!(followers.count(&wtx, 3)?, 1);
+/// # Ok::<(), mdbx_lite::Error>(())
+/// ```
+pub struct MultimapHandle<K, V> {
+    slot: usize,
+    /// The transaction that opened it (`WriteTxn::identity`).
+    identity: (usize, u64),
+    /// The table's kind and order then (`TableRecord::kind`).
+    kind: u32,
+    types: PhantomData<fn() -> (K, V)>,
+}
+
+impl<K, V> Clone for MultimapHandle<K, V> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<K, V> Copy for MultimapHandle<K, V> {}
+
+impl WriteTxn {
+    /// A handle to the typed multimap table `def` names, created empty if it does not
+    /// exist; usable with this transaction only, alongside other handles.
+    ///
+    /// # Errors
+    /// As [`WriteTxn::create_multimap`].
+    pub fn multimap_handle<K: Key, V: Key>(
+        &mut self,
+        def: &MultimapDef<K, V>,
+    ) -> Result<MultimapHandle<K, V>> {
+        let slot = self.create_multimap(def)?.raw.slot();
+        Ok(MultimapHandle {
+            slot,
+            identity: self.identity(),
+            kind: self.slot_record(slot).kind(),
+            types: PhantomData,
+        })
+    }
+}
+
+impl<K: Key, V: Key> MultimapHandle<K, V> {
+    /// The table as `txn` sees it, for reads.
+    fn view<'t>(&self, txn: &'t WriteTxn) -> Result<MultimapTable<'t, K, V>> {
+        let rec = txn.slot_record(txn.handle_slot(self.identity, self.slot, self.kind)?);
+        Ok(MultimapTable {
+            raw: DupTable::over(txn.write_pages(), rec, txn.page_size()),
+            types: PhantomData,
+        })
+    }
+
+    /// The values of `key` as `txn` sees them.
+    ///
+    /// # Errors
+    /// `Error::Invalid` for a handle of another transaction; as [`MultimapTable::get`].
+    pub fn get<'t, 'k>(
+        &self,
+        txn: &'t WriteTxn,
+        key: impl Borrow<K::Ref<'k>>,
+    ) -> Result<TypedValues<'t, V>> {
+        let t = self.view(txn)?;
+        let k = K::encode(key.borrow())?;
+        Ok(TypedValues {
+            inner: t.raw.values(k.as_ref())?,
+            types: PhantomData,
+        })
+    }
+
+    /// How many values `key` has.
+    ///
+    /// # Errors
+    /// As [`MultimapHandle::get`].
+    pub fn count<'k>(&self, txn: &WriteTxn, key: impl Borrow<K::Ref<'k>>) -> Result<u64> {
+        self.view(txn)?.count(key)
+    }
+
+    /// Whether `key` holds `value`.
+    ///
+    /// # Errors
+    /// As [`MultimapHandle::get`].
+    pub fn contains<'k, 'v>(
+        &self,
+        txn: &WriteTxn,
+        key: impl Borrow<K::Ref<'k>>,
+        value: impl Borrow<V::Ref<'v>>,
+    ) -> Result<bool> {
+        self.view(txn)?.contains(key, value)
+    }
+
+    /// Number of pairs.
+    ///
+    /// # Errors
+    /// As [`MultimapHandle::get`].
+    pub fn len(&self, txn: &WriteTxn) -> Result<u64> {
+        Ok(self.view(txn)?.len())
+    }
+
+    /// Every pair, by key, then value.
+    ///
+    /// # Errors
+    /// As [`MultimapHandle::get`].
+    pub fn iter<'t>(&self, txn: &'t WriteTxn) -> Result<TypedPairs<'t, K, V>> {
+        let t = self.view(txn)?;
+        Ok(TypedPairs {
+            inner: t.raw.iter(),
+            types: PhantomData,
+        })
+    }
+
+    /// Add `value` to `key`'s values; false if the pair was there.
+    ///
+    /// # Errors
+    /// As [`MultimapHandle::get`] and [`MultimapTableMut::put`].
+    pub fn put<'k, 'v>(
+        &self,
+        txn: &mut WriteTxn,
+        key: impl Borrow<K::Ref<'k>>,
+        value: impl Borrow<V::Ref<'v>>,
+    ) -> Result<bool> {
+        self.open(txn)?.put(key, value)
+    }
+
+    /// Remove the pair (`key`, `value`); false if it was not there.
+    ///
+    /// # Errors
+    /// As [`MultimapHandle::put`].
+    pub fn delete<'k, 'v>(
+        &self,
+        txn: &mut WriteTxn,
+        key: impl Borrow<K::Ref<'k>>,
+        value: impl Borrow<V::Ref<'v>>,
+    ) -> Result<bool> {
+        self.open(txn)?.delete(key, value)
+    }
+
+    /// Remove `key` and its values; returns how many there were.
+    ///
+    /// # Errors
+    /// As [`MultimapHandle::put`].
+    pub fn delete_key<'k>(&self, txn: &mut WriteTxn, key: impl Borrow<K::Ref<'k>>) -> Result<u64> {
+        self.open(txn)?.delete_key(key)
+    }
+
+    /// The table's full typed handle, borrowing `txn` for as long as it is used.
+    ///
+    /// # Errors
+    /// As [`MultimapHandle::get`].
+    pub fn open<'t>(&self, txn: &'t mut WriteTxn) -> Result<MultimapTableMut<'t, K, V>> {
+        let slot = txn.handle_slot(self.identity, self.slot, self.kind)?;
+        Ok(MultimapTableMut {
+            raw: DupTableMut::at(txn, slot),
+            types: PhantomData,
+        })
     }
 }
