@@ -551,3 +551,125 @@ fn dup_fixed_runs_cover_a_large_key_in_any_insert_order() {
     check(&rtx.open_dup_table("ids").unwrap());
     assert!(env.check().unwrap().is_ok());
 }
+
+#[test]
+fn ranges_follow_the_key_and_value_orders_from_both_ends() {
+    use mdbx_lite::KeyOrder;
+    use std::ops::Bound;
+    let kinds = [
+        (
+            DupSort::new().keys(KeyOrder::Integer).integer_values(),
+            KeyOrder::Integer,
+            KeyOrder::Integer,
+        ),
+        (
+            DupSort::new().keys(KeyOrder::Reverse).reverse_values(),
+            KeyOrder::Reverse,
+            KeyOrder::Reverse,
+        ),
+        (
+            DupSort::new().fixed().integer_values(),
+            KeyOrder::Bytes,
+            KeyOrder::Integer,
+        ),
+    ];
+    for (n, (kind, keys, values)) in kinds.into_iter().enumerate() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = Env::open(dir.path().join("db")).unwrap();
+        let mut rng = Rng(40 + n as u64);
+        let key_of = |x: u64| -> Vec<u8> {
+            match keys {
+                KeyOrder::Integer => (x * 77_777).to_ne_bytes().to_vec(),
+                _ => format!("k{}", x * 13 % 1000).into_bytes(),
+            }
+        };
+        let value_of = |x: u64| -> Vec<u8> {
+            match values {
+                KeyOrder::Integer => ((x * 2_654_435_761) as u32).to_ne_bytes().to_vec(),
+                _ => format!("v{x}").into_bytes(),
+            }
+        };
+        let mut pairs = Vec::new();
+        let mut w = env.begin_write().unwrap();
+        {
+            let mut t = w.create_dup_table("d", kind).unwrap();
+            for _ in 0..6000 {
+                // Some keys with hundreds of values (nested trees), most with few.
+                let k = key_of(if rng.below(3) == 0 {
+                    rng.below(3)
+                } else {
+                    rng.below(300)
+                });
+                let v = value_of(rng.below(100_000));
+                if t.put(&k, &v).unwrap() {
+                    pairs.push((k, v));
+                }
+            }
+        }
+        w.commit().unwrap();
+        pairs.sort_by(|a, b| {
+            keys.compare(&a.0, &b.0)
+                .then_with(|| values.compare(&a.1, &b.1))
+        });
+        let r = env.begin_read().unwrap();
+        let t = r.open_dup_table("d").unwrap();
+        let owned = |p: mdbx_lite::Result<(&[u8], &[u8])>| {
+            let (k, v) = p.unwrap();
+            (k.to_vec(), v.to_vec())
+        };
+        let all: Vec<_> = t.iter().map(owned).collect();
+        assert!(all == pairs, "kind {n}: whole walk");
+        for round in 0..60 {
+            let (a, b) = (key_of(rng.below(310)), key_of(rng.below(310)));
+            let (lo, hi) = if keys.compare(&a, &b).is_le() {
+                (a, b)
+            } else {
+                (b, a)
+            };
+            let (start, end) = match round % 4 {
+                0 => (Bound::Included(lo), Bound::Excluded(hi)),
+                1 => (Bound::Excluded(lo), Bound::Included(hi)),
+                2 => (Bound::Unbounded, Bound::Included(hi)),
+                _ => (Bound::Included(lo), Bound::Unbounded),
+            };
+            let inside = |k: &[u8]| {
+                let after = match &start {
+                    Bound::Included(s) => keys.compare(k, s).is_ge(),
+                    Bound::Excluded(s) => keys.compare(k, s).is_gt(),
+                    Bound::Unbounded => true,
+                };
+                let before = match &end {
+                    Bound::Included(e) => keys.compare(k, e).is_le(),
+                    Bound::Excluded(e) => keys.compare(k, e).is_lt(),
+                    Bound::Unbounded => true,
+                };
+                after && before
+            };
+            let want: Vec<_> = pairs.iter().filter(|p| inside(&p.0)).cloned().collect();
+            let range = || t.range((start.clone(), end.clone()));
+            let fwd: Vec<_> = range().map(owned).collect();
+            assert!(fwd == want, "kind {n} round {round}: forward");
+            let mut back: Vec<_> = range().rev().map(owned).collect();
+            back.reverse();
+            assert!(back == want, "kind {n} round {round}: backward");
+            // Both ends at once: they meet without overlap or gap.
+            let mut it = range();
+            let (mut front, mut tail) = (Vec::new(), Vec::new());
+            loop {
+                let next = if rng.below(2) == 0 {
+                    it.next().map(|p| (true, p))
+                } else {
+                    it.next_back().map(|p| (false, p))
+                };
+                match next {
+                    Some((true, p)) => front.push(owned(p)),
+                    Some((false, p)) => tail.push(owned(p)),
+                    None => break,
+                }
+            }
+            tail.reverse();
+            front.extend(tail);
+            assert!(front == want, "kind {n} round {round}: from both ends");
+        }
+    }
+}

@@ -636,21 +636,27 @@ impl<'txn> DupRange<'txn> {
         }
     }
 
+    /// Whether `pair`, which the front (or back) cursor reached, is still in the range:
+    /// not past the far bound, and not at or past the pair the other end handed out
+    /// last. Keys compare in the table's key order, values in its value order.
     fn inside(&self, (k, v): Pair<'txn>, front: bool) -> bool {
+        use std::cmp::Ordering::{Greater, Less};
+        let (keys, values) = (self.rec.key_order(), self.rec.dup_order());
+        let pair_cmp = |(k2, v2): Pair<'txn>| keys.cmp(k, k2).then_with(|| values.cmp(v, v2));
         if front {
             let before_end = match &self.end {
                 Bound::Unbounded => true,
-                Bound::Included(e) => k <= e.as_slice(),
-                Bound::Excluded(e) => k < e.as_slice(),
+                Bound::Included(e) => keys.cmp(k, e.as_slice()) != Greater,
+                Bound::Excluded(e) => keys.cmp(k, e.as_slice()) == Less,
             };
-            before_end && self.back_last.is_none_or(|b| (k, v) < b)
+            before_end && self.back_last.is_none_or(|b| pair_cmp(b) == Less)
         } else {
             let after_start = match &self.start {
                 Bound::Unbounded => true,
-                Bound::Included(s) => k >= s.as_slice(),
-                Bound::Excluded(s) => k > s.as_slice(),
+                Bound::Included(s) => keys.cmp(k, s.as_slice()) != Less,
+                Bound::Excluded(s) => keys.cmp(k, s.as_slice()) == Greater,
             };
-            after_start && self.front_last.is_none_or(|f| (k, v) > f)
+            after_start && self.front_last.is_none_or(|f| pair_cmp(f) == Greater)
         }
     }
 
