@@ -4,7 +4,7 @@
 use std::ops::{Bound, RangeBounds};
 
 use crate::api::order::KeyOrder;
-use crate::api::transaction::{check_kind, ReadTxn, TableStat, WriteTxn};
+use crate::api::transaction::{check_comparator_name, check_kind, ReadTxn, TableStat, WriteTxn};
 use crate::error::{Error, Result};
 use crate::format::meta::{
     TableRecord, TABLE_DUPFIXED, TABLE_DUPSORT, TABLE_INTEGERDUP, TABLE_REVERSEDUP,
@@ -68,9 +68,9 @@ impl DupSort {
         self
     }
 
-    /// The order of the table's keys: bytewise (the default), reverse or integer. (A
-    /// user comparator is for plain tables; a dup-sort table refuses one with
-    /// `Error::Invalid`.)
+    /// The order of the table's keys: bytewise (the default), reverse, integer, or a
+    /// user comparator (the table records its name; open such a table with
+    /// [`ReadTxn::open_dup_table_with`] / [`WriteTxn::open_dup_table_with`]).
     pub fn keys(mut self, order: KeyOrder) -> DupSort {
         self.keys = order;
         self
@@ -97,12 +97,26 @@ impl DupSort {
     }
 
     /// The kind a dup-sort table record's flags state (None for a plain table, or for
-    /// keys ordered by a user comparator).
+    /// keys ordered by a user comparator: see [`DupSort::of_record`]).
     pub(crate) fn from_flags(flags: u32) -> Option<DupSort> {
+        Self::with_keys(flags, KeyOrder::built_in(flags)?)
+    }
+
+    /// The kind of dup-sort table record `rec`, with the user comparator bound to it
+    /// if its keys have one.
+    pub(crate) fn of_record(rec: &TableRecord) -> Option<DupSort> {
+        let keys = match rec.compare {
+            Some(c) if rec.flags & crate::format::meta::TABLE_CUSTOMKEY != 0 => KeyOrder::Custom(c),
+            _ => KeyOrder::built_in(rec.flags)?,
+        };
+        Self::with_keys(rec.flags, keys)
+    }
+
+    fn with_keys(flags: u32, keys: KeyOrder) -> Option<DupSort> {
         if flags & TABLE_DUPSORT == 0 {
             return None;
         }
-        let mut kind = DupSort::new().keys(KeyOrder::built_in(flags)?);
+        let mut kind = DupSort::new().keys(keys);
         kind.fixed = flags & TABLE_DUPFIXED != 0;
         kind.values = if flags & TABLE_INTEGERDUP != 0 {
             ValueOrder::Integer
@@ -133,7 +147,21 @@ impl ReadTxn {
     /// `Error::TableNotFound`, `Error::TableKindMismatch`; `Error::Corrupted` or
     /// `Error::Io` reading the catalog.
     pub fn open_dup_table(&self, name: &str) -> Result<DupTable<'_>> {
-        let rec = self.table_record(name)?;
+        self.open_dup(name, None)
+    }
+
+    /// A dup-sort table whose keys must have order `order` (for a user comparator: one
+    /// of the name the table records, which the returned handle then sorts by).
+    ///
+    /// # Errors
+    /// As [`ReadTxn::open_dup_table`]; `Error::TableKindMismatch` if the table's keys
+    /// have another order.
+    pub fn open_dup_table_with(&self, name: &str, order: KeyOrder) -> Result<DupTable<'_>> {
+        self.open_dup(name, Some(order))
+    }
+
+    fn open_dup(&self, name: &str, order: Option<KeyOrder>) -> Result<DupTable<'_>> {
+        let rec = self.table_record_in(name, order)?;
         check_kind(name, &rec, None)?;
         Ok(DupTable {
             src: self.pages(),
@@ -151,11 +179,7 @@ impl WriteTxn {
     /// or dup-sort with other flags); `Error::Invalid` for a bad name; `Error::Corrupted`
     /// or `Error::Io` reading the catalog.
     pub fn create_dup_table(&mut self, name: &str, kind: DupSort) -> Result<DupTableMut<'_>> {
-        if kind.keys.comparator().is_some() {
-            return Err(Error::Invalid(
-                "dup-sort tables take the built-in key orders only".into(),
-            ));
-        }
+        check_comparator_name(kind.keys)?;
         let slot = self.slot_in(name, Some(kind.flags()), Some(kind.keys))?;
         check_kind(name, &self.slot_record(slot), Some(kind.flags()))?;
         Ok(DupTableMut { txn: self, slot })
@@ -168,6 +192,18 @@ impl WriteTxn {
     /// for a bad name; `Error::Corrupted` or `Error::Io` reading the catalog.
     pub fn open_dup_table(&mut self, name: &str) -> Result<DupTableMut<'_>> {
         let slot = self.slot_for(name, None)?;
+        check_kind(name, &self.slot_record(slot), None)?;
+        Ok(DupTableMut { txn: self, slot })
+    }
+
+    /// An existing dup-sort table whose keys must have order `order` (for a user
+    /// comparator: one of the name the table records).
+    ///
+    /// # Errors
+    /// As [`WriteTxn::open_dup_table`]; `Error::TableKindMismatch` if the table's keys
+    /// have another order.
+    pub fn open_dup_table_with(&mut self, name: &str, order: KeyOrder) -> Result<DupTableMut<'_>> {
+        let slot = self.slot_in(name, None, Some(order))?;
         check_kind(name, &self.slot_record(slot), None)?;
         Ok(DupTableMut { txn: self, slot })
     }
@@ -240,7 +276,7 @@ macro_rules! dup_reads {
 
         /// The table's kind, from its record.
         pub(crate) fn kind(&$self) -> DupSort {
-            DupSort::from_flags($rec.flags).unwrap_or_default()
+            DupSort::of_record(&$rec).unwrap_or_default()
         }
 
         /// A cursor over the pairs, positioned nowhere until moved.

@@ -169,7 +169,7 @@ impl ReadTxn {
         &self,
         def: &MultimapDef<K, V>,
     ) -> Result<MultimapTable<'_, K, V>> {
-        let raw = self.open_dup_table(def.name)?;
+        let raw = self.open_dup_table_with(def.name, K::ORDER)?;
         MultimapDef::<K, V>::check(raw.kind())?;
         Ok(MultimapTable {
             raw,
@@ -233,7 +233,7 @@ impl WriteTxn {
         &mut self,
         def: &MultimapDef<K, V>,
     ) -> Result<MultimapTableMut<'_, K, V>> {
-        let raw = self.open_dup_table(def.name)?;
+        let raw = self.open_dup_table_with(def.name, K::ORDER)?;
         MultimapDef::<K, V>::check(raw.kind())?;
         Ok(MultimapTableMut {
             raw,
