@@ -691,6 +691,12 @@ fn dup_sort_tables_sort_their_keys_by_a_user_comparator() {
         r.open_dup_table("ci"),
         Err(Error::ComparatorMissing { .. })
     ));
+    // The kind is checked before the order: a custom-order table opened as the other
+    // kind is a kind mismatch, with or without its comparator.
+    assert!(matches!(
+        r.open_table("ci"),
+        Err(Error::TableKindMismatch { .. })
+    ));
     let t = r
         .open_dup_table_with("ci", KeyOrder::Custom(ASCII_CI))
         .unwrap();
@@ -734,10 +740,26 @@ fn dup_sort_tables_sort_their_keys_by_a_user_comparator() {
         .open_dup_table_with("ci", KeyOrder::Custom(ASCII_CI))
         .unwrap();
     assert_eq!(t.delete_key(keys[0]).unwrap(), model[keys[0]].len() as u64);
+    assert!(matches!(
+        w.open_table("ci"),
+        Err(Error::TableKindMismatch { .. })
+    ));
+    w.create_table_with("plain-ci", KeyOrder::Custom(ASCII_CI))
+        .unwrap();
+    assert!(matches!(
+        w.open_dup_table("plain-ci"),
+        Err(Error::TableKindMismatch { .. })
+    ));
     w.commit().unwrap();
+    let r = env.begin_read().unwrap();
+    assert!(matches!(
+        r.open_dup_table("plain-ci"),
+        Err(Error::TableKindMismatch { .. })
+    ));
+    drop(r);
     let report = env.check().unwrap();
     assert!(report.is_ok(), "{:?}", report.problems);
-    assert_eq!(report.order_unchecked.len(), 1);
+    assert_eq!(report.order_unchecked.len(), 2);
     let report = env.check_with(&[ASCII_CI], &mut |_, _| {}).unwrap();
     assert!(
         report.is_ok() && report.order_unchecked.is_empty(),

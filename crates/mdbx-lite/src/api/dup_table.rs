@@ -161,8 +161,9 @@ impl ReadTxn {
     }
 
     fn open_dup(&self, name: &str, order: Option<KeyOrder>) -> Result<DupTable<'_>> {
+        // The kind first: a plain table is a kind mismatch whatever its order.
+        check_kind(name, &self.table_record(name)?, None)?;
         let rec = self.table_record_in(name, order)?;
-        check_kind(name, &rec, None)?;
         Ok(DupTable {
             src: self.pages(),
             rec,
@@ -180,8 +181,12 @@ impl WriteTxn {
     /// or `Error::Io` reading the catalog.
     pub fn create_dup_table(&mut self, name: &str, kind: DupSort) -> Result<DupTableMut<'_>> {
         check_comparator_name(kind.keys)?;
-        let slot = self.slot_in(name, Some(kind.flags()), Some(kind.keys))?;
-        check_kind(name, &self.slot_record(slot), Some(kind.flags()))?;
+        let slot = self.slot_in(
+            name,
+            Some(kind.flags()),
+            Some(kind.keys),
+            Some(Some(kind.flags())),
+        )?;
         Ok(DupTableMut { txn: self, slot })
     }
 
@@ -191,8 +196,7 @@ impl WriteTxn {
     /// `Error::TableNotFound`, `Error::TableKindMismatch` (a plain table); `Error::Invalid`
     /// for a bad name; `Error::Corrupted` or `Error::Io` reading the catalog.
     pub fn open_dup_table(&mut self, name: &str) -> Result<DupTableMut<'_>> {
-        let slot = self.slot_for(name, None)?;
-        check_kind(name, &self.slot_record(slot), None)?;
+        let slot = self.slot_in(name, None, None, Some(None))?;
         Ok(DupTableMut { txn: self, slot })
     }
 
@@ -203,8 +207,7 @@ impl WriteTxn {
     /// As [`WriteTxn::open_dup_table`]; `Error::TableKindMismatch` if the table's keys
     /// have another order.
     pub fn open_dup_table_with(&mut self, name: &str, order: KeyOrder) -> Result<DupTableMut<'_>> {
-        let slot = self.slot_in(name, None, Some(order))?;
-        check_kind(name, &self.slot_record(slot), None)?;
+        let slot = self.slot_in(name, None, Some(order), Some(None))?;
         Ok(DupTableMut { txn: self, slot })
     }
 }

@@ -246,8 +246,9 @@ impl ReadTxn {
     }
 
     fn open_plain(&self, name: &str, order: Option<KeyOrder>) -> Result<ReadTable<'_>> {
+        // The kind first: a dup-sort table is a kind mismatch whatever its order.
+        check_kind(name, &self.table_record(name)?, Some(0))?;
         let rec = self.table_record_in(name, order)?;
-        check_kind(name, &rec, Some(0))?;
         Ok(ReadTable {
             src: &self.snap.pages,
             rec,
@@ -583,18 +584,24 @@ impl WriteTxn {
     /// kind flags `create` if it does not exist and `create` is given. The caller checks
     /// the kind of a table that existed.
     pub(crate) fn slot_for(&mut self, name: &str, create: Option<u32>) -> Result<usize> {
-        self.slot_in(name, create, None)
+        self.slot_in(name, create, None, None)
     }
 
-    /// [`WriteTxn::slot_for`], binding the table to key order `order` (see
-    /// [`bind_order`]); a table created here gets the order's comparator.
+    /// [`WriteTxn::slot_for`], checking the table's kind (`want` as [`check_kind`]
+    /// takes it) and then binding it to key order `order` (see [`bind_order`]); a table
+    /// created here gets the order's comparator. The kind comes first: a table of
+    /// another kind is `TableKindMismatch`, whatever its order.
     pub(crate) fn slot_in(
         &mut self,
         name: &str,
         create: Option<u32>,
         order: Option<KeyOrder>,
+        want: Option<Option<u32>>,
     ) -> Result<usize> {
         let slot = self.slot_opened(name, create, order.and_then(KeyOrder::comparator))?;
+        if let Some(want) = want {
+            check_kind(name, &self.tables[slot].rec, want)?;
+        }
         let mut rec = self.tables[slot].rec;
         let (pages, catalog) = (&self.pages, &self.catalog);
         bind_order(name, &mut rec, order, || {
@@ -661,8 +668,7 @@ impl WriteTxn {
     /// [`WriteTxn::open_table_with`]); `Error::Invalid` for a name that is empty or too
     /// long; `Error::Corrupted` or `Error::Io` reading the catalog.
     pub fn open_table(&mut self, name: &str) -> Result<TableMut<'_>> {
-        let slot = self.slot_in(name, None, None)?;
-        check_kind(name, &self.tables[slot].rec, Some(0))?;
+        let slot = self.slot_in(name, None, None, Some(Some(0)))?;
         Ok(TableMut { txn: self, slot })
     }
 
@@ -673,8 +679,7 @@ impl WriteTxn {
     /// As [`WriteTxn::open_table`]; `Error::TableKindMismatch` if the table has another
     /// order.
     pub fn open_table_with(&mut self, name: &str, order: KeyOrder) -> Result<TableMut<'_>> {
-        let slot = self.slot_in(name, None, Some(order))?;
-        check_kind(name, &self.tables[slot].rec, Some(0))?;
+        let slot = self.slot_in(name, None, Some(order), Some(Some(0)))?;
         Ok(TableMut { txn: self, slot })
     }
 
@@ -789,8 +794,7 @@ impl WriteTxn {
     /// catalog.
     pub fn create_table_with(&mut self, name: &str, order: KeyOrder) -> Result<TableMut<'_>> {
         check_comparator_name(order)?;
-        let slot = self.slot_in(name, Some(order.flags()), Some(order))?;
-        check_kind(name, &self.tables[slot].rec, Some(0))?;
+        let slot = self.slot_in(name, Some(order.flags()), Some(order), Some(Some(0)))?;
         Ok(TableMut { txn: self, slot })
     }
 
