@@ -1,9 +1,9 @@
 //! Values of any serde type (feature `serde`), stored in postcard's format.
 //!
 //! Postcard: a stable, documented wire format (its 1.x specification), compact (varint
-//! integers, no field names or padding), maintained, and small (no_std, no unsafe
-//! needed by us). Its encodings do not sort as the values do, so `Postcard<T>` is a
-//! value type, not a key type: keys use the built-in order-preserving encodings.
+//! integers, no field names or padding), maintained, and small (no_std). Its encodings
+//! do not sort as the values do, so `Postcard<T>` is a value type, not a key type: keys
+//! use the built-in order-preserving encodings.
 
 use std::marker::PhantomData;
 
