@@ -173,34 +173,54 @@ fn split_fixed<'a>(what: &str, bytes: &'a [u8], n: usize) -> Result<(&'a [u8], &
     Ok(bytes.split_at(n))
 }
 
-macro_rules! unsigned {
-    ($($t:ty),*) => {$(
-        impl Value for $t {
+/// `Value` for integer type `$t` as `$ty`: its fixed-width bytes by `$to` / `$from`.
+macro_rules! int_value {
+    ($ty:ty, $t:ty, $to:ident, $from:ident) => {
+        impl Value for $ty {
             type Ref<'a> = $t;
             type Bytes<'a> = [u8; std::mem::size_of::<$t>()];
             const WIDTH: Option<usize> = Some(std::mem::size_of::<$t>());
             #[inline]
-            fn encode<'a>(value: &'a $t) -> Result<Self::Bytes<'a>> {
-                Ok(value.to_be_bytes())
+            fn encode(value: &$t) -> Result<Self::Bytes<'_>> {
+                Ok(value.$to())
             }
             #[inline]
             fn decode(bytes: &[u8]) -> Result<$t> {
                 match bytes.try_into() {
-                    Ok(b) => Ok(<$t>::from_be_bytes(b)),
-                    Err(_) => Err(wrong_len(stringify!($t), bytes.len(), std::mem::size_of::<$t>())),
+                    Ok(b) => Ok(<$t>::$from(b)),
+                    Err(_) => Err(wrong_len(
+                        stringify!($t),
+                        bytes.len(),
+                        std::mem::size_of::<$t>(),
+                    )),
                 }
             }
         }
+    };
+}
+
+/// Fixed-width parts: the encoding as is.
+macro_rules! fixed_part {
+    ($t:ty, $what:expr) => {
         impl KeyPart for $t {
-            fn encode_part(value: &$t, out: &mut Encoded) -> Result<()> {
-                out.extend_from_slice(&value.to_be_bytes());
+            fn encode_part(value: &Self::Ref<'_>, out: &mut Encoded) -> Result<()> {
+                out.extend_from_slice(Self::encode(value)?.as_ref());
                 Ok(())
             }
-            fn decode_part(bytes: &[u8]) -> Result<($t, &[u8])> {
-                let (head, rest) = split_fixed(stringify!($t), bytes, std::mem::size_of::<$t>())?;
+            fn decode_part(bytes: &[u8]) -> Result<(Self::Ref<'_>, &[u8])> {
+                let n = Self::WIDTH.unwrap_or(0);
+                let (head, rest) = split_fixed($what, bytes, n)?;
                 Ok((Self::decode(head)?, rest))
             }
         }
+    };
+}
+
+// Unsigned integers: big-endian, so that their bytes sort as they do.
+macro_rules! unsigned {
+    ($($t:ty),*) => {$(
+        int_value!($t, $t, to_be_bytes, from_be_bytes);
+        fixed_part!($t, stringify!($t));
     )*};
 }
 unsigned!(u8, u16, u32, u64, u128);
@@ -237,23 +257,6 @@ macro_rules! signed {
     )*};
 }
 signed!(i8 => u8, i16 => u16, i32 => u32, i64 => u64, i128 => u128);
-
-/// Fixed-width parts: the encoding as is.
-macro_rules! fixed_part {
-    ($t:ty, $what:expr) => {
-        impl KeyPart for $t {
-            fn encode_part(value: &Self::Ref<'_>, out: &mut Encoded) -> Result<()> {
-                out.extend_from_slice(Self::encode(value)?.as_ref());
-                Ok(())
-            }
-            fn decode_part(bytes: &[u8]) -> Result<(Self::Ref<'_>, &[u8])> {
-                let n = Self::WIDTH.unwrap_or(0);
-                let (head, rest) = split_fixed($what, bytes, n)?;
-                Ok((Self::decode(head)?, rest))
-            }
-        }
-    };
-}
 
 impl Value for bool {
     type Ref<'a> = bool;
@@ -565,22 +568,7 @@ pub struct Integer<T>(PhantomData<T>);
 
 macro_rules! integer {
     ($($t:ty),*) => {$(
-        impl Value for Integer<$t> {
-            type Ref<'a> = $t;
-            type Bytes<'a> = [u8; std::mem::size_of::<$t>()];
-            const WIDTH: Option<usize> = Some(std::mem::size_of::<$t>());
-            #[inline]
-            fn encode<'a>(value: &'a $t) -> Result<Self::Bytes<'a>> {
-                Ok(value.to_ne_bytes())
-            }
-            #[inline]
-            fn decode(bytes: &[u8]) -> Result<$t> {
-                match bytes.try_into() {
-                    Ok(b) => Ok(<$t>::from_ne_bytes(b)),
-                    Err(_) => Err(wrong_len(stringify!($t), bytes.len(), std::mem::size_of::<$t>())),
-                }
-            }
-        }
+        int_value!(Integer<$t>, $t, to_ne_bytes, from_ne_bytes);
         impl Key for Integer<$t> {
             const ORDER: KeyOrder = KeyOrder::Integer;
         }
