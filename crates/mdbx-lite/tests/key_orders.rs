@@ -64,6 +64,13 @@ fn ascii_ci(a: &[u8], b: &[u8]) -> Ordering {
 
 const ASCII_CI: Comparator = Comparator::new("ascii-ci", ascii_ci);
 
+/// Descending bytewise: a value order unlike every built-in one.
+fn descending(a: &[u8], b: &[u8]) -> Ordering {
+    b.cmp(a)
+}
+
+const DESCENDING: Comparator = Comparator::new("descending", descending);
+
 /// One order under test: how the table is made, how the model sorts, what keys look
 /// like.
 #[derive(Clone, Copy)]
@@ -449,11 +456,27 @@ fn dup_sort_values_follow_integer_and_reverse_orders() {
             reverse,
             0,
         ),
+        (
+            "values by a user comparator",
+            DupSort::new().values_by(ASCII_CI),
+            ascii_ci,
+            0,
+        ),
+        (
+            "fixed values and keys by user comparators",
+            DupSort::new()
+                .fixed()
+                .values_by(DESCENDING)
+                .keys(KeyOrder::Custom(ASCII_CI)),
+            descending,
+            8,
+        ),
     ];
     for (n, (name, kind, vcmp, width)) in kinds.into_iter().enumerate() {
         let kcmp: fn(&[u8], &[u8]) -> Ordering = match kind.key_order() {
             KeyOrder::Integer => integer,
             KeyOrder::Reverse => reverse,
+            KeyOrder::Custom(_) => ascii_ci,
             _ => bytewise,
         };
         let dir = tempfile::tempdir().unwrap();
@@ -463,6 +486,7 @@ fn dup_sort_values_follow_integer_and_reverse_orders() {
         let key_of = |rng: &mut Rng| -> Vec<u8> {
             match kind.key_order() {
                 KeyOrder::Integer => rng.below(40).to_ne_bytes().to_vec(),
+                KeyOrder::Custom(_) => format!("Hot{}", rng.below(40)).into_bytes(),
                 _ => text_key(rng),
             }
         };
@@ -523,7 +547,7 @@ fn dup_sort_values_follow_integer_and_reverse_orders() {
             }
             wtx.commit().unwrap();
             let rtx = env.begin_read().unwrap();
-            let t = rtx.open_dup_table("d").unwrap();
+            let t = rtx.open_dup_table_as("d", kind).unwrap();
             let got: Vec<(Vec<u8>, Vec<u8>)> = t
                 .iter()
                 .map(|p| p.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap())
@@ -554,16 +578,17 @@ fn dup_sort_values_follow_integer_and_reverse_orders() {
                     .map(|p| p.1.to_vec());
                 assert_eq!(got, want.map(|v| v.bytes.clone()), "{name}: seek_value");
             }
-            let report = env.check().unwrap();
+            let report = env
+                .check_with(&[ASCII_CI, DESCENDING], &mut |_, _| {})
+                .unwrap();
             assert!(
-                report.is_ok(),
-                "{name} round {round}: {:?}",
-                report.problems
+                report.is_ok() && report.order_unchecked.is_empty(),
+                "{name} round {round}: {report:?}"
             );
         }
         let hot = key_of(&mut Rng(1));
         let rtx = env.begin_read().unwrap();
-        let t = rtx.open_dup_table("d").unwrap();
+        let t = rtx.open_dup_table_as("d", kind).unwrap();
         assert!(
             t.count(&hot).unwrap() > 300,
             "{name}: a key should have gone nested"
@@ -765,4 +790,133 @@ fn dup_sort_tables_sort_their_keys_by_a_user_comparator() {
         report.is_ok() && report.order_unchecked.is_empty(),
         "{report:?}"
     );
+}
+
+#[test]
+fn dup_sort_values_by_a_user_comparator_open_only_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let kind = DupSort::new().values_by(DESCENDING);
+    let both = DupSort::new()
+        .fixed()
+        .values_by(DESCENDING)
+        .keys(KeyOrder::Custom(ASCII_CI));
+    {
+        let env = Env::open(&path).unwrap();
+        let mut w = env.begin_write().unwrap();
+        let mut t = w.create_dup_table("d", kind).unwrap();
+        // Enough values under one key for a nested tree.
+        for v in 0..2000u32 {
+            t.put(b"many", format!("v{v:05}").as_bytes()).unwrap();
+        }
+        t.put(b"few", b"a").unwrap();
+        t.put(b"few", b"b").unwrap();
+        let mut t = w.create_dup_table("both", both).unwrap();
+        t.put(b"K", &1u64.to_be_bytes()).unwrap();
+        t.put(b"k", &2u64.to_be_bytes()).unwrap();
+        w.commit().unwrap();
+    }
+    let env = Env::open(&path).unwrap();
+    let r = env.begin_read().unwrap();
+    // Without the comparator, or with another one, the table does not open.
+    match r.open_dup_table("d") {
+        Err(Error::ComparatorMissing { table, comparator }) => {
+            assert_eq!((table.as_str(), comparator.as_str()), ("d", "descending"));
+        }
+        other => panic!("expected ComparatorMissing, got {:?}", other.err()),
+    }
+    assert!(matches!(
+        r.open_dup_table_with("d", KeyOrder::Bytes),
+        Err(Error::ComparatorMissing { .. })
+    ));
+    let impostor = Comparator::new("other", descending);
+    for wrong in [DupSort::new(), DupSort::new().values_by(impostor)] {
+        match r.open_dup_table_as("d", wrong) {
+            Err(Error::TableKindMismatch { stored, .. }) => {
+                assert!(stored.contains("custom-dup"), "{stored}");
+            }
+            other => panic!("expected TableKindMismatch, got {:?}", other.err()),
+        }
+    }
+    match r.open_dup_table_as("both", DupSort::new().fixed().values_by(DESCENDING)) {
+        Err(Error::TableKindMismatch { .. }) => {}
+        other => panic!("expected TableKindMismatch, got {:?}", other.err()),
+    }
+    let t = r.open_dup_table_as("d", kind).unwrap();
+    assert_eq!(t.get(b"many").unwrap(), Some(&b"v01999"[..]));
+    let values: Vec<&[u8]> = t.values(b"few").unwrap().map(|v| v.unwrap()).collect();
+    assert_eq!(values, [&b"b"[..], b"a"]);
+    let mut c = t.cursor();
+    let (_, v) = c.seek_value(b"many", b"v01000x").unwrap().unwrap();
+    assert_eq!(v, b"v01000");
+    assert_eq!(r.table_stat("d").unwrap().kind, "dup-sort, custom-dup");
+    let t = r.open_dup_table_as("both", both).unwrap();
+    assert_eq!(t.count(b"k").unwrap(), 1);
+    drop(r);
+    // The checker names what it could not verify, and verifies it when given the
+    // comparators; another function under the name finds the values out of order.
+    let report = env.check().unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
+    let mut unchecked = report.order_unchecked.clone();
+    unchecked.sort();
+    let pair = |t: &str, c: &str| (t.to_string(), c.to_string());
+    assert_eq!(
+        unchecked,
+        [
+            pair("both", "ascii-ci"),
+            pair("both", "descending"),
+            pair("d", "descending")
+        ]
+    );
+    let report = env
+        .check_with(&[ASCII_CI, DESCENDING], &mut |_, _| {})
+        .unwrap();
+    assert!(
+        report.is_ok() && report.order_unchecked.is_empty(),
+        "{report:?}"
+    );
+    let upside_down = Comparator::new("descending", |a: &[u8], b: &[u8]| a.cmp(b));
+    let report = env
+        .check_with(&[ASCII_CI, upside_down], &mut |_, _| {})
+        .unwrap();
+    let out_of_order = |m: &String| m.contains("out of order");
+    assert!(
+        report
+            .problems
+            .iter()
+            .filter(|p| out_of_order(&p.message))
+            .count()
+            >= 2,
+        "{:?}",
+        report.problems
+    );
+    // Writes: cleared and refilled in one transaction, the table keeps its order.
+    let mut w = env.begin_write().unwrap();
+    assert!(matches!(
+        w.open_dup_table("d"),
+        Err(Error::ComparatorMissing { .. })
+    ));
+    assert!(matches!(
+        w.create_dup_table("d", DupSort::new()),
+        Err(Error::TableKindMismatch { .. })
+    ));
+    let mut t = w.open_dup_table_as("d", kind).unwrap();
+    t.clear().unwrap();
+    for v in ["x", "z", "y"] {
+        t.put(b"k", v.as_bytes()).unwrap();
+    }
+    w.commit().unwrap();
+    let r = env.begin_read().unwrap();
+    let t = r.open_dup_table_as("d", kind).unwrap();
+    let values: Vec<&[u8]> = t.values(b"k").unwrap().map(|v| v.unwrap()).collect();
+    assert_eq!(values, [&b"z"[..], b"y", b"x"]);
+    // Names are 1 to 255 bytes without a 0 byte (it separates a table's two names).
+    let mut w = env.begin_write().unwrap();
+    for bad in ["", "a\0b"] {
+        let c = Comparator::new(bad, descending);
+        assert!(matches!(
+            w.create_dup_table("bad", DupSort::new().values_by(c)),
+            Err(Error::Invalid(_))
+        ));
+    }
 }

@@ -426,3 +426,79 @@ fn handles_keep_several_tables_open_in_one_write_transaction() {
     assert_eq!(r.open(&SCORES).unwrap().len(), scores.len() as u64);
     assert!(env.check().unwrap().is_ok());
 }
+
+/// A timestamp that multimap tables keep newest first: a user type with its own order.
+struct Newest;
+
+fn newest_first(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    b.cmp(a)
+}
+
+const NEWEST_FIRST: mdbx_lite::Comparator =
+    mdbx_lite::Comparator::new("newest-first", newest_first);
+
+impl mdbx_lite::Value for Newest {
+    type Ref<'a> = u64;
+    type Bytes<'a> = [u8; 8];
+    const WIDTH: Option<usize> = Some(8);
+    fn encode(t: &u64) -> mdbx_lite::Result<[u8; 8]> {
+        Ok(t.to_be_bytes())
+    }
+    fn decode(b: &[u8]) -> mdbx_lite::Result<u64> {
+        let b: [u8; 8] = b
+            .try_into()
+            .map_err(|_| Error::Decode("a timestamp is 8 bytes".into()))?;
+        Ok(u64::from_be_bytes(b))
+    }
+}
+
+impl mdbx_lite::Key for Newest {
+    const ORDER: KeyOrder = KeyOrder::Custom(NEWEST_FIRST);
+}
+
+#[test]
+fn typed_multimap_values_follow_their_types_comparator() {
+    const EVENTS: MultimapDef<&str, Newest> = MultimapDef::new("events");
+    let dir = tempfile::tempdir().unwrap();
+    let env = Env::open(dir.path().join("db")).unwrap();
+    let mut rng = Rng(3);
+    let mut model: BTreeMap<String, BTreeSet<u64>> = BTreeMap::new();
+    let mut w = env.begin_write().unwrap();
+    {
+        let mut t = w.create_multimap(&EVENTS).unwrap();
+        for _ in 0..6000 {
+            let sensor = format!("sensor-{}", rng.below(8));
+            let at = rng.below(1 << 40);
+            let new = model.entry(sensor.clone()).or_default().insert(at);
+            assert_eq!(t.put(sensor.as_str(), at).unwrap(), new);
+        }
+    }
+    w.commit().unwrap();
+    let r = env.begin_read().unwrap();
+    let t = r.open_multimap(&EVENTS).unwrap();
+    assert_eq!(
+        r.table_stat("events").unwrap().kind,
+        "dup-sort, dup-fixed, custom-dup"
+    );
+    for (sensor, times) in &model {
+        let got: Vec<u64> = t
+            .get(sensor.as_str())
+            .unwrap()
+            .map(|v| v.unwrap())
+            .collect();
+        assert!(got.iter().eq(times.iter().rev()), "{sensor}: newest first");
+    }
+    // The byte API needs the comparator too.
+    assert!(matches!(
+        r.open_dup_table("events"),
+        Err(Error::ComparatorMissing { .. })
+    ));
+    // A definition with another value order does not open the table.
+    const BYTEWISE: MultimapDef<&str, u64> = MultimapDef::new("events");
+    assert!(r.open_multimap(&BYTEWISE).is_err());
+    let report = env.check_with(&[NEWEST_FIRST], &mut |_, _| {}).unwrap();
+    assert!(
+        report.is_ok() && report.order_unchecked.is_empty(),
+        "{report:?}"
+    );
+}

@@ -3,12 +3,14 @@
 
 use std::ops::{Bound, RangeBounds};
 
-use crate::api::order::KeyOrder;
+use crate::api::order::{KeyOrder, Orders};
 use crate::api::transaction::{check_comparator_name, check_kind, ReadTxn, TableStat, WriteTxn};
 use crate::error::{Error, Result};
 use crate::format::meta::{
-    TableRecord, TABLE_DUPFIXED, TABLE_DUPSORT, TABLE_INTEGERDUP, TABLE_REVERSEDUP,
+    TableRecord, TABLE_CUSTOMDUP, TABLE_CUSTOMKEY, TABLE_DUPFIXED, TABLE_DUPSORT, TABLE_INTEGERDUP,
+    TABLE_REVERSEDUP,
 };
+use crate::format::order::Comparator;
 use crate::storage::snapshot::PageSource;
 use crate::tree::cursor::BoundKey;
 use crate::tree::dups::{self, KeyValues, RawDupCursor, Run};
@@ -38,6 +40,7 @@ enum ValueOrder {
     Bytes,
     Integer,
     Reverse,
+    Custom(Comparator),
 }
 
 impl DupSort {
@@ -65,6 +68,43 @@ impl DupSort {
     /// Values compared from their last byte (LMDB's `MDB_REVERSEDUP`).
     pub fn reverse_values(mut self) -> DupSort {
         self.values = ValueOrder::Reverse;
+        self
+    }
+
+    /// Values ordered by a user comparator. The table records its name: open the
+    /// table with a comparator of that name ([`ReadTxn::open_dup_table_as`],
+    /// [`WriteTxn::open_dup_table_as`], or [`WriteTxn::create_dup_table`] with this
+    /// kind); opening it without one is `Error::ComparatorMissing`.
+    ///
+    /// ```
+    /// # fn main() -> mdbx_lite::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// use mdbx_lite::{Comparator, DupSort};
+    /// // Each key's values newest first: 8-byte big-endian timestamps, descending.
+    /// fn descending(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    ///     b.cmp(a)
+    /// }
+    /// const NEWEST_FIRST: Comparator = Comparator::new("newest-first", descending);
+    /// let kind = DupSort::new().fixed().values_by(NEWEST_FIRST);
+    ///
+    /// let env = mdbx_lite::Env::open(dir.path().join("db"))?;
+    /// let mut wtx = env.begin_write()?;
+    /// let mut events = wtx.create_dup_table("events", kind)?;
+    /// for t in [1_700_000_000u64, 1_800_000_000, 1_750_000_000] {
+    ///     events.put(b"sensor-1", &t.to_be_bytes())?;
+    /// }
+    /// let latest = events.get(b"sensor-1")?.unwrap();
+    /// assert_eq!(latest, 1_800_000_000u64.to_be_bytes());
+    /// wtx.commit()?;
+    ///
+    /// let rtx = env.begin_read()?;
+    /// assert!(rtx.open_dup_table("events").is_err()); // the comparator is needed
+    /// let events = rtx.open_dup_table_as("events", kind)?;
+    /// assert_eq!(events.count(b"sensor-1")?, 3);
+    /// # Ok(()) }
+    /// ```
+    pub fn values_by(mut self, comparator: Comparator) -> DupSort {
+        self.values = ValueOrder::Custom(comparator);
         self
     }
 
@@ -96,23 +136,46 @@ impl DupSort {
         self.keys
     }
 
-    /// The kind a dup-sort table record's flags state (None for a plain table, or for
-    /// keys ordered by a user comparator: see [`DupSort::of_record`]).
-    pub(crate) fn from_flags(flags: u32) -> Option<DupSort> {
-        Self::with_keys(flags, KeyOrder::built_in(flags)?)
+    /// The user comparator of the values, if they have one (see [`DupSort::values_by`]).
+    pub fn value_comparator(&self) -> Option<Comparator> {
+        match self.values {
+            ValueOrder::Custom(c) => Some(c),
+            _ => None,
+        }
     }
 
-    /// The kind of dup-sort table record `rec`, with the user comparator bound to it
-    /// if its keys have one.
+    /// The orders to open a table of this kind in.
+    pub(crate) fn orders(&self) -> Orders {
+        Orders {
+            keys: Some(self.keys),
+            values: self.value_comparator(),
+        }
+    }
+
+    /// The kind a dup-sort table record's flags state (None for a plain table, or for
+    /// keys or values ordered by a user comparator: see [`DupSort::of_record`]).
+    pub(crate) fn from_flags(flags: u32) -> Option<DupSort> {
+        if flags & TABLE_CUSTOMDUP != 0 {
+            return None;
+        }
+        Self::with_orders(flags, KeyOrder::built_in(flags)?, None)
+    }
+
+    /// The kind of dup-sort table record `rec`, with the user comparators bound to it.
     pub(crate) fn of_record(rec: &TableRecord) -> Option<DupSort> {
         let keys = match rec.compare {
-            Some(c) if rec.flags & crate::format::meta::TABLE_CUSTOMKEY != 0 => KeyOrder::Custom(c),
+            Some(c) if rec.flags & TABLE_CUSTOMKEY != 0 => KeyOrder::Custom(c),
             _ => KeyOrder::built_in(rec.flags)?,
         };
-        Self::with_keys(rec.flags, keys)
+        let values = match rec.dup_compare {
+            Some(c) if rec.flags & TABLE_CUSTOMDUP != 0 => Some(c),
+            _ if rec.flags & TABLE_CUSTOMDUP != 0 => return None,
+            _ => None,
+        };
+        Self::with_orders(rec.flags, keys, values)
     }
 
-    fn with_keys(flags: u32, keys: KeyOrder) -> Option<DupSort> {
+    fn with_orders(flags: u32, keys: KeyOrder, values: Option<Comparator>) -> Option<DupSort> {
         if flags & TABLE_DUPSORT == 0 {
             return None;
         }
@@ -122,6 +185,8 @@ impl DupSort {
             ValueOrder::Integer
         } else if flags & TABLE_REVERSEDUP != 0 {
             ValueOrder::Reverse
+        } else if let Some(c) = values {
+            ValueOrder::Custom(c)
         } else {
             ValueOrder::Bytes
         };
@@ -134,6 +199,7 @@ impl DupSort {
             ValueOrder::Bytes => 0,
             ValueOrder::Integer => TABLE_INTEGERDUP,
             ValueOrder::Reverse => TABLE_REVERSEDUP,
+            ValueOrder::Custom(_) => TABLE_CUSTOMDUP,
         };
         TABLE_DUPSORT | if self.fixed { TABLE_DUPFIXED } else { 0 } | values | self.keys.flags()
     }
@@ -147,7 +213,7 @@ impl ReadTxn {
     /// `Error::TableNotFound`, `Error::TableKindMismatch`; `Error::Corrupted` or
     /// `Error::Io` reading the catalog.
     pub fn open_dup_table(&self, name: &str) -> Result<DupTable<'_>> {
-        self.open_dup(name, None)
+        self.open_dup(name, None, Orders::default())
     }
 
     /// A dup-sort table whose keys must have order `order` (for a user comparator: one
@@ -157,13 +223,29 @@ impl ReadTxn {
     /// As [`ReadTxn::open_dup_table`]; `Error::TableKindMismatch` if the table's keys
     /// have another order.
     pub fn open_dup_table_with(&self, name: &str, order: KeyOrder) -> Result<DupTable<'_>> {
-        self.open_dup(name, Some(order))
+        self.open_dup(name, None, Orders::keys(Some(order)))
     }
 
-    fn open_dup(&self, name: &str, order: Option<KeyOrder>) -> Result<DupTable<'_>> {
+    /// A dup-sort table of exactly kind `kind`, its user comparators (of the names the
+    /// table records) included: the way to open a table whose values have one.
+    ///
+    /// # Errors
+    /// As [`ReadTxn::open_dup_table`]; `Error::TableKindMismatch` if the table has
+    /// another kind or order.
+    pub fn open_dup_table_as(&self, name: &str, kind: DupSort) -> Result<DupTable<'_>> {
+        self.open_dup(name, Some(kind.flags()), kind.orders())
+    }
+
+    /// A dup-sort table of kind flags `kind` (`None`: any), bound to `orders`.
+    pub(crate) fn open_dup(
+        &self,
+        name: &str,
+        kind: Option<u32>,
+        orders: Orders,
+    ) -> Result<DupTable<'_>> {
         // The kind first: a plain table is a kind mismatch whatever its order.
-        check_kind(name, &self.table_record(name)?, None)?;
-        let rec = self.table_record_in(name, order)?;
+        check_kind(name, &self.table_record(name)?, kind)?;
+        let rec = self.table_record_in(name, orders)?;
         Ok(DupTable {
             src: self.pages(),
             rec,
@@ -180,11 +262,12 @@ impl WriteTxn {
     /// or dup-sort with other flags); `Error::Invalid` for a bad name; `Error::Corrupted`
     /// or `Error::Io` reading the catalog.
     pub fn create_dup_table(&mut self, name: &str, kind: DupSort) -> Result<DupTableMut<'_>> {
-        check_comparator_name(kind.keys)?;
+        check_comparator_name(kind.keys.comparator())?;
+        check_comparator_name(kind.value_comparator())?;
         let slot = self.slot_in(
             name,
             Some(kind.flags()),
-            Some(kind.keys),
+            kind.orders(),
             Some(Some(kind.flags())),
         )?;
         Ok(DupTableMut { txn: self, slot })
@@ -196,7 +279,7 @@ impl WriteTxn {
     /// `Error::TableNotFound`, `Error::TableKindMismatch` (a plain table); `Error::Invalid`
     /// for a bad name; `Error::Corrupted` or `Error::Io` reading the catalog.
     pub fn open_dup_table(&mut self, name: &str) -> Result<DupTableMut<'_>> {
-        let slot = self.slot_in(name, None, None, Some(None))?;
+        let slot = self.slot_in(name, None, Orders::default(), Some(None))?;
         Ok(DupTableMut { txn: self, slot })
     }
 
@@ -207,7 +290,28 @@ impl WriteTxn {
     /// As [`WriteTxn::open_dup_table`]; `Error::TableKindMismatch` if the table's keys
     /// have another order.
     pub fn open_dup_table_with(&mut self, name: &str, order: KeyOrder) -> Result<DupTableMut<'_>> {
-        let slot = self.slot_in(name, None, Some(order), Some(None))?;
+        let slot = self.slot_in(name, None, Orders::keys(Some(order)), Some(None))?;
+        Ok(DupTableMut { txn: self, slot })
+    }
+
+    /// An existing dup-sort table of exactly kind `kind`, its user comparators (of the
+    /// names the table records) included.
+    ///
+    /// # Errors
+    /// As [`WriteTxn::open_dup_table`]; `Error::TableKindMismatch` if the table has
+    /// another kind or order.
+    pub fn open_dup_table_as(&mut self, name: &str, kind: DupSort) -> Result<DupTableMut<'_>> {
+        self.open_dup(name, Some(kind.flags()), kind.orders())
+    }
+
+    /// An existing dup-sort table of kind flags `kind` (`None`: any), bound to `orders`.
+    pub(crate) fn open_dup(
+        &mut self,
+        name: &str,
+        kind: Option<u32>,
+        orders: Orders,
+    ) -> Result<DupTableMut<'_>> {
+        let slot = self.slot_in(name, None, orders, Some(kind))?;
         Ok(DupTableMut { txn: self, slot })
     }
 }

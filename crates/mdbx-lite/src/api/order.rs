@@ -5,7 +5,8 @@ use std::cmp::Ordering;
 
 use crate::error::{Error, Result};
 use crate::format::meta::{
-    TableRecord, DUP_KIND_MASK, KEY_ORDER_MASK, TABLE_CUSTOMKEY, TABLE_INTEGERKEY, TABLE_REVERSEKEY,
+    TableRecord, DUP_KIND_MASK, DUP_ORDER_MASK, KEY_ORDER_MASK, TABLE_CUSTOMDUP, TABLE_CUSTOMKEY,
+    TABLE_INTEGERKEY, TABLE_REVERSEKEY,
 };
 use crate::format::order::{cmp_integer, cmp_reverse, Comparator};
 
@@ -105,56 +106,96 @@ pub(crate) fn order_name(flags: u32) -> &'static str {
     }
 }
 
-/// A table's kind and key order in words, for `Error::TableKindMismatch`.
-pub(crate) fn describe(flags: u32, comparator: &str) -> String {
+/// A table's kind and orders in words, for `Error::TableKindMismatch`: `key_name` and
+/// `value_name` are the names of its user comparators (empty if none).
+pub(crate) fn describe(flags: u32, key_name: &str, value_name: &str) -> String {
     let kind = crate::api::transaction::kind_name(flags & DUP_KIND_MASK);
-    match flags & KEY_ORDER_MASK {
+    let mut out = match flags & KEY_ORDER_MASK {
         0 => kind.to_string(),
-        TABLE_CUSTOMKEY => format!("{kind}, keys ordered by comparator {comparator:?}"),
+        TABLE_CUSTOMKEY => format!("{kind}, keys ordered by comparator {key_name:?}"),
         _ => format!("{kind}, {} keys", order_name(flags)),
+    };
+    if flags & TABLE_CUSTOMDUP != 0 {
+        out += &format!(", values ordered by comparator {value_name:?}");
+    }
+    out
+}
+
+/// The orders a table is opened in. `keys`: `None` accepts any built-in order (or a
+/// user comparator the record already carries), `Some(order)` exactly this order (a
+/// comparator of the stored name). `values`: the comparator of a dup-sort table whose
+/// values are ordered by one (`None`: the record must already carry it, if it needs one).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Orders {
+    pub keys: Option<KeyOrder>,
+    pub values: Option<Comparator>,
+}
+
+impl Orders {
+    /// Keys in order `keys`, values in whatever order the table has.
+    pub fn keys(keys: Option<KeyOrder>) -> Orders {
+        Orders { keys, values: None }
     }
 }
 
-/// Bind the record of table `name` (as opened) to the order asked for: `None` (any
-/// built-in order, or a user comparator the record already carries) or `Some(order)`
-/// (exactly this order; a comparator of the stored name). `stored_name` reads the
-/// comparator name the catalog stores for the table.
+/// Bind the record of table `name` (as opened) to the orders asked for (see
+/// [`Orders`]). `stored_names` reads the comparator names the catalog stores for the
+/// table (keys', values').
 pub(crate) fn bind_order(
     name: &str,
     rec: &mut TableRecord,
-    want: Option<KeyOrder>,
-    stored_name: impl FnOnce() -> Result<String>,
+    want: Orders,
+    stored_names: impl FnOnce() -> Result<(String, String)>,
 ) -> Result<()> {
     let custom = rec.flags & TABLE_CUSTOMKEY != 0;
-    let stored = || -> Result<String> {
-        match rec.compare {
-            Some(c) => Ok(c.name().to_string()),
-            None => stored_name(),
-        }
+    let custom_dup = rec.flags & TABLE_CUSTOMDUP != 0;
+    let needs_names = (custom && (rec.compare.is_none() || want.keys.is_some()))
+        || (custom_dup && (rec.dup_compare.is_none() || want.values.is_some()));
+    let (key_name, value_name) = if needs_names {
+        let (k, v) = stored_names()?;
+        let name_of =
+            |c: Option<Comparator>, stored: String| c.map_or(stored, |c| c.name().to_string());
+        (name_of(rec.compare, k), name_of(rec.dup_compare, v))
+    } else {
+        (String::new(), String::new())
     };
-    match want {
-        None if !custom || rec.compare.is_some() => Ok(()),
-        None => Err(Error::ComparatorMissing {
-            table: name.to_string(),
-            comparator: stored()?,
-        }),
-        Some(order) => {
-            let same_flags = rec.flags & KEY_ORDER_MASK == order.flags();
-            let stored_name = if custom { stored()? } else { String::new() };
-            let same_name = order.comparator().is_none_or(|c| c.name() == stored_name);
-            if !same_flags || !same_name {
-                let requested = rec.flags & !KEY_ORDER_MASK | order.flags();
-                let asked = order.comparator().map_or("", |c| c.name());
-                return Err(Error::TableKindMismatch {
-                    table: name.to_string(),
-                    stored: describe(rec.flags, &stored_name),
-                    requested: describe(requested, asked),
-                });
-            }
-            if let Some(c) = order.comparator() {
-                rec.compare = Some(c);
-            }
-            Ok(())
+    let mismatch = |requested: u32, asked_key: &str, asked_value: &str| Error::TableKindMismatch {
+        table: name.to_string(),
+        stored: describe(rec.flags, &key_name, &value_name),
+        requested: describe(requested, asked_key, asked_value),
+    };
+    if let Some(c) = want.values {
+        if !custom_dup || c.name() != value_name {
+            let requested = rec.flags & !DUP_ORDER_MASK | TABLE_CUSTOMDUP;
+            return Err(mismatch(requested, &key_name, c.name()));
         }
     }
+    if let Some(order) = want.keys {
+        let same_flags = rec.flags & KEY_ORDER_MASK == order.flags();
+        let same_name = order.comparator().is_none_or(|c| c.name() == key_name);
+        if !same_flags || !same_name {
+            let requested = rec.flags & !KEY_ORDER_MASK | order.flags();
+            let asked = order.comparator().map_or("", |c| c.name());
+            return Err(mismatch(requested, asked, &value_name));
+        }
+        if let Some(c) = order.comparator() {
+            rec.compare = Some(c);
+        }
+    }
+    if let Some(c) = want.values {
+        rec.dup_compare = Some(c);
+    }
+    if custom && rec.compare.is_none() {
+        return Err(Error::ComparatorMissing {
+            table: name.to_string(),
+            comparator: key_name,
+        });
+    }
+    if custom_dup && rec.dup_compare.is_none() {
+        return Err(Error::ComparatorMissing {
+            table: name.to_string(),
+            comparator: value_name,
+        });
+    }
+    Ok(())
 }

@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::api::env::{Durability, EnvInner, ANOTHER_ENV_WRITES};
-use crate::api::order::{bind_order, order_name, KeyOrder};
+use crate::api::order::{bind_order, order_name, KeyOrder, Orders};
 use crate::error::{Corruption, Error, Result};
 use crate::format::meta::{Meta, TableRecord, DUP_KIND_MASK, MAX_COMPARATOR_NAME};
 use crate::format::order::Comparator;
@@ -65,7 +65,8 @@ impl TableStat {
 /// How a table kind (its dup-sort bits) reads in messages and `stat`.
 pub(crate) fn kind_name(kind: u32) -> &'static str {
     use crate::format::meta::{
-        DUP_KIND_MASK, TABLE_DUPFIXED, TABLE_DUPSORT, TABLE_INTEGERDUP, TABLE_REVERSEDUP,
+        DUP_KIND_MASK, TABLE_CUSTOMDUP, TABLE_DUPFIXED, TABLE_DUPSORT, TABLE_INTEGERDUP,
+        TABLE_REVERSEDUP,
     };
     match kind & DUP_KIND_MASK {
         0 => "plain",
@@ -78,6 +79,10 @@ pub(crate) fn kind_name(kind: u32) -> &'static str {
         k if k == TABLE_DUPSORT | TABLE_REVERSEDUP => "dup-sort, reverse-dup",
         k if k == TABLE_DUPSORT | TABLE_DUPFIXED | TABLE_REVERSEDUP => {
             "dup-sort, dup-fixed, reverse-dup"
+        }
+        k if k == TABLE_DUPSORT | TABLE_CUSTOMDUP => "dup-sort, custom-dup",
+        k if k == TABLE_DUPSORT | TABLE_DUPFIXED | TABLE_CUSTOMDUP => {
+            "dup-sort, dup-fixed, custom-dup"
         }
         _ => "dup-sort (other flags)",
     }
@@ -103,15 +108,20 @@ pub(crate) fn check_kind(name: &str, rec: &TableRecord, want: Option<u32>) -> Re
     })
 }
 
-/// The comparator name the catalog of `src` stores for table `name` ("" if none).
-pub(crate) fn catalog_comparator<S: PageSource + ?Sized>(
+/// The comparator names the catalog of `src` stores for table `name`: its keys' and
+/// its values' ("" if none).
+pub(crate) fn catalog_comparators<S: PageSource + ?Sized>(
     src: &S,
     catalog: &TableRecord,
     name: &str,
-) -> Result<String> {
+) -> Result<(String, String)> {
     Ok(match btree::get(src, catalog, name.as_bytes())? {
-        Some(v) => String::from_utf8_lossy(TableRecord::catalog_comparator_name(v)).into_owned(),
-        None => String::new(),
+        Some(v) => {
+            let (k, v) = TableRecord::catalog_comparator_names(v);
+            let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+            (text(k), text(v))
+        }
+        None => Default::default(),
     })
 }
 
@@ -126,15 +136,20 @@ pub(crate) fn bounds<K: AsRef<[u8]>, R: RangeBounds<K>>(
     (conv(range.start_bound()), conv(range.end_bound()))
 }
 
-/// A comparator's name is what the table records of it: 1 to 255 bytes.
-pub(crate) fn check_comparator_name(order: KeyOrder) -> Result<()> {
-    match order.comparator() {
+/// A comparator's name is what the table records of it: 1 to 255 bytes, none of them 0
+/// (a 0 byte separates the names of a table's two comparators).
+pub(crate) fn check_comparator_name(c: Option<Comparator>) -> Result<()> {
+    match c {
         Some(c) if c.name().is_empty() || c.name().len() > MAX_COMPARATOR_NAME => {
             Err(Error::Invalid(format!(
                 "comparator names are 1 to {MAX_COMPARATOR_NAME} bytes, not {}",
                 c.name().len()
             )))
         }
+        Some(c) if c.name().contains('\0') => Err(Error::Invalid(format!(
+            "comparator name {:?} holds a 0 byte",
+            c.name()
+        ))),
         _ => Ok(()),
     }
 }
@@ -248,23 +263,19 @@ impl ReadTxn {
     fn open_plain(&self, name: &str, order: Option<KeyOrder>) -> Result<ReadTable<'_>> {
         // The kind first: a dup-sort table is a kind mismatch whatever its order.
         check_kind(name, &self.table_record(name)?, Some(0))?;
-        let rec = self.table_record_in(name, order)?;
+        let rec = self.table_record_in(name, Orders::keys(order))?;
         Ok(ReadTable {
             src: &self.snap.pages,
             rec,
         })
     }
 
-    /// The record of table `name`, bound to key order `order` (see [`bind_order`]).
-    pub(crate) fn table_record_in(
-        &self,
-        name: &str,
-        order: Option<KeyOrder>,
-    ) -> Result<TableRecord> {
+    /// The record of table `name`, bound to `orders` (see [`bind_order`]).
+    pub(crate) fn table_record_in(&self, name: &str, orders: Orders) -> Result<TableRecord> {
         let mut rec = self.table_record(name)?;
         let (pages, catalog) = (&self.snap.pages, &self.snap.meta.catalog);
-        bind_order(name, &mut rec, order, || {
-            catalog_comparator(pages, catalog, name)
+        bind_order(name, &mut rec, orders, || {
+            catalog_comparators(pages, catalog, name)
         })?;
         Ok(rec)
     }
@@ -584,39 +595,35 @@ impl WriteTxn {
     /// kind flags `create` if it does not exist and `create` is given. The caller checks
     /// the kind of a table that existed.
     pub(crate) fn slot_for(&mut self, name: &str, create: Option<u32>) -> Result<usize> {
-        self.slot_in(name, create, None, None)
+        self.slot_in(name, create, Orders::default(), None)
     }
 
     /// [`WriteTxn::slot_for`], checking the table's kind (`want` as [`check_kind`]
-    /// takes it) and then binding it to key order `order` (see [`bind_order`]); a table
-    /// created here gets the order's comparator. The kind comes first: a table of
-    /// another kind is `TableKindMismatch`, whatever its order.
+    /// takes it) and then binding it to `orders` (see [`bind_order`]); a table created
+    /// here gets their comparators. The kind comes first: a table of another kind is
+    /// `TableKindMismatch`, whatever its order.
     pub(crate) fn slot_in(
         &mut self,
         name: &str,
         create: Option<u32>,
-        order: Option<KeyOrder>,
+        orders: Orders,
         want: Option<Option<u32>>,
     ) -> Result<usize> {
-        let slot = self.slot_opened(name, create, order.and_then(KeyOrder::comparator))?;
+        let slot = self.slot_opened(name, create, orders)?;
         if let Some(want) = want {
             check_kind(name, &self.tables[slot].rec, want)?;
         }
         let mut rec = self.tables[slot].rec;
         let (pages, catalog) = (&self.pages, &self.catalog);
-        bind_order(name, &mut rec, order, || {
-            catalog_comparator(pages, catalog, name)
+        bind_order(name, &mut rec, orders, || {
+            catalog_comparators(pages, catalog, name)
         })?;
         self.tables[slot].rec = rec;
         Ok(slot)
     }
 
-    fn slot_opened(
-        &mut self,
-        name: &str,
-        create: Option<u32>,
-        comparator: Option<Comparator>,
-    ) -> Result<usize> {
+    fn slot_opened(&mut self, name: &str, create: Option<u32>, orders: Orders) -> Result<usize> {
+        let comparator = orders.keys.and_then(KeyOrder::comparator);
         check_table_name(name, self.env.page_size)?;
         if let Some(i) = self.find_slot(name) {
             if !self.tables[i].dropped {
@@ -630,6 +637,7 @@ impl WriteTxn {
             t.dirty = true;
             t.rec.flags = kind;
             t.rec.compare = comparator;
+            t.rec.dup_compare = orders.values;
             return Ok(i);
         }
         let found = catalog_lookup(&self.pages, &self.catalog, name)?;
@@ -639,6 +647,7 @@ impl WriteTxn {
                 TableRecord {
                     flags: kind,
                     compare: comparator,
+                    dup_compare: orders.values,
                     ..TableRecord::default()
                 },
                 true,
@@ -668,7 +677,7 @@ impl WriteTxn {
     /// [`WriteTxn::open_table_with`]); `Error::Invalid` for a name that is empty or too
     /// long; `Error::Corrupted` or `Error::Io` reading the catalog.
     pub fn open_table(&mut self, name: &str) -> Result<TableMut<'_>> {
-        let slot = self.slot_in(name, None, None, Some(Some(0)))?;
+        let slot = self.slot_in(name, None, Orders::default(), Some(Some(0)))?;
         Ok(TableMut { txn: self, slot })
     }
 
@@ -679,7 +688,7 @@ impl WriteTxn {
     /// As [`WriteTxn::open_table`]; `Error::TableKindMismatch` if the table has another
     /// order.
     pub fn open_table_with(&mut self, name: &str, order: KeyOrder) -> Result<TableMut<'_>> {
-        let slot = self.slot_in(name, None, Some(order), Some(Some(0)))?;
+        let slot = self.slot_in(name, None, Orders::keys(Some(order)), Some(Some(0)))?;
         Ok(TableMut { txn: self, slot })
     }
 
@@ -793,8 +802,13 @@ impl WriteTxn {
     /// is empty or longer than 255 bytes); `Error::Corrupted` or `Error::Io` reading the
     /// catalog.
     pub fn create_table_with(&mut self, name: &str, order: KeyOrder) -> Result<TableMut<'_>> {
-        check_comparator_name(order)?;
-        let slot = self.slot_in(name, Some(order.flags()), Some(order), Some(Some(0)))?;
+        check_comparator_name(order.comparator())?;
+        let slot = self.slot_in(
+            name,
+            Some(order.flags()),
+            Orders::keys(Some(order)),
+            Some(Some(0)),
+        )?;
         Ok(TableMut { txn: self, slot })
     }
 

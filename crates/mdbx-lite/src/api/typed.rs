@@ -68,7 +68,8 @@ impl<K, V> Clone for TableDef<K, V> {
 impl<K, V> Copy for TableDef<K, V> {}
 
 /// A multimap table's name and types: a dup-sort table, each key holding a sorted set
-/// of values, sorted in `V`'s order (values of fixed width make it dup-fixed).
+/// of values, sorted in `V`'s order ([`Key::ORDER`]: integer, reverse or a user
+/// comparator as well as bytewise; values of fixed width make it dup-fixed).
 ///
 /// ```
 /// use mdbx_lite::{Env, MultimapDef};
@@ -114,11 +115,7 @@ impl<K: Key, V: Key> MultimapDef<K, V> {
             KeyOrder::Bytes => {}
             KeyOrder::Integer => kind = kind.integer_values(),
             KeyOrder::Reverse => kind = kind.reverse_values(),
-            KeyOrder::Custom(_) => {
-                return Err(Error::Invalid(
-                    "multimap values sort in a built-in order only".into(),
-                ))
-            }
+            KeyOrder::Custom(c) => kind = kind.values_by(c),
         }
         Ok(kind)
     }
@@ -129,6 +126,7 @@ impl<K: Key, V: Key> MultimapDef<K, V> {
         if kind.key_order() != want.key_order()
             || kind.has_integer_values() != want.has_integer_values()
             || kind.has_reverse_values() != want.has_reverse_values()
+            || kind.value_comparator() != want.value_comparator()
         {
             return Err(Error::Invalid(format!(
                 "multimap table orders differ from the definition's (keys {:?}, values {:?})",
@@ -169,7 +167,7 @@ impl ReadTxn {
         &self,
         def: &MultimapDef<K, V>,
     ) -> Result<MultimapTable<'_, K, V>> {
-        let raw = self.open_dup_table_with(def.name, K::ORDER)?;
+        let raw = self.open_dup(def.name, None, MultimapDef::<K, V>::kind()?.orders())?;
         MultimapDef::<K, V>::check(raw.kind())?;
         Ok(MultimapTable {
             raw,
@@ -211,8 +209,7 @@ impl WriteTxn {
     /// The typed multimap table `def` names, created empty if it does not exist.
     ///
     /// # Errors
-    /// As [`WriteTxn::create_dup_table`]; `Error::Invalid` if the definition's value
-    /// type has a user comparator (multimap values take the built-in orders).
+    /// As [`WriteTxn::create_dup_table`].
     pub fn create_multimap<K: Key, V: Key>(
         &mut self,
         def: &MultimapDef<K, V>,
@@ -233,7 +230,7 @@ impl WriteTxn {
         &mut self,
         def: &MultimapDef<K, V>,
     ) -> Result<MultimapTableMut<'_, K, V>> {
-        let raw = self.open_dup_table_with(def.name, K::ORDER)?;
+        let raw = self.open_dup(def.name, None, MultimapDef::<K, V>::kind()?.orders())?;
         MultimapDef::<K, V>::check(raw.kind())?;
         Ok(MultimapTableMut {
             raw,

@@ -148,6 +148,7 @@ impl<'a> DupBlock<'a> {
 
     /// The format's rules for a stored block: at least two values, ascending and
     /// distinct, each of the table's size (dup-fixed) and within `max_value` bytes.
+    /// In an order that cannot be searched ([`Order::Missing`]) the order is not checked.
     pub fn validate(&self, max_value: usize) -> std::result::Result<usize, String> {
         if self.fixed > 0 && !self.bytes.len().is_multiple_of(self.fixed) {
             return Err(format!(
@@ -166,7 +167,9 @@ impl<'a> DupBlock<'a> {
                     v.len()
                 ));
             }
-            if prev.is_some_and(|p| !self.order.less(p, v)) {
+            // (Values ordered by a comparator this process lacks are not judged.)
+            let misordered = |p: &[u8]| self.order.searchable() && !self.order.less(p, v);
+            if prev.is_some_and(misordered) {
                 return Err(format!("values {} and {} out of order", n, n + 1));
             }
             prev = Some(v);

@@ -66,6 +66,9 @@ pub struct TableRecord {
     /// The user comparator of a table ordered by one ([`TABLE_CUSTOMKEY`]), when this
     /// process has it. In memory only: the catalog stores the comparator's name.
     pub compare: Option<Comparator>,
+    /// The user comparator of a dup-sort table's values ([`TABLE_CUSTOMDUP`]), when this
+    /// process has it; in memory only, as `compare`.
+    pub dup_compare: Option<Comparator>,
 }
 
 /// Bytes of a record in a meta and in a nested-tree leaf entry.
@@ -94,10 +97,15 @@ pub const TABLE_REVERSEKEY: u32 = 0x02;
 pub const TABLE_INTEGERKEY: u32 = 0x08;
 /// Keys ordered by a user comparator, whose name follows the record in the catalog.
 pub const TABLE_CUSTOMKEY: u32 = 0x100;
+/// Dup-sort values ordered by a user comparator, whose name follows the record in the
+/// catalog (after the key comparator's name, if any, and a 0 byte).
+pub const TABLE_CUSTOMDUP: u32 = 0x200;
 /// The key-order bits (at most one is set).
 pub const KEY_ORDER_MASK: u32 = TABLE_REVERSEKEY | TABLE_INTEGERKEY | TABLE_CUSTOMKEY;
+/// The value-order bits of a dup-sort table (at most one is set).
+pub const DUP_ORDER_MASK: u32 = TABLE_INTEGERDUP | TABLE_REVERSEDUP | TABLE_CUSTOMDUP;
 /// The dup-sort kind bits.
-pub const DUP_KIND_MASK: u32 = TABLE_DUPSORT | TABLE_DUPFIXED | TABLE_INTEGERDUP | TABLE_REVERSEDUP;
+pub const DUP_KIND_MASK: u32 = TABLE_DUPSORT | TABLE_DUPFIXED | DUP_ORDER_MASK;
 /// The kind bits this build knows.
 pub const TABLE_KIND_MASK: u32 = DUP_KIND_MASK | KEY_ORDER_MASK;
 /// Longest name of a user comparator, in bytes.
@@ -166,27 +174,35 @@ impl TableRecord {
         b
     }
 
-    /// The catalog's form: the record, the pair count and, for a table ordered by a
-    /// user comparator, the comparator's name. Such a record must carry its
-    /// comparator (the table was opened with it).
+    /// The catalog's form: the record, the pair count and the names of the user
+    /// comparators that order the table: its keys' ([`TABLE_CUSTOMKEY`]), then, for
+    /// values ordered by one ([`TABLE_CUSTOMDUP`]), a 0 byte and theirs. Such a record
+    /// must carry its comparators (the table was opened with them).
     pub fn encode_catalog(&self) -> Result<Vec<u8>> {
         let mut b = vec![0u8; CATALOG_RECORD_LEN];
         b[..TABLE_RECORD_LEN].copy_from_slice(&self.encode());
         wr_u64(&mut b, TABLE_RECORD_LEN, self.pairs);
+        let missing =
+            || Error::Internal("a table ordered by a comparator was written without it".into());
         if self.flags & TABLE_CUSTOMKEY != 0 {
-            let Some(c) = self.compare else {
-                return Err(Error::Internal(
-                    "a table ordered by a comparator was written without it".into(),
-                ));
-            };
-            b.extend_from_slice(c.name.as_bytes());
+            b.extend_from_slice(self.compare.ok_or_else(missing)?.name.as_bytes());
+        }
+        if self.flags & TABLE_CUSTOMDUP != 0 {
+            b.push(0);
+            b.extend_from_slice(self.dup_compare.ok_or_else(missing)?.name.as_bytes());
         }
         Ok(b)
     }
 
-    /// The comparator name stored after a catalog record (empty if none).
-    pub fn catalog_comparator_name(b: &[u8]) -> &[u8] {
-        b.get(CATALOG_RECORD_LEN..).unwrap_or(&[])
+    /// The comparator names stored after a catalog record: the keys' and the values'
+    /// (each empty if none).
+    pub fn catalog_comparator_names(b: &[u8]) -> (&[u8], &[u8]) {
+        let tail = b.get(CATALOG_RECORD_LEN..).unwrap_or(&[]);
+        let custom_dup = b.len() >= TABLE_RECORD_LEN && rd_u32(b, R_FLAGS) & TABLE_CUSTOMDUP != 0;
+        match tail.iter().position(|&c| c == 0) {
+            Some(at) if custom_dup => (&tail[..at], &tail[at + 1..]),
+            _ => (tail, &[]),
+        }
     }
 
     /// The table's length: pairs in a dup-sort table, entries otherwise.
@@ -218,6 +234,14 @@ impl TableRecord {
         }
     }
 
+    /// A copy of the record with the user comparators of `other` (the same table's
+    /// record, as opened).
+    pub fn with_comparators_of(mut self, other: &TableRecord) -> TableRecord {
+        self.compare = other.compare;
+        self.dup_compare = other.dup_compare;
+        self
+    }
+
     /// The order of a dup-sort table's values (integer-dup wins over reverse-dup, as
     /// in LMDB).
     #[inline]
@@ -226,6 +250,8 @@ impl TableRecord {
             Order::Integer
         } else if self.flags & TABLE_REVERSEDUP != 0 {
             Order::Reverse
+        } else if self.flags & TABLE_CUSTOMDUP != 0 {
+            self.dup_compare.map_or(Order::Missing, Order::Custom)
         } else {
             Order::Bytes
         }
@@ -235,11 +261,20 @@ impl TableRecord {
     /// table's value order.
     pub fn nested_flags(&self) -> u32 {
         TREE_KEYS_ONLY
-            | match self.dup_order() {
-                Order::Integer => TABLE_INTEGERKEY,
-                Order::Reverse => TABLE_REVERSEKEY,
+            | match self.flags & DUP_ORDER_MASK {
+                f if f & TABLE_INTEGERDUP != 0 => TABLE_INTEGERKEY,
+                TABLE_REVERSEDUP => TABLE_REVERSEKEY,
+                TABLE_CUSTOMDUP => TABLE_CUSTOMKEY,
                 _ => 0,
             }
+    }
+
+    /// The record of a nested tree of this table's values, as `b` (on page `pgno`)
+    /// stores it, ordered by the table's value comparator if it has one.
+    pub fn decode_nested(&self, b: &[u8], pgno: u64) -> Result<TableRecord> {
+        let mut n = TableRecord::decode(b, pgno)?;
+        n.compare = self.dup_compare;
+        Ok(n)
     }
 
     /// The dup-sort kind bits (0 for a plain table).
@@ -265,6 +300,7 @@ impl TableRecord {
     /// Decode a record of [`TABLE_RECORD_LEN`] bytes, or the catalog's
     /// [`CATALOG_RECORD_LEN`]; `page` is named in the error if the bytes are malformed.
     pub fn decode(b: &[u8], page: u64) -> Result<TableRecord> {
+        let whole = b;
         let catalog = b.len() >= CATALOG_RECORD_LEN;
         let name_len = b.len().saturating_sub(CATALOG_RECORD_LEN);
         let pairs = if catalog {
@@ -290,17 +326,21 @@ impl TableRecord {
             flags: rd_u32(b, R_FLAGS),
             pairs,
             compare: None,
+            dup_compare: None,
         };
         let kind = rec.kind();
         let order_bits = (kind & KEY_ORDER_MASK).count_ones();
         let dup = kind & DUP_KIND_MASK;
         let known = if kind & TREE_KEYS_ONLY != 0 {
-            // A nested tree: keys only, in a built-in order.
-            kind & !(TREE_KEYS_ONLY | TABLE_REVERSEKEY | TABLE_INTEGERKEY) == 0 && order_bits <= 1
+            // A nested tree: keys only, in the table's value order.
+            kind & !(TREE_KEYS_ONLY | KEY_ORDER_MASK) == 0 && order_bits <= 1
         } else {
+            // Integer-dup may come with reverse-dup (LMDB's flags allow it; integer wins).
+            let custom_dup = dup & TABLE_CUSTOMDUP != 0;
             kind & !TABLE_KIND_MASK == 0
                 && order_bits <= 1
                 && (dup == 0 || dup & TABLE_DUPSORT != 0)
+                && (!custom_dup || dup & (TABLE_INTEGERDUP | TABLE_REVERSEDUP) == 0)
         };
         if !known {
             return Err(Error::corrupted(
@@ -309,8 +349,22 @@ impl TableRecord {
                 format!("table record with unknown kind flags {kind:#x}"),
             ));
         }
+        let (key_name, dup_name) = TableRecord::catalog_comparator_names(whole);
         let custom = rec.flags & TABLE_CUSTOMKEY != 0;
-        if custom != (name_len > 0) || name_len > MAX_COMPARATOR_NAME {
+        let custom_dup = rec.flags & TABLE_CUSTOMDUP != 0;
+        let names_ok = if catalog {
+            // A name exactly where its bit is set.
+            (custom, custom_dup) == (!key_name.is_empty(), !dup_name.is_empty())
+                && key_name.len() <= MAX_COMPARATOR_NAME
+                && dup_name.len() <= MAX_COMPARATOR_NAME
+                && (custom_dup || name_len == key_name.len())
+        } else {
+            // Only the catalog stores names: a meta's record has no user order, a
+            // nested tree's takes its table's value comparator.
+            let keys_only = rec.flags & TREE_KEYS_ONLY != 0;
+            !custom_dup && (!custom || keys_only)
+        };
+        if !names_ok {
             return Err(Error::corrupted(
                 Corruption::Meta,
                 page,
@@ -570,6 +624,47 @@ mod tests {
         );
     }
 
+    #[test]
+    fn catalog_records_carry_both_comparator_names() {
+        fn f(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+            a.cmp(b)
+        }
+        let (k, v) = (Comparator::new("keys", f), Comparator::new("values", f));
+        let mut rec = TableRecord {
+            flags: TABLE_DUPSORT | TABLE_CUSTOMDUP,
+            dup_compare: Some(v),
+            ..TableRecord::default()
+        };
+        let only_values = rec.encode_catalog().unwrap();
+        assert_eq!(
+            TableRecord::catalog_comparator_names(&only_values),
+            (&b""[..], &b"values"[..])
+        );
+        TableRecord::decode(&only_values, 9).unwrap();
+        rec.flags |= TABLE_CUSTOMKEY;
+        rec.compare = Some(k);
+        let both = rec.encode_catalog().unwrap();
+        assert_eq!(
+            TableRecord::catalog_comparator_names(&both),
+            (&b"keys"[..], &b"values"[..])
+        );
+        TableRecord::decode(&both, 9).unwrap();
+        // A bit without its name, a name without its bit: invalid.
+        let mut no_value_name = both.clone();
+        no_value_name.truncate(both.len() - b"\0values".len());
+        let mut no_bit = both.clone();
+        no_bit[R_FLAGS..R_FLAGS + 4]
+            .copy_from_slice(&(TABLE_DUPSORT | TABLE_CUSTOMDUP).to_le_bytes());
+        let mut separator_only = only_values.clone();
+        separator_only.truncate(CATALOG_RECORD_LEN + 1);
+        for bad in [no_value_name, no_bit, separator_only] {
+            assert!(TableRecord::decode(&bad, 9).is_err());
+        }
+        // Without its comparator the record cannot be written.
+        rec.dup_compare = None;
+        assert!(rec.encode_catalog().is_err());
+    }
+
     fn sample() -> Meta {
         let rec = |root, depth| TableRecord {
             root,
@@ -578,6 +673,7 @@ mod tests {
             leaf_pages: 30,
             overflow_pages: 4,
             compare: None,
+            dup_compare: None,
             depth,
             flags: 0,
             pairs: 0,

@@ -14,11 +14,11 @@ pub type CompareFn = fn(&[u8], &[u8]) -> Ordering;
 
 /// A named user comparator for [`crate::KeyOrder::Custom`].
 ///
-/// The table records the name (1 to 255 bytes), never the function: opening the table
-/// again needs a comparator of the same name, so a table is not searched in another
-/// order than the one that sorted it. The function must be a total order that never
-/// changes for a name; two comparators are equal when they have the same name and
-/// function.
+/// The table records the name (1 to 255 bytes, no 0 byte), never the function:
+/// opening the table again needs a comparator of the same name, so a table is not
+/// searched in another order than the one that sorted it. The function must be a total
+/// order that never changes for a name; two comparators are equal when they have the
+/// same name.
 ///
 /// ```
 /// use mdbx_lite::Comparator;
@@ -52,9 +52,12 @@ impl Comparator {
     }
 }
 
+/// Equal names are equal comparators: a name stands for one order (the table records
+/// nothing else), and function addresses are no identity (one function may have
+/// several).
 impl PartialEq for Comparator {
     fn eq(&self, other: &Comparator) -> bool {
-        self.name == other.name && std::ptr::fn_addr_eq(self.f, other.f)
+        self.name == other.name
     }
 }
 

@@ -96,8 +96,9 @@ pub struct CheckReport {
     /// Each table's statistics as its record states them, the main table (`None`)
     /// first, then the named tables in catalog order.
     pub tables: Vec<(Option<String>, TableStat)>,
-    /// Tables ordered by a user comparator, with its name: their key order was not
-    /// verified (a checker knows no user comparators); everything else of them was.
+    /// Tables ordered by a user comparator the check was not given, with its name:
+    /// the order of their keys (or of their values, for a dup-sort table whose values
+    /// have the comparator) was not verified; everything else of them was.
     pub order_unchecked: Vec<(String, String)>,
 }
 
@@ -111,6 +112,8 @@ impl CheckReport {
 /// The checker's side of the walk: judges every page the [`Walker`] visits.
 struct Checker<'a> {
     pages: &'a MappedPages,
+    /// The snapshot's catalog (for the names of user comparators).
+    catalog: TableRecord,
     report: CheckReport,
     progress: &'a mut dyn FnMut(u64, u64),
     /// Pages claimed by a tree so far, for `progress`.
@@ -236,7 +239,7 @@ impl Checker<'_> {
                     Err(why) => self.problem(Some(pgno), format!("entry {i}: dup block: {why}")),
                 }
             }
-            LeafValue::Nested(b) => match TableRecord::decode(b, pgno) {
+            LeafValue::Nested(b) => match rec.decode_nested(b, pgno) {
                 Ok(n) if n.flags != rec.nested_flags() || n.root == 0 || n.overflow_pages != 0 => {
                     self.problem(
                         Some(pgno),
@@ -373,10 +376,22 @@ impl<'a> Visitor<'a> for Checker<'a> {
         if tree.kind == TreeKind::User {
             self.table = *rec;
             self.pairs = 0;
-            if !rec.key_order().searchable() {
-                // (`check_snapshot` adds the comparator's name from the catalog.)
-                let name = tree.name.unwrap_or_default().to_string();
-                self.report.order_unchecked.push((name, String::new()));
+            let keys_unknown = !rec.key_order().searchable();
+            let values_unknown = rec.is_dupsort() && !rec.dup_order().searchable();
+            if keys_unknown || values_unknown {
+                let name = tree.name.unwrap_or_default();
+                let stored = crate::tree::btree::get(self.pages, &self.catalog, name.as_bytes());
+                let (keys, values) = match stored {
+                    Ok(Some(v)) => TableRecord::catalog_comparator_names(v),
+                    _ => (&[][..], &[][..]),
+                };
+                let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+                for (unknown, comparator) in [(keys_unknown, keys), (values_unknown, values)] {
+                    if unknown {
+                        let entry = (name.to_string(), text(comparator));
+                        self.report.order_unchecked.push(entry);
+                    }
+                }
             }
         }
         if rec.root == 0 && (rec.entries != 0 || rec.depth != 0 || rec.total_pages() != 0) {
@@ -646,6 +661,7 @@ pub(crate) fn check_snapshot(
 ) -> CheckReport {
     let mut c = Checker {
         pages,
+        catalog: meta.catalog,
         report: CheckReport {
             txnid: meta.txnid,
             page_size: pages.page_size,
@@ -669,12 +685,6 @@ pub(crate) fn check_snapshot(
     c.report.pages.leaked = leaked.len() as u64;
     for p in leaked {
         c.problem(Some(p), "page is neither reachable nor free (leaked)");
-    }
-    for (table, comparator) in &mut c.report.order_unchecked {
-        if let Ok(Some(v)) = crate::tree::btree::get(pages, &meta.catalog, table.as_bytes()) {
-            let name = TableRecord::catalog_comparator_name(v);
-            *comparator = String::from_utf8_lossy(name).into_owned();
-        }
     }
     (c.progress)(meta.high_water, meta.high_water);
     c.report

@@ -207,13 +207,14 @@ impl Env {
             if !rec.is_dupsort() {
                 continue;
             }
+            // (A user comparator cannot be named here: opening the source says so.)
+            let src = rtx.open_dup_table(name).map_err(src_err)?;
             let Some(kind) = DupSort::from_flags(rec.flags) else {
                 return Err(src_err(Error::Invalid(format!(
                     "table {name:?} is {}, which this build cannot copy compacted",
                     crate::api::transaction::kind_name(rec.kind())
                 ))));
             };
-            let src = rtx.open_dup_table(name).map_err(src_err)?;
             let mut dst_table = w.create_dup_table(name, kind).map_err(dst_err)?;
             for pair in src.iter() {
                 let (k, v) = pair.map_err(src_err)?;

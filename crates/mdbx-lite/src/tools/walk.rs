@@ -550,7 +550,7 @@ impl<'a> Walker<'a> {
         match tree.kind {
             TreeKind::User => {
                 if let LeafValue::Nested(b) = value {
-                    match TableRecord::decode(b, pgno) {
+                    match tree.record.decode_nested(b, pgno) {
                         Ok(record) => {
                             if let Some(found) =
                                 self.walk_tree(TreeKind::Values, tree.name, record, v)
@@ -575,12 +575,15 @@ impl<'a> Walker<'a> {
                 match record {
                     Ok(mut record) => {
                         if let LeafValue::Inline(b) = value {
-                            let wanted = TableRecord::catalog_comparator_name(b);
-                            record.compare = self
-                                .comparators
-                                .iter()
-                                .find(|c| !wanted.is_empty() && c.name().as_bytes() == wanted)
-                                .copied();
+                            let (keys, values) = TableRecord::catalog_comparator_names(b);
+                            let find = |wanted: &[u8]| {
+                                self.comparators
+                                    .iter()
+                                    .find(|c| !wanted.is_empty() && c.name().as_bytes() == wanted)
+                                    .copied()
+                            };
+                            record.compare = find(keys);
+                            record.dup_compare = find(values);
                         }
                         let name = String::from_utf8_lossy(key);
                         self.walk_tree(TreeKind::User, Some(&*name), record, v);

@@ -1633,7 +1633,8 @@ pub(crate) fn clear(p: &mut impl PageWrite, rec: &mut TableRecord) -> Result<()>
     *rec = TableRecord {
         flags: rec.flags,
         ..TableRecord::default()
-    };
+    }
+    .with_comparators_of(rec);
     Ok(())
 }
 

@@ -56,7 +56,7 @@ pub(crate) fn classify<'a>(v: LeafValue<'a>, rec: &TableRecord, pgno: u64) -> Re
             pgno,
         ))),
         LeafValue::Nested(b) => {
-            let n = TableRecord::decode(b, pgno)?;
+            let n = rec.decode_nested(b, pgno)?;
             if n.flags != rec.nested_flags() || n.overflow_pages != 0 || n.root == 0 {
                 return Err(Error::corrupted(
                     Corruption::Layout,
@@ -160,6 +160,7 @@ fn entry_for(
     }
     let mut nested = TableRecord {
         flags: rec.nested_flags(),
+        compare: rec.dup_compare,
         ..TableRecord::default()
     };
     for v in values {
