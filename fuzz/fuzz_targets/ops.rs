@@ -13,6 +13,10 @@
 //! composite keys (`(&str, i64, Option<u8>) -> u64`) runs against a `BTreeMap` of those
 //! types, written through its handle or through the typed table.
 //!
+//! Nested transactions (to any depth, each committed or aborted; the end of the input
+//! drops the open ones) and savepoints (taken and rolled back to, any number of times)
+//! run against a copy of the model per level, restored when the level is undone.
+//!
 //! A key is its input bytes, or those bytes after one of three long shared stems (whole
 //! or cut short), or the last bytes of a key of the maximum length: pages of such keys
 //! get long page prefixes, which keys of another stem shorten on insert.
@@ -24,8 +28,8 @@ use std::ops::Bound;
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use mdbx_lite::{
-    Comparator, DupCursor, DupSort, Env, Error, KeyOrder, Pair, PutFlags, ReadTxn, TableDef,
-    WriteTxn,
+    Comparator, DupCursor, DupSort, Env, Error, KeyOrder, Pair, PutFlags, ReadTxn, Savepoint,
+    TableDef, WriteTxn,
 };
 
 /// The typed table and its key type.
@@ -309,6 +313,17 @@ enum Op {
     KindMisuse {
         which: u8,
         table: u8,
+    },
+    /// Begin a nested transaction; the ops up to its `NestedEnd` run in it.
+    Nested,
+    NestedEnd {
+        commit: bool,
+    },
+    /// Take a savepoint in the current (nested) transaction.
+    Savepoint,
+    /// Roll back to one of the current transaction's savepoints.
+    RollbackTo {
+        which: u8,
     },
     /// A put (or delete) in the typed table, through its handle or the typed table.
     Typed {
@@ -853,8 +868,13 @@ fuzz_target!(|ops: Vec<Op>| {
     committed.plain.insert(0, BTreeMap::new());
     let mut pending = committed.clone();
     let mut wtx = None;
+    let mut savepoints = Vec::new();
     let mut reader: Option<(ReadTxn, Db)> = None;
-    for op in ops.into_iter().take(200) {
+    let mut ops = ops.into_iter().take(200);
+    while let Some(op) = ops.next() {
+        if matches!(op, Op::Commit | Op::Abort | Op::Reopen) {
+            savepoints.clear();
+        }
         match op {
             Op::Commit => {
                 if let Some(w) = wtx.take() {
@@ -895,11 +915,78 @@ fuzz_target!(|ops: Vec<Op>| {
                     Some(w) => w,
                     None => wtx.insert(env.begin_write().expect("begin_write")),
                 };
-                apply(w, &mut pending, op, max);
+                match op {
+                    Op::Nested => nested(w, &mut pending, &mut ops, max, 1),
+                    op => apply_level(w, &mut pending, &mut savepoints, op, max),
+                }
             }
         }
     }
 });
+
+/// The most nested transactions open at once.
+const MAX_NESTING: usize = 6;
+
+/// Run the ops up to the matching `NestedEnd` in a nested transaction of `w` (at
+/// `depth`), its model a copy of `db`; its commit makes the copy `db`. Ops that end the
+/// outer transaction (commit, abort, reopen, readers) are skipped inside it.
+fn nested(
+    w: &mut WriteTxn,
+    db: &mut Db,
+    ops: &mut impl Iterator<Item = Op>,
+    max: usize,
+    depth: usize,
+) {
+    let mut child = w.begin_nested().expect("begin_nested");
+    let mut child_db = db.clone();
+    let mut savepoints = Vec::new();
+    while let Some(op) = ops.next() {
+        match op {
+            Op::NestedEnd { commit } => {
+                drop(savepoints);
+                if commit {
+                    child.commit().expect("nested commit");
+                    *db = child_db;
+                } else {
+                    child.abort().expect("nested abort");
+                }
+                return;
+            }
+            Op::Nested if depth < MAX_NESTING => {
+                nested(&mut child, &mut child_db, ops, max, depth + 1);
+            }
+            Op::Nested | Op::Commit | Op::Abort | Op::Reopen => {}
+            Op::HoldReader | Op::ReleaseReader => {}
+            op => apply_level(&mut child, &mut child_db, &mut savepoints, op, max),
+        }
+    }
+    // The input ended: the nested transaction is dropped, undoing its changes.
+}
+
+/// One op in a (nested) transaction whose savepoints are `savepoints`, each with the
+/// model as it was when taken.
+fn apply_level(
+    w: &mut WriteTxn,
+    db: &mut Db,
+    savepoints: &mut Vec<(Savepoint, Db)>,
+    op: Op,
+    max: usize,
+) {
+    match op {
+        Op::Savepoint => savepoints.push((w.savepoint().expect("savepoint"), db.clone())),
+        Op::RollbackTo { which } => {
+            if savepoints.is_empty() {
+                return;
+            }
+            let i = usize::from(which) % savepoints.len();
+            w.rollback_to(&savepoints[i].0).expect("rollback_to");
+            savepoints.truncate(i + 1);
+            *db = savepoints[i].1.clone();
+        }
+        Op::NestedEnd { .. } => {}
+        op => apply(w, db, op, max),
+    }
+}
 
 fn open(w: &mut WriteTxn, t: u8) -> Option<mdbx_lite::TableMut<'_>> {
     match table_name(t) {

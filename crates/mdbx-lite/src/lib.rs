@@ -34,6 +34,7 @@ mod txn;
 pub use api::codec::{Encoded, Integer, Key, KeyPart, Value};
 pub use api::dup_table::{DupCursor, DupRange, DupSort, DupTable, DupTableMut, Pair, Values};
 pub use api::env::{lock_path, Durability, Env, EnvBuilder};
+pub use api::nested::{NestedTxn, Savepoint};
 pub use api::order::KeyOrder;
 #[cfg(feature = "serde")]
 pub use api::serde_codec::Postcard;

@@ -294,6 +294,56 @@ fn reads_do_not_allocate() {
     assert!(total > 0);
     assert_eq!((a8 - a7, b8 - b7), (0, 0), "typed reads allocated");
 
+    // A nested transaction costs the pages it changes, not a copy of its parent's
+    // dirty pages: the parent holds ~100 MiB of them, a child changing one entry holds
+    // an image of the few pages on that entry's path.
+    let mut w = env.begin_write().unwrap();
+    let mut rng = Rng(11);
+    {
+        let mut t = w.main_table();
+        for _ in 0..PER_TXN / 2 {
+            t.put(&key(rng.below(ENTRIES)), &[9u8; VALUE]).unwrap();
+        }
+    }
+    let parent_dirty = LIVE.load(Ordering::Relaxed);
+    let page = env.page_size() as i64;
+    let child_cost = |w: &mut mdbx_lite::WriteTxn, puts: u64, rng: &mut Rng| {
+        let before = LIVE.load(Ordering::Relaxed);
+        PEAK.store(before, Ordering::Relaxed);
+        let mut child = w.begin_nested().unwrap();
+        for _ in 0..puts {
+            child
+                .main_table()
+                .put(&key(rng.below(ENTRIES)), &[1u8; VALUE])
+                .unwrap();
+        }
+        let cost = PEAK.load(Ordering::Relaxed) - before;
+        drop(child);
+        cost
+    };
+    let one = child_cost(&mut w, 1, &mut rng);
+    let thousand = child_cost(&mut w, 1000, &mut rng);
+    eprintln!(
+        "nested transaction heap: parent {} MiB live; a child of 1 put {} KiB, of 1,000 \
+         puts {} KiB",
+        parent_dirty >> 20,
+        one >> 10,
+        thousand >> 10
+    );
+    assert!(
+        parent_dirty > 50 << 20,
+        "the parent holds {parent_dirty} bytes"
+    );
+    // The child of one put: its path (a few pages, imaged and copied), the small state
+    // copies, hash-map growth.
+    assert!(one < 64 * page, "a child of one put held {one} bytes");
+    // 1,000 random puts touch at most ~4 pages each (leaf, branches, a split).
+    assert!(
+        thousand < 4 * 1000 * page + (1 << 20),
+        "1,000 puts held {thousand} bytes"
+    );
+    drop(w);
+
     // The full check runs with O(pages) bookkeeping; just make sure it passes.
     let report = env.check().unwrap();
     assert!(report.is_ok(), "{:?}", report.problems);

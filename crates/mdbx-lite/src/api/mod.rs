@@ -1,11 +1,13 @@
 //! The public face: environments (`env`: open, lock file, recovery, durability) and
 //! transactions with their table handles (`transaction`), dup-sort tables
-//! (`dup_table`), key orders (`order`), and the typed layer over them: key and value
-//! encodings (`codec`) and typed table definitions and handles (`typed`).
+//! (`dup_table`), key orders (`order`), nested transactions and savepoints (`nested`),
+//! and the typed layer over them: key and value encodings (`codec`) and typed table
+//! definitions and handles (`typed`).
 
 pub(crate) mod codec;
 pub(crate) mod dup_table;
 pub(crate) mod env;
+pub(crate) mod nested;
 pub(crate) mod order;
 #[cfg(feature = "serde")]
 pub(crate) mod serde_codec;

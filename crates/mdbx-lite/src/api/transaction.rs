@@ -2,7 +2,7 @@
 
 use std::ops::{Bound, RangeBounds};
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use crate::api::env::{Durability, EnvInner, ANOTHER_ENV_WRITES};
 use crate::api::order::{bind_order, order_name, KeyOrder, Orders};
@@ -13,8 +13,9 @@ use crate::storage::metas::write_meta;
 use crate::storage::snapshot::{MappedPages, PageSource, Snapshot};
 use crate::tree::btree::{self, PutMode};
 use crate::tree::cursor::{BoundKey, Cursor, Range, RawCursor};
+use crate::tree::sweep;
 use crate::txn::pager::PagerSetup;
-use crate::txn::write_pages::WritePages;
+use crate::txn::write_pages::{PagesMark, WritePages};
 
 /// Per-table statistics.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -472,9 +473,13 @@ impl TableRead for TableMut<'_> {
 // Write transactions
 // ------------------------------------------------------------------------------------
 
+#[derive(Clone)]
 struct TableSlot {
     /// `None` for the main table.
     name: Option<String>,
+    /// Unique in the transaction, never reused (a table handle names its slot by it,
+    /// so a slot rolled back and made again for another table is not mistaken for it).
+    serial: u64,
     rec: TableRecord,
     /// Changed in this transaction (catalog needs rewriting).
     dirty: bool,
@@ -491,8 +496,26 @@ pub struct WriteTxn {
     /// Slot 0 is the main table.
     tables: Vec<TableSlot>,
     /// An operation failed midway (e.g. an I/O error during a split); the tree may be
-    /// half-modified, so the transaction can only be aborted.
+    /// half-modified, so the transaction can only be aborted (or rolled back to a level
+    /// begun before the failure).
     failed: bool,
+    /// Open undo levels (nested transactions and savepoints, `api::nested`), innermost
+    /// last; level `i` here is level `i` of the dirty pages' undo levels.
+    levels: Vec<Level>,
+    /// The serial the next table slot gets.
+    next_serial: u64,
+}
+
+/// What an undo level restores besides pages: the transaction as it was when the level
+/// began.
+struct Level {
+    /// A savepoint's level: gone once its `Savepoint` is dropped. `None`: a nested
+    /// transaction's, ended by it.
+    savepoint: Option<Weak<()>>,
+    tables: Vec<TableSlot>,
+    catalog: TableRecord,
+    failed: bool,
+    pages: PagesMark,
 }
 
 /// Options for [`TableMut::put_with`].
@@ -572,12 +595,105 @@ impl WriteTxn {
             catalog: base.catalog,
             tables: vec![TableSlot {
                 name: None,
+                serial: 0,
                 rec: base.main,
                 dirty: false,
                 dropped: false,
             }],
             failed: false,
+            levels: Vec::new(),
+            next_serial: 1,
         })
+    }
+
+    /// Refuse to begin a level in a transaction that failed midway.
+    pub(crate) fn check_usable(&self) -> Result<()> {
+        if self.failed {
+            return Err(Error::Invalid(
+                "an operation of this transaction failed; it can only be aborted".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether an operation failed midway since the innermost level began.
+    pub(crate) fn has_failed(&self) -> bool {
+        self.failed
+    }
+
+    /// Open an undo level (see `api::nested`) after folding away savepoints that were
+    /// dropped; returns its index.
+    pub(crate) fn push_level(&mut self, savepoint: Option<Weak<()>>) -> usize {
+        self.fold_dropped_savepoints();
+        let pages = self.pages.begin_level();
+        self.levels.push(Level {
+            savepoint,
+            tables: self.tables.clone(),
+            catalog: self.catalog,
+            failed: self.failed,
+            pages,
+        });
+        self.levels.len() - 1
+    }
+
+    /// Fold the levels of dropped savepoints above the innermost nested transaction
+    /// (whose level index its `NestedTxn` keeps) into the levels below them.
+    fn fold_dropped_savepoints(&mut self) {
+        let mut i = self.levels.len();
+        while i > self.nested_floor() {
+            i -= 1;
+            let dropped = self.levels[i]
+                .savepoint
+                .as_ref()
+                .is_some_and(|w| w.strong_count() == 0);
+            if dropped {
+                self.levels.remove(i);
+                self.pages.fold_level(i);
+            }
+        }
+    }
+
+    /// The lowest level index a savepoint may be rolled back to here: above the
+    /// innermost open nested transaction's level (0 if none is open).
+    pub(crate) fn nested_floor(&self) -> usize {
+        self.levels
+            .iter()
+            .rposition(|l| l.savepoint.is_none())
+            .map_or(0, |i| i + 1)
+    }
+
+    /// The level of the savepoint with token `token`, if it is open.
+    pub(crate) fn level_of(&self, token: &Weak<()>) -> Option<usize> {
+        self.levels.iter().rposition(|l| {
+            l.savepoint
+                .as_ref()
+                .is_some_and(|w| crate::api::nested::same_savepoint(w, token))
+        })
+    }
+
+    /// Undo every change since level `level` began; it and the levels above close.
+    pub(crate) fn rollback_level(&mut self, level: usize) -> Result<()> {
+        if level >= self.levels.len() {
+            return Err(Error::Internal(format!("no undo level {level}")));
+        }
+        self.levels.truncate(level + 1);
+        let Some(l) = self.levels.pop() else {
+            return Err(Error::Internal(format!("no undo level {level}")));
+        };
+        self.tables = l.tables;
+        self.catalog = l.catalog;
+        self.failed = l.failed;
+        self.pages.rollback_level(level, l.pages);
+        Ok(())
+    }
+
+    /// Close level `level` and the levels above, keeping their changes.
+    pub(crate) fn release_level(&mut self, level: usize) {
+        while self.levels.len() > level {
+            let top = self.levels.len() - 1;
+            self.levels.pop();
+            self.pages.fold_level(top);
+        }
     }
 
     /// The id this transaction will commit as.
@@ -654,8 +770,11 @@ impl WriteTxn {
             ),
             (None, None) => return Err(Error::TableNotFound(name.to_string())),
         };
+        let serial = self.next_serial;
+        self.next_serial += 1;
         self.tables.push(TableSlot {
             name: Some(name.to_string()),
+            serial,
             rec,
             dirty,
             dropped: false,
@@ -699,6 +818,11 @@ impl WriteTxn {
 
     /// Who this transaction is, for handles that must be used with it only: the
     /// environment's address and the transaction's id.
+    /// Slot `slot` as a handle names it: its index and serial.
+    pub(crate) fn slot_ref(&self, slot: usize) -> (usize, u64) {
+        (slot, self.tables[slot].serial)
+    }
+
     pub(crate) fn identity(&self) -> (usize, u64) {
         (Arc::as_ptr(&self.env) as usize, self.id())
     }
@@ -710,12 +834,15 @@ impl WriteTxn {
     pub(crate) fn handle_slot(
         &self,
         identity: (usize, u64),
-        slot: usize,
+        (slot, serial): (usize, u64),
         kind: u32,
     ) -> Result<usize> {
-        if identity != self.identity() || slot >= self.tables.len() {
+        let ours = identity == self.identity();
+        if !ours || self.tables.get(slot).is_none_or(|t| t.serial != serial) {
             return Err(Error::Invalid(
-                "a table handle used with another transaction than the one that opened it".into(),
+                "a table handle used with another transaction than the one that opened it, \
+                 or after the nested transaction or savepoint that opened it was rolled back"
+                    .into(),
             ));
         }
         let t = &self.tables[slot];
@@ -879,6 +1006,8 @@ impl WriteTxn {
         // The commit protocol. Until the meta write nothing on disk that a reader or a
         // recovery looks at has changed; after it, a failure poisons the environment.
         self.check_committable()?;
+        // Savepoints end with the transaction, their changes kept.
+        self.release_level(0);
         let catalog = self.record_tables()?;
         self.pages.save_free_tree()?;
         self.pages.pager.write_dirty()?;
@@ -1123,6 +1252,150 @@ impl TableMut<'_> {
     /// then only be aborted).
     pub fn delete(&mut self, key: &[u8]) -> Result<bool> {
         self.update(|p, r| btree::delete(p, r, key))
+    }
+
+    /// Insert or overwrite, returning the value `key` had (a copy: the page it was on
+    /// may change).
+    ///
+    /// # Errors
+    /// As [`TableMut::put`].
+    pub fn replace(&mut self, key: &[u8], value: &[u8]) -> Result<Option<Vec<u8>>> {
+        let old = self.get(key)?.map(<[u8]>::to_vec);
+        self.put(key, value)?;
+        Ok(old)
+    }
+
+    /// The value under `key`, inserting `make()` first if there is none.
+    ///
+    /// ```
+    /// # fn main() -> mdbx_lite::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let env = mdbx_lite::Env::open(dir.path().join("db"))?;
+    /// let mut wtx = env.begin_write()?;
+    /// let mut t = wtx.create_table("config")?;
+    /// assert_eq!(t.get_or_insert_with(b"mode", || b"fast".to_vec())?, b"fast");
+    /// assert_eq!(t.get_or_insert_with(b"mode", || b"slow".to_vec())?, b"fast");
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`TableMut::put`].
+    pub fn get_or_insert_with<V: AsRef<[u8]>>(
+        &mut self,
+        key: &[u8],
+        make: impl FnOnce() -> V,
+    ) -> Result<&[u8]> {
+        if self.get(key)?.is_none() {
+            let value = make();
+            self.put(key, value.as_ref())?;
+        }
+        self.get(key)?
+            .ok_or_else(|| Error::Internal("a value just put is not there".into()))
+    }
+
+    /// Remove the entries with keys in `range`; returns how many. One pass over the
+    /// leaves the range covers: a descent per leaf, not per entry.
+    ///
+    /// # Errors
+    /// `Error::Io` or `Error::Corrupted` from the pages touched (the transaction can
+    /// then only be aborted).
+    pub fn delete_range<K: AsRef<[u8]>, R: RangeBounds<K>>(&mut self, range: R) -> Result<u64> {
+        self.drain(range, |_, _| {})
+    }
+
+    /// Remove the entries with keys in `range`, handing each to `each` (key and value,
+    /// borrowed from the transaction's pages) before it goes; returns how many. One pass,
+    /// as [`TableMut::delete_range`].
+    ///
+    /// ```
+    /// # fn main() -> mdbx_lite::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let env = mdbx_lite::Env::open(dir.path().join("db"))?;
+    /// let mut wtx = env.begin_write()?;
+    /// let mut queue = wtx.create_table("queue")?;
+    /// for job in [b"job-1", b"job-2", b"job-3"] {
+    ///     queue.put(job, b"payload")?;
+    /// }
+    /// let mut taken = Vec::new();
+    /// queue.drain(&b"job-1"[..]..=&b"job-2"[..], |k, _| taken.push(k.to_vec()))?;
+    /// assert_eq!(taken, [b"job-1", b"job-2"]);
+    /// assert_eq!(queue.len(), 1);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`TableMut::delete_range`].
+    pub fn drain<K: AsRef<[u8]>, R: RangeBounds<K>>(
+        &mut self,
+        range: R,
+        each: impl FnMut(&[u8], &[u8]),
+    ) -> Result<u64> {
+        fn borrow<K: AsRef<[u8]>>(b: Bound<&K>) -> Bound<&[u8]> {
+            b.map(|k| k.as_ref())
+        }
+        let (start, end) = (borrow(range.start_bound()), borrow(range.end_bound()));
+        self.txn.update(self.slot, |p, r| {
+            sweep::remove_range(p, r, start, end, each)
+        })
+    }
+
+    /// Keep only the entries for which `keep(key, value)` is true; returns how many were
+    /// removed. One pass over the table: each leaf is read once, and copied on write
+    /// only if it loses an entry.
+    ///
+    /// ```
+    /// # fn main() -> mdbx_lite::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let env = mdbx_lite::Env::open(dir.path().join("db"))?;
+    /// let mut wtx = env.begin_write()?;
+    /// let mut t = wtx.create_table("t")?;
+    /// for i in 0u32..100 {
+    ///     t.put(&i.to_be_bytes(), &[(i % 3) as u8])?;
+    /// }
+    /// let removed = t.retain(|_, v| v[0] == 0)?;
+    /// assert_eq!((removed, t.len()), (66, 34));
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`TableMut::delete_range`].
+    pub fn retain(&mut self, mut keep: impl FnMut(&[u8], &[u8]) -> bool) -> Result<u64> {
+        self.txn.update(self.slot, |p, r| {
+            sweep::sweep(p, r, Bound::Unbounded, |k, v| {
+                Ok(if keep(k, v) {
+                    sweep::Verdict::Keep
+                } else {
+                    sweep::Verdict::Remove
+                })
+            })
+        })
+    }
+
+    /// Remove and return the first entry (smallest key).
+    ///
+    /// # Errors
+    /// As [`TableMut::delete`].
+    pub fn pop_first(&mut self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        let first = self
+            .cursor()
+            .first()?
+            .map(|(k, v)| (k.to_vec(), v.to_vec()));
+        if let Some((k, _)) = &first {
+            self.delete(k)?;
+        }
+        Ok(first)
+    }
+
+    /// Remove and return the last entry (largest key).
+    ///
+    /// # Errors
+    /// As [`TableMut::delete`].
+    pub fn pop_last(&mut self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        let last = self.cursor().last()?.map(|(k, v)| (k.to_vec(), v.to_vec()));
+        if let Some((k, _)) = &last {
+            self.delete(k)?;
+        }
+        Ok(last)
     }
 
     /// Remove every entry (the table stays).

@@ -669,7 +669,8 @@ impl<K: Key, V: Key> DoubleEndedIterator for TypedPairs<'_, K, V> {
 /// # Ok::<(), mdbx_lite::Error>(())
 /// ```
 pub struct Handle<K, V> {
-    slot: usize,
+    /// The table's slot and its serial (`WriteTxn::slot_ref`).
+    slot: (usize, u64),
     /// The transaction that opened it (`WriteTxn::identity`).
     identity: (usize, u64),
     /// The table's kind and order then (`TableRecord::kind`).
@@ -694,7 +695,7 @@ impl WriteTxn {
     pub fn handle<K: Key, V: Value>(&mut self, def: &TableDef<K, V>) -> Result<Handle<K, V>> {
         let slot = WriteTxn::slot_of(&self.create(def)?.raw);
         Ok(Handle {
-            slot,
+            slot: self.slot_ref(slot),
             identity: self.identity(),
             kind: self.slot_record(slot).kind(),
             types: PhantomData,
@@ -1039,7 +1040,8 @@ impl<'a, K: Key, V: Key> MultimapCursor<'a, K, V> {
 /// # Ok::<(), mdbx_lite::Error>(())
 /// ```
 pub struct MultimapHandle<K, V> {
-    slot: usize,
+    /// The table's slot and its serial (`WriteTxn::slot_ref`).
+    slot: (usize, u64),
     /// The transaction that opened it (`WriteTxn::identity`).
     identity: (usize, u64),
     /// The table's kind and order then (`TableRecord::kind`).
@@ -1066,7 +1068,7 @@ impl WriteTxn {
     ) -> Result<MultimapHandle<K, V>> {
         let slot = self.create_multimap(def)?.raw.slot();
         Ok(MultimapHandle {
-            slot,
+            slot: self.slot_ref(slot),
             identity: self.identity(),
             kind: self.slot_record(slot).kind(),
             types: PhantomData,

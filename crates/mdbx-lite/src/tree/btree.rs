@@ -123,7 +123,7 @@ pub(crate) fn node_at<S: PageSource + ?Sized>(src: &S, pgno: u64, leaf: bool) ->
 }
 
 /// The record's tree depth, which every descent follows: 1..=`MAX_DEPTH`.
-fn checked_depth(rec: &TableRecord) -> Result<usize> {
+pub(crate) fn checked_depth(rec: &TableRecord) -> Result<usize> {
     let depth = rec.depth as usize;
     if depth == 0 || depth > MAX_DEPTH {
         return Err(Error::corrupted(
@@ -190,7 +190,7 @@ impl KeyRef {
 /// valid tree always passes (format invariant 4). It costs a few slot reads and prefix
 /// comparisons per level on pages the descent has just searched; keys are read only
 /// when two prefixes are equal, as in a search.
-struct DescentCheck {
+pub(crate) struct DescentCheck {
     /// The tree's key order.
     order: Order,
     lo: Option<KeyRef>,
@@ -350,7 +350,7 @@ impl DescentCheck {
 /// entries with values elsewhere. A damaged record pointing a nested tree at another
 /// tree's pages (or the reverse) is refused before an entry of the wrong layout goes in.
 #[inline]
-fn leaf_layout(rec: &TableRecord, node: &Node<'_>) -> Result<()> {
+pub(crate) fn leaf_layout(rec: &TableRecord, node: &Node<'_>) -> Result<()> {
     if node.is_keys_only() == rec.is_keys_only() {
         return Ok(());
     }
@@ -584,7 +584,7 @@ pub enum PutMode {
 
 /// (branch page, child index) per level of a descent, root first; `MAX_DEPTH` bounds it,
 /// so a write records its path without allocating.
-type Path = [(u64, usize); MAX_DEPTH];
+pub(crate) type Path = [(u64, usize); MAX_DEPTH];
 
 /// Copy the path to `key` on write, recording (branch page, index) per level in `path`;
 /// returns the number of branch levels, the leaf's writable page and the descent's
@@ -595,6 +595,16 @@ fn cow_path(
     key: &[u8],
     path: &mut Path,
 ) -> Result<(usize, u64, DescentCheck)> {
+    cow_path_to(p, rec, Some(key), path)
+}
+
+/// [`cow_path`] to the leaf that would hold `key`, or to the first leaf (`None`).
+pub(crate) fn cow_path_to(
+    p: &mut impl PageWrite,
+    rec: &mut TableRecord,
+    key: Option<&[u8]>,
+    path: &mut Path,
+) -> Result<(usize, u64, DescentCheck)> {
     let depth = checked_depth(rec)?;
     let mut copied = touch_root(p, rec, depth)?;
     let mut pg = rec.root;
@@ -602,7 +612,10 @@ fn cow_path(
     for (level, slot) in path.iter_mut().take(depth - 1).enumerate() {
         let (idx, child) = {
             let node = node_at(p, pg, false)?;
-            let idx = node.branch_index(key, check.order)?;
+            let idx = match key {
+                Some(key) => node.branch_index(key, check.order)?,
+                None => 0,
+            };
             check.branch(p, &node, idx)?;
             (idx, node.child(idx)?)
         };
@@ -1385,7 +1398,7 @@ fn cow_recorded(
 
 /// After a removal from `pg`: free empty pages, merge an underfull page into a sibling
 /// when both fit in one page, and shrink the root while it has a single child.
-fn rebalance(
+pub(crate) fn rebalance(
     p: &mut impl PageWrite,
     rec: &mut TableRecord,
     path: &[(u64, usize)],

@@ -45,6 +45,21 @@ pub(crate) struct Allocator {
     /// Committed pages this transaction stopped using, with their births (and, while
     /// the free tree is saved, pages it allocated and freed again, with its own id).
     freed: Vec<(u64, u64)>,
+    /// Whether undo levels are open: pages released then wait in `deferred` instead of
+    /// the pool, so no level reuses a page an outer level still holds if rolled back
+    /// (an overflow run's pages are written to the file directly, with no undo image).
+    deferring: bool,
+    deferred: Vec<u64>,
+}
+
+/// The allocator's state when an undo level began, to roll back to.
+pub(crate) struct AllocMark {
+    pool: BTreeSet<u64>,
+    high_water: u64,
+    fresh_overflow: PageMap<u64>,
+    run_pages: PageMap<()>,
+    freed: usize,
+    deferred: usize,
 }
 
 impl Allocator {
@@ -58,7 +73,41 @@ impl Allocator {
             fresh_overflow: PageMap::default(),
             run_pages: PageMap::default(),
             freed: Vec::new(),
+            deferring: false,
+            deferred: Vec::new(),
         }
+    }
+
+    /// The state to roll back to if the undo level beginning now is; pages released
+    /// from now on are deferred until no level is open ([`Allocator::end_levels`]).
+    /// Costs a copy of the pool and of the fresh-run table (both small: reclaimed pages
+    /// not used yet, and the overflow runs this transaction wrote).
+    pub fn mark(&mut self) -> AllocMark {
+        self.deferring = true;
+        AllocMark {
+            pool: self.pool.clone(),
+            high_water: self.high_water,
+            fresh_overflow: self.fresh_overflow.clone(),
+            run_pages: self.run_pages.clone(),
+            freed: self.freed.len(),
+            deferred: self.deferred.len(),
+        }
+    }
+
+    /// Back to the state of `mark` (its level and every level above it are gone).
+    pub fn rollback(&mut self, mark: AllocMark) {
+        self.pool = mark.pool;
+        self.high_water = mark.high_water;
+        self.fresh_overflow = mark.fresh_overflow;
+        self.run_pages = mark.run_pages;
+        self.freed.truncate(mark.freed);
+        self.deferred.truncate(mark.deferred);
+    }
+
+    /// No undo level is open any more: deferred pages go to the pool.
+    pub fn end_levels(&mut self) {
+        self.deferring = false;
+        self.pool.extend(self.deferred.drain(..));
     }
 
     #[inline]
@@ -129,7 +178,11 @@ impl Allocator {
     /// Return `p`, a page this transaction allocated and no longer uses, to the pool.
     #[inline]
     pub fn release(&mut self, p: u64) {
-        self.pool.insert(p);
+        if self.deferring {
+            self.deferred.push(p);
+        } else {
+            self.pool.insert(p);
+        }
     }
 
     /// Record that this transaction stopped using page `p`, written by `birth`.

@@ -4,6 +4,11 @@
 //! Invariant: a page number maps to at most one buffer. A page inserted twice was
 //! handed out twice by the allocator, which a valid free tree never causes, so the
 //! second insert is refused as corruption ("listed free twice").
+//!
+//! Undo levels (nested transactions and savepoints): while one is open, the first
+//! change to a page inside it (a write through `get_mut`, an insert, a removal) first
+//! records the page as it was, an image of it or "not dirty", so rolling the level back
+//! restores every page exactly and a level costs one page per page it changes.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -39,9 +44,15 @@ pub(crate) fn listed_twice(p: u64) -> Error {
     Error::corrupted(Corruption::FreeSpace, p, "page listed free twice")
 }
 
+/// What the pages a level changed were when it began: an image, or `None` for a page
+/// that was not dirty then.
+type Undo = PageMap<Option<Box<[u8]>>>;
+
 /// Pages this transaction wrote, held in memory until commit.
 pub(crate) struct DirtyPages {
     pages: PageMap<Box<[u8]>>,
+    /// Open undo levels, innermost last.
+    levels: Vec<Undo>,
     /// Buffers to reuse, most `spare_limit` bytes of them. Reusing buffers spares a large
     /// transaction the allocation and first-touch page faults of fresh heap memory
     /// (glibc returns a freed heap top to the kernel).
@@ -55,6 +66,7 @@ impl DirtyPages {
     pub fn new(page_size: usize, spare_limit: usize, spares: Vec<Box<[u8]>>) -> DirtyPages {
         DirtyPages {
             pages: PageMap::default(),
+            levels: Vec::new(),
             spares,
             spare_limit,
             page_size,
@@ -77,7 +89,85 @@ impl DirtyPages {
 
     #[inline]
     pub fn get_mut(&mut self, pgno: u64) -> Option<&mut [u8]> {
+        if !self.levels.is_empty() {
+            self.remember(pgno);
+        }
         self.pages.get_mut(&pgno).map(|b| &mut b[..])
+    }
+
+    /// Before the first change to `pgno` in the innermost level: record what it is.
+    fn remember(&mut self, pgno: u64) {
+        let Some(undo) = self.levels.last_mut() else {
+            return;
+        };
+        if undo.contains_key(&pgno) {
+            return;
+        }
+        let image = self.pages.get(&pgno).map(|page| {
+            let mut copy = self
+                .spares
+                .pop()
+                .unwrap_or_else(|| vec![0u8; self.page_size].into_boxed_slice());
+            copy.copy_from_slice(page);
+            copy
+        });
+        undo.insert(pgno, image);
+    }
+
+    /// Open an undo level.
+    pub fn begin_level(&mut self) {
+        self.levels.push(Undo::default());
+    }
+
+    /// Open undo levels.
+    pub fn levels(&self) -> usize {
+        self.levels.len()
+    }
+
+    /// Undo every change since level `level` began and close it and the levels above.
+    pub fn rollback_to(&mut self, level: usize) {
+        while self.levels.len() > level {
+            let Some(undo) = self.levels.pop() else {
+                break;
+            };
+            for (pgno, image) in undo {
+                let now = match image {
+                    Some(buf) => self.pages.insert(pgno, buf),
+                    None => self.pages.remove(&pgno),
+                };
+                if let Some(buf) = now {
+                    self.recycle(buf);
+                }
+            }
+        }
+    }
+
+    /// Close level `level` keeping its changes: its images join the level below (which
+    /// keeps its own older image of a page both changed), or are dropped if it is the
+    /// outermost.
+    pub fn fold(&mut self, level: usize) {
+        if level >= self.levels.len() {
+            return;
+        }
+        let undo = self.levels.remove(level);
+        let mut unused = Vec::new();
+        match level.checked_sub(1) {
+            Some(below) => {
+                let below = &mut self.levels[below];
+                for (pgno, image) in undo {
+                    match below.entry(pgno) {
+                        std::collections::hash_map::Entry::Vacant(e) => {
+                            e.insert(image);
+                        }
+                        std::collections::hash_map::Entry::Occupied(_) => unused.extend(image),
+                    }
+                }
+            }
+            None => unused.extend(undo.into_values().flatten()),
+        }
+        for buf in unused {
+            self.recycle(buf);
+        }
     }
 
     /// A page-sized buffer (contents unspecified), from the spares when there are any.
@@ -91,6 +181,12 @@ impl DirtyPages {
     /// Make `buf` the page `pgno`, just handed out; refused if `pgno` is dirty already.
     #[inline]
     pub fn insert(&mut self, pgno: u64, buf: Box<[u8]>) -> Result<()> {
+        if !self.levels.is_empty() {
+            if self.pages.contains_key(&pgno) {
+                return Err(listed_twice(pgno));
+            }
+            self.remember(pgno);
+        }
         match self.pages.insert(pgno, buf) {
             None => Ok(()),
             Some(_) => Err(listed_twice(pgno)),
@@ -99,13 +195,17 @@ impl DirtyPages {
 
     /// Forget page `pgno`, keeping its buffer; false if it was not dirty.
     pub fn remove(&mut self, pgno: u64) -> bool {
-        match self.pages.remove(&pgno) {
-            Some(buf) => {
-                self.recycle(buf);
-                true
+        let Some(buf) = self.pages.remove(&pgno) else {
+            return false;
+        };
+        match self.levels.last_mut() {
+            // The buffer itself is the image of the page before the level changed it.
+            Some(undo) if !undo.contains_key(&pgno) => {
+                undo.insert(pgno, Some(buf));
             }
-            None => false,
+            _ => self.recycle(buf),
         }
+        true
     }
 
     /// The dirty page numbers, ascending.
@@ -124,6 +224,9 @@ impl DirtyPages {
 
     /// Drop every dirty page, keeping buffers up to the spare limit; returns the spares.
     pub fn take_spares(&mut self) -> Vec<Box<[u8]>> {
+        while !self.levels.is_empty() {
+            self.fold(0);
+        }
         let pages = std::mem::take(&mut self.pages);
         for (_, buf) in pages {
             self.recycle(buf);
@@ -148,6 +251,39 @@ mod tests {
             "{e:?}"
         );
         assert!(d.contains(7) && d.len() == 1);
+    }
+
+    #[test]
+    fn levels_roll_back_and_fold_every_change() {
+        let mut d = DirtyPages::new(8, 1 << 20, Vec::new());
+        let page = |d: &DirtyPages, p: u64| d.get(p).map(|b| b[0]);
+        for p in 0..3 {
+            let mut b = d.buffer();
+            b.fill(p as u8);
+            d.insert(p, b).unwrap();
+        }
+        d.begin_level();
+        d.get_mut(0).unwrap()[0] = 10; // changed
+        d.remove(1); // removed
+        let mut b = d.buffer();
+        b.fill(30);
+        d.insert(3, b).unwrap(); // new
+        d.begin_level();
+        d.get_mut(0).unwrap()[0] = 20;
+        d.get_mut(2).unwrap()[0] = 22;
+        d.rollback_to(1);
+        assert_eq!((page(&d, 0), page(&d, 2)), (Some(10), Some(2)));
+        d.begin_level();
+        d.get_mut(2).unwrap()[0] = 42;
+        d.fold(1); // kept, its image joins level 0
+        assert_eq!(page(&d, 2), Some(42));
+        d.rollback_to(0);
+        assert_eq!(d.sorted(), [0, 1, 2]);
+        assert_eq!(
+            (page(&d, 0), page(&d, 1), page(&d, 2)),
+            (Some(0), Some(1), Some(2))
+        );
+        assert_eq!(d.levels(), 0);
     }
 
     #[test]

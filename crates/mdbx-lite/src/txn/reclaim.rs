@@ -35,6 +35,7 @@ pub(crate) struct YoungFloor {
 pub(crate) type Held = (u64, Vec<(u64, u64)>);
 
 /// The write transaction's progress through the free tree.
+#[derive(Clone)]
 pub(crate) struct Reclaimer {
     reuse_limit: u64,
     /// Free-tree groups (transaction ids) whose pages were moved into the pool.

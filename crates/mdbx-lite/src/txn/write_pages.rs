@@ -9,6 +9,7 @@ use crate::error::Result;
 use crate::format::meta::TableRecord;
 use crate::format::page::{self, PageKind};
 use crate::tree::pages::{PageSource, PageWrite};
+use crate::txn::alloc::AllocMark;
 use crate::txn::free_save;
 use crate::txn::horizon::ReuseHorizon;
 use crate::txn::pager::{Pager, PagerSetup};
@@ -18,6 +19,14 @@ use crate::txn::reclaim::Reclaimer;
 pub(crate) struct WritePages {
     pub pager: Pager,
     pub reclaim: Reclaimer,
+}
+
+/// The page state when an undo level began, besides the pages' own images (kept by
+/// `DirtyPages`): the allocator's, the free-space search's and the free tree's record.
+pub(crate) struct PagesMark {
+    alloc: AllocMark,
+    reclaim: Reclaimer,
+    free: TableRecord,
 }
 
 impl WritePages {
@@ -37,6 +46,37 @@ impl WritePages {
     /// Record this transaction's free space in the free tree (see `free_save`).
     pub fn save_free_tree(&mut self) -> Result<()> {
         free_save::save_free_tree(&mut self.pager, &mut self.reclaim)
+    }
+
+    /// Open an undo level (a nested transaction or savepoint): from now on every change
+    /// can be rolled back to this point with the returned mark.
+    pub fn begin_level(&mut self) -> PagesMark {
+        self.pager.dirty.begin_level();
+        PagesMark {
+            alloc: self.pager.space.mark(),
+            reclaim: self.reclaim.clone(),
+            free: self.pager.free,
+        }
+    }
+
+    /// Roll back to `mark`, taken when undo level `level` began; it and the levels
+    /// above are closed.
+    pub fn rollback_level(&mut self, level: usize, mark: PagesMark) {
+        self.pager.dirty.rollback_to(level);
+        self.pager.space.rollback(mark.alloc);
+        self.reclaim = mark.reclaim;
+        self.pager.free = mark.free;
+        if level == 0 {
+            self.pager.space.end_levels();
+        }
+    }
+
+    /// Close undo level `level` keeping its changes (its mark is dropped by the caller).
+    pub fn fold_level(&mut self, level: usize) {
+        self.pager.dirty.fold(level);
+        if self.pager.dirty.levels() == 0 {
+            self.pager.space.end_levels();
+        }
     }
 
     /// After a successful commit (see `Reclaimer::remember_young_floor`).

@@ -1,0 +1,178 @@
+//! The write conveniences against a model: `replace`, `get_or_insert_with`,
+//! `delete_range`, `drain`, `retain`, `pop_first` and `pop_last`, in every built-in key
+//! order, over tables of several levels with overflow values, each transaction checked
+//! against the model and the committed file checked whole.
+
+mod common;
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use common::Rng;
+use mdbx_lite::{Env, KeyOrder, TableMut};
+
+/// A key sorted in the table's order (the model's `BTreeMap` key).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct K(Vec<u8>, KeyOrder);
+
+impl Ord for K {
+    fn cmp(&self, other: &K) -> Ordering {
+        self.1.compare(&self.0, &other.0)
+    }
+}
+
+impl PartialOrd for K {
+    fn partial_cmp(&self, other: &K) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+type Model = BTreeMap<K, Vec<u8>>;
+
+fn key_of(order: KeyOrder, n: u64) -> Vec<u8> {
+    match order {
+        KeyOrder::Integer => n.to_ne_bytes().to_vec(),
+        _ => format!("user/{:07}/item", n * 7919 % 1_000_003).into_bytes(),
+    }
+}
+
+fn value_of(rng: &mut Rng) -> Vec<u8> {
+    let len = if rng.below(50) == 0 {
+        5000 + rng.below(5000) as usize
+    } else {
+        rng.below(200) as usize
+    };
+    vec![rng.next() as u8; len]
+}
+
+fn verify(ctx: &str, t: &TableMut<'_>, m: &Model) {
+    let got: Vec<(Vec<u8>, Vec<u8>)> = t
+        .iter()
+        .map(|e| e.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap())
+        .collect();
+    let want: Vec<(Vec<u8>, Vec<u8>)> = m.iter().map(|(k, v)| (k.0.clone(), v.clone())).collect();
+    assert_eq!(got.len(), want.len(), "{ctx}: entries");
+    assert!(got == want, "{ctx}: entries differ from the model");
+    assert_eq!(t.len(), m.len() as u64, "{ctx}: len");
+}
+
+fn bound(b: Bound<&K>) -> Bound<Vec<u8>> {
+    b.map(|k| k.0.clone())
+}
+
+#[test]
+fn write_conveniences_match_a_model_in_every_order() {
+    for order in [KeyOrder::Bytes, KeyOrder::Integer, KeyOrder::Reverse] {
+        let dir = tempfile::tempdir().unwrap();
+        let env = Env::open(dir.path().join("db")).unwrap();
+        let mut rng = Rng(21);
+        let mut m = Model::new();
+        let k = |n: u64| K(key_of(order, n), order);
+        for round in 0..8 {
+            let ctx = format!("{order:?} round {round}");
+            let mut w = env.begin_write().unwrap();
+            let mut t = w.create_table_with("t", order).unwrap();
+            for _ in 0..20_000 {
+                let key = k(rng.below(60_000));
+                let v = value_of(&mut rng);
+                match rng.below(8) {
+                    0 => {
+                        let old = t.replace(&key.0, &v).unwrap();
+                        assert_eq!(old, m.insert(key, v), "{ctx}: replace");
+                    }
+                    1 => {
+                        let got = t.get_or_insert_with(&key.0, || v.clone()).unwrap().to_vec();
+                        assert_eq!(&got, m.entry(key).or_insert(v), "{ctx}: get_or_insert");
+                    }
+                    _ => {
+                        t.put(&key.0, &v).unwrap();
+                        m.insert(key, v);
+                    }
+                }
+            }
+            // Ranges of every bound shape, some empty, some past either end.
+            for i in 0..6 {
+                let (a, b) = (k(rng.below(60_000)), k(rng.below(60_000)));
+                let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+                let (start, end) = match i % 4 {
+                    0 => (Bound::Included(&lo), Bound::Excluded(&hi)),
+                    1 => (Bound::Excluded(&lo), Bound::Included(&hi)),
+                    2 => (Bound::Unbounded, Bound::Excluded(&lo)),
+                    _ => (Bound::Included(&hi), Bound::Unbounded),
+                };
+                let doomed: Vec<K> = m.range((start, end)).map(|(k, _)| k.clone()).collect();
+                let range = (bound(start), bound(end));
+                if i % 2 == 0 {
+                    let n = t.delete_range(range).unwrap();
+                    assert_eq!(n, doomed.len() as u64, "{ctx}: delete_range {i}");
+                    for d in &doomed {
+                        m.remove(d);
+                    }
+                } else {
+                    let mut seen = Vec::new();
+                    let n = t
+                        .drain(range, |k, v| seen.push((k.to_vec(), v.to_vec())))
+                        .unwrap();
+                    assert_eq!(n, doomed.len() as u64, "{ctx}: drain {i}");
+                    let want: Vec<(Vec<u8>, Vec<u8>)> = doomed
+                        .iter()
+                        .map(|d| (d.0.clone(), m.remove(d).unwrap()))
+                        .collect();
+                    assert!(seen == want, "{ctx}: drain {i} handed out other entries");
+                }
+                verify(&format!("{ctx} range {i}"), &t, &m);
+            }
+            // Retain about half (by value), then pops from both ends.
+            let bit = round as u8 % 8;
+            let keep = |v: &[u8]| v.first().is_none_or(|b| b >> bit & 1 == 0);
+            let before = m.len();
+            m.retain(|_, v| keep(v));
+            let removed = t.retain(|_, v| keep(v)).unwrap();
+            assert_eq!(removed as usize, before - m.len(), "{ctx}: retain");
+            for _ in 0..50 {
+                let (first, last) = (t.pop_first().unwrap(), t.pop_last().unwrap());
+                let want_first = m.pop_first().map(|(k, v)| (k.0, v));
+                let want_last = m.pop_last().map(|(k, v)| (k.0, v));
+                assert_eq!(first, want_first, "{ctx}: pop_first");
+                assert_eq!(last, want_last, "{ctx}: pop_last");
+            }
+            verify(&ctx, &t, &m);
+            if round == 7 {
+                // Everything goes, in one range, down to an empty table.
+                let n = t.delete_range::<&[u8], _>(..).unwrap();
+                assert_eq!(n, m.len() as u64);
+                m.clear();
+                assert!(t.is_empty() && t.pop_first().unwrap().is_none());
+            }
+            w.commit().unwrap();
+            let report = env.check().unwrap();
+            assert!(report.is_ok(), "{ctx}: {:?}", report.problems);
+        }
+    }
+}
+
+#[test]
+fn retain_that_keeps_everything_copies_no_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = Env::open(dir.path().join("db")).unwrap();
+    let mut w = env.begin_write().unwrap();
+    let mut t = w.create_table("t").unwrap();
+    for i in 0..50_000u32 {
+        t.put(&i.to_be_bytes(), &[1u8; 50]).unwrap();
+    }
+    w.commit().unwrap();
+    let mut w = env.begin_write().unwrap();
+    let mut t = w.open_table("t").unwrap();
+    let mut asked = 0;
+    assert_eq!(
+        t.retain(|_, _| {
+            asked += 1;
+            true
+        })
+        .unwrap(),
+        0
+    );
+    assert_eq!(asked, 50_000, "every entry asked about once");
+    assert_eq!(w.dirty_pages(), 0, "nothing copied");
+}
