@@ -215,6 +215,17 @@ enum Move {
     Multiple(bool),
 }
 
+/// A step of a writing cursor.
+#[derive(Arbitrary, Debug)]
+enum CursorAct {
+    Next,
+    Prev,
+    Seek(Key),
+    Delete,
+    Put { len: u16, fill: u8 },
+    Insert { key: Key, fill: u8 },
+}
+
 #[derive(Arbitrary, Debug)]
 enum Op {
     Put {
@@ -313,6 +324,26 @@ enum Op {
     KindMisuse {
         which: u8,
         table: u8,
+    },
+    /// One-pass removals in a bytewise table: `delete_range` (0), `drain` (1) from
+    /// `from` over `count` entries of the model (all after `from` when 255), or `retain`
+    /// (2) keeping values whose length has bit `count % 8` clear.
+    Sweep {
+        table: u8,
+        from: Key,
+        count: u8,
+        how: u8,
+    },
+    /// `pop_first` / `pop_last` in a bytewise table.
+    Pop {
+        table: u8,
+        last: bool,
+    },
+    /// A writing cursor's walk over a bytewise table, checked step by step against a
+    /// model cursor.
+    CursorWrites {
+        table: u8,
+        acts: Vec<CursorAct>,
     },
     /// Begin a nested transaction; the ops up to its `NestedEnd` run in it.
     Nested,
@@ -924,6 +955,169 @@ fuzz_target!(|ops: Vec<Op>| {
     }
 });
 
+/// Where a model cursor stands (`CursorMut`'s positions).
+#[derive(Clone, Debug)]
+enum Pos {
+    Unset,
+    On(Vec<u8>),
+    Gap(Vec<u8>),
+    End,
+    Start,
+}
+
+/// The model cursor's move over `m`.
+fn model_move(m: &BTreeMap<Vec<u8>, Vec<u8>>, at: &Pos, forward: bool) -> Pos {
+    let found = match (at, forward) {
+        (Pos::Unset | Pos::Start, true) => m.keys().next().cloned(),
+        (Pos::End, true) | (Pos::Start, false) => None,
+        (Pos::Unset | Pos::End, false) => m.keys().next_back().cloned(),
+        (Pos::On(k) | Pos::Gap(k), true) => m
+            .range::<Vec<u8>, _>((Bound::Excluded(k), Bound::Unbounded))
+            .next()
+            .map(|(k, _)| k.clone()),
+        (Pos::On(k) | Pos::Gap(k), false) => m.range::<Vec<u8>, _>(..k).next_back().map(|(k, _)| k.clone()),
+    };
+    match found {
+        Some(k) => Pos::On(k),
+        None if forward => Pos::End,
+        None => Pos::Start,
+    }
+}
+
+/// The write conveniences and writing cursors, on the bytewise tables (0 to 3), whose
+/// model sorts as they do.
+fn apply_write_api(w: &mut WriteTxn, db: &mut Db, op: Op, max: usize) {
+    let bytewise = |t: u8| t % 4;
+    match op {
+        Op::Sweep {
+            table,
+            from,
+            count,
+            how,
+        } => {
+            let t = bytewise(table);
+            if t != 0 && !db.plain.contains_key(&t) {
+                return;
+            }
+            let from = from.bytes(max);
+            let m = db.plain.entry(t).or_default();
+            let mut tab = open(w, t).expect("table");
+            if how % 3 == 2 {
+                let bit = count % 8;
+                let keep = |v: &[u8]| v.len() >> bit & 1 == 0;
+                let before = m.len();
+                m.retain(|_, v| keep(v));
+                let removed = tab.retain(|_, v| keep(v)).expect("retain");
+                assert_eq!(removed as usize, before - m.len(), "retain");
+                return;
+            }
+            let end: Option<Vec<u8>> = if count == 255 {
+                None
+            } else {
+                m.range(from.clone()..).nth(usize::from(count)).map(|(k, _)| k.clone())
+            };
+            let range = (
+                Bound::Included(from.clone()),
+                end.clone().map_or(Bound::Unbounded, Bound::Excluded),
+            );
+            let doomed: Vec<(Vec<u8>, Vec<u8>)> = m
+                .range(range.clone())
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            for (k, _) in &doomed {
+                m.remove(k);
+            }
+            if how % 3 == 0 {
+                let n = tab.delete_range(range).expect("delete_range");
+                assert_eq!(n as usize, doomed.len(), "delete_range");
+            } else {
+                let mut seen = Vec::new();
+                let n = tab
+                    .drain(range, |k, v| seen.push((k.to_vec(), v.to_vec())))
+                    .expect("drain");
+                assert_eq!(n as usize, doomed.len(), "drain");
+                assert!(seen == doomed, "drain handed out other entries");
+            }
+        }
+        Op::Pop { table, last } => {
+            let t = bytewise(table);
+            if t != 0 && !db.plain.contains_key(&t) {
+                return;
+            }
+            let m = db.plain.entry(t).or_default();
+            let mut tab = open(w, t).expect("table");
+            let (got, want) = if last {
+                (tab.pop_last().expect("pop_last"), m.pop_last())
+            } else {
+                (tab.pop_first().expect("pop_first"), m.pop_first())
+            };
+            assert_eq!(got, want, "pop");
+        }
+        Op::CursorWrites { table, acts } => {
+            let t = bytewise(table);
+            if t != 0 && !db.plain.contains_key(&t) {
+                return;
+            }
+            let m = db.plain.entry(t).or_default();
+            let mut tab = open(w, t).expect("table");
+            let mut c = tab.cursor_mut();
+            let mut at = Pos::Unset;
+            for act in acts.into_iter().take(64) {
+                match act {
+                    CursorAct::Next | CursorAct::Prev => {
+                        let forward = matches!(act, CursorAct::Next);
+                        at = model_move(m, &at, forward);
+                        let got = if forward { c.next() } else { c.prev() };
+                        let got = got.expect("cursor move").map(|(k, v)| (k.to_vec(), v.to_vec()));
+                        let want = match &at {
+                            Pos::On(k) => Some((k.clone(), m[k].clone())),
+                            _ => None,
+                        };
+                        assert_eq!(got, want, "cursor move");
+                    }
+                    CursorAct::Seek(key) => {
+                        let k = key.bytes(max);
+                        let got = c.seek(&k).expect("seek").map(|(k, _)| k.to_vec());
+                        let want = m.range(k..).next().map(|(k, _)| k.clone());
+                        at = want.clone().map_or(Pos::End, Pos::On);
+                        assert_eq!(got, want, "cursor seek");
+                    }
+                    CursorAct::Delete => match &at {
+                        Pos::On(k) => {
+                            c.delete_current().expect("delete_current");
+                            m.remove(k);
+                            at = Pos::Gap(k.clone());
+                        }
+                        _ => assert!(c.delete_current().is_err(), "delete off an entry"),
+                    },
+                    CursorAct::Put { len, fill } => {
+                        let v = vec![fill; usize::from(len) % 3000];
+                        match &at {
+                            Pos::On(k) => {
+                                c.put_current(&v).expect("put_current");
+                                m.insert(k.clone(), v);
+                            }
+                            _ => assert!(c.put_current(&v).is_err(), "put off an entry"),
+                        }
+                    }
+                    CursorAct::Insert { key, fill } => {
+                        let (k, v) = (key.bytes(max), vec![fill; 40]);
+                        match c.insert(&k, &v) {
+                            Ok(()) => {
+                                m.insert(k.clone(), v);
+                                at = Pos::On(k);
+                            }
+                            Err(Error::KeyTooLarge { .. }) => assert!(k.len() > max),
+                            Err(e) => panic!("cursor insert: {e}"),
+                        }
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 /// The most nested transactions open at once.
 const MAX_NESTING: usize = 6;
 
@@ -1142,6 +1336,9 @@ fn apply(w: &mut WriteTxn, db: &mut Db, op: Op, max: usize) {
             let mut tab = open(w, t).expect("table");
             model.entry(t).or_default();
             assert_eq!(tab.delete(&key).expect("delete"), existed);
+        }
+        op @ (Op::Sweep { .. } | Op::Pop { .. } | Op::CursorWrites { .. }) => {
+            apply_write_api(w, db, op, max)
         }
         Op::DeleteRange { table, from, count } => {
             let t = table_of(table);

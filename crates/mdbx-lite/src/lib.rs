@@ -32,6 +32,7 @@ mod tree;
 mod txn;
 
 pub use api::codec::{Encoded, Integer, Key, KeyPart, Value};
+pub use api::cursor_mut::{CursorMut, DupCursorMut};
 pub use api::dup_table::{DupCursor, DupRange, DupSort, DupTable, DupTableMut, Pair, Values};
 pub use api::env::{lock_path, Durability, Env, EnvBuilder};
 pub use api::nested::{NestedTxn, Savepoint};
@@ -42,8 +43,9 @@ pub use api::transaction::{
     PutFlags, ReadTable, ReadTxn, TableMut, TableRead, TableStat, WriteTxn,
 };
 pub use api::typed::{
-    Handle, MultimapCursor, MultimapDef, MultimapHandle, MultimapTable, MultimapTableMut, TableDef,
-    TypedPairs, TypedRange, TypedTable, TypedTableMut, TypedValues,
+    Handle, MultimapCursor, MultimapCursorMut, MultimapDef, MultimapHandle, MultimapTable,
+    MultimapTableMut, TableDef, TypedCursorMut, TypedPairs, TypedRange, TypedTable, TypedTableMut,
+    TypedValues,
 };
 pub use error::{Corruption, Error, Result};
 pub use format::order::Comparator;

@@ -920,3 +920,30 @@ fn dup_sort_values_by_a_user_comparator_open_only_with_it() {
         ));
     }
 }
+
+#[test]
+fn a_table_ordered_by_a_user_comparator_drops_without_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = Env::open(dir.path().join("db")).unwrap();
+    let mut w = env.begin_write().unwrap();
+    let mut t = w
+        .create_table_with("ci", KeyOrder::Custom(ASCII_CI))
+        .unwrap();
+    for i in 0..3000u32 {
+        t.put(format!("Key{i}").as_bytes(), &[0u8; 100]).unwrap();
+    }
+    w.create_dup_table("dv", DupSort::new().values_by(DESCENDING))
+        .unwrap()
+        .put(b"k", b"v")
+        .unwrap();
+    w.commit().unwrap();
+    // Dropping frees pages and compares no keys: no comparator needed.
+    let mut w = env.begin_write().unwrap();
+    assert!(w.drop_table("ci").unwrap());
+    assert!(w.drop_table("dv").unwrap());
+    assert!(matches!(w.open_table("ci"), Err(Error::TableNotFound(_))));
+    w.commit().unwrap();
+    let report = env.check().unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
+    assert!(env.begin_read().unwrap().list_tables().unwrap().is_empty());
+}

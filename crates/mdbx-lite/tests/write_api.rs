@@ -176,3 +176,212 @@ fn retain_that_keeps_everything_copies_no_page() {
     assert_eq!(asked, 50_000, "every entry asked about once");
     assert_eq!(w.dirty_pages(), 0, "nothing copied");
 }
+
+/// Where a model cursor stands (as `CursorMut` documents its positions).
+#[derive(Clone, Debug)]
+enum Pos<P> {
+    Unset,
+    On(P),
+    Gap(P),
+    End,
+    Start,
+}
+
+/// The model cursor's move over the ordered set `all`: `forward` or back.
+fn model_move<P: Ord + Clone>(all: &BTreeSet<P>, at: &Pos<P>, forward: bool) -> Pos<P> {
+    use std::ops::Bound::{Excluded, Unbounded};
+    let found = match (at, forward) {
+        (Pos::Unset | Pos::Start, true) => all.first().cloned(),
+        (Pos::End, true) | (Pos::Start, false) => None,
+        (Pos::Unset | Pos::End, false) => all.last().cloned(),
+        (Pos::On(p) | Pos::Gap(p), true) => all.range((Excluded(p), Unbounded)).next().cloned(),
+        (Pos::On(p) | Pos::Gap(p), false) => all.range(..p).next_back().cloned(),
+    };
+    match found {
+        Some(p) => Pos::On(p),
+        None if forward => Pos::End,
+        None => Pos::Start,
+    }
+}
+
+use std::collections::BTreeSet;
+
+#[test]
+fn writing_cursors_match_a_model_cursor() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = Env::open(dir.path().join("db")).unwrap();
+    let mut rng = Rng(8);
+    let mut plain: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+    let mut pairs: BTreeSet<(Vec<u8>, Vec<u8>)> = BTreeSet::new();
+    let key = |rng: &mut Rng| format!("k{:04}", rng.below(2000)).into_bytes();
+    for round in 0..4 {
+        let mut w = env.begin_write().unwrap();
+        {
+            let mut t = w.create_table("t").unwrap();
+            let mut c = t.cursor_mut();
+            let mut at: Pos<Vec<u8>> = Pos::Unset;
+            for step in 0..20_000 {
+                let ctx = format!("plain round {round} step {step}");
+                let keys: BTreeSet<Vec<u8>> = plain.keys().cloned().collect();
+                match rng.below(10) {
+                    0..=3 => {
+                        let forward = rng.below(3) != 0;
+                        let was = at.clone();
+                        at = model_move(&keys, &at, forward);
+                        let ctx =
+                            format!("{ctx} from {was:?} forward {forward} keys {}", keys.len());
+                        let got = if forward { c.next() } else { c.prev() };
+                        let got = got.unwrap().map(|(k, v)| (k.to_vec(), v.to_vec()));
+                        let want = match &at {
+                            Pos::On(k) => Some((k.clone(), plain[k].clone())),
+                            _ => None,
+                        };
+                        assert_eq!(got, want, "{ctx}: move");
+                    }
+                    4 => {
+                        let k = key(&mut rng);
+                        let got = c.seek(&k).unwrap().map(|(k, _)| k.to_vec());
+                        let want = keys.range(k..).next().cloned();
+                        at = want.clone().map_or(Pos::End, Pos::On);
+                        assert_eq!(got, want, "{ctx}: seek");
+                    }
+                    5 | 6 => match &at {
+                        Pos::On(k) => {
+                            let k = k.clone();
+                            c.delete_current().unwrap();
+                            plain.remove(&k);
+                            at = Pos::Gap(k);
+                        }
+                        _ => assert!(c.delete_current().is_err(), "{ctx}: delete off an entry"),
+                    },
+                    7 => {
+                        let v = vec![rng.next() as u8; rng.below(300) as usize];
+                        match &at {
+                            Pos::On(k) => {
+                                c.put_current(&v).unwrap();
+                                plain.insert(k.clone(), v);
+                            }
+                            _ => assert!(c.put_current(&v).is_err(), "{ctx}: put off an entry"),
+                        }
+                    }
+                    _ => {
+                        let (k, v) = (key(&mut rng), vec![rng.next() as u8; 20]);
+                        c.insert(&k, &v).unwrap();
+                        plain.insert(k.clone(), v);
+                        at = Pos::On(k);
+                    }
+                }
+            }
+        }
+        {
+            let mut d = w.create_dup_table("d", mdbx_lite::DupSort::new()).unwrap();
+            let mut c = d.cursor_mut();
+            let mut at: Pos<(Vec<u8>, Vec<u8>)> = Pos::Unset;
+            for step in 0..20_000 {
+                let ctx = format!("dup round {round} step {step}");
+                match rng.below(10) {
+                    0..=3 => {
+                        let forward = rng.below(3) != 0;
+                        at = model_move(&pairs, &at, forward);
+                        let got = if forward { c.next() } else { c.prev() };
+                        let got = got.unwrap().map(|(k, v)| (k.to_vec(), v.to_vec()));
+                        let want = match &at {
+                            Pos::On(p) => Some(p.clone()),
+                            _ => None,
+                        };
+                        assert_eq!(got, want, "{ctx}: move");
+                    }
+                    4 | 5 => match &at {
+                        Pos::On(p) => {
+                            let p = p.clone();
+                            c.delete_current().unwrap();
+                            pairs.remove(&p);
+                            at = Pos::Gap(p);
+                        }
+                        _ => assert!(c.delete_current().is_err(), "{ctx}: delete off a pair"),
+                    },
+                    _ => {
+                        // Hot keys grow nested trees.
+                        let k = if rng.below(2) == 0 {
+                            b"hot".to_vec()
+                        } else {
+                            key(&mut rng)
+                        };
+                        let v = format!("v{:05}", rng.below(5000)).into_bytes();
+                        let added = c.put(&k, &v).unwrap();
+                        assert_eq!(added, pairs.insert((k.clone(), v.clone())), "{ctx}: put");
+                        at = Pos::On((k, v));
+                    }
+                }
+            }
+        }
+        w.commit().unwrap();
+        let r = env.begin_read().unwrap();
+        let got: Vec<(Vec<u8>, Vec<u8>)> = r
+            .open_table("t")
+            .unwrap()
+            .iter()
+            .map(|e| e.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap())
+            .collect();
+        assert!(
+            got == plain.clone().into_iter().collect::<Vec<_>>(),
+            "round {round}: t"
+        );
+        let got: BTreeSet<(Vec<u8>, Vec<u8>)> = r
+            .open_dup_table("d")
+            .unwrap()
+            .iter()
+            .map(|e| e.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap())
+            .collect();
+        assert!(got == pairs, "round {round}: d");
+        drop(r);
+        let report = env.check().unwrap();
+        assert!(report.is_ok(), "{:?}", report.problems);
+    }
+}
+
+#[test]
+fn typed_writing_cursors_decode_and_encode() {
+    use mdbx_lite::{MultimapDef, TableDef};
+    const SCORES: TableDef<u32, i64> = TableDef::new("scores");
+    const FOLLOWS: MultimapDef<u32, u32> = MultimapDef::new("follows");
+    let dir = tempfile::tempdir().unwrap();
+    let env = Env::open(dir.path().join("db")).unwrap();
+    let mut w = env.begin_write().unwrap();
+    {
+        let mut t = w.create(&SCORES).unwrap();
+        let mut c = t.cursor_mut();
+        for i in 0..1000u32 {
+            c.insert(i, -(i as i64)).unwrap();
+        }
+        // Double the even scores, drop the odd ones, in one walk.
+        let mut seen = 0;
+        c.seek(0u32).unwrap();
+        let mut here = c.current().unwrap();
+        while let Some((k, v)) = here {
+            seen += 1;
+            if k % 2 == 0 {
+                c.put_current(v * 2).unwrap();
+            } else {
+                c.delete_current().unwrap();
+            }
+            here = c.next().unwrap();
+        }
+        assert_eq!(seen, 1000);
+        assert_eq!(c.last().unwrap(), Some((998, -1996)));
+        assert_eq!(t.len(), 500);
+        assert_eq!(t.get(10u32).unwrap(), Some(-20));
+    }
+    {
+        let mut f = w.create_multimap(&FOLLOWS).unwrap();
+        let mut c = f.cursor_mut();
+        for v in [5u32, 1, 9] {
+            assert!(c.put(7u32, v).unwrap());
+        }
+        assert_eq!(c.first().unwrap(), Some((7, 1)));
+        c.delete_current().unwrap();
+        assert_eq!(c.next().unwrap(), Some((7, 5)));
+        assert_eq!(f.count(7u32).unwrap(), 2);
+    }
+    w.commit().unwrap();
+}

@@ -707,17 +707,11 @@ impl WriteTxn {
             .position(|t| t.name.as_deref() == Some(name))
     }
 
-    /// The slot of table `name`, opened from the catalog on first use; created with
-    /// kind flags `create` if it does not exist and `create` is given. The caller checks
-    /// the kind of a table that existed.
-    pub(crate) fn slot_for(&mut self, name: &str, create: Option<u32>) -> Result<usize> {
-        self.slot_in(name, create, Orders::default(), None)
-    }
-
-    /// [`WriteTxn::slot_for`], checking the table's kind (`want` as [`check_kind`]
-    /// takes it) and then binding it to `orders` (see [`bind_order`]); a table created
-    /// here gets their comparators. The kind comes first: a table of another kind is
-    /// `TableKindMismatch`, whatever its order.
+    /// The slot of table `name`, opened from the catalog on first use (created with
+    /// kind flags `create` if it does not exist and `create` is given), checking the
+    /// table's kind (`want` as [`check_kind`] takes it) and then binding it to `orders`
+    /// (see [`bind_order`]); a table created here gets their comparators. The kind
+    /// comes first: a table of another kind is `TableKindMismatch`, whatever its order.
     pub(crate) fn slot_in(
         &mut self,
         name: &str,
@@ -945,7 +939,9 @@ impl WriteTxn {
     /// `Error::Corrupted` or `Error::Io` from the pages freed (the transaction can then
     /// only be aborted).
     pub fn drop_table(&mut self, name: &str) -> Result<bool> {
-        let slot = match self.slot_for(name, None) {
+        // Freeing pages compares no keys: a table ordered by a user comparator is
+        // dropped without it.
+        let slot = match self.slot_opened(name, None, Orders::default()) {
             Ok(s) => s,
             Err(Error::TableNotFound(_)) => return Ok(false),
             Err(e) => return Err(e),

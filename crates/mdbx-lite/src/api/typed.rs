@@ -10,6 +10,7 @@ use std::marker::PhantomData;
 use std::ops::{Bound, RangeBounds};
 
 use crate::api::codec::{Key, Value};
+use crate::api::cursor_mut::{CursorMut, DupCursorMut};
 use crate::api::dup_table::{DupCursor, DupRange, DupSort, DupTable, DupTableMut, Values};
 use crate::api::order::KeyOrder;
 use crate::api::transaction::{bounds, ReadTable, ReadTxn, TableMut, TableStat, WriteTxn};
@@ -1188,5 +1189,209 @@ impl<K: Key, V: Key> MultimapHandle<K, V> {
             raw: DupTableMut::at(txn, slot),
             types: PhantomData,
         })
+    }
+}
+
+/// A typed cursor that writes where it stands ([`TypedTableMut::cursor_mut`]); see
+/// [`CursorMut`] for how it moves and what a write does to its position.
+///
+/// ```
+/// # fn main() -> mdbx_lite::Result<()> {
+/// # let dir = tempfile::tempdir().unwrap();
+/// use mdbx_lite::TableDef;
+/// const STOCK: TableDef<&str, u32> = TableDef::new("stock");
+/// let env = mdbx_lite::Env::open(dir.path().join("db"))?;
+/// let mut wtx = env.begin_write()?;
+/// let mut stock = wtx.create(&STOCK)?;
+/// stock.put("apples", 3)?;
+/// stock.put("pears", 0)?;
+/// let mut c = stock.cursor_mut();
+/// while let Some((_, n)) = c.next()? {
+///     if n == 0 {
+///         c.delete_current()?;
+///     } else {
+///         c.put_current(n - 1)?;
+///     }
+/// }
+/// assert_eq!((stock.len(), stock.get("apples")?), (1, Some(2)));
+/// # Ok(()) }
+/// ```
+pub struct TypedCursorMut<'c, 'txn, K, V> {
+    inner: CursorMut<'c, 'txn>,
+    types: PhantomData<fn() -> (K, V)>,
+}
+
+impl<'txn, K: Key, V: Value> TypedTableMut<'txn, K, V> {
+    /// A typed cursor that writes where it stands, positioned nowhere until moved.
+    pub fn cursor_mut(&mut self) -> TypedCursorMut<'_, 'txn, K, V> {
+        TypedCursorMut {
+            inner: self.raw.cursor_mut(),
+            types: PhantomData,
+        }
+    }
+}
+
+/// Decode what a byte cursor move found.
+fn decode_found<'a, K: Key, V: Value>(
+    e: Result<Option<(&'a [u8], &'a [u8])>>,
+) -> Result<Option<TypedEntry<'a, K, V>>> {
+    e?.map(decode_entry::<K, V>).transpose()
+}
+
+impl<K: Key, V: Value> TypedCursorMut<'_, '_, K, V> {
+    /// The entry under the cursor, if it stands on one.
+    ///
+    /// # Errors
+    /// As [`CursorMut::current`]; `Error::Decode` for bytes that are not the types.
+    pub fn current(&self) -> Result<Option<TypedEntry<'_, K, V>>> {
+        decode_found::<K, V>(self.inner.current())
+    }
+    /// The first entry.
+    ///
+    /// # Errors
+    /// As [`TypedCursorMut::current`].
+    pub fn first(&mut self) -> Result<Option<TypedEntry<'_, K, V>>> {
+        decode_found::<K, V>(self.inner.first())
+    }
+    /// The last entry.
+    ///
+    /// # Errors
+    /// As [`TypedCursorMut::current`].
+    pub fn last(&mut self) -> Result<Option<TypedEntry<'_, K, V>>> {
+        decode_found::<K, V>(self.inner.last())
+    }
+    /// The next entry (see [`CursorMut::next`]).
+    ///
+    /// # Errors
+    /// As [`TypedCursorMut::current`].
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> Result<Option<TypedEntry<'_, K, V>>> {
+        decode_found::<K, V>(self.inner.next())
+    }
+    /// The previous entry (see [`CursorMut::prev`]).
+    ///
+    /// # Errors
+    /// As [`TypedCursorMut::current`].
+    pub fn prev(&mut self) -> Result<Option<TypedEntry<'_, K, V>>> {
+        decode_found::<K, V>(self.inner.prev())
+    }
+    /// The first entry with a key at or after `key`.
+    ///
+    /// # Errors
+    /// As [`TypedCursorMut::current`]; `Error::Invalid` for a key the encoding refuses.
+    pub fn seek<'k>(
+        &mut self,
+        key: impl Borrow<K::Ref<'k>>,
+    ) -> Result<Option<TypedEntry<'_, K, V>>> {
+        let k = K::encode(key.borrow())?;
+        decode_found::<K, V>(self.inner.seek(k.as_ref()))
+    }
+    /// Replace the value under the cursor.
+    ///
+    /// # Errors
+    /// As [`CursorMut::put_current`]; `Error::Invalid` for a value the encoding refuses.
+    pub fn put_current<'v>(&mut self, value: impl Borrow<V::Ref<'v>>) -> Result<()> {
+        let v = V::encode(value.borrow())?;
+        self.inner.put_current(v.as_ref())
+    }
+    /// Insert or overwrite `key` and stand on it.
+    ///
+    /// # Errors
+    /// As [`CursorMut::insert`]; `Error::Invalid` for a key or value the encoding refuses.
+    pub fn insert<'k, 'v>(
+        &mut self,
+        key: impl Borrow<K::Ref<'k>>,
+        value: impl Borrow<V::Ref<'v>>,
+    ) -> Result<()> {
+        let (k, v) = (K::encode(key.borrow())?, V::encode(value.borrow())?);
+        self.inner.insert(k.as_ref(), v.as_ref())
+    }
+    /// Delete the entry under the cursor (see [`CursorMut::delete_current`]).
+    ///
+    /// # Errors
+    /// As [`CursorMut::delete_current`].
+    pub fn delete_current(&mut self) -> Result<()> {
+        self.inner.delete_current()
+    }
+}
+
+/// A typed cursor over a multimap table that writes where it stands
+/// ([`MultimapTableMut::cursor_mut`]); see [`DupCursorMut`].
+pub struct MultimapCursorMut<'c, 'txn, K, V> {
+    inner: DupCursorMut<'c, 'txn>,
+    types: PhantomData<fn() -> (K, V)>,
+}
+
+impl<'txn, K: Key, V: Key> MultimapTableMut<'txn, K, V> {
+    /// A typed cursor that writes where it stands, positioned nowhere until moved.
+    pub fn cursor_mut(&mut self) -> MultimapCursorMut<'_, 'txn, K, V> {
+        MultimapCursorMut {
+            inner: self.raw.cursor_mut(),
+            types: PhantomData,
+        }
+    }
+}
+
+impl<K: Key, V: Key> MultimapCursorMut<'_, '_, K, V> {
+    /// The pair under the cursor, if it stands on one.
+    ///
+    /// # Errors
+    /// As [`DupCursorMut::current`]; `Error::Decode` for bytes that are not the types.
+    pub fn current(&self) -> Result<Option<TypedEntry<'_, K, V>>> {
+        decode_found::<K, V>(self.inner.current())
+    }
+    /// The first pair.
+    ///
+    /// # Errors
+    /// As [`MultimapCursorMut::current`].
+    pub fn first(&mut self) -> Result<Option<TypedEntry<'_, K, V>>> {
+        decode_found::<K, V>(self.inner.first())
+    }
+    /// The next pair (see [`DupCursorMut::next`]).
+    ///
+    /// # Errors
+    /// As [`MultimapCursorMut::current`].
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> Result<Option<TypedEntry<'_, K, V>>> {
+        decode_found::<K, V>(self.inner.next())
+    }
+    /// The previous pair (see [`DupCursorMut::prev`]).
+    ///
+    /// # Errors
+    /// As [`MultimapCursorMut::current`].
+    pub fn prev(&mut self) -> Result<Option<TypedEntry<'_, K, V>>> {
+        decode_found::<K, V>(self.inner.prev())
+    }
+    /// The first value of the first key at or after `key`.
+    ///
+    /// # Errors
+    /// As [`MultimapCursorMut::current`]; `Error::Invalid` for a key the encoding
+    /// refuses.
+    pub fn seek_key<'k>(
+        &mut self,
+        key: impl Borrow<K::Ref<'k>>,
+    ) -> Result<Option<TypedEntry<'_, K, V>>> {
+        let k = K::encode(key.borrow())?;
+        decode_found::<K, V>(self.inner.seek_key(k.as_ref()))
+    }
+    /// Put the pair and stand on it; false if it was there.
+    ///
+    /// # Errors
+    /// As [`DupCursorMut::put`]; `Error::Invalid` for a key or value the encoding
+    /// refuses.
+    pub fn put<'k, 'v>(
+        &mut self,
+        key: impl Borrow<K::Ref<'k>>,
+        value: impl Borrow<V::Ref<'v>>,
+    ) -> Result<bool> {
+        let (k, v) = (K::encode(key.borrow())?, V::encode(value.borrow())?);
+        self.inner.put(k.as_ref(), v.as_ref())
+    }
+    /// Delete the pair under the cursor (see [`DupCursorMut::delete_current`]).
+    ///
+    /// # Errors
+    /// As [`DupCursorMut::delete_current`].
+    pub fn delete_current(&mut self) -> Result<()> {
+        self.inner.delete_current()
     }
 }
