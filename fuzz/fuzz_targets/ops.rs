@@ -334,6 +334,15 @@ enum Op {
         count: u8,
         how: u8,
     },
+    /// A value reserved and filled in place (`pages` > 0: that many pages' worth, an
+    /// overflow run held in memory until commit).
+    Reserve {
+        table: u8,
+        key: Key,
+        len: u16,
+        pages: u8,
+        fill: u8,
+    },
     /// `pop_first` / `pop_last` in a bytewise table.
     Pop {
         table: u8,
@@ -1039,6 +1048,27 @@ fn apply_write_api(w: &mut WriteTxn, db: &mut Db, op: Op, max: usize) {
                 assert!(seen == doomed, "drain handed out other entries");
             }
         }
+        Op::Reserve {
+            table,
+            key,
+            len,
+            pages,
+            fill,
+        } => {
+            let t = bytewise(table);
+            let key = key.bytes(max);
+            let len = usize::from(len) % 3000 + usize::from(pages % 8) * 4096;
+            let mut tab = open(w, t).expect("table");
+            match tab.reserve(&key, len) {
+                Ok(buf) => {
+                    assert!(buf.iter().all(|&b| b == 0), "reservation not zeroed");
+                    buf.fill(fill);
+                    db.plain.entry(t).or_default().insert(key, vec![fill; len]);
+                }
+                Err(Error::KeyTooLarge { .. }) => assert!(key.len() > max),
+                Err(e) => panic!("reserve: {e}"),
+            }
+        }
         Op::Pop { table, last } => {
             let t = bytewise(table);
             if t != 0 && !db.plain.contains_key(&t) {
@@ -1337,7 +1367,7 @@ fn apply(w: &mut WriteTxn, db: &mut Db, op: Op, max: usize) {
             model.entry(t).or_default();
             assert_eq!(tab.delete(&key).expect("delete"), existed);
         }
-        op @ (Op::Sweep { .. } | Op::Pop { .. } | Op::CursorWrites { .. }) => {
+        op @ (Op::Sweep { .. } | Op::Pop { .. } | Op::CursorWrites { .. } | Op::Reserve { .. }) => {
             apply_write_api(w, db, op, max)
         }
         Op::DeleteRange { table, from, count } => {

@@ -385,3 +385,80 @@ fn typed_writing_cursors_decode_and_encode() {
     }
     w.commit().unwrap();
 }
+
+#[test]
+fn reserved_values_are_filled_in_place_inline_and_in_overflow_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let env = Env::open(&path).unwrap();
+    let mut rng = Rng(31);
+    let mut m: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+    let fill = |buf: &mut [u8], seed: u8| {
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = seed.wrapping_add(i as u8);
+        }
+    };
+    for round in 0..5 {
+        let mut w = env.begin_write().unwrap();
+        {
+            let mut t = w.create_table("t").unwrap();
+            for _ in 0..400 {
+                let k = format!("k{:03}", rng.below(300)).into_bytes();
+                let len = match rng.below(4) {
+                    0 => 5000 + rng.below(60_000) as usize, // an overflow run
+                    1 => 0,
+                    _ => rng.below(900) as usize,
+                };
+                let seed = rng.next() as u8;
+                match rng.below(6) {
+                    0 => {
+                        // Replaced by an ordinary put afterwards.
+                        fill(t.reserve(&k, len).unwrap(), seed);
+                        t.put(&k, b"plain").unwrap();
+                        m.insert(k, b"plain".to_vec());
+                    }
+                    1 => {
+                        fill(t.reserve(&k, len).unwrap(), seed);
+                        assert!(t.delete(&k).unwrap());
+                        m.remove(&k);
+                    }
+                    _ => {
+                        let buf = t.reserve(&k, len).unwrap();
+                        assert!(buf.iter().all(|&b| b == 0), "a reservation is zeroed");
+                        fill(buf, seed);
+                        let mut v = vec![0u8; len];
+                        fill(&mut v, seed);
+                        assert_eq!(t.get(&k).unwrap(), Some(&v[..]), "read back before commit");
+                        m.insert(k, v);
+                    }
+                }
+            }
+        }
+        // Reservations inside a rolled-back nested transaction leave nothing.
+        {
+            let mut child = w.begin_nested().unwrap();
+            let mut t = child.open_table("t").unwrap();
+            fill(t.reserve(b"k000", 70_000).unwrap(), 9);
+            fill(t.reserve(b"zz-new", 20_000).unwrap(), 9);
+        }
+        w.commit().unwrap();
+        let r = env.begin_read().unwrap();
+        let got: BTreeMap<Vec<u8>, Vec<u8>> = r
+            .open_table("t")
+            .unwrap()
+            .iter()
+            .map(|e| e.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap())
+            .collect();
+        assert!(
+            got == m,
+            "round {round}: committed values differ from the model"
+        );
+        drop(r);
+        let report = env.check().unwrap();
+        assert!(report.is_ok(), "round {round}: {:?}", report.problems);
+    }
+    drop(env);
+    let env = Env::open(&path).unwrap();
+    let r = env.begin_read().unwrap();
+    assert_eq!(r.open_table("t").unwrap().len(), m.len() as u64);
+}

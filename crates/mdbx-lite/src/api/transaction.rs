@@ -1261,6 +1261,34 @@ impl TableMut<'_> {
         Ok(old)
     }
 
+    /// Put a value of `len` bytes under `key` (replacing any value it had) and hand
+    /// back its bytes, zeroed, to fill in place (LMDB's `MDB_RESERVE`): a value built
+    /// straight into the page, or into the overflow run, that stores it. A large value's
+    /// run stays in memory until commit instead of being written at once.
+    ///
+    /// ```
+    /// # fn main() -> mdbx_lite::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let env = mdbx_lite::Env::open(dir.path().join("db"))?;
+    /// let mut wtx = env.begin_write()?;
+    /// let mut t = wtx.create_table("blobs")?;
+    /// let buf = t.reserve(b"big", 100_000)?;
+    /// for (i, b) in buf.iter_mut().enumerate() {
+    ///     *b = i as u8;
+    /// }
+    /// assert_eq!(t.get(b"big")?.unwrap()[300], 300u32 as u8);
+    /// wtx.commit()?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`TableMut::put`].
+    pub fn reserve(&mut self, key: &[u8], len: usize) -> Result<&mut [u8]> {
+        self.update(|p, r| btree::put_reserved(p, r, key, len))?;
+        let rec = self.rec();
+        btree::reserved_mut(&mut self.txn.pages, &rec, key)
+    }
+
     /// The value under `key`, inserting `make()` first if there is none.
     ///
     /// ```

@@ -641,6 +641,67 @@ pub(crate) fn put(
     put_tagged(p, rec, key, value, mode, 0)
 }
 
+/// A value being put: its bytes, or a reservation of that many bytes (zeroed) for the
+/// caller to fill in place ([`reserved_mut`]).
+#[derive(Clone, Copy)]
+pub(crate) enum NewValue<'v> {
+    Bytes(&'v [u8]),
+    Reserve(usize),
+}
+
+impl NewValue<'_> {
+    fn len(&self) -> usize {
+        match self {
+            NewValue::Bytes(b) => b.len(),
+            NewValue::Reserve(n) => *n,
+        }
+    }
+}
+
+/// Zero bytes for a reservation that fits inline (at most a page's worth).
+static ZEROS: [u8; crate::format::meta::MAX_PAGE_SIZE] = [0; crate::format::meta::MAX_PAGE_SIZE];
+
+/// Put a zeroed value of `len` bytes under `key` (a plain table's), to be filled in
+/// place through [`reserved_mut`]: inline in its leaf, or an overflow run kept in memory
+/// until commit ([`PageWrite::reserve_overflow`]). Returns true if the key was new.
+pub(crate) fn put_reserved(
+    p: &mut impl PageWrite,
+    rec: &mut TableRecord,
+    key: &[u8],
+    len: usize,
+) -> Result<bool> {
+    put_value(p, rec, key, NewValue::Reserve(len), PutMode::Upsert, 0)
+}
+
+/// The bytes of `key`'s value for writing in place: the value must be in a page or run
+/// this transaction owns, as [`put_reserved`] leaves it.
+pub(crate) fn reserved_mut<'p>(
+    p: &'p mut impl PageWrite,
+    rec: &TableRecord,
+    key: &[u8],
+) -> Result<&'p mut [u8]> {
+    let missing = || Error::Internal("a reserved value is not where it was put".into());
+    let (pgno, at, len, run) = {
+        let leaf = find_leaf(&*p, rec, key)?.ok_or_else(missing)?;
+        let (i, found) = leaf.search(key, rec.key_order())?;
+        if !found {
+            return Err(missing());
+        }
+        match leaf.leaf_value(i)? {
+            LeafValue::Inline(b) => {
+                let at = b.as_ptr() as usize - leaf.bytes().as_ptr() as usize;
+                (leaf.pgno, at, b.len(), false)
+            }
+            LeafValue::Overflow { pgno, len } => (pgno, page::HEADER, len, true),
+            _ => return Err(missing()),
+        }
+    };
+    if run && !p.is_dirty(pgno) {
+        return Err(missing());
+    }
+    p.page_mut(pgno)?.get_mut(at..at + len).ok_or_else(missing)
+}
+
 /// Insert or overwrite `key` with an entry of flag `tag` (`F_DUPS`, `F_NESTED`: a
 /// dup-sort table's block or nested record, which must fit inline) or 0 (a plain value,
 /// in an overflow run when large). Returns true if the key was new.
@@ -649,6 +710,18 @@ pub(crate) fn put_tagged(
     rec: &mut TableRecord,
     key: &[u8],
     value: &[u8],
+    mode: PutMode,
+    tag: u8,
+) -> Result<bool> {
+    put_value(p, rec, key, NewValue::Bytes(value), mode, tag)
+}
+
+/// [`put_tagged`] of a value given as bytes or reserved.
+fn put_value(
+    p: &mut impl PageWrite,
+    rec: &mut TableRecord,
+    key: &[u8],
+    value: NewValue<'_>,
     mode: PutMode,
     tag: u8,
 ) -> Result<bool> {
@@ -889,13 +962,18 @@ fn leaf_body<'v>(
     p: &mut impl PageWrite,
     rec: &mut TableRecord,
     key: &[u8],
-    value: &'v [u8],
+    new: NewValue<'v>,
     tag: u8,
 ) -> Result<LeafBody<'v>> {
+    let len = new.len();
+    let value: &'v [u8] = match new {
+        NewValue::Bytes(b) => b,
+        NewValue::Reserve(n) => ZEROS.get(..n).unwrap_or_default(),
+    };
     let mut head = [0u8; LEAF_ENTRY_HEAD + 8];
     if rec.is_keys_only() {
         // A nested tree's leaves hold keys only.
-        if !value.is_empty() || tag != 0 {
+        if len != 0 || tag != 0 {
             return Err(Error::Internal("a value for a tree of keys only".into()));
         }
         return Ok(LeafBody {
@@ -905,15 +983,18 @@ fn leaf_body<'v>(
         });
     }
     head[0] = tag;
-    head[1..5].copy_from_slice(&(value.len() as u32).to_le_bytes());
-    if value.len() <= max_inline_value(p.page_size(), key.len()) {
+    head[1..5].copy_from_slice(&(len as u32).to_le_bytes());
+    if len <= max_inline_value(p.page_size(), key.len()) {
         return Ok(LeafBody {
             head,
             head_len: LEAF_ENTRY_HEAD,
             value,
         });
     }
-    let pgno = p.write_overflow(value, rec)?;
+    let pgno = match new {
+        NewValue::Bytes(b) => p.write_overflow(b, rec)?,
+        NewValue::Reserve(n) => p.reserve_overflow(n, rec)?,
+    };
     head[0] = F_OVERFLOW;
     head[LEAF_ENTRY_HEAD..].copy_from_slice(&pgno.to_le_bytes());
     Ok(LeafBody {
@@ -1833,6 +1914,9 @@ mod tests {
             self.runs.insert(pgno, value.to_vec());
             rec.overflow_pages += n;
             Ok(pgno)
+        }
+        fn reserve_overflow(&mut self, len: usize, rec: &mut TableRecord) -> Result<u64> {
+            self.write_overflow(&vec![0u8; len], rec)
         }
         fn free_overflow(&mut self, pgno: u64, len: usize, rec: &mut TableRecord) -> Result<()> {
             let v = self.runs.remove(&pgno).expect("a run freed twice");

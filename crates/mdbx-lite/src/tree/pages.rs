@@ -35,6 +35,10 @@ pub(crate) trait PageWrite: PageSource {
     fn free_node(&mut self, pgno: u64, leaf: bool, rec: &mut TableRecord) -> Result<()>;
     /// Store `value` in a new overflow run, counted in `rec`; returns its first page.
     fn write_overflow(&mut self, value: &[u8], rec: &mut TableRecord) -> Result<u64>;
+    /// A new overflow run for a value of `len` zero bytes, counted in `rec`, kept in
+    /// memory (its head page's buffer spans the run) until the transaction writes its
+    /// pages, so the caller can fill it in place; returns its first page.
+    fn reserve_overflow(&mut self, len: usize, rec: &mut TableRecord) -> Result<u64>;
     /// Release the overflow run at `pgno` holding a value of `len` bytes.
     fn free_overflow(&mut self, pgno: u64, len: usize, rec: &mut TableRecord) -> Result<()>;
 }

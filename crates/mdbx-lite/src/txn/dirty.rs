@@ -48,7 +48,9 @@ pub(crate) fn listed_twice(p: u64) -> Error {
 /// that was not dirty then.
 type Undo = PageMap<Option<Box<[u8]>>>;
 
-/// Pages this transaction wrote, held in memory until commit.
+/// Pages this transaction wrote, held in memory until commit. A page buffer is one page,
+/// except a reserved overflow run's (`Pager::reserve_overflow_at`), which spans the run
+/// and is kept under its first page.
 pub(crate) struct DirtyPages {
     pages: PageMap<Box<[u8]>>,
     /// Open undo levels, innermost last.
@@ -104,10 +106,11 @@ impl DirtyPages {
             return;
         }
         let image = self.pages.get(&pgno).map(|page| {
-            let mut copy = self
-                .spares
-                .pop()
-                .unwrap_or_else(|| vec![0u8; self.page_size].into_boxed_slice());
+            let mut copy = match self.spares.pop() {
+                // (A reserved overflow run's buffer spans the run: copied whole.)
+                Some(spare) if page.len() == spare.len() => spare,
+                _ => vec![0u8; page.len()].into_boxed_slice(),
+            };
             copy.copy_from_slice(page);
             copy
         });
@@ -217,7 +220,9 @@ impl DirtyPages {
 
     /// Keep `buf` for a later `buffer`, up to the spare limit.
     fn recycle(&mut self, buf: Box<[u8]>) {
-        if (self.spares.len() + 1) * self.page_size <= self.spare_limit {
+        if buf.len() == self.page_size
+            && (self.spares.len() + 1) * self.page_size <= self.spare_limit
+        {
             self.spares.push(buf);
         }
     }

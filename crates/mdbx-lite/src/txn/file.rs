@@ -150,7 +150,8 @@ impl FileWriter {
                 run_start = pgno;
             }
             buf.extend_from_slice(page);
-            run_len += 1;
+            // (A reserved overflow run's buffer spans its pages.)
+            run_len += (page.len() / ps) as u64;
         }
         if run_len > 0 {
             self.storage.write_at(&buf, run_start * ps as u64)?;

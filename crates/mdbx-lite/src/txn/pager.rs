@@ -144,6 +144,18 @@ impl Pager {
         Ok(())
     }
 
+    /// Make the run of `n` pages at `pgno` (just handed out) an overflow run of zeros,
+    /// counted in `rec`, held as one dirty buffer spanning the run (under its first page)
+    /// so its value can be filled in place; it is written with the dirty pages.
+    pub fn reserve_overflow_at(&mut self, pgno: u64, n: u64, rec: &mut TableRecord) -> Result<()> {
+        let mut run = vec![0u8; n as usize * self.page_size].into_boxed_slice();
+        run[..HEADER].copy_from_slice(&page::overflow_head(pgno, self.txnid, n)?);
+        self.dirty.insert(pgno, run)?;
+        self.space.note_run(pgno, n);
+        rec.overflow_pages += n;
+        Ok(())
+    }
+
     /// Stop using the overflow run at `pgno` holding a value of `len` bytes, uncounted
     /// from `rec`. A committed run is validated and recorded as freed (None); the pages
     /// of a run this transaction wrote are left to the caller (Some).
@@ -156,6 +168,8 @@ impl Pager {
         let n = page::overflow_pages_needed(len, self.page_size);
         rec.overflow_pages = rec.overflow_pages.saturating_sub(n);
         if let Some(run) = self.space.forget_run(pgno) {
+            // A reserved run is held in memory (a run written at `put` is not).
+            self.dirty.remove(pgno);
             return Ok(Some(run));
         }
         // Validate the head so a corrupt pointer cannot free random pages.
@@ -211,6 +225,11 @@ impl PageSource for Pager {
     }
 
     fn overflow(&self, pgno: u64, len: usize) -> Result<&[u8]> {
+        if let Some(run) = self.dirty.get(pgno) {
+            // A reserved run, not written yet.
+            overflow_run(run, pgno, len, self.page_size)?;
+            return Ok(&run[HEADER..HEADER + len]);
+        }
         let n = page::overflow_pages_needed(len, self.page_size);
         let end = pgno.saturating_add(n);
         if pgno < FIRST_PAGE || end > self.space.high_water() {

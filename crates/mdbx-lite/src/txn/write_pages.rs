@@ -207,6 +207,13 @@ impl<P: PagePolicy> PageWrite for P {
         Ok(pgno)
     }
 
+    fn reserve_overflow(&mut self, len: usize, rec: &mut TableRecord) -> Result<u64> {
+        let n = page::overflow_pages_needed(len, self.pager().page_size);
+        let pgno = self.alloc_run(n)?;
+        self.pager_mut().reserve_overflow_at(pgno, n, rec)?;
+        Ok(pgno)
+    }
+
     fn free_overflow(&mut self, pgno: u64, len: usize, rec: &mut TableRecord) -> Result<()> {
         if let Some(run) = self.pager_mut().release_overflow(pgno, len, rec)? {
             for p in run {
