@@ -73,23 +73,17 @@ impl<'txn> TableMut<'txn> {
 }
 
 impl<'c, 'txn> CursorMut<'c, 'txn> {
-    /// Stand on `found` (or at `edge` when there is none) and hand it out.
-    fn land(&mut self, found: Option<Vec<u8>>, edge: At<Vec<u8>>) -> Result<Option<Entry<'_>>> {
-        match found {
-            Some(key) => {
-                self.at = At::On(key);
-                self.current()
-            }
-            None => {
-                self.at = edge;
-                Ok(None)
-            }
-        }
-    }
-
-    /// The key of the entry a cursor move finds.
-    fn key_of(e: Option<Entry<'_>>) -> Option<Vec<u8>> {
-        e.map(|(k, _)| k.to_vec())
+    /// Stand on what a move found (or at `edge` when it found nothing) and hand it out.
+    fn land<'a>(
+        at: &mut At<Vec<u8>>,
+        found: Option<Entry<'a>>,
+        edge: At<Vec<u8>>,
+    ) -> Option<Entry<'a>> {
+        *at = match found {
+            Some((k, _)) => At::On(k.to_vec()),
+            None => edge,
+        };
+        found
     }
 
     /// The entry under the cursor, if it stands on one.
@@ -114,8 +108,8 @@ impl<'c, 'txn> CursorMut<'c, 'txn> {
     /// # Errors
     /// `Error::Corrupted` when a page the move reads is damaged.
     pub fn first(&mut self) -> Result<Option<Entry<'_>>> {
-        let found = Self::key_of(self.table.cursor().first()?);
-        self.land(found, At::End)
+        let found = self.table.cursor().first()?;
+        Ok(Self::land(&mut self.at, found, At::End))
     }
 
     /// The last entry.
@@ -123,8 +117,8 @@ impl<'c, 'txn> CursorMut<'c, 'txn> {
     /// # Errors
     /// As [`CursorMut::first`].
     pub fn last(&mut self) -> Result<Option<Entry<'_>>> {
-        let found = Self::key_of(self.table.cursor().last()?);
-        self.land(found, At::Start)
+        let found = self.table.cursor().last()?;
+        Ok(Self::land(&mut self.at, found, At::Start))
     }
 
     /// The first entry with a key at or after `key`.
@@ -132,8 +126,8 @@ impl<'c, 'txn> CursorMut<'c, 'txn> {
     /// # Errors
     /// As [`CursorMut::first`].
     pub fn seek(&mut self, key: &[u8]) -> Result<Option<Entry<'_>>> {
-        let found = Self::key_of(self.table.cursor().seek(key)?);
-        self.land(found, At::End)
+        let found = self.table.cursor().seek(key)?;
+        Ok(Self::land(&mut self.at, found, At::End))
     }
 
     /// The entry after the current one (after the gap a deleted entry left; the first
@@ -144,19 +138,17 @@ impl<'c, 'txn> CursorMut<'c, 'txn> {
     /// As [`CursorMut::first`].
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<Option<Entry<'_>>> {
-        let found = {
-            let mut c = self.table.cursor();
-            match &self.at {
-                At::Unset | At::Start => Self::key_of(c.first()?),
-                At::End => None,
-                At::On(key) => match c.seek(key)? {
-                    Some((k, _)) if k == key.as_slice() => Self::key_of(c.next()?),
-                    other => Self::key_of(other),
-                },
-                At::Gap(key) => Self::key_of(c.seek(key)?),
-            }
+        let mut c = self.table.cursor();
+        let found = match &self.at {
+            At::Unset | At::Start => c.first()?,
+            At::End => None,
+            At::On(key) => match c.seek(key)? {
+                Some((k, _)) if k == key.as_slice() => c.next()?,
+                other => other,
+            },
+            At::Gap(key) => c.seek(key)?,
         };
-        self.land(found, At::End)
+        Ok(Self::land(&mut self.at, found, At::End))
     }
 
     /// The entry before the current one (before the gap a deleted entry left; the last
@@ -166,18 +158,16 @@ impl<'c, 'txn> CursorMut<'c, 'txn> {
     /// # Errors
     /// As [`CursorMut::first`].
     pub fn prev(&mut self) -> Result<Option<Entry<'_>>> {
-        let found = {
-            let mut c = self.table.cursor();
-            match &self.at {
-                At::Unset | At::End => Self::key_of(c.last()?),
-                At::Start => None,
-                At::On(key) | At::Gap(key) => match c.seek(key)? {
-                    Some(_) => Self::key_of(c.prev()?),
-                    None => Self::key_of(c.last()?),
-                },
-            }
+        let mut c = self.table.cursor();
+        let found = match &self.at {
+            At::Unset | At::End => c.last()?,
+            At::Start => None,
+            At::On(key) | At::Gap(key) => match c.seek(key)? {
+                Some(_) => c.prev()?,
+                None => c.last()?,
+            },
         };
-        self.land(found, At::Start)
+        Ok(Self::land(&mut self.at, found, At::Start))
     }
 
     /// Replace the value of the entry under the cursor; the cursor stays on it.
@@ -258,25 +248,17 @@ impl<'txn> DupTableMut<'txn> {
 }
 
 impl<'c, 'txn> DupCursorMut<'c, 'txn> {
-    fn land(
-        &mut self,
-        found: Option<(Vec<u8>, Vec<u8>)>,
+    /// Stand on what a move found (or at `edge` when it found nothing) and hand it out.
+    fn land<'a>(
+        at: &mut At<(Vec<u8>, Vec<u8>)>,
+        found: Option<Pair<'a>>,
         edge: At<(Vec<u8>, Vec<u8>)>,
-    ) -> Result<Option<Pair<'_>>> {
-        match found {
-            Some(pair) => {
-                self.at = At::On(pair);
-                self.current()
-            }
-            None => {
-                self.at = edge;
-                Ok(None)
-            }
-        }
-    }
-
-    fn owned(p: Option<Pair<'_>>) -> Option<(Vec<u8>, Vec<u8>)> {
-        p.map(|(k, v)| (k.to_vec(), v.to_vec()))
+    ) -> Option<Pair<'a>> {
+        *at = match found {
+            Some((k, v)) => At::On((k.to_vec(), v.to_vec())),
+            None => edge,
+        };
+        found
     }
 
     /// The pair under the cursor, if it stands on one.
@@ -295,8 +277,8 @@ impl<'c, 'txn> DupCursorMut<'c, 'txn> {
     /// # Errors
     /// As [`DupCursorMut::current`].
     pub fn first(&mut self) -> Result<Option<Pair<'_>>> {
-        let found = Self::owned(self.table.cursor().first()?);
-        self.land(found, At::End)
+        let found = self.table.cursor().first()?;
+        Ok(Self::land(&mut self.at, found, At::End))
     }
 
     /// The last pair.
@@ -304,8 +286,8 @@ impl<'c, 'txn> DupCursorMut<'c, 'txn> {
     /// # Errors
     /// As [`DupCursorMut::current`].
     pub fn last(&mut self) -> Result<Option<Pair<'_>>> {
-        let found = Self::owned(self.table.cursor().last()?);
-        self.land(found, At::Start)
+        let found = self.table.cursor().last()?;
+        Ok(Self::land(&mut self.at, found, At::Start))
     }
 
     /// The first value of the first key at or after `key`.
@@ -313,8 +295,8 @@ impl<'c, 'txn> DupCursorMut<'c, 'txn> {
     /// # Errors
     /// As [`DupCursorMut::current`].
     pub fn seek_key(&mut self, key: &[u8]) -> Result<Option<Pair<'_>>> {
-        let found = Self::owned(self.table.cursor().seek_key(key)?);
-        self.land(found, At::End)
+        let found = self.table.cursor().seek_key(key)?;
+        Ok(Self::land(&mut self.at, found, At::End))
     }
 
     /// The first value at or after `value` of `key` itself (None, and the cursor at
@@ -323,23 +305,23 @@ impl<'c, 'txn> DupCursorMut<'c, 'txn> {
     /// # Errors
     /// As [`DupCursorMut::current`].
     pub fn seek_value(&mut self, key: &[u8], value: &[u8]) -> Result<Option<Pair<'_>>> {
-        let found = Self::owned(self.table.cursor().seek_value(key, value)?);
-        self.land(found, At::End)
+        let found = self.table.cursor().seek_value(key, value)?;
+        Ok(Self::land(&mut self.at, found, At::End))
     }
 
     /// The first pair at or after (`key`, `value`) in the table's order.
-    fn seek_at_or_after(
-        c: &mut crate::api::dup_table::DupCursor<'_>,
+    fn seek_at_or_after<'a>(
+        c: &mut crate::api::dup_table::DupCursor<'a>,
         key: &[u8],
         value: &[u8],
-    ) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+    ) -> Result<Option<Pair<'a>>> {
         if let Some(p) = c.seek_value(key, value)? {
-            return Ok(Self::owned(Some(p)));
+            return Ok(Some(p));
         }
         // No value of `key` at or after `value`: the next key's first, if any.
         match c.seek_key(key)? {
-            Some((k, _)) if k == key => Ok(Self::owned(c.next_key()?)),
-            other => Ok(Self::owned(other)),
+            Some((k, _)) if k == key => c.next_key(),
+            other => Ok(other),
         }
     }
 
@@ -351,19 +333,17 @@ impl<'c, 'txn> DupCursorMut<'c, 'txn> {
     /// As [`DupCursorMut::current`].
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<Option<Pair<'_>>> {
-        let found = {
-            let mut c = self.table.cursor();
-            match &self.at {
-                At::Unset | At::Start => Self::owned(c.first()?),
-                At::End => None,
-                At::On((k, v)) => match c.seek_pair(k, v)? {
-                    Some(_) => Self::owned(c.next()?),
-                    None => Self::seek_at_or_after(&mut c, k, v)?,
-                },
-                At::Gap((k, v)) => Self::seek_at_or_after(&mut c, k, v)?,
-            }
+        let mut c = self.table.cursor();
+        let found = match &self.at {
+            At::Unset | At::Start => c.first()?,
+            At::End => None,
+            At::On((k, v)) => match c.seek_pair(k, v)? {
+                Some(_) => c.next()?,
+                None => Self::seek_at_or_after(&mut c, k, v)?,
+            },
+            At::Gap((k, v)) => Self::seek_at_or_after(&mut c, k, v)?,
         };
-        self.land(found, At::End)
+        Ok(Self::land(&mut self.at, found, At::End))
     }
 
     /// The pair before the current one (before the gap a deleted pair left; the last
@@ -373,18 +353,16 @@ impl<'c, 'txn> DupCursorMut<'c, 'txn> {
     /// # Errors
     /// As [`DupCursorMut::current`].
     pub fn prev(&mut self) -> Result<Option<Pair<'_>>> {
-        let found = {
-            let mut c = self.table.cursor();
-            match &self.at {
-                At::Unset | At::End => Self::owned(c.last()?),
-                At::Start => None,
-                At::On((k, v)) | At::Gap((k, v)) => match Self::seek_at_or_after(&mut c, k, v)? {
-                    Some(_) => Self::owned(c.prev()?),
-                    None => Self::owned(c.last()?),
-                },
-            }
+        let mut c = self.table.cursor();
+        let found = match &self.at {
+            At::Unset | At::End => c.last()?,
+            At::Start => None,
+            At::On((k, v)) | At::Gap((k, v)) => match Self::seek_at_or_after(&mut c, k, v)? {
+                Some(_) => c.prev()?,
+                None => c.last()?,
+            },
         };
-        self.land(found, At::Start)
+        Ok(Self::land(&mut self.at, found, At::Start))
     }
 
     /// The next value of the current key (None at its last, the cursor staying there).

@@ -228,7 +228,9 @@ impl PageSource for Pager {
         if let Some(run) = self.dirty.get(pgno) {
             // A reserved run, not written yet.
             overflow_run(run, pgno, len, self.page_size)?;
-            return Ok(&run[HEADER..HEADER + len]);
+            return run.get(HEADER..HEADER + len).ok_or_else(|| {
+                Error::corrupted(Corruption::Bounds, pgno, "value longer than its run")
+            });
         }
         let n = page::overflow_pages_needed(len, self.page_size);
         let end = pgno.saturating_add(n);
