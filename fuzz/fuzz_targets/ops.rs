@@ -17,6 +17,11 @@
 //! drops the open ones) and savepoints (taken and rolled back to, any number of times)
 //! run against a copy of the model per level, restored when the level is undone.
 //!
+//! Persistent savepoints are taken and deleted at any level (a level undone takes its
+//! savepoints back) and restored in a fresh write transaction; each names a copy of the
+//! committed model, which a restore makes the model again. They survive reopen, and the
+//! checker accounts for the pages they hold after every commit.
+//!
 //! A key is its input bytes, or those bytes after one of three long shared stems (whole
 //! or cut short), or the last bytes of a key of the maximum length: pages of such keys
 //! get long page prefixes, which keys of another stem shorten on insert.
@@ -365,6 +370,19 @@ enum Op {
     RollbackTo {
         which: u8,
     },
+    /// Name the last commit's state persistent savepoint `p{slot % 4}`.
+    PSave {
+        slot: u8,
+    },
+    /// Delete persistent savepoint `p{slot % 4}`.
+    PDelete {
+        slot: u8,
+    },
+    /// Restore persistent savepoint `p{slot % 4}` in a fresh write transaction (inside a
+    /// nested one: refused).
+    PRestore {
+        slot: u8,
+    },
     /// A put (or delete) in the typed table, through its handle or the typed table.
     Typed {
         name: u8,
@@ -468,6 +486,45 @@ struct Db {
     plain: Model,
     dups: BTreeMap<u8, DupModel>,
     typed: BTreeMap<TypedKey, u64>,
+    /// Persistent savepoints: name -> the state it names (without savepoints).
+    psaves: BTreeMap<String, Db>,
+}
+
+fn psave_name(slot: u8) -> String {
+    format!("p{}", slot % 4)
+}
+
+/// Persistent savepoint ops inside a transaction whose last commit is `base`.
+fn apply_psave(w: &mut WriteTxn, db: &mut Db, base: &Db, op: Op) {
+    match op {
+        Op::PSave { slot } => {
+            let name = psave_name(slot);
+            match w.persistent_savepoint(&name) {
+                Ok(id) => {
+                    assert!(!db.psaves.contains_key(&name), "{name} made twice");
+                    assert_eq!(id + 1, w.id());
+                    let mut state = base.clone();
+                    state.psaves.clear();
+                    db.psaves.insert(name, state);
+                }
+                Err(Error::SavepointExists(n)) => {
+                    assert!(db.psaves.contains_key(&n), "{n} does not exist")
+                }
+                Err(e) => panic!("persistent_savepoint: {e}"),
+            }
+        }
+        Op::PDelete { slot } => {
+            let name = psave_name(slot);
+            let gone = w.delete_persistent_savepoint(&name).expect("delete savepoint");
+            assert_eq!(gone, db.psaves.remove(&name).is_some());
+        }
+        Op::PRestore { slot } => {
+            // Inside a nested transaction.
+            let e = w.restore_persistent_savepoint(&psave_name(slot));
+            assert!(matches!(e, Err(Error::Invalid(_))), "{e:?}");
+        }
+        _ => {}
+    }
 }
 
 /// Plain tables: 0 the main table, 1..=3 bytewise, 4 reverse, 5 integer keys, 6 a
@@ -850,6 +907,13 @@ fn verify_dups(r: &ReadTxn, db: &Db) {
 fn verify(env: &Env, db: &Db) {
     let model = &db.plain;
     let r = env.begin_read().expect("begin_read");
+    let names: Vec<String> = r
+        .persistent_savepoints()
+        .expect("savepoints")
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    assert_eq!(names, db.psaves.keys().cloned().collect::<Vec<_>>());
     for t in 0..PLAIN_TABLES {
         let expected = model.get(&t);
         let table = match table_name(t) {
@@ -912,7 +976,7 @@ fuzz_target!(|ops: Vec<Op>| {
     let mut reader: Option<(ReadTxn, Db)> = None;
     let mut ops = ops.into_iter().take(200);
     while let Some(op) = ops.next() {
-        if matches!(op, Op::Commit | Op::Abort | Op::Reopen) {
+        if matches!(op, Op::Commit | Op::Abort | Op::Reopen | Op::PRestore { .. }) {
             savepoints.clear();
         }
         match op {
@@ -938,6 +1002,25 @@ fuzz_target!(|ops: Vec<Op>| {
             Op::HoldReader => {
                 reader = Some((env.begin_read().expect("reader"), committed.clone()));
             }
+            Op::PRestore { slot } => {
+                // First thing in a fresh transaction (the open one aborts first).
+                drop(wtx.take());
+                let mut w = env.begin_write().expect("begin_write");
+                let name = psave_name(slot);
+                match w.restore_persistent_savepoint(&name) {
+                    Ok(()) => {
+                        let mut state = committed.psaves[&name].clone();
+                        state.psaves = committed.psaves.clone();
+                        pending = state;
+                    }
+                    Err(Error::SavepointNotFound(n)) => {
+                        assert!(!committed.psaves.contains_key(&n), "{n} exists");
+                        pending = committed.clone();
+                    }
+                    Err(e) => panic!("restore: {e}"),
+                }
+                wtx = Some(w);
+            }
             Op::ReleaseReader => {
                 if let Some((r, snapshot)) = reader.take() {
                     let main: Vec<Vec<u8>> = r
@@ -956,8 +1039,8 @@ fuzz_target!(|ops: Vec<Op>| {
                     None => wtx.insert(env.begin_write().expect("begin_write")),
                 };
                 match op {
-                    Op::Nested => nested(w, &mut pending, &mut ops, max, 1),
-                    op => apply_level(w, &mut pending, &mut savepoints, op, max),
+                    Op::Nested => nested(w, &mut pending, &committed, &mut ops, max, 1),
+                    op => apply_level(w, &mut pending, &committed, &mut savepoints, op, max),
                 }
             }
         }
@@ -1059,11 +1142,13 @@ fn apply_write_api(w: &mut WriteTxn, db: &mut Db, op: Op, max: usize) {
             let key = key.bytes(max);
             let len = usize::from(len) % 3000 + usize::from(pages % 8) * 4096;
             let mut tab = open(w, t).expect("table");
+            // `open` creates the table even when the reservation is refused.
+            let m = db.plain.entry(t).or_default();
             match tab.reserve(&key, len) {
                 Ok(buf) => {
                     assert!(buf.iter().all(|&b| b == 0), "reservation not zeroed");
                     buf.fill(fill);
-                    db.plain.entry(t).or_default().insert(key, vec![fill; len]);
+                    m.insert(key, vec![fill; len]);
                 }
                 Err(Error::KeyTooLarge { .. }) => assert!(key.len() > max),
                 Err(e) => panic!("reserve: {e}"),
@@ -1157,6 +1242,7 @@ const MAX_NESTING: usize = 6;
 fn nested(
     w: &mut WriteTxn,
     db: &mut Db,
+    base: &Db,
     ops: &mut impl Iterator<Item = Op>,
     max: usize,
     depth: usize,
@@ -1177,11 +1263,11 @@ fn nested(
                 return;
             }
             Op::Nested if depth < MAX_NESTING => {
-                nested(&mut child, &mut child_db, ops, max, depth + 1);
+                nested(&mut child, &mut child_db, base, ops, max, depth + 1);
             }
             Op::Nested | Op::Commit | Op::Abort | Op::Reopen => {}
             Op::HoldReader | Op::ReleaseReader => {}
-            op => apply_level(&mut child, &mut child_db, &mut savepoints, op, max),
+            op => apply_level(&mut child, &mut child_db, base, &mut savepoints, op, max),
         }
     }
     // The input ended: the nested transaction is dropped, undoing its changes.
@@ -1192,6 +1278,7 @@ fn nested(
 fn apply_level(
     w: &mut WriteTxn,
     db: &mut Db,
+    base: &Db,
     savepoints: &mut Vec<(Savepoint, Db)>,
     op: Op,
     max: usize,
@@ -1208,6 +1295,9 @@ fn apply_level(
             *db = savepoints[i].1.clone();
         }
         Op::NestedEnd { .. } => {}
+        op @ (Op::PSave { .. } | Op::PDelete { .. } | Op::PRestore { .. }) => {
+            apply_psave(w, db, base, op)
+        }
         op => apply(w, db, op, max),
     }
 }

@@ -314,6 +314,10 @@ pub fn readers(a: &ReadersArgs, out: &mut dyn Write) -> CliResult<i32> {
                 "slot": r.slot, "pid": r.pid, "txnid": r.txnid,
                 "lag": last.saturating_sub(r.txnid), "alive": r.alive,
             })).collect::<Vec<_>>(),
+            "savepoints": st.savepoints.iter().map(|s| json!({
+                "name": s.name, "txnid": s.txnid, "lag": last.saturating_sub(s.txnid),
+                "held_pages": s.held_pages,
+            })).collect::<Vec<_>>(),
         });
         crate::util::write_json(out, &v)?;
         return Ok(0);
@@ -351,6 +355,17 @@ pub fn readers(a: &ReadersArgs, out: &mut dyn Write) -> CliResult<i32> {
                 }
             )?;
         }
+    }
+    // Persistent savepoints hold pages as readers do.
+    for sp in &st.savepoints {
+        writeln!(
+            out,
+            "savepoint {:?}: txn {}, lag {}, holds {} free pages",
+            sp.name,
+            sp.txnid,
+            last.saturating_sub(sp.txnid),
+            num(sp.held_pages)
+        )?;
     }
     Ok(0)
 }

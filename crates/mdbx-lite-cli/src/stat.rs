@@ -216,7 +216,35 @@ fn readers_json(env: &Env, st: &EnvStat, cleared: Option<usize>) -> Value {
             "slot": r.slot, "pid": r.pid, "txnid": r.txnid,
             "lag": last.saturating_sub(r.txnid), "alive": r.alive,
         })).collect::<Vec<_>>(),
+        "savepoints": st.savepoints.iter().map(|s| json!({
+            "name": s.name, "txnid": s.txnid, "lag": last.saturating_sub(s.txnid),
+            "held_pages": s.held_pages,
+        })).collect::<Vec<_>>(),
     })
+}
+
+/// Persistent savepoints hold pages as readers do: listed with the readers.
+fn print_savepoints(out: &mut dyn Write, st: &EnvStat) -> std::io::Result<()> {
+    if st.savepoints.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "  Persistent savepoints: {}", st.savepoints.len())?;
+    writeln!(
+        out,
+        "  {:>10} {:>6} {:>12}  name",
+        "txn", "lag", "held pages"
+    )?;
+    for sp in &st.savepoints {
+        writeln!(
+            out,
+            "  {:>10} {:>6} {:>12}  {}",
+            sp.txnid,
+            st.last_txnid.saturating_sub(sp.txnid),
+            num(sp.held_pages),
+            sp.name
+        )?;
+    }
+    Ok(())
 }
 
 fn print_readers(out: &mut dyn Write, env: &Env, st: &EnvStat) -> std::io::Result<()> {
@@ -235,7 +263,8 @@ fn print_readers(out: &mut dyn Write, env: &Env, st: &EnvStat) -> std::io::Resul
     }
     let list = other_readers(env);
     if list.is_empty() {
-        return writeln!(out, "  (no active readers)");
+        writeln!(out, "  (no active readers)")?;
+        return print_savepoints(out, st);
     }
     writeln!(
         out,
@@ -257,7 +286,7 @@ fn print_readers(out: &mut dyn Write, env: &Env, st: &EnvStat) -> std::io::Resul
             }
         )?;
     }
-    Ok(())
+    print_savepoints(out, st)
 }
 
 /// The tables `-a` / `-s` select, main first: `(None, ...)` is the main table.
@@ -313,6 +342,7 @@ pub fn run(a: &StatArgs, out: &mut dyn Write) -> CliResult<i32> {
                 "high_water_pages": st.high_water_pages,
                 "max_readers": st.max_readers,
                 "named_tables": st.tables,
+                "savepoints": st.savepoints.len(),
                 "metas": metas.iter().map(meta_json).collect::<Vec<_>>(),
             },
             "freelist": {
@@ -353,6 +383,7 @@ pub fn run(a: &StatArgs, out: &mut dyn Write) -> CliResult<i32> {
         )?;
         writeln!(out, "  Max readers: {}", st.max_readers)?;
         writeln!(out, "  Named tables: {}", st.tables)?;
+        writeln!(out, "  Persistent savepoints: {}", st.savepoints.len())?;
         for m in &metas {
             let cur = if m.current { " (current)" } else { "" };
             match &m.meta {
@@ -402,7 +433,20 @@ pub fn run(a: &StatArgs, out: &mut dyn Write) -> CliResult<i32> {
         }
         writeln!(out, "  Free pages: {}", num(st.free_pages))?;
         writeln!(out, "  Reusable now: {}", num(st.reusable_pages))?;
-        writeln!(out, "  Held by readers: {}", num(st.held_pages))?;
+        writeln!(
+            out,
+            "  Held by readers and savepoints: {}",
+            num(st.held_pages)
+        )?;
+        for sp in &st.savepoints {
+            writeln!(
+                out,
+                "    of which savepoint {:?} (txn {}): {}",
+                sp.name,
+                sp.txnid,
+                num(sp.held_pages)
+            )?;
+        }
     }
     if a.readers > 0 {
         writeln!(out, "Reader Table Status")?;

@@ -942,3 +942,39 @@ fn copy_to_a_terminal_is_refused() {
     );
     assert_eq!(o.status.code(), Some(2), "{text}");
 }
+
+#[test]
+fn readers_stat_and_check_show_persistent_savepoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    {
+        let env = Env::open(&db).unwrap();
+        let fill = |tag: u8| {
+            let mut w = env.begin_write().unwrap();
+            for i in 0..2000u32 {
+                w.main_table().put(&i.to_be_bytes(), &[tag; 50]).unwrap();
+            }
+            w.commit().unwrap();
+        };
+        fill(1);
+        let mut w = env.begin_write().unwrap();
+        w.persistent_savepoint("nightly").unwrap();
+        w.commit().unwrap();
+        fill(2);
+        fill(3);
+    }
+    let v = json(&run(["readers", "--json", p(&db)]).ok());
+    let sp = &v["savepoints"][0];
+    assert_eq!(sp["name"], "nightly", "{v}");
+    assert!(sp["held_pages"].as_u64().unwrap() > 10, "{v}");
+    let out = run(["readers", p(&db)]).ok();
+    assert!(out.contains("savepoint \"nightly\": txn 2, lag 3"), "{out}");
+    let out = run(["stat", "-r", "-f", p(&db)]).ok();
+    assert!(
+        out.contains("Persistent savepoints: 1") && out.contains("of which savepoint \"nightly\""),
+        "{out}"
+    );
+    let v = json(&run(["stat", "--json", "-r", p(&db)]).ok());
+    assert_eq!(v["readers"]["savepoints"][0]["txnid"], 2, "{v}");
+    run(["check", p(&db)]).ok();
+}

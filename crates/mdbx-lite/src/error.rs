@@ -63,6 +63,10 @@ pub enum Error {
     KeyNotGreater,
     /// The named table does not exist.
     TableNotFound(String),
+    /// No persistent savepoint has this name (never made, or deleted).
+    SavepointNotFound(String),
+    /// A persistent savepoint of this name exists already.
+    SavepointExists(String),
     /// The table exists with another kind than the one asked for: a dup-sort table
     /// opened as a plain one, a plain table opened or created as dup-sort, or dup-sort
     /// flags that differ from the stored ones.
@@ -253,6 +257,8 @@ impl fmt::Display for Error {
                 )
             }
             Error::TableNotFound(name) => write!(f, "table not found: {name:?}"),
+            Error::SavepointNotFound(name) => write!(f, "savepoint not found: {name:?}"),
+            Error::SavepointExists(name) => write!(f, "savepoint exists already: {name:?}"),
             Error::TableKindMismatch {
                 table,
                 stored,

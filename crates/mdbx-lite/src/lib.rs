@@ -37,6 +37,7 @@ pub use api::dup_table::{DupCursor, DupRange, DupSort, DupTable, DupTableMut, Pa
 pub use api::env::{lock_path, Durability, Env, EnvBuilder};
 pub use api::nested::{NestedTxn, Savepoint};
 pub use api::order::KeyOrder;
+pub use api::persistent::PersistentSavepoint;
 #[cfg(feature = "serde")]
 pub use api::serde_codec::Postcard;
 pub use api::transaction::{
@@ -53,6 +54,6 @@ pub use os::io;
 pub use os::map::ReadAhead;
 pub use storage::readers::ReaderInfo;
 pub use tools::copy::CopyError;
-pub use tools::stat::EnvStat;
+pub use tools::stat::{EnvStat, SavepointStat};
 pub use tools::{check, dump, inspect};
 pub use tree::cursor::{Cursor, Entry, Range};

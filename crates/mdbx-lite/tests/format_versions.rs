@@ -1,7 +1,7 @@
 //! Files of older format versions (1: node pages without a page prefix; 2: no dup-sort
 //! tables) are read as they are, and a writable open marks them with the current version
-//! (4) before writing prefixed pages, dup-sort tables or integer slot heads; version 3
-//! files' integer-ordered pages (bytewise slot heads) are read as they are.
+//! (5) before writing prefixed pages, dup-sort tables, integer slot heads or savepoints;
+//! version 3 files' integer-ordered pages (bytewise slot heads) are read as they are.
 //!
 //! `data/format-v1.db` was written by the version-1 build: `mdbx-lite load` of the
 //! entries below, then `mdbx-lite copy -c`, cut to its high-water mark (25 pages of
@@ -85,12 +85,12 @@ fn a_version_1_file_reads_as_it_is() {
 }
 
 #[test]
-fn a_writable_open_marks_both_metas_version_4_then_writes_prefixed_pages_and_dup_tables() {
+fn a_writable_open_marks_both_metas_with_the_current_version_then_writes_new_features() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("v1.db");
     std::fs::copy(FIXTURE, &path).unwrap();
     let env = Env::open(&path).unwrap();
-    assert_eq!(meta_versions(&path), [4, 4]);
+    assert_eq!(meta_versions(&path), [5, 5]);
     assert_contents(&env);
     // New keys beside the old ones: pages split and get prefixes.
     let mut w = env.begin_write().unwrap();
@@ -134,6 +134,23 @@ fn a_writable_open_marks_both_metas_version_4_then_writes_prefixed_pages_and_dup
         r.open_dup_table("tags").unwrap().count(b"many").unwrap(),
         2000
     );
+    drop(r);
+    // A persistent savepoint of the upgraded file, restored over a change of the old
+    // pages.
+    let mut w = env.begin_write().unwrap();
+    w.persistent_savepoint("upgraded").unwrap();
+    w.main_table().delete(&main_entries()[0].0).unwrap();
+    w.commit().unwrap();
+    let mut w = env.begin_write().unwrap();
+    w.restore_persistent_savepoint("upgraded").unwrap();
+    w.commit().unwrap();
+    let r = env.begin_read().unwrap();
+    let (k, v) = &main_entries()[0];
+    assert_eq!(r.main_table().get(k).unwrap(), Some(&v[..]));
+    assert_eq!(r.main_table().len(), 3900);
+    drop(r);
+    let report = env.check().unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
 }
 
 #[test]
@@ -234,7 +251,7 @@ fn a_version_3_file_with_integer_trees_reads_and_grows_with_integer_heads() {
     }
     assert_eq!(meta_versions(&path), [3, 3]);
     let env = Env::open(&path).unwrap();
-    assert_eq!(meta_versions(&path), [4, 4]);
+    assert_eq!(meta_versions(&path), [5, 5]);
     // New keys among the old ones: old pages split beside new pages of integer heads.
     let mut w = env.begin_write().unwrap();
     {

@@ -822,16 +822,18 @@ impl EnvInner {
     }
 
     /// Which freed pages a writer building on `base` may reuse, computed once from the
-    /// reader table and the durable meta: the one place that decides it (the writer's
-    /// allocator and `stat` both take it from here).
+    /// reader table, the durable meta and the persistent savepoints of `base` (their
+    /// ids, `savepoints`): the one place that decides it (the writer's allocator and
+    /// `stat` both take it from here).
     ///
     /// `durable_txnid` tracks the newest meta a crash cannot take back: after a `Full`
     /// commit `T` it is `T`; after a `NoMetaSync` commit `T` it is `T - 1` (`T`'s data
     /// sync flushed meta `T - 1`); with `NoSync` only a checkpoint advances it.
-    pub(crate) fn reuse_horizon(&self, base: u64) -> ReuseHorizon {
+    pub(crate) fn reuse_horizon(&self, base: u64, savepoints: &[u64]) -> ReuseHorizon {
         let durable = self.durable_txnid.load(Ordering::SeqCst);
         let mut protected = self.readers.snapshots();
         protected.push(durable);
+        protected.extend_from_slice(savepoints);
         protected.sort_unstable();
         protected.dedup();
         ReuseHorizon {

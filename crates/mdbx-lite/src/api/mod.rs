@@ -1,8 +1,9 @@
 //! The public face: environments (`env`: open, lock file, recovery, durability) and
 //! transactions with their table handles (`transaction`), dup-sort tables
 //! (`dup_table`), cursors that write (`cursor_mut`), key orders (`order`), nested
-//! transactions and savepoints (`nested`), and the typed layer over them: key and value
-//! encodings (`codec`) and typed table definitions and handles (`typed`).
+//! transactions and savepoints (`nested`), persistent savepoints (`persistent`), and
+//! the typed layer over them: key and value encodings (`codec`) and typed table
+//! definitions and handles (`typed`).
 
 pub(crate) mod codec;
 pub(crate) mod cursor_mut;
@@ -10,6 +11,7 @@ pub(crate) mod dup_table;
 pub(crate) mod env;
 pub(crate) mod nested;
 pub(crate) mod order;
+pub(crate) mod persistent;
 #[cfg(feature = "serde")]
 pub(crate) mod serde_codec;
 pub(crate) mod transaction;

@@ -6,9 +6,11 @@ use std::sync::{Arc, Weak};
 
 use crate::api::env::{Durability, EnvInner, ANOTHER_ENV_WRITES};
 use crate::api::order::{bind_order, order_name, KeyOrder, Orders};
+use crate::api::persistent::saved_ids;
 use crate::error::{Corruption, Error, Result};
 use crate::format::meta::{Meta, TableRecord, DUP_KIND_MASK, MAX_COMPARATOR_NAME};
 use crate::format::order::Comparator;
+use crate::format::savepoint::SavedState;
 use crate::storage::metas::write_meta;
 use crate::storage::snapshot::{MappedPages, PageSource, Snapshot};
 use crate::tree::btree::{self, PutMode};
@@ -493,6 +495,8 @@ pub struct WriteTxn {
     pages: WritePages,
     base: Meta,
     catalog: TableRecord,
+    /// The savepoint tree as this transaction has changed it (`api::persistent`).
+    savepoints: TableRecord,
     /// Slot 0 is the main table.
     tables: Vec<TableSlot>,
     /// An operation failed midway (e.g. an I/O error during a split); the tree may be
@@ -514,6 +518,7 @@ struct Level {
     savepoint: Option<Weak<()>>,
     tables: Vec<TableSlot>,
     catalog: TableRecord,
+    savepoints: TableRecord,
     failed: bool,
     pages: PagesMark,
 }
@@ -566,7 +571,17 @@ impl WriteTxn {
         }
         // A reader that died in another process must not pin free space.
         env.readers.clear_stale_oldest();
-        let base = env.current.lock().meta;
+        let (base, base_pages) = {
+            let cur = env.current.lock();
+            (cur.meta, cur.pages.clone())
+        };
+        let savepoints = match saved_ids(&base_pages, &base.savepoints) {
+            Ok(ids) => ids,
+            Err(e) => {
+                env.unlock_writer();
+                return Err(e);
+            }
+        };
         // Decoded metas carry ids up to `MAX_TXNID`, so this cannot overflow; a head at
         // exactly the maximum is refused when the commit saves the free tree.
         let Some(txnid) = base.txnid.checked_add(1) else {
@@ -586,13 +601,14 @@ impl WriteTxn {
             page_size: env.page_size,
             base,
         };
-        let pages = WritePages::new(setup, txnid, env.reuse_horizon(base.txnid));
+        let pages = WritePages::new(setup, txnid, env.reuse_horizon(base.txnid, &savepoints));
         env.set_writer_thread(true);
         Ok(WriteTxn {
             env,
             pages,
             base,
             catalog: base.catalog,
+            savepoints: base.savepoints,
             tables: vec![TableSlot {
                 name: None,
                 serial: 0,
@@ -630,6 +646,7 @@ impl WriteTxn {
             savepoint,
             tables: self.tables.clone(),
             catalog: self.catalog,
+            savepoints: self.savepoints,
             failed: self.failed,
             pages,
         });
@@ -682,6 +699,7 @@ impl WriteTxn {
         };
         self.tables = l.tables;
         self.catalog = l.catalog;
+        self.savepoints = l.savepoints;
         self.failed = l.failed;
         self.pages.rollback_level(level, l.pages);
         Ok(())
@@ -906,6 +924,66 @@ impl WriteTxn {
         result
     }
 
+    /// Run a change `f` of the savepoint tree; a failure midway marks the transaction
+    /// failed (the tree may be half-changed).
+    pub(crate) fn update_savepoints<T>(
+        &mut self,
+        f: impl FnOnce(&mut WritePages, &mut TableRecord) -> Result<T>,
+    ) -> Result<T> {
+        let mut rec = self.savepoints;
+        let result = f(&mut self.pages, &mut rec);
+        self.savepoints = rec;
+        if result.is_err() {
+            self.failed = true;
+        }
+        result
+    }
+
+    /// The savepoint tree as this transaction sees it.
+    pub(crate) fn savepoint_tree(&self) -> TableRecord {
+        self.savepoints
+    }
+
+    /// The committed state this transaction builds on.
+    pub(crate) fn base_meta(&self) -> &Meta {
+        &self.base
+    }
+
+    /// Whether the transaction has changed nothing yet: no page, table, level or
+    /// failure.
+    pub(crate) fn is_untouched(&self) -> bool {
+        self.pages.dirty_pages() == 0
+            && self.pages.pager.space.freed().is_empty()
+            && self.levels.is_empty()
+            && !self.failed
+            && self.tables.iter().all(|t| !t.dirty)
+            && self.catalog == self.base.catalog
+            && self.tables[0].rec == self.base.main
+    }
+
+    /// Make `saved`'s state the transaction's (see `txn::restore`): every table as it
+    /// was then. Only for an untouched transaction; table handles opened before are
+    /// refused from now on.
+    pub(crate) fn restore_state(&mut self, saved: &SavedState) -> Result<(u64, u64)> {
+        let main = self.tables[0].rec;
+        let r = crate::txn::restore::restore_state(&mut self.pages, &main, &self.catalog, saved);
+        if r.is_err() {
+            self.failed = true;
+            return r;
+        }
+        self.catalog = saved.catalog;
+        let serial = self.next_serial;
+        self.next_serial += 1;
+        self.tables = vec![TableSlot {
+            name: None,
+            serial,
+            rec: saved.main,
+            dirty: true,
+            dropped: false,
+        }];
+        r
+    }
+
     /// A named table, created empty if it does not exist.
     ///
     /// # Errors
@@ -1113,6 +1191,7 @@ impl WriteTxn {
             main: self.tables[0].rec,
             catalog,
             free: pager.free,
+            savepoints: self.savepoints,
         }
     }
 

@@ -19,13 +19,15 @@ pub const MAGIC: [u8; 8] = *b"MDBXLITE";
 /// The format this build writes. Version 2 added the page prefix of branch and leaf
 /// pages, version 3 dup-sort tables (catalog records with a pair count, leaf entries
 /// holding several values or a nested tree), version 4 integer slot heads on the pages
-/// of integer-ordered trees (`docs/format.md`).
-pub const FORMAT_VERSION: u32 = 4;
+/// of integer-ordered trees, version 5 the savepoint tree (persistent savepoints, named
+/// in the meta) (`docs/format.md`).
+pub const FORMAT_VERSION: u32 = 5;
 /// The oldest format this build reads. A version-1 node page is a version-2 one with an
 /// empty prefix (its u32 holes count at offset 28 is below 65,536, so the prefix length
 /// at 30 reads 0), a version-2 file is a version-3 one without dup-sort tables, and a
-/// version-3 file a version-4 one whose integer-ordered pages have bytewise heads, so
-/// older files are read as they are; a writable open marks both metas with the current
+/// version-3 file a version-4 one whose integer-ordered pages have bytewise heads, and a
+/// version-4 file a version-5 one without savepoints (its meta's savepoint bytes are
+/// zero), so older files are read as they are; a writable open marks both metas with the current
 /// version before anything else (`storage::metas::upgrade_metas`), so an older build
 /// refuses the file instead of misreading what this one writes.
 pub const OLDEST_READABLE_VERSION: u32 = 1;
@@ -136,11 +138,16 @@ const O_FREE: usize = O_CATALOG + TABLE_RECORD_LEN;
 const O_FLAGS: usize = O_FREE + TABLE_RECORD_LEN;
 /// Boot id ([`BOOT_ID_LEN`] bytes).
 const O_BOOT_ID: usize = O_FLAGS + 4;
+/// Savepoint tree record, in its short form ([`SAVEPOINTS_RECORD_LEN`] bytes).
+const O_SAVEPOINTS: usize = O_BOOT_ID + BOOT_ID_LEN;
 /// Start of the reserved (zero) bytes up to [`META_LEN`].
-const O_RESERVED: usize = O_BOOT_ID + BOOT_ID_LEN;
+const O_RESERVED: usize = O_SAVEPOINTS + SAVEPOINTS_RECORD_LEN;
 const _: () = assert!(O_RESERVED <= META_LEN);
 
 const BOOT_ID_LEN: usize = 16;
+/// Bytes of the savepoint tree's record in a meta: root (u64), entries, branch pages,
+/// leaf pages and depth (u32 each). The tree is bytewise, its values never overflow.
+pub const SAVEPOINTS_RECORD_LEN: usize = 24;
 /// Flag bit: the meta is weak (written without syncing its pages first).
 const FLAG_WEAK: u32 = 1;
 
@@ -419,6 +426,8 @@ pub struct Meta {
     pub catalog: TableRecord,
     /// (txnid, chunk) -> page numbers freed by that transaction.
     pub free: TableRecord,
+    /// Savepoint name -> the committed state it names (`format::savepoint`).
+    pub savepoints: TableRecord,
 }
 
 /// Why a meta slot was rejected (reported by `check` and open).
@@ -458,6 +467,13 @@ impl Meta {
         b[O_FREE..O_FREE + TABLE_RECORD_LEN].copy_from_slice(&self.free.encode());
         wr_u32(&mut b, O_FLAGS, if self.steady { 0 } else { FLAG_WEAK });
         b[O_BOOT_ID..O_BOOT_ID + BOOT_ID_LEN].copy_from_slice(&self.boot_id);
+        let sp = &self.savepoints;
+        let short = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+        wr_u64(&mut b, O_SAVEPOINTS, sp.root);
+        wr_u32(&mut b, O_SAVEPOINTS + 8, short(sp.entries));
+        wr_u32(&mut b, O_SAVEPOINTS + 12, short(sp.branch_pages));
+        wr_u32(&mut b, O_SAVEPOINTS + 16, short(sp.leaf_pages));
+        wr_u32(&mut b, O_SAVEPOINTS + 20, sp.depth);
         let crc = page::compute_checksum(&b);
         page::header_mut(&mut b).set_checksum(crc);
         b
@@ -522,7 +538,22 @@ impl Meta {
             main: rec(O_MAIN)?,
             catalog: rec(O_CATALOG)?,
             free: rec(O_FREE)?,
+            savepoints: TableRecord {
+                root: rd_u64(b, O_SAVEPOINTS),
+                entries: u64::from(rd_u32(b, O_SAVEPOINTS + 8)),
+                branch_pages: u64::from(rd_u32(b, O_SAVEPOINTS + 12)),
+                leaf_pages: u64::from(rd_u32(b, O_SAVEPOINTS + 16)),
+                depth: rd_u32(b, O_SAVEPOINTS + 20),
+                ..TableRecord::default()
+            },
         };
+        let sp = &meta.savepoints;
+        if sp.depth as usize > page::MAX_DEPTH || (sp.root == 0) != (sp.depth == 0) {
+            return Err(MetaProblem::Field(format!(
+                "savepoint tree with root {} and depth {}",
+                sp.root, sp.depth
+            )));
+        }
         if meta.high_water < FIRST_PAGE || meta.high_water > (u64::MAX / MAX_PAGE_SIZE as u64) {
             return Err(MetaProblem::Field(format!(
                 "high-water page {}",
@@ -533,6 +564,7 @@ impl Meta {
             ("main", meta.main),
             ("catalog", meta.catalog),
             ("free", meta.free),
+            ("savepoint", meta.savepoints),
         ] {
             if r.root != 0 && (r.root < FIRST_PAGE || r.root >= meta.high_water) {
                 return Err(MetaProblem::Field(format!(
@@ -565,6 +597,7 @@ impl Meta {
             main: TableRecord::default(),
             catalog: TableRecord::default(),
             free: TableRecord::default(),
+            savepoints: TableRecord::default(),
         }
     }
 }
@@ -606,9 +639,10 @@ mod tests {
                 O_FREE,
                 O_FLAGS,
                 O_BOOT_ID,
+                O_SAVEPOINTS,
                 O_RESERVED,
             ],
-            [32, 40, 44, 48, 56, 64, 112, 160, 208, 212, 228]
+            [32, 40, 44, 48, 56, 64, 112, 160, 208, 212, 228, 252]
         );
         assert_eq!(
             [
@@ -690,6 +724,13 @@ mod tests {
             main: rec(10, 2),
             catalog: rec(0, 0),
             free: rec(11, 1),
+            savepoints: TableRecord {
+                root: 12,
+                entries: 3,
+                leaf_pages: 1,
+                depth: 1,
+                ..TableRecord::default()
+            },
         }
     }
 

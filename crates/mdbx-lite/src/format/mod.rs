@@ -1,6 +1,6 @@
 //! Pure codecs of the file format, no I/O: the page header and node layout (`page`),
 //! the meta page and table record (`meta`), dup-sort tables' inline values (`dups`),
-//! and the free tree's records (`free`).
+//! the free tree's records (`free`) and the savepoint tree's values (`savepoint`).
 //! `docs/format.md` is their specification.
 
 pub(crate) mod dups;
@@ -8,3 +8,4 @@ pub(crate) mod free;
 pub(crate) mod meta;
 pub(crate) mod order;
 pub(crate) mod page;
+pub(crate) mod savepoint;

@@ -19,6 +19,9 @@
 //! what it cannot follow (a page reached twice, a wild page number, a page of the wrong
 //! kind); this module judges each page the walker visits.
 
+use std::collections::HashMap;
+
+use crate::api::persistent::saved_states;
 use crate::api::transaction::TableStat;
 use crate::error::{Error, Result};
 use crate::format::dups::DupBlock;
@@ -32,6 +35,7 @@ use crate::tools::walk::{
 };
 use crate::tree::btree::max_key_size;
 use crate::tree::dups::max_value_size;
+use crate::tree::visit::visit_state;
 use crate::Env;
 
 /// Stop collecting after this many problems (a shredded file would list every page).
@@ -125,6 +129,9 @@ struct Checker<'a> {
     /// The key size of the integer-ordered tree being walked (by its serial), from its
     /// first leaf key.
     integer_width: Option<(usize, usize)>,
+    /// Page -> (birth, group) of every free-tree entry, kept when the snapshot has
+    /// persistent savepoints (to check what they hold).
+    free_entries: Option<HashMap<u64, (u64, u64)>>,
 }
 
 /// The slot head `key` must have on `node`.
@@ -590,6 +597,9 @@ impl<'a> Visitor<'a> for Checker<'a> {
                 return false;
             }
         };
+        if let Some(entries) = &mut self.free_entries {
+            entries.extend(list.iter().map(|&(p, birth)| (p, (birth, group))));
+        }
         if list.windows(2).any(|w| w[0].0 >= w[1].0) {
             self.problem(Some(pgno), format!("entry {i}: free list not sorted"));
         }
@@ -650,6 +660,78 @@ fn check_metas(pages: &MappedPages, chosen: &Meta, file_bytes: u64, c: &mut Chec
     }
 }
 
+/// Check that every persistent savepoint of the snapshot `meta` names a state that is
+/// intact: each page it reaches is in use by the snapshot or free and kept from reuse
+/// for it (listed with a birth at or before its transaction and freed after it).
+fn check_savepoints(pages: &MappedPages, meta: &Meta, walker: &Walker<'_>, c: &mut Checker<'_>) {
+    if meta.savepoints.root == 0 {
+        return;
+    }
+    let saved = match saved_states(pages, &meta.savepoints) {
+        Ok(s) => s,
+        Err(e) => {
+            c.error(&e);
+            return;
+        }
+    };
+    let free = c.free_entries.take().unwrap_or_default();
+    for (name, s) in saved {
+        if s.txnid >= meta.txnid {
+            c.problem(
+                Some(meta.savepoints.root),
+                format!(
+                    "savepoint {name:?} names txn {}, not before the snapshot's {}",
+                    s.txnid, meta.txnid
+                ),
+            );
+            continue;
+        }
+        let mut seen = vec![false; meta.high_water as usize];
+        let (mut unkept, mut first) = (0u64, None);
+        let r = visit_state(
+            pages,
+            &s.main,
+            &s.catalog,
+            &mut |p| match seen.get_mut(p as usize) {
+                Some(b) if !*b => {
+                    *b = true;
+                    true
+                }
+                _ => false,
+            },
+            &mut |run| {
+                for p in run.pgno..run.pgno.saturating_add(run.count) {
+                    let kept = walker.is_used(p)
+                        || free
+                            .get(&p)
+                            .is_some_and(|&(birth, group)| birth <= s.txnid && s.txnid < group);
+                    if !kept {
+                        unkept += 1;
+                        first.get_or_insert(p);
+                    }
+                }
+            },
+        );
+        if let Err(e) = r {
+            let page = match &e {
+                Error::Corrupted { page, .. } => Some(*page),
+                _ => None,
+            };
+            c.problem(page, format!("savepoint {name:?} (txn {}): {e}", s.txnid));
+        }
+        if let Some(p) = first {
+            c.problem(
+                Some(p),
+                format!(
+                    "savepoint {name:?} (txn {}): {unkept} page(s) of its state neither in \
+                     use nor kept free for it",
+                    s.txnid
+                ),
+            );
+        }
+    }
+}
+
 /// Check the snapshot described by `meta` over `pages` (`file_bytes` long), calling
 /// `progress(pages visited, pages total)` as the walk goes.
 pub(crate) fn check_snapshot(
@@ -671,6 +753,7 @@ pub(crate) fn check_snapshot(
         },
         table: TableRecord::default(),
         integer_width: None,
+        free_entries: (meta.savepoints.root != 0).then(HashMap::new),
         pairs: 0,
         progress,
         visited: 0,
@@ -678,6 +761,7 @@ pub(crate) fn check_snapshot(
     check_metas(pages, &meta, file_bytes, &mut c);
     let mut walker = Walker::new(pages, &meta).with_comparators(comparators);
     walker.walk_snapshot(&mut c);
+    check_savepoints(pages, &meta, &walker, &mut c);
     c.report
         .tables
         .insert(0, (None, TableStat::new(&meta.main, pages.page_size)));

@@ -149,6 +149,8 @@ pub enum PageOwner {
     Catalog,
     /// The free-space tree itself.
     FreeTree,
+    /// The savepoint tree (persistent savepoint name -> the state it names).
+    Savepoints,
     /// A free page (listed in the free tree).
     Free,
     /// Nobody: an unreachable page.
@@ -156,8 +158,8 @@ pub enum PageOwner {
 }
 
 impl PageOwner {
-    /// A short label: `@meta`, `@main`, the table name, `@catalog`, `@freetree`, `@free`,
-    /// `-`.
+    /// A short label: `@meta`, `@main`, the table name, `@catalog`, `@savepoints`,
+    /// `@freetree`, `@free`, `-`.
     pub fn label(&self) -> &str {
         match self {
             PageOwner::Meta => "@meta",
@@ -165,6 +167,7 @@ impl PageOwner {
             PageOwner::Table(n) => n,
             PageOwner::Catalog => "@catalog",
             PageOwner::FreeTree => "@freetree",
+            PageOwner::Savepoints => "@savepoints",
             PageOwner::Free => "@free",
             PageOwner::Nobody => "-",
         }
@@ -208,6 +211,9 @@ const O_MAIN: u32 = 2;
 const O_CATALOG: u32 = 3;
 const O_FREETREE: u32 = 4;
 const O_FREE: u32 = 5;
+const O_SAVEPOINTS: u32 = 6;
+/// The first owner index of a named table.
+const O_TABLES: u32 = 7;
 
 #[derive(Clone, Copy)]
 struct Slot {
@@ -248,6 +254,7 @@ impl PageMap {
                 PageOwner::Catalog,
                 PageOwner::FreeTree,
                 PageOwner::Free,
+                PageOwner::Savepoints,
             ],
             tree_owners: Vec::new(),
             table_owner: O_MAIN,
@@ -294,6 +301,7 @@ impl<'a> Visitor<'a> for PageMap {
         let owner = match (tree.kind, tree.name) {
             (TreeKind::Free, _) => O_FREETREE,
             (TreeKind::Catalog, _) => O_CATALOG,
+            (TreeKind::Savepoints, _) => O_SAVEPOINTS,
             (TreeKind::User, None) => O_MAIN,
             (TreeKind::User, Some(name)) => {
                 self.owners.push(PageOwner::Table(name.to_string()));
@@ -780,13 +788,21 @@ impl Env {
             g.resident_bytes += resident_in(pgno * ps, (pgno + 1) * ps);
         }
         // Fixed owners first in a readable order, then tables by name.
-        let order = [O_META, O_MAIN, O_CATALOG, O_FREETREE, O_FREE, O_NOBODY];
+        let order = [
+            O_META,
+            O_MAIN,
+            O_CATALOG,
+            O_SAVEPOINTS,
+            O_FREETREE,
+            O_FREE,
+            O_NOBODY,
+        ];
         let mut sorted: Vec<ResidentGroup> = order
             .iter()
             .map(|&i| groups[i as usize].clone())
             .filter(|g| g.pages > 0 || g.owner == PageOwner::Main)
             .collect();
-        let mut tables: Vec<ResidentGroup> = groups.drain(O_FREE as usize + 1..).collect();
+        let mut tables: Vec<ResidentGroup> = groups.drain(O_TABLES as usize..).collect();
         tables.sort_by(|a, b| a.owner.label().cmp(b.owner.label()));
         sorted.splice(2..2, tables);
         Ok(Residency {

@@ -1,5 +1,6 @@
 //! Environment statistics: the gauges of the off-heap discipline.
 
+use crate::api::persistent::saved_states;
 use crate::api::transaction::TableStat;
 use crate::error::Result;
 use crate::format::free::{parse_free_entries, parse_free_key};
@@ -25,8 +26,8 @@ pub struct EnvStat {
     pub free_pages: u64,
     /// Free pages the next write transaction may reuse.
     pub reusable_pages: u64,
-    /// Free pages held back: a live reader (or, without `Full` durability, a meta that
-    /// a crash could fall back to) can still see them.
+    /// Free pages held back: a live reader, a persistent savepoint (or, without `Full`
+    /// durability, a meta that a crash could fall back to) can still see them.
     pub held_pages: u64,
     /// Live read transactions, and the most there can be.
     pub readers: usize,
@@ -38,6 +39,20 @@ pub struct EnvStat {
     pub main: TableStat,
     /// Number of named tables.
     pub tables: usize,
+    /// The persistent savepoints, sorted by name.
+    pub savepoints: Vec<SavepointStat>,
+}
+
+/// A persistent savepoint and the free space it keeps from reuse.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SavepointStat {
+    /// Its name.
+    pub name: String,
+    /// The transaction id of the state it names.
+    pub txnid: u64,
+    /// Free pages that state still reaches: freed since, kept from reuse while the
+    /// savepoint exists (other snapshots may see some of them too).
+    pub held_pages: u64,
 }
 
 impl Env {
@@ -51,9 +66,19 @@ impl Env {
         let inner = &self.inner;
         // Our own read transaction is one of the readers: it holds the newest snapshot,
         // which sees no freed page, so the horizon is the same with or without it.
-        let horizon = inner.reuse_horizon(snap.meta.txnid);
+        let saved = saved_states(&snap.pages, &snap.meta.savepoints)?;
+        let ids: Vec<u64> = saved.iter().map(|(_, s)| s.txnid).collect();
+        let horizon = inner.reuse_horizon(snap.meta.txnid, &ids);
         let readers = inner.readers.list();
         let others: Vec<_> = readers.iter().filter(|r| r.slot != rtx.slot()).collect();
+        let mut savepoints: Vec<SavepointStat> = saved
+            .iter()
+            .map(|(name, s)| SavepointStat {
+                name: name.clone(),
+                txnid: s.txnid,
+                held_pages: 0,
+            })
+            .collect();
         let (mut free, mut reusable) = (0u64, 0u64);
         let mut cur = RawCursor::new(&snap.pages, snap.meta.free);
         let mut item = cur.first()?;
@@ -62,6 +87,11 @@ impl Env {
             let (txnid, _) = parse_free_key(k, leaf)?;
             for (_, birth) in parse_free_entries(v, leaf)? {
                 free += 1;
+                for (sp, (_, s)) in savepoints.iter_mut().zip(&saved) {
+                    if birth <= s.txnid && s.txnid < txnid {
+                        sp.held_pages += 1;
+                    }
+                }
                 if horizon.reusable(birth, txnid) {
                     reusable += 1;
                 }
@@ -94,6 +124,7 @@ impl Env {
                 .unwrap_or(0),
             main: rtx.main_table().stat(),
             tables: rtx.list_tables()?.len(),
+            savepoints,
         })
     }
 }

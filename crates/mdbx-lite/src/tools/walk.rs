@@ -36,6 +36,9 @@ pub(crate) enum TreeKind {
     Catalog,
     /// The free tree: (txn id, chunk) -> pages freed; the walk claims each page listed.
     Free,
+    /// The savepoint tree: savepoint name -> the state it names. The walk claims its
+    /// own pages only (a savepoint's state is checked apart, `check`).
+    Savepoints,
 }
 
 /// How a leaf value other than plain bytes is stored, for error messages.
@@ -70,6 +73,7 @@ impl fmt::Display for Tree<'_> {
         match (self.kind, self.name) {
             (TreeKind::Free, _) => f.write_str("free tree"),
             (TreeKind::Catalog, _) => f.write_str("catalog"),
+            (TreeKind::Savepoints, _) => f.write_str("savepoint tree"),
             (TreeKind::User, None) => f.write_str("main table"),
             (TreeKind::User, Some(name)) => write!(f, "table {name:?}"),
             (TreeKind::Values, None) => f.write_str("nested values in the main table"),
@@ -312,11 +316,12 @@ impl<'a> Walker<'a> {
     }
 
     /// Walk every tree of the snapshot: the free tree first (so a page both free and
-    /// used is reported where it is used), then the catalog, each named table as the
-    /// catalog lists it, and the main table.
+    /// used is reported where it is used), then the savepoint tree, the catalog, each
+    /// named table as the catalog lists it, and the main table.
     pub(crate) fn walk_snapshot<V: Visitor<'a>>(&mut self, v: &mut V) {
         let meta = self.meta;
         self.walk_tree(TreeKind::Free, None, meta.free, v);
+        self.walk_tree(TreeKind::Savepoints, None, meta.savepoints, v);
         self.walk_tree(TreeKind::Catalog, None, meta.catalog, v);
         self.walk_tree(TreeKind::User, None, meta.main, v);
     }
@@ -364,6 +369,11 @@ impl<'a> Walker<'a> {
         self.walk_node(record.root, at, &mut tally, v);
         v.leave_tree(&tree, Some(&tally));
         Some(tally)
+    }
+
+    /// Whether a tree of the walk claimed page `p` (a meta counts).
+    pub(crate) fn is_used(&self, p: u64) -> bool {
+        self.marks.get(p as usize) == Some(&Mark::Used)
     }
 
     /// Pages in `[2, high_water)` that no walk has claimed: neither reachable nor free.
@@ -563,7 +573,7 @@ impl<'a> Walker<'a> {
                     }
                 }
             }
-            TreeKind::Values => {}
+            TreeKind::Values | TreeKind::Savepoints => {}
             TreeKind::Catalog => {
                 let Some(key) = key else {
                     return;
@@ -748,6 +758,7 @@ mod tests {
             rec.trees,
             [
                 "free tree",
+                "savepoint tree",
                 "catalog",
                 "table \"a\"",
                 "table \"b\"",

@@ -6,8 +6,9 @@
 //! transaction's view of pages, with copy-on-write mechanics); none of them knows the
 //! B+tree. Above the tree: `reclaim` (finding reusable pages in the free tree),
 //! `write_pages` (the page interface the tree writes through while the transaction
-//! runs) and `free_save` (recording free space in the free tree at commit, through a
-//! page interface of its own that never reclaims).
+//! runs), `free_save` (recording free space in the free tree at commit, through a
+//! page interface of its own that never reclaims) and `restore` (making a persistent
+//! savepoint's state current).
 
 pub(crate) mod alloc;
 pub(crate) mod dirty;
@@ -16,6 +17,7 @@ pub(crate) mod free_save;
 pub(crate) mod horizon;
 pub(crate) mod pager;
 pub(crate) mod reclaim;
+pub(crate) mod restore;
 pub(crate) mod write_pages;
 
 use std::sync::Arc;

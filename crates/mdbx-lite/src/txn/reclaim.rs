@@ -10,6 +10,8 @@
 //! taken is checked (inside the allocated range, born no later than it was freed), and a
 //! reused page must not contradict its record (`check_reuse`).
 
+use std::collections::BTreeSet;
+
 use crate::error::{Corruption, Error, Result};
 use crate::format::free::{free_key, parse_free_entries, parse_free_key};
 use crate::format::meta::{TableRecord, FIRST_PAGE};
@@ -34,6 +36,9 @@ pub(crate) struct YoungFloor {
 /// A young group's pages that a protected snapshot still sees: (group, entries).
 pub(crate) type Held = (u64, Vec<(u64, u64)>);
 
+/// A group's entries as read from the free tree: (group, [(page, birth, leaf)]).
+type GroupEntries = (u64, Vec<(u64, u64, u64)>);
+
 /// The write transaction's progress through the free tree.
 #[derive(Clone)]
 pub(crate) struct Reclaimer {
@@ -52,6 +57,8 @@ pub(crate) struct Reclaimer {
     snapshots: Vec<u64>,
     /// The oldest young group consumed, or `base + 1` once the search found none.
     young_floor: Option<u64>,
+    /// Groups consumed by `restore_live`, which the searches pass over.
+    restored: BTreeSet<u64>,
 }
 
 impl Reclaimer {
@@ -65,6 +72,7 @@ impl Reclaimer {
             protected: None,
             snapshots: horizon.protected,
             young_floor: None,
+            restored: BTreeSet::new(),
         }
     }
 
@@ -94,6 +102,8 @@ impl Reclaimer {
     /// search.
     pub fn remember_young_floor(&self, pager: &mut Pager) {
         pager.file.ws.young_floor = match (self.young_floor, &self.protected) {
+            // A restore rewrote groups anywhere above its savepoint.
+            _ if !self.restored.is_empty() => None,
             (Some(floor), Some(p)) => Some(YoungFloor {
                 floor,
                 base: pager.txnid,
@@ -116,16 +126,7 @@ impl Reclaimer {
         if pager.free.root == 0 || self.next_young > base {
             return Ok(false);
         }
-        if self.protected.is_none() {
-            let p = std::mem::take(&mut self.snapshots);
-            if let Some(f) = &pager.file.ws.young_floor {
-                let below = p.partition_point(|&t| t < f.floor);
-                if f.base == base && p[..below] == f.protected[..] {
-                    self.next_young = self.next_young.max(f.floor);
-                }
-            }
-            self.protected = Some(p);
-        }
+        self.init_protected(pager);
         // (page, birth, free-tree leaf listing it)
         let mut entries: Vec<(u64, u64, u64)> = Vec::new();
         let mut group: Option<u64> = None;
@@ -151,7 +152,9 @@ impl Reclaimer {
                 };
                 if ended {
                     let g = group.unwrap_or_default();
-                    if entries.iter().any(|&(_, b, _)| unseen_by(protected, b, g)) {
+                    if !self.restored.contains(&g)
+                        && entries.iter().any(|&(_, b, _)| unseen_by(protected, b, g))
+                    {
                         found = Some(g);
                         break;
                     }
@@ -197,6 +200,93 @@ impl Reclaimer {
         Ok(true)
     }
 
+    /// Take the protected snapshots from `snapshots`, starting the young search at the
+    /// floor the last commit left when it still holds (see `YoungFloor`).
+    fn init_protected(&mut self, pager: &Pager) {
+        if self.protected.is_some() {
+            return;
+        }
+        let base = pager.txnid - 1;
+        let p = std::mem::take(&mut self.snapshots);
+        if let Some(f) = &pager.file.ws.young_floor {
+            let below = p.partition_point(|&t| t < f.floor);
+            if f.base == base && p[..below] == f.protected[..] {
+                self.next_young = self.next_young.max(f.floor);
+            }
+        }
+        self.protected = Some(p);
+    }
+
+    /// Restoring a savepoint of snapshot `after`: the pages `live` holds (its state's,
+    /// current again) leave the free tree. They were freed after `after` (the savepoint
+    /// kept them from reuse), so they sit in younger groups; each group listing one is
+    /// consumed here: its live pages are dropped, its pages no protected snapshot sees
+    /// go to the pool, the rest are held, as `load_young_group` does. Returns how many
+    /// entries were dropped.
+    pub fn restore_live(
+        &mut self,
+        pager: &mut Pager,
+        after: u64,
+        live: &dyn Fn(u64) -> bool,
+    ) -> Result<u64> {
+        self.init_protected(pager);
+        let base = pager.txnid - 1;
+        // Every group listing a live page.
+        let mut groups: Vec<GroupEntries> = Vec::new();
+        if pager.free.root != 0 && after < base {
+            let mut cur = RawCursor::new(&*pager, pager.free);
+            let mut item = cur.seek(&free_key(after + 1, 0))?;
+            let mut current: Option<GroupEntries> = None;
+            while let Some((k, v)) = item {
+                let leaf = cur.leaf_pgno();
+                let (txnid, _) = parse_free_key(k, leaf)?;
+                if txnid > base {
+                    break;
+                }
+                if current.as_ref().is_none_or(|(g, _)| *g != txnid) {
+                    if let Some(done) = current.take() {
+                        if done.1.iter().any(|e| live(e.0)) {
+                            groups.push(done);
+                        }
+                    }
+                    current = Some((txnid, Vec::new()));
+                }
+                if let Some((_, entries)) = current.as_mut() {
+                    entries.extend(parse_free_entries(v, leaf)?.map(|(p, b)| (p, b, leaf)));
+                }
+                item = cur.next()?;
+            }
+            if let Some(done) = current.take() {
+                if done.1.iter().any(|e| live(e.0)) {
+                    groups.push(done);
+                }
+            }
+        }
+        let protected = self.protected.take().unwrap_or_default();
+        let mut dropped = 0;
+        for (g, entries) in groups {
+            self.consumed.push(g);
+            self.restored.insert(g);
+            let mut held = Vec::new();
+            for (p, birth, leaf) in entries {
+                take_free_entry(pager, p, birth, g, leaf)?;
+                if live(p) {
+                    dropped += 1;
+                } else if unseen_by(&protected, birth, g) {
+                    check_reuse(pager, p, birth, g)?;
+                    pager.space.add_reclaimed(p)?;
+                } else {
+                    held.push((p, birth));
+                }
+            }
+            if !held.is_empty() {
+                self.young_held.push((g, held));
+            }
+        }
+        self.protected = Some(protected);
+        Ok(dropped)
+    }
+
     /// Move the next reusable free-tree group into the pool. False if there is none.
     fn load_free_group(&mut self, pager: &mut Pager) -> Result<bool> {
         if pager.free.root == 0 || self.next_group > self.reuse_limit {
@@ -214,6 +304,10 @@ impl Reclaimer {
                 let (txnid, _) = parse_free_key(k, leaf)?;
                 if txnid > self.reuse_limit || group.is_some_and(|g| g != txnid) {
                     break;
+                }
+                if self.restored.contains(&txnid) {
+                    item = cur.next()?;
+                    continue;
                 }
                 group = Some(txnid);
                 pages.extend(parse_free_entries(v, leaf)?.map(|(p, b)| (p, b, leaf)));
