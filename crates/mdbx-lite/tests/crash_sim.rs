@@ -18,7 +18,9 @@
 //! shared stems and keys of the maximum length, so recovery runs over pages with long
 //! page prefixes that splits, merges and inserts of other stems changed. The
 //! `dup_sort_*` test adds a dup-sort table whose hot key moves into a nested tree and
-//! back.
+//! back. The `persistent_savepoints_*` test takes, deletes and restores persistent
+//! savepoints: a crash image holds exactly the savepoints of its committed state, and
+//! each of them restores to the state it names.
 
 mod common;
 use common::{layer, BootAs, Hooks, Rng};
@@ -176,7 +178,32 @@ fn read_all(env: &Env) -> Model {
             m.insert(name, entries);
         }
     }
+    let saved: BTreeMap<Vec<u8>, Vec<u8>> = r
+        .persistent_savepoints()
+        .expect("savepoints")
+        .into_iter()
+        .map(|s| (s.name.into_bytes(), s.txnid.to_be_bytes().to_vec()))
+        .collect();
+    if !saved.is_empty() {
+        m.insert(Some(SAVEPOINTS.to_string()), saved);
+    }
     m
+}
+
+/// The pseudo-table of a model that lists its persistent savepoints: name -> the
+/// transaction id of the state it names (big-endian).
+const SAVEPOINTS: &str = "@savepoints";
+
+/// `saved`, with the savepoints of `current`: what restoring a savepoint of `saved`'s
+/// state in `current` gives.
+fn restored(saved: &Model, current: &Model) -> Model {
+    let mut m = saved.clone();
+    let key = Some(SAVEPOINTS.to_string());
+    m.remove(&key);
+    if let Some(sp) = current.get(&key) {
+        m.insert(key, sp.clone());
+    }
+    normal(&m)
 }
 
 /// Normalise a model the way `read_all` reports it (empty named tables are omitted).
@@ -194,6 +221,8 @@ struct Run {
     /// (log index after an `Env::sync` returned, index of the last commit before it):
     /// no crash after that point may lose that commit.
     syncs: Vec<(usize, usize)>,
+    /// Transaction id -> index in `commits` of the state it committed.
+    ids: BTreeMap<u64, usize>,
 }
 
 /// How a workload makes its keys: each picks one of 120 keys per operation.
@@ -261,13 +290,21 @@ fn workload(seed: u64, durability: Durability, txns: usize) -> Run {
 
 /// [`workload`] with the keys of `keys`.
 fn workload_with(seed: u64, durability: Durability, txns: usize, keys: Keys) -> Run {
-    workload_full(seed, durability, txns, keys, false)
+    workload_full(seed, durability, txns, keys, false, false)
 }
 
 /// [`workload_with`], with a dup-sort table `d` among the tables when `dups`: pairs put
 /// and deleted, keys deleted, runs of values that move a key into a nested tree and
-/// out again, the table dropped.
-fn workload_full(seed: u64, durability: Durability, txns: usize, keys: Keys, dups: bool) -> Run {
+/// out again, the table dropped; and persistent savepoints taken, deleted and restored
+/// when `savepoints`.
+fn workload_full(
+    seed: u64,
+    durability: Durability,
+    txns: usize,
+    keys: Keys,
+    dups: bool,
+    savepoints: bool,
+) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let log = Arc::new(Mutex::new(Vec::new()));
     let l2 = log.clone();
@@ -287,12 +324,39 @@ fn workload_full(seed: u64, durability: Durability, txns: usize, keys: Keys, dup
     let mut model = Model::new();
     model.insert(None, BTreeMap::new());
     let mut commits = vec![(0, log.lock().unwrap().len(), model.clone())];
+    let mut ids = BTreeMap::from([(env.last_txnid(), 0)]);
     let mut syncs = Vec::new();
     let mut reader = None;
     let mut saw_nested = false;
+    let (mut restores, sp_key) = (0, Some(SAVEPOINTS.to_string()));
     for t in 0..txns {
         let mut w = env.begin_write().unwrap();
+        let names: Vec<Vec<u8>> = model
+            .get(&sp_key)
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
+        if savepoints && !names.is_empty() && rng.below(5) == 0 {
+            let name = &names[rng.below(names.len() as u64) as usize];
+            let id = u64::from_be_bytes(model[&sp_key][name][..].try_into().unwrap());
+            w.restore_persistent_savepoint(std::str::from_utf8(name).unwrap())
+                .unwrap();
+            let current = model.clone();
+            model = restored(&commits[ids[&id]].2, &current);
+            model.entry(None).or_default();
+            restores += 1;
+        }
         for _ in 0..rng.below(30) + 1 {
+            if savepoints && rng.below(12) == 0 {
+                let sp = model.entry(sp_key.clone()).or_default();
+                let name = format!("s{}", rng.below(6));
+                if sp.remove(name.as_bytes()).is_some() {
+                    assert!(w.delete_persistent_savepoint(&name).unwrap());
+                } else {
+                    let id = w.persistent_savepoint(&name).unwrap();
+                    sp.insert(name.into_bytes(), id.to_be_bytes().to_vec());
+                }
+                continue;
+            }
             if dups && rng.below(3) == 0 {
                 dup_op(&mut w, &mut model, &mut rng, keys, env.max_dup_key_size());
                 continue;
@@ -338,8 +402,10 @@ fn workload_full(seed: u64, durability: Durability, txns: usize, keys: Keys, dup
         // At most 12 keys: more than one leaf means nested trees.
         saw_nested |= dups && w.open_dup_table("d").is_ok_and(|d| d.stat().leaf_pages > 1);
         let start = log.lock().unwrap().len();
+        let id = w.id();
         w.commit().unwrap();
         let end = log.lock().unwrap().len();
+        ids.insert(id, commits.len());
         commits.push((start, end, model.clone()));
         match rng.below(8) {
             0 => reader = Some(env.begin_read().unwrap()),
@@ -356,6 +422,7 @@ fn workload_full(seed: u64, durability: Durability, txns: usize, keys: Keys, dup
         saw_nested, dups,
         "a dup-sort key never moved into a nested tree"
     );
+    assert_eq!(restores > 0, savepoints, "no savepoint was restored");
     if keys == Keys::Prefixed {
         // The workload is what it claims: leaves with long page prefixes (the branches
         // here are roots, whose unbounded range shares nothing).
@@ -373,6 +440,7 @@ fn workload_full(seed: u64, durability: Durability, txns: usize, keys: Keys, dup
         log,
         commits,
         syncs,
+        ids,
     }
 }
 
@@ -500,6 +568,28 @@ fn crash_everywhere(
                 "op {upto}: contents are not a committed state (done {done}, in flight {})",
                 in_flight.is_some()
             );
+            // Each savepoint it holds restores to the state it names.
+            if let Some(sp) = now.get(&Some(SAVEPOINTS.to_string())) {
+                if rng.below(3) == 0 {
+                    let (name, id) = sp.iter().nth(rng.below(sp.len() as u64) as usize).unwrap();
+                    let id = u64::from_be_bytes(id[..].try_into().unwrap());
+                    let mut w = env.begin_write().unwrap();
+                    w.restore_persistent_savepoint(std::str::from_utf8(name).unwrap())
+                        .unwrap_or_else(|e| panic!("op {upto}: restore failed: {e}"));
+                    w.commit().unwrap();
+                    let want = restored(&run.commits[run.ids[&id]].2, &now);
+                    assert!(
+                        read_all(&env) == want,
+                        "op {upto}: restored the wrong state"
+                    );
+                    let report = env.check().unwrap();
+                    assert!(
+                        report.is_ok(),
+                        "op {upto}: after restore {:?}",
+                        report.problems
+                    );
+                }
+            }
             // The recovered database keeps working.
             if rng.below(20) == 0 {
                 let mut w = env.begin_write().unwrap();
@@ -602,12 +692,25 @@ fn prefixed_keys_survive_any_crash() {
 /// `Full` durability torn at 512 bytes and 4 KiB, and `NoSync` power loss.
 #[test]
 fn dup_sort_tables_survive_any_crash() {
-    let run = workload_full(501, Durability::Full, 40, Keys::Short, true);
+    let run = workload_full(501, Durability::Full, 40, Keys::Short, true, false);
     let mut total = crash_everywhere(&run, Durability::Full, 4, 512, 51);
     total += crash_everywhere(&run, Durability::Full, 2, 4096, 53);
-    let run = workload_full(502, Durability::NoSync, 60, Keys::Prefixed, true);
+    let run = workload_full(502, Durability::NoSync, 60, Keys::Prefixed, true, false);
     total += crash_everywhere(&run, Durability::NoSync, 2, 512, 57);
     eprintln!("checked {total} crash images with dup-sort tables");
+    assert!(total >= 2_000, "only {total} crash images");
+}
+
+/// Crash recovery with persistent savepoints taken, deleted and restored: a crash
+/// never loses one its state committed nor keeps one it did not, and each restores.
+#[test]
+fn persistent_savepoints_survive_any_crash() {
+    let run = workload_full(601, Durability::Full, 50, Keys::Short, true, true);
+    let mut total = crash_everywhere(&run, Durability::Full, 4, 512, 61);
+    total += crash_everywhere(&run, Durability::Full, 2, 4096, 63);
+    let run = workload_full(602, Durability::NoSync, 60, Keys::Short, false, true);
+    total += crash_everywhere(&run, Durability::NoSync, 2, 512, 67);
+    eprintln!("checked {total} crash images with persistent savepoints");
     assert!(total >= 2_000, "only {total} crash images");
 }
 

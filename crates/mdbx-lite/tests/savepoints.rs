@@ -354,3 +354,31 @@ fn restoring_keeps_newer_savepoints_restorable() {
     w.commit().unwrap();
     assert!(env2.check().unwrap().is_ok());
 }
+
+#[test]
+fn a_plain_copy_keeps_savepoints_and_a_compacting_one_holds_the_latest_state_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = Env::open(dir.path().join("db")).unwrap();
+    let mut w = env.begin_write().unwrap();
+    w.main_table().put(b"k", b"old").unwrap();
+    w.commit().unwrap();
+    let mut w = env.begin_write().unwrap();
+    w.persistent_savepoint("s").unwrap();
+    w.main_table().put(b"k", b"new").unwrap();
+    w.commit().unwrap();
+    env.copy_to(dir.path().join("plain"), false).unwrap();
+    env.copy_to(dir.path().join("compact"), true).unwrap();
+
+    let plain = Env::open(dir.path().join("plain")).unwrap();
+    assert!(plain.check().unwrap().is_ok());
+    let mut w = plain.begin_write().unwrap();
+    w.restore_persistent_savepoint("s").unwrap();
+    assert_eq!(w.main_table().get(b"k").unwrap(), Some(&b"old"[..]));
+    w.commit().unwrap();
+    assert!(plain.check().unwrap().is_ok());
+
+    let compact = Env::open(dir.path().join("compact")).unwrap();
+    let r = compact.begin_read().unwrap();
+    assert!(r.persistent_savepoints().unwrap().is_empty());
+    assert_eq!(r.main_table().get(b"k").unwrap(), Some(&b"new"[..]));
+}

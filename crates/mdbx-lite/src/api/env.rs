@@ -407,6 +407,7 @@ impl Env {
                 map,
                 young_floor: None,
                 spare_pages: Vec::new(),
+                other_meta: None,
             })),
             durable_txnid: AtomicU64::new(durable),
             weak_bytes: AtomicU64::new(0),
@@ -595,6 +596,7 @@ impl EnvInner {
         ws.file_len = len;
         let pair = read_meta_pair(self.storage.as_ref(), len, Some(self.page_size))?;
         let disk = pair.head;
+        ws.other_meta = pair.other;
         self.durable_txnid
             .fetch_max(pair.durable_txnid(), Ordering::SeqCst);
         let mut cur = self.current.lock();

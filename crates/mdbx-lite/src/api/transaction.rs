@@ -575,7 +575,20 @@ impl WriteTxn {
             let cur = env.current.lock();
             (cur.meta, cur.pages.clone())
         };
-        let savepoints = match saved_ids(&base_pages, &base.savepoints) {
+        // The savepoints of the base, and of the meta beside it while a crash may still
+        // fall back to that one: a savepoint deleted since must hold its pages until
+        // the deletion is durable.
+        let durable = env.durable_txnid.load(Ordering::SeqCst);
+        let fallback = ws
+            .other_meta
+            .filter(|m| m.txnid >= durable && m.txnid < base.txnid);
+        let savepoints = saved_ids(&base_pages, &base.savepoints).and_then(|mut ids| {
+            if let Some(m) = fallback {
+                ids.extend(saved_ids(&base_pages, &m.savepoints)?);
+            }
+            Ok(ids)
+        });
+        let savepoints = match savepoints {
             Ok(ids) => ids,
             Err(e) => {
                 env.unlock_writer();

@@ -687,7 +687,7 @@ fn check_savepoints(pages: &MappedPages, meta: &Meta, walker: &Walker<'_>, c: &m
             continue;
         }
         let mut seen = vec![false; meta.high_water as usize];
-        let (mut unkept, mut first) = (0u64, None);
+        let (mut unkept, mut first, mut twice) = (0u64, None, None);
         let r = visit_state(
             pages,
             &s.main,
@@ -697,11 +697,17 @@ fn check_savepoints(pages: &MappedPages, meta: &Meta, walker: &Walker<'_>, c: &m
                     *b = true;
                     true
                 }
-                _ => false,
+                _ => {
+                    twice.get_or_insert(p);
+                    false
+                }
             },
             &mut |run| {
+                // A page written after the savepoint's state is not that state's page:
+                // the page was reused.
+                let same = run.birth <= s.txnid;
                 for p in run.pgno..run.pgno.saturating_add(run.count) {
-                    let kept = walker.is_used(p)
+                    let kept = same && walker.is_used(p)
                         || free
                             .get(&p)
                             .is_some_and(|&(birth, group)| birth <= s.txnid && s.txnid < group);
@@ -718,6 +724,16 @@ fn check_savepoints(pages: &MappedPages, meta: &Meta, walker: &Walker<'_>, c: &m
                 _ => None,
             };
             c.problem(page, format!("savepoint {name:?} (txn {}): {e}", s.txnid));
+        }
+        if let Some(p) = twice {
+            c.problem(
+                Some(p),
+                format!(
+                    "savepoint {name:?} (txn {}): its state reaches the page twice or past \
+                     the high-water mark",
+                    s.txnid
+                ),
+            );
         }
         if let Some(p) = first {
             c.problem(

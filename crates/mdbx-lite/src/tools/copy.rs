@@ -69,9 +69,11 @@ fn exists_error(path: &Path, what: &str) -> CopyError {
 impl Env {
     /// Write a consistent copy of the latest snapshot to `path` (which must not exist).
     ///
-    /// Plain copies keep the page layout (free pages included); `compact` rebuilds every
-    /// table in key order into a file without free pages. Readers and the writer keep
-    /// running: the copy reads through its own read transaction.
+    /// Plain copies keep the page layout (free pages and persistent savepoints
+    /// included); `compact` rebuilds every table in key order into a file without free
+    /// pages, holding the latest state only (no savepoints: their states would need
+    /// pages of their own). Readers and the writer keep running: the copy reads through
+    /// its own read transaction.
     ///
     /// The copy is built under a temporary name beside `path` and linked to `path` only
     /// once complete and synced, so `path` never holds a partial copy (a failed copy

@@ -33,4 +33,7 @@ pub(crate) struct WriterState {
     /// Page buffers of finished transactions, kept for the next ones (see
     /// `dirty::DirtyPages`).
     pub spare_pages: Vec<Box<[u8]>>,
+    /// The meta in the slot beside the head, as last read under the writer lock: the
+    /// state a crash may fall back to when the head is not yet durable.
+    pub other_meta: Option<crate::format::meta::Meta>,
 }
