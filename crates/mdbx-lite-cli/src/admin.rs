@@ -7,7 +7,7 @@ use std::path::Path;
 use mdbx_lite::{CopyError, Env, Error};
 
 use crate::util::{file_len, open_ro, open_rw, progress, CliError, CliResult};
-use crate::{CopyArgs, DropArgs};
+use crate::{CopyArgs, DropArgs, SavepointArgs};
 
 pub fn copy(a: &CopyArgs, out: &mut dyn Write) -> CliResult<i32> {
     match a.dst.as_deref() {
@@ -95,6 +95,58 @@ fn copy_to_stdout(a: &CopyArgs, out: &mut dyn Write) -> CliResult<i32> {
         out.write_all(&buf[..n])?;
     }
     out.flush()?;
+    Ok(0)
+}
+
+pub fn savepoint(a: &SavepointArgs, out: &mut dyn Write) -> CliResult<i32> {
+    let dberr = |e| CliError::db(&a.db, e);
+    if a.create.is_some() || a.delete.is_some() || a.restore.is_some() {
+        let env = open_rw(&a.db)?;
+        let mut w = env.begin_write().map_err(dberr)?;
+        let done = if let Some(n) = &a.create {
+            let id = w.persistent_savepoint(n).map_err(dberr)?;
+            format!("savepoint {n:?} names txn {id}")
+        } else if let Some(n) = &a.delete {
+            if !w.delete_persistent_savepoint(n).map_err(dberr)? {
+                return Err(dberr(Error::SavepointNotFound(n.clone())));
+            }
+            format!("savepoint {n:?} deleted")
+        } else {
+            let n = a.restore.as_deref().unwrap_or_default();
+            w.restore_persistent_savepoint(n).map_err(dberr)?;
+            format!("savepoint {n:?} restored")
+        };
+        w.commit().map_err(dberr)?;
+        writeln!(out, "{done}")?;
+        return Ok(0);
+    }
+    let env = open_ro(&a.db)?;
+    let st = env.stat().map_err(dberr)?;
+    if a.json {
+        let v = serde_json::json!(st
+            .savepoints
+            .iter()
+            .map(|s| serde_json::json!({
+                "name": s.name, "txnid": s.txnid, "held_pages": s.held_pages,
+                "lag": st.last_txnid.saturating_sub(s.txnid),
+            }))
+            .collect::<Vec<_>>());
+        crate::util::write_json(out, &v)?;
+        return Ok(0);
+    }
+    if st.savepoints.is_empty() {
+        writeln!(out, "no persistent savepoints")?;
+    }
+    for s in &st.savepoints {
+        writeln!(
+            out,
+            "{:?}: txn {} ({} commits ago), holds {} free pages",
+            s.name,
+            s.txnid,
+            st.last_txnid.saturating_sub(s.txnid),
+            s.held_pages
+        )?;
+    }
     Ok(0)
 }
 

@@ -45,6 +45,7 @@ enum Cmd {
     Load(LoadArgs),
     Copy(CopyArgs),
     Drop(DropArgs),
+    Savepoint(SavepointArgs),
     Pages(PagesArgs),
     Page(PageArgs),
     Tree(TreeArgs),
@@ -224,6 +225,34 @@ pub struct DropArgs {
     pub db: PathBuf,
 }
 
+/// List persistent savepoints with the pages each holds; make, delete or restore one.
+///
+/// A savepoint made here names the latest committed state. Restoring one makes its
+/// state current (every table as it was then); the savepoints stay.
+#[derive(Args)]
+#[command(after_help = "Examples:
+  mdbx-lite savepoint my.db
+  mdbx-lite savepoint --create before-upgrade my.db
+  \
+    mdbx-lite savepoint --restore before-upgrade my.db
+  mdbx-lite savepoint --delete before-upgrade my.db")]
+pub struct SavepointArgs {
+    /// Name the latest committed state NAME
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["delete", "restore"])]
+    pub create: Option<String>,
+    /// Delete savepoint NAME (its pages are reused from the next commit on)
+    #[arg(long, value_name = "NAME", conflicts_with = "restore")]
+    pub delete: Option<String>,
+    /// Make savepoint NAME's state the current one
+    #[arg(long, value_name = "NAME")]
+    pub restore: Option<String>,
+    /// List as JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+    /// The database file
+    pub db: PathBuf,
+}
+
 /// List every page: number, kind, owning table, writing txn, fill.
 #[derive(Args)]
 #[command(
@@ -378,6 +407,7 @@ fn run(cli: Cli) -> CliResult<i32> {
         Cmd::Load(a) => dumpload::load(&a, &mut out),
         Cmd::Copy(a) => admin::copy(&a, &mut out),
         Cmd::Drop(a) => admin::drop_table(&a, &mut out),
+        Cmd::Savepoint(a) => admin::savepoint(&a, &mut out),
         Cmd::Pages(a) => inspect::pages(&a, &mut out),
         Cmd::Page(a) => inspect::page(&a, &mut out),
         Cmd::Tree(a) => inspect::tree(&a, &mut out),

@@ -977,4 +977,20 @@ fn readers_stat_and_check_show_persistent_savepoints() {
     let v = json(&run(["stat", "--json", "-r", p(&db)]).ok());
     assert_eq!(v["readers"]["savepoints"][0]["txnid"], 2, "{v}");
     run(["check", p(&db)]).ok();
+
+    // The savepoint command lists, makes, restores and deletes them.
+    let out = run(["savepoint", p(&db)]).ok();
+    assert!(out.contains("\"nightly\": txn 2 (3 commits ago)"), "{out}");
+    let out = run(["savepoint", "--create", "now", p(&db)]).ok();
+    assert!(out.contains("savepoint \"now\" names txn 5"), "{out}");
+    run(["savepoint", "--create", "now", p(&db)]).fails(1, "exists already");
+    run(["savepoint", "--restore", "nightly", p(&db)]).ok();
+    let out = run(["get", p(&db), "--hex", "00000000"]).ok();
+    assert!(out.contains(&"01".repeat(50)), "{out}");
+    run(["savepoint", "--delete", "nightly", p(&db)]).ok();
+    run(["savepoint", "--delete", "nightly", p(&db)]).fails(1, "savepoint not found");
+    let v = json(&run(["savepoint", "--json", p(&db)]).ok());
+    assert_eq!(v.as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v[0]["name"], "now", "{v}");
+    run(["check", p(&db)]).ok();
 }

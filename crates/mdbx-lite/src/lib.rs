@@ -45,8 +45,8 @@ pub use api::transaction::{
 };
 pub use api::typed::{
     Handle, MultimapCursor, MultimapCursorMut, MultimapDef, MultimapHandle, MultimapTable,
-    MultimapTableMut, TableDef, TypedCursorMut, TypedPairs, TypedRange, TypedTable, TypedTableMut,
-    TypedValues,
+    MultimapTableMut, TableDef, Taken, TakenEntry, TypedCursorMut, TypedPairs, TypedRange,
+    TypedTable, TypedTableMut, TypedValues,
 };
 pub use error::{Corruption, Error, Result};
 pub use format::order::Comparator;

@@ -462,3 +462,167 @@ fn reserved_values_are_filled_in_place_inline_and_in_overflow_runs() {
     let r = env.begin_read().unwrap();
     assert_eq!(r.open_table("t").unwrap().len(), m.len() as u64);
 }
+
+#[test]
+fn typed_write_conveniences_decode_what_they_take() {
+    use mdbx_lite::{Error, TableDef};
+    const T: TableDef<(u32, &str), u64> = TableDef::new("typed");
+    const BAD: TableDef<(u32, &str), &str> = TableDef::new("typed");
+    let dir = tempfile::tempdir().unwrap();
+    let env = Env::open(dir.path().join("db")).unwrap();
+    let mut w = env.begin_write().unwrap();
+    let mut model: BTreeMap<(u32, String), u64> = BTreeMap::new();
+    {
+        let mut t = w.create(&T).unwrap();
+        let mut rng = Rng(11);
+        for i in 0..3000u64 {
+            let k = (
+                rng.below(500) as u32,
+                ["a", "bb", "c"][rng.below(3) as usize],
+            );
+            let old = t.replace(k, i).unwrap().map(|v| v.value().unwrap());
+            assert_eq!(old, model.insert((k.0, k.1.to_string()), i));
+        }
+        assert_eq!(t.get_or_insert_with((9999, "new"), || 7).unwrap(), 7);
+        assert_eq!(t.get_or_insert_with((9999, "new"), || 8).unwrap(), 7);
+        model.insert((9999, "new".into()), 7);
+        // delete_range over a tuple prefix range.
+        let gone = t.delete_range((100, "")..(200, "")).unwrap();
+        let before = model.len();
+        model.retain(|k, _| !(100..200).contains(&k.0));
+        assert_eq!(gone as usize, before - model.len());
+        // drain hands each entry over decoded.
+        let mut drained = Vec::new();
+        t.drain((200, "")..=(210, "zzz"), |k, v| {
+            drained.push((k.0, k.1.to_string(), v))
+        })
+        .unwrap();
+        let want: Vec<(u32, String, u64)> = model
+            .iter()
+            .filter(|(k, _)| (200..=210).contains(&k.0))
+            .map(|(k, v)| (k.0, k.1.clone(), *v))
+            .collect();
+        assert_eq!(drained, want);
+        model.retain(|k, _| !(200..=210).contains(&k.0));
+        // retain by value.
+        let before = model.len();
+        let removed = t.retain(|_, v| v % 2 == 0).unwrap();
+        model.retain(|_, v| *v % 2 == 0);
+        assert_eq!(removed as usize, before - model.len());
+        // pop both ends.
+        let first = t.pop_first().unwrap().unwrap();
+        let (fk, fv) = model.pop_first().unwrap();
+        assert_eq!(
+            (first.key().unwrap(), first.value().unwrap()),
+            ((fk.0, &fk.1[..]), fv)
+        );
+        let last = t.pop_last().unwrap().unwrap();
+        let (lk, lv) = model.pop_last().unwrap();
+        assert_eq!(
+            (last.key().unwrap(), last.value().unwrap()),
+            ((lk.0, &lk.1[..]), lv)
+        );
+        let got: Vec<((u32, String), u64)> = t
+            .iter()
+            .map(|e| e.map(|((a, b), v)| ((a, b.to_string()), v)).unwrap())
+            .collect();
+        assert_eq!(got, model.clone().into_iter().collect::<Vec<_>>());
+    }
+    // Entries that do not decode: retain keeps them and says so.
+    let mut bad = w.open(&BAD).unwrap();
+    let undecodable = bad
+        .raw()
+        .iter()
+        .filter(|e| std::str::from_utf8(e.as_ref().unwrap().1).is_err())
+        .count();
+    assert!(undecodable > 0);
+    let e = bad.retain(|_, _| false).unwrap_err();
+    assert!(matches!(e, Error::Decode(_)), "{e}");
+    assert_eq!(bad.len() as usize, undecodable);
+    let mut empty = w.create(&T).unwrap();
+    empty.clear().unwrap();
+    assert!(empty.pop_first().unwrap().is_none() && empty.pop_last().unwrap().is_none());
+}
+
+#[test]
+fn dup_sort_delete_range_and_retain_match_a_model_in_every_key_order() {
+    use mdbx_lite::{DupSort, MultimapDef};
+    use std::collections::BTreeSet;
+    // Keys that sort as their numbers do in each order.
+    let key_of = |order: KeyOrder, n: u64| -> Vec<u8> {
+        match order {
+            KeyOrder::Integer => n.to_ne_bytes().to_vec(),
+            KeyOrder::Reverse => format!("{n:05}").bytes().rev().collect(),
+            _ => format!("k{n:05}").into_bytes(),
+        }
+    };
+    for order in [KeyOrder::Bytes, KeyOrder::Reverse, KeyOrder::Integer] {
+        let dir = tempfile::tempdir().unwrap();
+        let env = Env::open(dir.path().join("db")).unwrap();
+        let mut w = env.begin_write().unwrap();
+        let mut d = w.create_dup_table("d", DupSort::new().keys(order)).unwrap();
+        let mut rng = Rng(5);
+        // Keys in table order (as the model sorts them): n -> key bytes.
+        let mut model: BTreeMap<u64, BTreeSet<Vec<u8>>> = BTreeMap::new();
+        for _ in 0..6000 {
+            // Key 3 gathers enough values for a nested tree.
+            let n = if rng.below(4) == 0 { 3 } else { rng.below(300) };
+            let v = format!("v{:05}", rng.below(2000)).into_bytes();
+            d.put(&key_of(order, n), &v).unwrap();
+            model.entry(n).or_default().insert(v);
+        }
+        let pairs =
+            |m: &BTreeMap<u64, BTreeSet<Vec<u8>>>| m.values().map(|s| s.len() as u64).sum::<u64>();
+        for round in 0..6 {
+            let (a, b) = (rng.below(300), rng.below(300));
+            let (lo, hi) = (a.min(b), a.max(b));
+            let gone = d
+                .delete_range(key_of(order, lo)..key_of(order, hi))
+                .unwrap();
+            let doomed: Vec<u64> = model.range(lo..hi).map(|(n, _)| *n).collect();
+            let want: u64 = doomed
+                .iter()
+                .map(|n| model.remove(n).unwrap().len() as u64)
+                .sum();
+            assert_eq!(gone, want, "{order:?} round {round}");
+            let m = 2 + round;
+            let removed = d
+                .retain(|_, v| !u64::from(v[v.len() - 1]).is_multiple_of(m))
+                .unwrap();
+            let before = pairs(&model);
+            for s in model.values_mut() {
+                s.retain(|v| !u64::from(v[v.len() - 1]).is_multiple_of(m));
+            }
+            model.retain(|_, s| !s.is_empty());
+            assert_eq!(removed, before - pairs(&model), "{order:?} round {round}");
+            assert_eq!(d.len(), pairs(&model));
+            let got: Vec<(Vec<u8>, Vec<u8>)> = d
+                .iter()
+                .map(|p| p.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap())
+                .collect();
+            let want: Vec<(Vec<u8>, Vec<u8>)> = model
+                .iter()
+                .flat_map(|(n, s)| s.iter().map(move |v| (key_of(order, *n), v.clone())))
+                .collect();
+            assert_eq!(got, want, "{order:?} round {round}");
+        }
+        w.commit().unwrap();
+        assert!(env.check().unwrap().is_ok());
+    }
+    // Typed: a multimap of u32 -> u16.
+    const M: MultimapDef<u32, u16> = MultimapDef::new("m");
+    let dir = tempfile::tempdir().unwrap();
+    let env = Env::open(dir.path().join("db")).unwrap();
+    let mut w = env.begin_write().unwrap();
+    let mut m = w.create_multimap(&M).unwrap();
+    for k in 0..100u32 {
+        for v in 0..20u16 {
+            m.put(k, v).unwrap();
+        }
+    }
+    assert_eq!(m.delete_range(10..20).unwrap(), 200);
+    assert_eq!(m.retain(|k, v| k % 2 == 0 || v < 5).unwrap(), 45 * 15);
+    assert_eq!(m.len(), 90 * 20 - 45 * 15);
+    assert_eq!(m.count(11).unwrap(), 0);
+    assert_eq!(m.count(21).unwrap(), 5);
+}

@@ -526,6 +526,64 @@ impl DupTableMut<'_> {
     pub fn clear(&mut self) -> Result<()> {
         self.txn.update(self.slot, crate::tree::btree::clear)
     }
+
+    /// Remove every key in `range` with all its values; returns how many pairs went.
+    /// A key at a time (a descent and a [`DupTableMut::delete_key`] each), in the
+    /// table's key order.
+    ///
+    /// # Errors
+    /// `Error::Io` or `Error::Corrupted` (the transaction can then only be aborted).
+    pub fn delete_range<K: AsRef<[u8]>, R: RangeBounds<K>>(&mut self, range: R) -> Result<u64> {
+        let end = range.end_bound().map(|k| k.as_ref().to_vec());
+        let mut from = range.start_bound().map(|k| k.as_ref().to_vec());
+        let mut removed = 0;
+        loop {
+            let next = self
+                .range::<Vec<u8>, _>((from.as_ref(), end.as_ref()))
+                .next()
+                .transpose()?
+                .map(|(k, _)| k.to_vec());
+            let Some(key) = next else {
+                return Ok(removed);
+            };
+            removed += self.delete_key(&key)?;
+            from = Bound::Excluded(key);
+        }
+    }
+
+    /// Keep only the pairs for which `keep(key, value)` is true; returns how many were
+    /// removed. One walk of a writing cursor over every pair (a descent per pair
+    /// removed or passed).
+    ///
+    /// ```
+    /// # fn main() -> mdbx_lite::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let env = mdbx_lite::Env::open(dir.path().join("db"))?;
+    /// let mut wtx = env.begin_write()?;
+    /// let mut tags = wtx.create_dup_table("tags", mdbx_lite::DupSort::new())?;
+    /// for (doc, tag) in [("a", "draft"), ("a", "rust"), ("b", "draft"), ("b", "db")] {
+    ///     tags.put(doc.as_bytes(), tag.as_bytes())?;
+    /// }
+    /// assert_eq!(tags.retain(|_, tag| tag != b"draft")?, 2);
+    /// assert_eq!(tags.len(), 2);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// `Error::Io` or `Error::Corrupted` (the transaction can then only be aborted).
+    pub fn retain(&mut self, mut keep: impl FnMut(&[u8], &[u8]) -> bool) -> Result<u64> {
+        let mut c = self.cursor_mut();
+        let mut removed = 0;
+        let mut verdict = c.first()?.map(|(k, v)| keep(k, v));
+        while let Some(kept) = verdict {
+            if !kept {
+                c.delete_current()?;
+                removed += 1;
+            }
+            verdict = c.next()?.map(|(k, v)| keep(k, v));
+        }
+        Ok(removed)
+    }
 }
 
 /// The values of one key, in order, borrowed from the transaction.

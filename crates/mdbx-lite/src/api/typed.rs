@@ -404,9 +404,215 @@ impl<'txn, K: Key, V: Value> TypedTableMut<'txn, K, V> {
         self.raw.clear()
     }
 
+    /// Store `value` under `key`, returning the value it replaced (its bytes, as the
+    /// page they were on may change).
+    ///
+    /// # Errors
+    /// As [`TypedTableMut::put`].
+    pub fn replace<'k, 'v>(
+        &mut self,
+        key: impl Borrow<K::Ref<'k>>,
+        value: impl Borrow<V::Ref<'v>>,
+    ) -> Result<Option<Taken<V>>> {
+        let k = K::encode(key.borrow())?;
+        let v = V::encode(value.borrow())?;
+        Ok(self.raw.replace(k.as_ref(), v.as_ref())?.map(Taken::new))
+    }
+
+    /// The value under `key`, storing `make()` first if there is none.
+    ///
+    /// ```
+    /// use mdbx_lite::TableDef;
+    /// const COUNTERS: TableDef<&str, u64> = TableDef::new("counters");
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let env = mdbx_lite::Env::open(dir.path().join("db"))?;
+    /// let mut wtx = env.begin_write()?;
+    /// let mut t = wtx.create(&COUNTERS)?;
+    /// assert_eq!(t.get_or_insert_with("visits", || 1)?, 1);
+    /// assert_eq!(t.get_or_insert_with("visits", || 9)?, 1);
+    /// # Ok::<(), mdbx_lite::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`TypedTableMut::put`]; `Error::Decode` for a stored value of another type.
+    pub fn get_or_insert_with<'k, 'v, B: Borrow<V::Ref<'v>>>(
+        &mut self,
+        key: impl Borrow<K::Ref<'k>>,
+        make: impl FnOnce() -> B,
+    ) -> Result<V::Ref<'_>> {
+        let k = K::encode(key.borrow())?;
+        if self.raw.get(k.as_ref())?.is_none() {
+            let made = make();
+            let v = V::encode(made.borrow())?;
+            self.raw.put(k.as_ref(), v.as_ref())?;
+        }
+        let bytes = self
+            .raw
+            .get(k.as_ref())?
+            .ok_or_else(|| Error::Internal("a value just put is not there".into()))?;
+        V::decode(bytes)
+    }
+
+    /// Remove the entries with keys in `range`; returns how many. One pass over the
+    /// leaves (see [`TableMut::delete_range`]).
+    ///
+    /// # Errors
+    /// `Error::Invalid` for a bound the key encoding refuses; as
+    /// [`TableMut::delete_range`].
+    pub fn delete_range<'k, R: RangeBounds<K::Ref<'k>>>(&mut self, range: R) -> Result<u64> {
+        let start = encoded_bound::<K>(range.start_bound())?;
+        let end = encoded_bound::<K>(range.end_bound())?;
+        self.raw.delete_range((start, end))
+    }
+
+    /// Remove the entries with keys in `range`, handing each (decoded) to `each` before
+    /// it goes; returns how many. An entry that does not decode is removed too, and the
+    /// first such error is returned once the range is gone.
+    ///
+    /// # Errors
+    /// As [`TypedTableMut::delete_range`]; `Error::Decode`.
+    pub fn drain<'k, R: RangeBounds<K::Ref<'k>>>(
+        &mut self,
+        range: R,
+        mut each: impl FnMut(K::Ref<'_>, V::Ref<'_>),
+    ) -> Result<u64> {
+        let start = encoded_bound::<K>(range.start_bound())?;
+        let end = encoded_bound::<K>(range.end_bound())?;
+        let mut err = None;
+        let n = self
+            .raw
+            .drain((start, end), |k, v| match decode_entry::<K, V>((k, v)) {
+                Ok((k, v)) => each(k, v),
+                Err(e) => {
+                    err.get_or_insert(e);
+                }
+            })?;
+        err.map_or(Ok(n), Err)
+    }
+
+    /// Keep only the entries for which `keep(key, value)` is true; returns how many were
+    /// removed. One pass over the table (see [`TableMut::retain`]). An entry that does
+    /// not decode is kept, and the first such error returned after the pass.
+    ///
+    /// ```
+    /// use mdbx_lite::TableDef;
+    /// const SESSIONS: TableDef<u64, i64> = TableDef::new("sessions"); // id -> expiry
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let env = mdbx_lite::Env::open(dir.path().join("db"))?;
+    /// let mut wtx = env.begin_write()?;
+    /// let mut t = wtx.create(&SESSIONS)?;
+    /// for id in 0..10 {
+    ///     t.put(id, id as i64 * 100)?;
+    /// }
+    /// let now = 450;
+    /// assert_eq!(t.retain(|_, expiry| expiry > now)?, 5);
+    /// assert_eq!(t.first()?, Some((5, 500)));
+    /// # Ok::<(), mdbx_lite::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`TableMut::retain`]; `Error::Decode`.
+    pub fn retain(&mut self, mut keep: impl FnMut(K::Ref<'_>, V::Ref<'_>) -> bool) -> Result<u64> {
+        let mut err = None;
+        let n = self.raw.retain(|k, v| match decode_entry::<K, V>((k, v)) {
+            Ok((k, v)) => keep(k, v),
+            Err(e) => {
+                err.get_or_insert(e);
+                true
+            }
+        })?;
+        err.map_or(Ok(n), Err)
+    }
+
+    /// Remove and return the entry with the smallest key.
+    ///
+    /// # Errors
+    /// As [`TypedTableMut::delete`].
+    pub fn pop_first(&mut self) -> Result<Option<TakenEntry<K, V>>> {
+        Ok(self.raw.pop_first()?.map(TakenEntry::new))
+    }
+
+    /// Remove and return the entry with the largest key.
+    ///
+    /// # Errors
+    /// As [`TypedTableMut::delete`].
+    pub fn pop_last(&mut self) -> Result<Option<TakenEntry<K, V>>> {
+        Ok(self.raw.pop_last()?.map(TakenEntry::new))
+    }
+
     /// The byte-level handle of the same table.
     pub fn raw(&mut self) -> &mut TableMut<'txn> {
         &mut self.raw
+    }
+}
+
+/// A value taken out of a typed table (replaced or removed): its bytes, decoded on
+/// demand, as the page they were on may have changed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Taken<V> {
+    bytes: Vec<u8>,
+    types: PhantomData<fn() -> V>,
+}
+
+impl<V: Value> Taken<V> {
+    fn new(bytes: Vec<u8>) -> Self {
+        Taken {
+            bytes,
+            types: PhantomData,
+        }
+    }
+
+    /// The value.
+    ///
+    /// # Errors
+    /// `Error::Decode` for bytes of another type.
+    pub fn value(&self) -> Result<V::Ref<'_>> {
+        V::decode(&self.bytes)
+    }
+
+    /// The value's bytes.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+}
+
+/// An entry taken out of a typed table ([`TypedTableMut::pop_first`]): its key and
+/// value bytes, decoded on demand.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TakenEntry<K, V> {
+    key: Vec<u8>,
+    value: Taken<V>,
+    types: PhantomData<fn() -> K>,
+}
+
+impl<K: Key, V: Value> TakenEntry<K, V> {
+    fn new((key, value): (Vec<u8>, Vec<u8>)) -> Self {
+        TakenEntry {
+            key,
+            value: Taken::new(value),
+            types: PhantomData,
+        }
+    }
+
+    /// The key.
+    ///
+    /// # Errors
+    /// `Error::Decode` for bytes of another type.
+    pub fn key(&self) -> Result<K::Ref<'_>> {
+        K::decode(&self.key)
+    }
+
+    /// The value.
+    ///
+    /// # Errors
+    /// `Error::Decode` for bytes of another type.
+    pub fn value(&self) -> Result<V::Ref<'_>> {
+        self.value.value()
+    }
+
+    /// The key's and the value's bytes.
+    pub fn into_bytes(self) -> (Vec<u8>, Vec<u8>) {
+        (self.key, self.value.into_bytes())
     }
 }
 
@@ -598,6 +804,36 @@ impl<'txn, K: Key, V: Key> MultimapTableMut<'txn, K, V> {
     /// As [`DupTableMut::clear`].
     pub fn clear(&mut self) -> Result<()> {
         self.raw.clear()
+    }
+
+    /// Remove every key in `range` with all its values; returns how many pairs went
+    /// (see [`DupTableMut::delete_range`]).
+    ///
+    /// # Errors
+    /// `Error::Invalid` for a bound the key encoding refuses; as
+    /// [`DupTableMut::delete_range`].
+    pub fn delete_range<'k, R: RangeBounds<K::Ref<'k>>>(&mut self, range: R) -> Result<u64> {
+        let start = encoded_bound::<K>(range.start_bound())?;
+        let end = encoded_bound::<K>(range.end_bound())?;
+        self.raw.delete_range((start, end))
+    }
+
+    /// Keep only the pairs for which `keep(key, value)` is true; returns how many were
+    /// removed (see [`DupTableMut::retain`]). A pair that does not decode is kept, and
+    /// the first such error returned after the walk.
+    ///
+    /// # Errors
+    /// As [`DupTableMut::retain`]; `Error::Decode`.
+    pub fn retain(&mut self, mut keep: impl FnMut(K::Ref<'_>, V::Ref<'_>) -> bool) -> Result<u64> {
+        let mut err = None;
+        let n = self.raw.retain(|k, v| match decode_entry::<K, V>((k, v)) {
+            Ok((k, v)) => keep(k, v),
+            Err(e) => {
+                err.get_or_insert(e);
+                true
+            }
+        })?;
+        err.map_or(Ok(n), Err)
     }
 
     /// The byte-level handle of the same table.
