@@ -4,8 +4,9 @@
 //! Two dup-sort tables, `d1` (plain dup-sort) and `d2` (dup-fixed), run against a
 //! `BTreeMap<key, BTreeSet<value>>` model: pairs put one at a time or in runs long
 //! enough to move a key into a nested tree (and runs of deletes to bring it back
-//! inline), refusals (too large, wrong size, kind mismatches), point reads, and cursor
-//! moves checked step by step against a model cursor.
+//! inline), whole keys removed by range and pairs by a predicate, refusals (too large,
+//! wrong size, kind mismatches), point reads, and cursor moves checked step by step
+//! against a model cursor.
 //!
 //! Plain tables in every built-in key order run against the same model, sorted in
 //! the table's order when compared: `t1`..`t3` bytewise, `rev` reverse (LMDB's
@@ -308,6 +309,14 @@ enum Op {
         table: u8,
         key: KeyRef,
     },
+    /// `delete_range` of the keys between two keys, or (`retain` given) `retain` of
+    /// the pairs whose value bytes' xor has that bit clear.
+    DupSweep {
+        table: u8,
+        from: KeyRef,
+        to: KeyRef,
+        retain: Option<u8>,
+    },
     DupClear {
         table: u8,
     },
@@ -515,7 +524,9 @@ fn apply_psave(w: &mut WriteTxn, db: &mut Db, base: &Db, op: Op) {
         }
         Op::PDelete { slot } => {
             let name = psave_name(slot);
-            let gone = w.delete_persistent_savepoint(&name).expect("delete savepoint");
+            let gone = w
+                .delete_persistent_savepoint(&name)
+                .expect("delete savepoint");
             assert_eq!(gone, db.psaves.remove(&name).is_some());
         }
         Op::PRestore { slot } => {
@@ -976,7 +987,10 @@ fuzz_target!(|ops: Vec<Op>| {
     let mut reader: Option<(ReadTxn, Db)> = None;
     let mut ops = ops.into_iter().take(200);
     while let Some(op) = ops.next() {
-        if matches!(op, Op::Commit | Op::Abort | Op::Reopen | Op::PRestore { .. }) {
+        if matches!(
+            op,
+            Op::Commit | Op::Abort | Op::Reopen | Op::PRestore { .. }
+        ) {
             savepoints.clear();
         }
         match op {
@@ -1067,7 +1081,10 @@ fn model_move(m: &BTreeMap<Vec<u8>, Vec<u8>>, at: &Pos, forward: bool) -> Pos {
             .range::<Vec<u8>, _>((Bound::Excluded(k), Bound::Unbounded))
             .next()
             .map(|(k, _)| k.clone()),
-        (Pos::On(k) | Pos::Gap(k), false) => m.range::<Vec<u8>, _>(..k).next_back().map(|(k, _)| k.clone()),
+        (Pos::On(k) | Pos::Gap(k), false) => m
+            .range::<Vec<u8>, _>(..k)
+            .next_back()
+            .map(|(k, _)| k.clone()),
     };
     match found {
         Some(k) => Pos::On(k),
@@ -1106,7 +1123,9 @@ fn apply_write_api(w: &mut WriteTxn, db: &mut Db, op: Op, max: usize) {
             let end: Option<Vec<u8>> = if count == 255 {
                 None
             } else {
-                m.range(from.clone()..).nth(usize::from(count)).map(|(k, _)| k.clone())
+                m.range(from.clone()..)
+                    .nth(usize::from(count))
+                    .map(|(k, _)| k.clone())
             };
             let range = (
                 Bound::Included(from.clone()),
@@ -1183,7 +1202,9 @@ fn apply_write_api(w: &mut WriteTxn, db: &mut Db, op: Op, max: usize) {
                         let forward = matches!(act, CursorAct::Next);
                         at = model_move(m, &at, forward);
                         let got = if forward { c.next() } else { c.prev() };
-                        let got = got.expect("cursor move").map(|(k, v)| (k.to_vec(), v.to_vec()));
+                        let got = got
+                            .expect("cursor move")
+                            .map(|(k, v)| (k.to_vec(), v.to_vec()));
                         let want = match &at {
                             Pos::On(k) => Some((k.clone(), m[k].clone())),
                             _ => None,
@@ -1672,6 +1693,46 @@ fn apply_dup(w: &mut WriteTxn, db: &mut Db, op: Op, max: usize) {
             }
             let want = m.map.get(&key).map_or(0, |s| s.len() as u64);
             assert_eq!(tab.count(&key).expect("count"), want);
+        }
+        Op::DupSweep {
+            table,
+            from,
+            to,
+            retain,
+        } => {
+            let d = table % 2;
+            let a = from.resolve(db.dups.get(&d), max);
+            let b = to.resolve(db.dups.get(&d), max);
+            let Some(mut tab) = dup_open(w, db, d) else {
+                return;
+            };
+            let m = db.dups.get_mut(&d).unwrap();
+            match retain {
+                Some(bit) => {
+                    let keep = |v: &[u8]| v.iter().fold(0u8, |x, b| x ^ b) & (1 << (bit % 8)) == 0;
+                    let before = m.pairs();
+                    for s in m.map.values_mut() {
+                        s.retain(|v| keep(v));
+                    }
+                    m.map.retain(|_, s| !s.is_empty());
+                    let removed = tab.retain(|_, v| keep(v)).expect("dup retain");
+                    assert_eq!(removed, before - m.pairs());
+                }
+                None => {
+                    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+                    let doomed: Vec<Vec<u8>> = m
+                        .map
+                        .range(lo.clone()..hi.clone())
+                        .map(|(k, _)| k.clone())
+                        .collect();
+                    let want: u64 = doomed
+                        .iter()
+                        .map(|k| m.map.remove(k).map_or(0, |s| s.len() as u64))
+                        .sum();
+                    assert_eq!(tab.delete_range(lo..hi).expect("dup delete_range"), want);
+                }
+            }
+            assert_eq!(tab.len(), m.pairs());
         }
         Op::DupDeleteKey { table, key } => {
             let d = table % 2;
