@@ -18,6 +18,9 @@
 //! drops the open ones) and savepoints (taken and rolled back to, any number of times)
 //! run against a copy of the model per level, restored when the level is undone.
 //!
+//! The environment holds at most 64 dirty pages in memory: larger transactions write
+//! their oldest pages early and read them back when they change them again.
+//!
 //! Persistent savepoints are taken and deleted at any level (a level undone takes its
 //! savepoints back) and restored in a fresh write transaction; each names a copy of the
 //! committed model, which a restore makes the model again. They survive reopen, and the
@@ -973,10 +976,16 @@ fn verify(env: &Env, db: &Db) {
     assert!(report.is_ok(), "{:?}", report.problems);
 }
 
+/// The environment under test, with the smallest dirty limit (64 pages): larger
+/// transactions write their oldest pages early and read them back.
+fn open_env(path: &std::path::Path) -> mdbx_lite::Result<Env> {
+    Env::builder().dirty_limit(0).open(path)
+}
+
 fuzz_target!(|ops: Vec<Op>| {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("db");
-    let mut env = Env::open(&path).expect("open");
+    let mut env = open_env(&path).expect("open");
     let max = env.max_key_size();
     assert_eq!(env.max_dup_key_size(), max_dup_key(max));
     let mut committed = Db::default();
@@ -1010,7 +1019,7 @@ fuzz_target!(|ops: Vec<Op>| {
                 reader = None;
                 pending = committed.clone();
                 drop(env);
-                env = Env::open(&path).expect("reopen");
+                env = open_env(&path).expect("reopen");
                 verify(&env, &committed);
             }
             Op::HoldReader => {

@@ -15,7 +15,8 @@ use crate::{DumpArgs, LoadArgs};
 
 /// `maxreaders=` written in dump headers (LMDB's default).
 const MAX_READERS: u64 = 126;
-/// Commit a load's transaction when it holds this many dirty pages.
+/// With `--batch-commits`, commit a load's transaction when it holds this many dirty
+/// pages (256 MiB of 4 KiB pages).
 const DIRTY_LIMIT: usize = 1 << 16;
 /// Entries between checks of the dirty-page count.
 const BATCH: u64 = 1 << 14;
@@ -281,7 +282,7 @@ impl Loader<'_> {
             if self
                 .txn
                 .as_ref()
-                .is_some_and(|t| t.dirty_pages() > DIRTY_LIMIT)
+                .is_some_and(|t| self.args.batch_commits && t.dirty_pages() > DIRTY_LIMIT)
             {
                 self.commit_and_restart(r.line())?;
             }
@@ -375,7 +376,7 @@ impl Loader<'_> {
             if self
                 .txn
                 .as_ref()
-                .is_some_and(|t| t.dirty_pages() > DIRTY_LIMIT)
+                .is_some_and(|t| self.args.batch_commits && t.dirty_pages() > DIRTY_LIMIT)
             {
                 self.commit_and_restart(r.line())?;
             }
@@ -391,7 +392,8 @@ pub fn load(a: &LoadArgs, _out: &mut dyn Write) -> CliResult<i32> {
                 "is a symbolic link to a missing file; refusing to create a database through it",
             ))
         }
-        // An existing database keeps every commit of the load, even if a later one fails.
+        // An existing database gets the whole load or nothing (with --batch-commits, it
+        // keeps the commits made before a failure).
         Ok(_) => return load_inner(a, None),
         Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(CliError::io(&a.db, e)),
         Err(_) => {}

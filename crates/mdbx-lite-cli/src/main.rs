@@ -174,6 +174,12 @@ pub struct LoadArgs {
     /// Input is sorted: append every record (error on the first out-of-order key)
     #[arg(short = 'a')]
     pub append: bool,
+    /// Commit every 256 MiB of changed pages instead of once at the end: an existing
+    /// database then keeps what was loaded before a failure. Without it the load is one
+    /// transaction, all or nothing, in bounded memory (pages past the writer's dirty
+    /// limit go to the file early)
+    #[arg(long)]
+    pub batch_commits: bool,
     /// Accepted for compatibility with mdb_load (databases are always single files)
     #[arg(short = 'n')]
     pub nosubdir: bool,

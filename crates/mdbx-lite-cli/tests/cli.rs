@@ -994,3 +994,32 @@ fn readers_stat_and_check_show_persistent_savepoints() {
     assert_eq!(v[0]["name"], "now", "{v}");
     run(["check", p(&db)]).ok();
 }
+
+#[test]
+fn a_load_into_an_existing_database_is_all_or_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("x.db");
+    {
+        let env = Env::open(&db).unwrap();
+        let mut w = env.begin_write().unwrap();
+        w.main_table().put(b"old", b"1").unwrap();
+        w.commit().unwrap();
+    }
+    // 100,000 good entries (more than one batch of the loader), then a bad line.
+    let mut dump = String::from("VERSION=3\nformat=print\ntype=btree\nHEADER=END\n");
+    for i in 0..100_000 {
+        dump.push_str(&format!(" k{i:06}\n v\n"));
+    }
+    dump.push_str("bad\nDATA=END\n");
+    for args in [
+        vec!["load", p(&db)],
+        vec!["load", "--batch-commits", p(&db)],
+    ] {
+        run_stdin(args, dump.as_bytes()).fails(1, "does not start with a space");
+        let env = Env::open(&db).unwrap();
+        let r = env.begin_read().unwrap();
+        // (256 MiB of pages are far away: --batch-commits did not commit either.)
+        assert_eq!(r.main_table().len(), 1);
+        assert_eq!(r.main_table().get(b"old").unwrap(), Some(&b"1"[..]));
+    }
+}

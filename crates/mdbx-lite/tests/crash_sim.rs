@@ -714,6 +714,74 @@ fn persistent_savepoints_survive_any_crash() {
     assert!(total >= 2_000, "only {total} crash images");
 }
 
+/// Large transactions under the smallest dirty limit (64 pages): each writes pages
+/// early, several times, before its commit. A crash anywhere in one, spills included,
+/// leaves the previous commit intact.
+fn spill_workload(seed: u64, txns: usize) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let env = Env::builder()
+        .dirty_limit(0)
+        .growth_step(64 * 1024)
+        .storage_layer(layer(Recorder {
+            log: log.clone(),
+            boot: RECORDED_BOOT,
+        }))
+        .open(dir.path().join("db"))
+        .unwrap();
+    let mut rng = Rng(seed);
+    let mut model = Model::new();
+    model.insert(None, BTreeMap::new());
+    let mut commits = vec![(0, log.lock().unwrap().len(), model.clone())];
+    let mut ids = BTreeMap::from([(env.last_txnid(), 0)]);
+    let mut spilled = 0;
+    for t in 0..txns {
+        let mut w = env.begin_write().unwrap();
+        let entry = model.entry(None).or_default();
+        for _ in 0..1500 {
+            let key = format!("key{:05}", rng.below(6000)).into_bytes();
+            if rng.below(4) == 0 {
+                assert_eq!(
+                    w.main_table().delete(&key).unwrap(),
+                    entry.remove(&key).is_some()
+                );
+            } else {
+                let v = vec![(t % 251) as u8; 100 + rng.below(200) as usize];
+                w.main_table().put(&key, &v).unwrap();
+                entry.insert(key, v);
+            }
+        }
+        spilled += w.spilled_pages();
+        if t % 4 == 3 {
+            drop(w);
+            model = commits.last().unwrap().2.clone();
+            continue;
+        }
+        let start = log.lock().unwrap().len();
+        let id = w.id();
+        w.commit().unwrap();
+        ids.insert(id, commits.len());
+        commits.push((start, log.lock().unwrap().len(), model.clone()));
+    }
+    assert!(spilled > 100, "only {spilled} pages spilled");
+    drop(env);
+    let log = log.lock().unwrap().clone();
+    Run {
+        log,
+        commits,
+        syncs: Vec::new(),
+        ids,
+    }
+}
+
+#[test]
+fn transactions_that_spill_survive_any_crash() {
+    let run = spill_workload(701, 6);
+    let total = crash_everywhere(&run, Durability::Full, 1, 512, 71);
+    eprintln!("checked {total} crash images of spilling transactions");
+    assert!(total >= 1_000, "only {total} crash images");
+}
+
 #[test]
 fn no_meta_sync_recovers_an_earlier_commit() {
     let run = workload(99, Durability::NoMetaSync, 40);

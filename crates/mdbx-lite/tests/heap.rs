@@ -347,4 +347,56 @@ fn reads_do_not_allocate() {
     // The full check runs with O(pages) bookkeeping; just make sure it passes.
     let report = env.check().unwrap();
     assert!(report.is_ok(), "{:?}", report.problems);
+    drop(env);
+
+    // Past the dirty limit a transaction writes its oldest dirty pages early: 1,000,000
+    // random puts (about 300 MiB of dirty pages unbounded) stay within the limit plus
+    // page-number bookkeeping, and every entry is there after the commit.
+    let limit = 16usize << 20;
+    let env = Env::builder()
+        .durability(Durability::NoSync)
+        .dirty_limit(limit)
+        .spare_buffer_limit(0)
+        .open(dir.path().join("spill"))
+        .unwrap();
+    let n = 1_000_000u64;
+    let spill_key = |i: u64| common::splitmix(i).to_be_bytes();
+    let before = LIVE.load(Ordering::Relaxed);
+    PEAK.store(before, Ordering::Relaxed);
+    let mut w = env.begin_write().unwrap();
+    for i in 0..n {
+        w.main_table()
+            .put(&spill_key(i), &index_marked_bytes::<150>(i))
+            .unwrap();
+    }
+    let spilled = w.spilled_pages();
+    let peak = PEAK.load(Ordering::Relaxed) - before;
+    let stat = env.stat().unwrap();
+    w.commit().unwrap();
+    eprintln!(
+        "1,000,000 random puts under a {} MiB dirty limit: heap peak {} MiB, {spilled} pages \
+         spilled, stat saw {} MiB dirty",
+        limit >> 20,
+        peak >> 20,
+        stat.writer_dirty_bytes >> 20
+    );
+    assert!(spilled > 10_000, "only {spilled} pages spilled");
+    assert!(stat.writer_spilled_pages > 0 && stat.writer_dirty_bytes <= limit as u64);
+    // The limit, then about 50 bytes per spilled or freed page and the tree's own.
+    assert!(
+        peak < (limit + spilled * 64 + (8 << 20)) as i64,
+        "heap peak {peak} bytes"
+    );
+    let r = env.begin_read().unwrap();
+    let t = r.main_table();
+    assert_eq!(t.len(), n);
+    for i in (0..n).step_by(997) {
+        assert_eq!(
+            t.get(&spill_key(i)).unwrap(),
+            Some(&index_marked_bytes::<150>(i)[..])
+        );
+    }
+    drop(r);
+    let report = env.check().unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
 }

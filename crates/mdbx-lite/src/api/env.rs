@@ -52,6 +52,7 @@ pub struct EnvBuilder {
     verify_checksums: bool,
     auto_sync_bytes: u64,
     spare_buffer_limit: usize,
+    dirty_limit: usize,
     storage_layer: Option<StorageLayer>,
 }
 
@@ -67,6 +68,7 @@ impl Default for EnvBuilder {
             verify_checksums: false,
             auto_sync_bytes: 64 << 20,
             spare_buffer_limit: 256 << 20,
+            dirty_limit: 512 << 20,
             storage_layer: None,
         }
     }
@@ -129,6 +131,15 @@ impl EnvBuilder {
         self.spare_buffer_limit = bytes;
         self
     }
+    /// Most bytes of dirty pages a write transaction holds on the heap (default
+    /// 512 MiB). Past it, the pages it changed longest ago are written early, to file
+    /// pages no snapshot reaches, and their buffers dropped; a page touched again is
+    /// read back. A transaction of any size then runs in bounded heap. While a nested
+    /// transaction or savepoint is open nothing is written early.
+    pub fn dirty_limit(mut self, bytes: usize) -> Self {
+        self.dirty_limit = bytes;
+        self
+    }
     /// Wrap the file's storage (fault injection and crash simulation in tests).
     pub fn storage_layer(
         mut self,
@@ -159,6 +170,7 @@ pub(crate) struct Options {
     pub verify_checksums: bool,
     pub auto_sync_bytes: u64,
     pub spare_buffer_limit: usize,
+    pub dirty_limit: usize,
 }
 
 pub(crate) struct EnvInner {
@@ -171,6 +183,8 @@ pub(crate) struct EnvInner {
     pub current: Mutex<Snapshot>,
     pub readers: ReaderTable,
     pub writer: Arc<Mutex<WriterState>>,
+    /// The running write transaction's memory (for `stat`).
+    pub writer_gauges: Arc<crate::txn::WriterGauges>,
     /// Newest steady meta known to be on stable storage: a power loss cannot take the
     /// state back further than this.
     pub durable_txnid: AtomicU64,
@@ -398,10 +412,12 @@ impl Env {
                 verify_checksums: b.verify_checksums,
                 auto_sync_bytes: b.auto_sync_bytes,
                 spare_buffer_limit: b.spare_buffer_limit,
+                dirty_limit: b.dirty_limit,
             },
             page_size,
             current: Mutex::new(snapshot),
             readers,
+            writer_gauges: Arc::default(),
             writer: Arc::new(Mutex::new(WriterState {
                 file_len: len,
                 map,

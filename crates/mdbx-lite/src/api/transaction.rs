@@ -611,6 +611,8 @@ impl WriteTxn {
             ws,
             read_ahead: env.opts.read_ahead,
             spare_limit: env.opts.spare_buffer_limit,
+            dirty_limit: env.opts.dirty_limit,
+            gauges: env.writer_gauges.clone(),
             page_size: env.page_size,
             base,
         };
@@ -1065,9 +1067,16 @@ impl WriteTxn {
         Ok(names)
     }
 
-    /// Pages this transaction has modified so far (held in memory until commit).
+    /// Pages this transaction has modified so far: held in memory until commit, or
+    /// written early past the dirty limit ([`WriteTxn::spilled_pages`]).
     pub fn dirty_pages(&self) -> usize {
         self.pages.dirty_pages()
+    }
+
+    /// Pages this transaction wrote early because its dirty pages passed the limit
+    /// ([`crate::EnvBuilder::dirty_limit`]).
+    pub fn spilled_pages(&self) -> usize {
+        self.pages.pager.dirty.spilled()
     }
 
     /// Discard every change.

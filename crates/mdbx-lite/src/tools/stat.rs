@@ -1,5 +1,7 @@
 //! Environment statistics: the gauges of the off-heap discipline.
 
+use std::sync::atomic::Ordering;
+
 use crate::api::persistent::saved_states;
 use crate::api::transaction::TableStat;
 use crate::error::Result;
@@ -41,6 +43,12 @@ pub struct EnvStat {
     pub tables: usize,
     /// The persistent savepoints, sorted by name.
     pub savepoints: Vec<SavepointStat>,
+    /// Bytes of dirty pages the running write transaction of this environment holds in
+    /// memory (0 when none runs; updated every 256 pages).
+    pub writer_dirty_bytes: u64,
+    /// Pages that transaction wrote early, past its dirty limit
+    /// ([`crate::EnvBuilder::dirty_limit`]).
+    pub writer_spilled_pages: u64,
 }
 
 /// A persistent savepoint and the free space it keeps from reuse.
@@ -125,6 +133,8 @@ impl Env {
             main: rtx.main_table().stat(),
             tables: rtx.list_tables()?.len(),
             savepoints,
+            writer_dirty_bytes: inner.writer_gauges.dirty_bytes.load(Ordering::Relaxed),
+            writer_spilled_pages: inner.writer_gauges.spilled_pages.load(Ordering::Relaxed),
         })
     }
 }

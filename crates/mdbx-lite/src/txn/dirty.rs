@@ -9,8 +9,14 @@
 //! change to a page inside it (a write through `get_mut`, an insert, a removal) first
 //! records the page as it was, an image of it or "not dirty", so rolling the level back
 //! restores every page exactly and a level costs one page per page it changes.
+//!
+//! Spilled pages: past the dirty limit, the pages changed longest ago are written to the
+//! file early (by the pager) and only their numbers kept here; they still count as this
+//! transaction's own pages (`contains`), and one changed again is read back
+//! (`unspill`). Nothing is spilled while a level is open, and a spilled page changed
+//! inside a level gets its image like any other.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::error::{Corruption, Error, Result};
@@ -53,6 +59,13 @@ type Undo = PageMap<Option<Box<[u8]>>>;
 /// and is kept under its first page.
 pub(crate) struct DirtyPages {
     pages: PageMap<Box<[u8]>>,
+    /// Pages written to the file early, their buffers dropped.
+    spilled: PageMap<()>,
+    /// Page numbers in the order they became dirty (with stale entries), oldest first:
+    /// the order pages are spilled in.
+    order: VecDeque<u64>,
+    /// Most pages to hold in memory before spilling.
+    limit: usize,
     /// Open undo levels, innermost last.
     levels: Vec<Undo>,
     /// Buffers to reuse, most `spare_limit` bytes of them. Reusing buffers spares a large
@@ -68,6 +81,9 @@ impl DirtyPages {
     pub fn new(page_size: usize, spare_limit: usize, spares: Vec<Box<[u8]>>) -> DirtyPages {
         DirtyPages {
             pages: PageMap::default(),
+            spilled: PageMap::default(),
+            order: VecDeque::new(),
+            limit: usize::MAX,
             levels: Vec::new(),
             spares,
             spare_limit,
@@ -75,13 +91,79 @@ impl DirtyPages {
         }
     }
 
+    /// Hold at most `bytes` of page buffers before spilling (at least 64 pages).
+    pub fn set_limit(&mut self, bytes: usize) {
+        self.limit = (bytes / self.page_size).max(64);
+    }
+
+    /// Pages this transaction owns: in memory and spilled.
     pub fn len(&self) -> usize {
+        self.pages.len() + self.spilled.len()
+    }
+
+    /// Pages held in memory.
+    pub fn in_memory(&self) -> usize {
         self.pages.len()
     }
 
+    /// Pages written early.
+    pub fn spilled(&self) -> usize {
+        self.spilled.len()
+    }
+
+    /// Whether this transaction owns `pgno` (in memory or spilled).
     #[inline]
     pub fn contains(&self, pgno: u64) -> bool {
-        self.pages.contains_key(&pgno)
+        self.pages.contains_key(&pgno) || self.is_spilled(pgno)
+    }
+
+    /// Whether `pgno` was written early (its bytes are in the file).
+    #[inline]
+    pub fn is_spilled(&self, pgno: u64) -> bool {
+        !self.spilled.is_empty() && self.spilled.contains_key(&pgno)
+    }
+
+    /// The pages to spill now, oldest first: once more than the limit are in memory and
+    /// no level is open, enough of the oldest page-sized ones to get down to half of it.
+    pub fn spill_candidates(&mut self) -> Vec<u64> {
+        if self.pages.len() <= self.limit || !self.levels.is_empty() {
+            return Vec::new();
+        }
+        let target = self.pages.len() - self.limit / 2;
+        let mut chosen: PageMap<()> = PageMap::default();
+        let mut out = Vec::with_capacity(target);
+        while out.len() < target {
+            let Some(p) = self.order.pop_front() else {
+                break;
+            };
+            let page_sized = self
+                .pages
+                .get(&p)
+                .is_some_and(|b| b.len() == self.page_size);
+            if page_sized && chosen.insert(p, ()).is_none() {
+                out.push(p);
+            }
+        }
+        out
+    }
+
+    /// Page `pgno` was written to the file: drop its buffer, keep it as spilled.
+    pub fn mark_spilled(&mut self, pgno: u64) {
+        if let Some(buf) = self.pages.remove(&pgno) {
+            self.spilled.insert(pgno, ());
+            self.recycle(buf);
+        }
+    }
+
+    /// Spilled page `pgno`, read back as `buf`, is in memory again (to be changed).
+    pub fn unspill(&mut self, pgno: u64, buf: Box<[u8]>) {
+        self.spilled.remove(&pgno);
+        if let Some(undo) = self.levels.last_mut() {
+            // Its image is what the file holds, the page as the level found it.
+            undo.entry(pgno).or_insert_with(|| Some(buf.clone()));
+        }
+        self.pages.insert(pgno, buf);
+        self.order.push_back(pgno);
     }
 
     #[inline]
@@ -190,14 +272,29 @@ impl DirtyPages {
             }
             self.remember(pgno);
         }
+        if self.is_spilled(pgno) {
+            return Err(listed_twice(pgno));
+        }
         match self.pages.insert(pgno, buf) {
-            None => Ok(()),
+            None => {
+                self.order.push_back(pgno);
+                if self.order.len() > 2 * self.pages.len() + 1024 {
+                    let pages = &self.pages;
+                    self.order.retain(|p| pages.contains_key(p));
+                }
+                Ok(())
+            }
             Some(_) => Err(listed_twice(pgno)),
         }
     }
 
-    /// Forget page `pgno`, keeping its buffer; false if it was not dirty.
+    /// Forget page `pgno`, keeping its buffer; false if it was not dirty. A spilled
+    /// page is only forgotten outside levels (inside one the pager reads it back first,
+    /// for its image).
     pub fn remove(&mut self, pgno: u64) -> bool {
+        if self.levels.is_empty() && self.spilled.remove(&pgno).is_some() {
+            return true;
+        }
         let Some(buf) = self.pages.remove(&pgno) else {
             return false;
         };
@@ -236,6 +333,8 @@ impl DirtyPages {
         for (_, buf) in pages {
             self.recycle(buf);
         }
+        self.spilled.clear();
+        self.order.clear();
         std::mem::take(&mut self.spares)
     }
 }
@@ -289,6 +388,44 @@ mod tests {
             (Some(0), Some(1), Some(2))
         );
         assert_eq!(d.levels(), 0);
+    }
+
+    #[test]
+    fn the_oldest_pages_spill_and_come_back_with_their_images() {
+        let mut d = DirtyPages::new(8, 1 << 20, Vec::new());
+        d.set_limit(0); // the floor: 64 pages
+        for p in 0..100 {
+            let mut b = d.buffer();
+            b.fill(p as u8);
+            d.insert(p, b).unwrap();
+        }
+        // Down to half the limit, oldest first.
+        let spill = d.spill_candidates();
+        assert_eq!(spill, (0..68).collect::<Vec<u64>>());
+        for &p in &spill {
+            d.mark_spilled(p);
+        }
+        assert_eq!((d.len(), d.in_memory(), d.spilled()), (100, 32, 68));
+        assert!(d.contains(5) && d.is_spilled(5) && d.get(5).is_none());
+        // A spilled page cannot be handed out again while it is ours.
+        let b = d.buffer();
+        assert!(d.insert(5, b).is_err());
+        // Read back inside a level, changed, rolled back: the image is what was read.
+        d.begin_level();
+        assert!(
+            d.spill_candidates().is_empty(),
+            "no spill while a level is open"
+        );
+        let mut b = d.buffer();
+        b.fill(5);
+        d.unspill(5, b);
+        d.get_mut(5).unwrap()[0] = 99;
+        d.rollback_to(0);
+        assert_eq!(d.get(5).map(|b| b[0]), Some(5));
+        assert!(!d.is_spilled(5));
+        // Outside levels a spilled page is simply forgotten.
+        assert!(d.remove(6) && !d.contains(6));
+        assert_eq!(d.len(), 99);
     }
 
     #[test]

@@ -119,6 +119,17 @@ impl FileWriter {
     /// Write every dirty page (checksummed), coalescing runs of consecutive pages; the
     /// file first grows to `high_water` pages.
     pub fn write_dirty(&mut self, dirty: &mut DirtyPages, high_water: u64) -> Result<()> {
+        let pages = dirty.sorted();
+        self.write_some(dirty, &pages, high_water)
+    }
+
+    /// Write the dirty pages `pages` (ascending), as `write_dirty` does.
+    pub fn write_some(
+        &mut self,
+        dirty: &mut DirtyPages,
+        pages: &[u64],
+        high_water: u64,
+    ) -> Result<()> {
         self.ensure_len(high_water * self.page_size as u64)?;
         let ps = self.page_size;
         let mut buf: Vec<u8> = Vec::with_capacity(WRITE_CHUNK.max(ps));
@@ -126,7 +137,7 @@ impl FileWriter {
         let mut run_len = 0u64;
         let mut hint_from: Option<u64> = None;
         let mut unhinted = 0usize;
-        for pgno in dirty.sorted() {
+        for &pgno in pages {
             let Some(page) = dirty.get_mut(pgno) else {
                 continue;
             };

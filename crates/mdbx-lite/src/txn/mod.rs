@@ -20,9 +20,26 @@ pub(crate) mod reclaim;
 pub(crate) mod restore;
 pub(crate) mod write_pages;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::os::map::Mapping;
+
+/// The running write transaction's memory, for `stat` (0 when none runs).
+#[derive(Debug, Default)]
+pub(crate) struct WriterGauges {
+    /// Bytes of dirty page buffers held in memory.
+    pub dirty_bytes: AtomicU64,
+    /// Pages written early (past the dirty limit).
+    pub spilled_pages: AtomicU64,
+}
+
+impl WriterGauges {
+    pub fn set(&self, dirty_bytes: u64, spilled_pages: u64) {
+        self.dirty_bytes.store(dirty_bytes, Ordering::Relaxed);
+        self.spilled_pages.store(spilled_pages, Ordering::Relaxed);
+    }
+}
 
 /// State kept between write transactions, owned by whoever holds the writer lock.
 pub(crate) struct WriterState {

@@ -24,7 +24,7 @@ use crate::storage::snapshot::{overflow_run, PageSource};
 use crate::txn::alloc::Allocator;
 use crate::txn::dirty::DirtyPages;
 use crate::txn::file::FileWriter;
-use crate::txn::WriterState;
+use crate::txn::{WriterGauges, WriterState};
 
 /// What the environment hands a new write transaction.
 pub(crate) struct PagerSetup {
@@ -34,6 +34,10 @@ pub(crate) struct PagerSetup {
     pub read_ahead: ReadAhead,
     /// Most bytes of page buffers to keep for later transactions.
     pub spare_limit: usize,
+    /// Most bytes of dirty pages to hold before writing some early.
+    pub dirty_limit: usize,
+    /// Where the transaction reports its memory.
+    pub gauges: Arc<WriterGauges>,
     pub page_size: usize,
     /// The committed state the transaction builds on.
     pub base: Meta,
@@ -50,6 +54,7 @@ pub(crate) struct Pager {
     pub txnid: u64,
     /// The free tree as this transaction has changed it.
     pub free: TableRecord,
+    gauges: Arc<WriterGauges>,
 }
 
 impl Pager {
@@ -57,6 +62,8 @@ impl Pager {
     pub fn new(mut setup: PagerSetup, txnid: u64) -> Pager {
         let spares = std::mem::take(&mut setup.ws.spare_pages);
         let base = setup.base;
+        let mut dirty = DirtyPages::new(setup.page_size, setup.spare_limit, spares);
+        dirty.set_limit(setup.dirty_limit);
         Pager {
             file: FileWriter::new(
                 setup.storage,
@@ -66,21 +73,64 @@ impl Pager {
                 base.growth_step.max(1),
                 setup.page_size,
             ),
-            dirty: DirtyPages::new(setup.page_size, setup.spare_limit, spares),
+            dirty,
             space: Allocator::new(txnid, base.high_water),
             base,
             page_size: setup.page_size,
             txnid,
             free: base.free,
+            gauges: setup.gauges,
         }
     }
 
-    /// A page this transaction owns, for in-place edits.
+    /// Report the dirty pages held and spilled (every so many pages: cheap enough to
+    /// follow a large transaction, rare enough to cost nothing).
+    #[inline]
+    fn report(&self) {
+        let held = self.dirty.in_memory();
+        if held.is_multiple_of(256) || self.dirty.spilled() > 0 {
+            let bytes = (held * self.page_size) as u64;
+            self.gauges.set(bytes, self.dirty.spilled() as u64);
+        }
+    }
+
+    /// A page this transaction owns, for in-place edits (a spilled one is read back).
     #[inline]
     pub fn page_mut(&mut self, pgno: u64) -> Result<&mut [u8]> {
+        if self.dirty.is_spilled(pgno) {
+            self.unspill(pgno)?;
+        }
         self.dirty
             .get_mut(pgno)
             .ok_or_else(|| Error::Internal(format!("page {pgno} is not dirty")))
+    }
+
+    /// Read spilled page `pgno` back into a buffer.
+    fn unspill(&mut self, pgno: u64) -> Result<()> {
+        let mut buf = self.dirty.buffer();
+        buf.copy_from_slice(self.page(pgno)?);
+        self.dirty.unspill(pgno, buf);
+        Ok(())
+    }
+
+    /// Past the dirty limit (and with no level open), write the pages changed longest
+    /// ago to the file and drop their buffers. They go to page numbers this transaction
+    /// was handed, which no snapshot reaches: a crash or an abort leaves them
+    /// unreachable, as the commit would have written them anyway.
+    fn spill_if_needed(&mut self) -> Result<()> {
+        let pages = self.dirty.spill_candidates();
+        if pages.is_empty() {
+            return Ok(());
+        }
+        let mut pages = pages;
+        pages.sort_unstable();
+        self.file
+            .write_some(&mut self.dirty, &pages, self.space.high_water())?;
+        for p in pages {
+            self.dirty.mark_spilled(p);
+        }
+        self.report();
+        Ok(())
     }
 
     /// Copy committed page `pgno` to `new` (just handed out), which this transaction
@@ -91,7 +141,9 @@ impl Pager {
         let birth = page::header_txnid(&copy);
         page::set_identity(&mut copy, new, self.txnid);
         self.space.record_freed(pgno, birth);
-        self.dirty.insert(new, copy)
+        self.dirty.insert(new, copy)?;
+        self.report();
+        self.spill_if_needed()
     }
 
     /// Make `pgno` (just handed out) a new empty node page, counted in `rec`.
@@ -108,7 +160,8 @@ impl Pager {
             PageKind::Leaf => rec.leaf_pages += 1,
             _ => rec.branch_pages += 1,
         }
-        Ok(())
+        self.report();
+        self.spill_if_needed()
     }
 
     /// Stop using node page `pgno`, uncounted from `rec`. A committed page is recorded
@@ -119,6 +172,10 @@ impl Pager {
             rec.leaf_pages = rec.leaf_pages.saturating_sub(1);
         } else {
             rec.branch_pages = rec.branch_pages.saturating_sub(1);
+        }
+        if self.dirty.is_spilled(pgno) && self.dirty.levels() > 0 {
+            // Read back, so the level keeps its image.
+            self.unspill(pgno)?;
         }
         if self.dirty.remove(pgno) {
             return Ok(true);
@@ -191,6 +248,7 @@ impl Pager {
 
 impl Drop for Pager {
     fn drop(&mut self) {
+        self.gauges.set(0, 0);
         self.file.ws.spare_pages = self.dirty.take_spares();
     }
 }
@@ -201,7 +259,7 @@ impl PageSource for Pager {
         if let Some(p) = self.dirty.get(pgno) {
             return Ok(p);
         }
-        if pgno >= self.space.committed_high_water() {
+        if pgno >= self.space.committed_high_water() && !self.dirty.is_spilled(pgno) {
             return Err(Error::corrupted(
                 Corruption::Bounds,
                 pgno,
