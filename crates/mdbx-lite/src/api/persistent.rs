@@ -12,7 +12,7 @@
 
 use crate::api::transaction::{ReadTxn, WriteTxn};
 use crate::error::{Error, Result};
-use crate::format::meta::TableRecord;
+use crate::format::meta::{Meta, TableRecord};
 use crate::format::savepoint::{SavedState, MAX_SAVEPOINT_NAME};
 use crate::storage::snapshot::PageSource;
 use crate::tree::btree::{self, PutMode};
@@ -55,6 +55,23 @@ pub(crate) fn saved_ids<S: PageSource + ?Sized>(src: &S, rec: &TableRecord) -> R
         .collect();
     ids.sort_unstable();
     ids.dedup();
+    Ok(ids)
+}
+
+/// The savepoints a writer building on `base` must protect: the base's, and those of
+/// `other` (the meta beside it) while a crash may still fall back to that one (it is
+/// at least the durable id `durable`): a savepoint deleted since holds its pages until
+/// the deletion is durable.
+pub(crate) fn protected_savepoints<S: PageSource + ?Sized>(
+    src: &S,
+    base: &Meta,
+    other: Option<Meta>,
+    durable: u64,
+) -> Result<Vec<u64>> {
+    let mut ids = saved_ids(src, &base.savepoints)?;
+    if let Some(m) = other.filter(|m| m.txnid >= durable && m.txnid < base.txnid) {
+        ids.extend(saved_ids(src, &m.savepoints)?);
+    }
     Ok(ids)
 }
 

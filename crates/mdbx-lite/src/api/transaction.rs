@@ -6,7 +6,7 @@ use std::sync::{Arc, Weak};
 
 use crate::api::env::{Durability, EnvInner, ANOTHER_ENV_WRITES};
 use crate::api::order::{bind_order, order_name, KeyOrder, Orders};
-use crate::api::persistent::saved_ids;
+use crate::api::persistent::protected_savepoints;
 use crate::error::{Corruption, Error, Result};
 use crate::format::meta::{Meta, TableRecord, DUP_KIND_MASK, MAX_COMPARATOR_NAME};
 use crate::format::order::Comparator;
@@ -575,19 +575,8 @@ impl WriteTxn {
             let cur = env.current.lock();
             (cur.meta, cur.pages.clone())
         };
-        // The savepoints of the base, and of the meta beside it while a crash may still
-        // fall back to that one: a savepoint deleted since must hold its pages until
-        // the deletion is durable.
         let durable = env.durable_txnid.load(Ordering::SeqCst);
-        let fallback = ws
-            .other_meta
-            .filter(|m| m.txnid >= durable && m.txnid < base.txnid);
-        let savepoints = saved_ids(&base_pages, &base.savepoints).and_then(|mut ids| {
-            if let Some(m) = fallback {
-                ids.extend(saved_ids(&base_pages, &m.savepoints)?);
-            }
-            Ok(ids)
-        });
+        let savepoints = protected_savepoints(&base_pages, &base, ws.other_meta, durable);
         let savepoints = match savepoints {
             Ok(ids) => ids,
             Err(e) => {

@@ -901,6 +901,9 @@ impl<'a> Node<'a> {
     /// root).
     #[inline]
     pub fn search(&self, key: &[u8], order: Order) -> Result<(usize, bool)> {
+        if self.int_heads && order == Order::Integer && self.prefix_len() == 0 {
+            return self.search_integer(key);
+        }
         if !order.is_bytewise() || self.int_heads {
             return self.search_ordered(key, order);
         }
@@ -923,6 +926,9 @@ impl<'a> Node<'a> {
     /// lie in the page's range, as for [`Node::search`].
     #[inline]
     pub fn branch_index(&self, key: &[u8], order: Order) -> Result<usize> {
+        if self.int_heads && order == Order::Integer && self.prefix_len() == 0 {
+            return self.branch_index_integer(key);
+        }
         if !order.is_bytewise() || self.int_heads {
             return self.branch_index_ordered(key, order);
         }
@@ -967,23 +973,46 @@ impl<'a> Node<'a> {
         }
     }
 
+    /// [`Node::search`] on a page of integer slot heads in integer order (the page
+    /// was checked to hold no prefix): as fast a path as the bytewise one.
+    #[inline]
+    fn search_integer(&self, key: &[u8]) -> Result<(usize, bool)> {
+        let head = integer_head(key);
+        let (mut lo, mut hi) = (0usize, self.count as usize);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.cmp_integer_entry(mid, key, head)? {
+                Ordering::Less => lo = mid + 1,
+                Ordering::Greater => hi = mid,
+                Ordering::Equal => return Ok((mid, true)),
+            }
+        }
+        Ok((lo, false))
+    }
+
+    /// [`Node::branch_index`] on a page of integer slot heads in integer order.
+    #[inline]
+    fn branch_index_integer(&self, key: &[u8]) -> Result<usize> {
+        let head = integer_head(key);
+        let (mut lo, mut hi) = (1usize, self.count as usize);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.cmp_integer_entry(mid, key, head)? {
+                Ordering::Greater => hi = mid,
+                _ => lo = mid + 1,
+            }
+        }
+        Ok(lo - 1)
+    }
+
     /// [`Node::search`] in an order other than bytewise: whole keys compared.
     #[inline(never)]
     fn search_ordered(&self, key: &[u8], order: Order) -> Result<(usize, bool)> {
         self.check_ordered(order)?;
-        let (mut lo, mut hi) = (0usize, self.count as usize);
         if self.int_heads {
-            let head = integer_head(key);
-            while lo < hi {
-                let mid = lo + (hi - lo) / 2;
-                match self.cmp_integer_entry(mid, key, head)? {
-                    Ordering::Less => lo = mid + 1,
-                    Ordering::Greater => hi = mid,
-                    Ordering::Equal => return Ok((mid, true)),
-                }
-            }
-            return Ok((lo, false));
+            return self.search_integer(key);
         }
+        let (mut lo, mut hi) = (0usize, self.count as usize);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             match order.cmp(self.key(mid)?, key) {
@@ -999,18 +1028,10 @@ impl<'a> Node<'a> {
     #[inline(never)]
     fn branch_index_ordered(&self, key: &[u8], order: Order) -> Result<usize> {
         self.check_ordered(order)?;
-        let (mut lo, mut hi) = (1usize, self.count as usize);
         if self.int_heads {
-            let head = integer_head(key);
-            while lo < hi {
-                let mid = lo + (hi - lo) / 2;
-                match self.cmp_integer_entry(mid, key, head)? {
-                    Ordering::Greater => hi = mid,
-                    _ => lo = mid + 1,
-                }
-            }
-            return Ok(lo - 1);
+            return self.branch_index_integer(key);
         }
+        let (mut lo, mut hi) = (1usize, self.count as usize);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             match order.cmp(self.key(mid)?, key) {

@@ -2,10 +2,11 @@
 
 use std::sync::atomic::Ordering;
 
-use crate::api::persistent::saved_states;
+use crate::api::persistent::{protected_savepoints, saved_states};
 use crate::api::transaction::TableStat;
 use crate::error::Result;
 use crate::format::free::{parse_free_entries, parse_free_key};
+use crate::storage::metas::read_meta_pair;
 use crate::tree::cursor::RawCursor;
 use crate::Env;
 
@@ -75,7 +76,16 @@ impl Env {
         // Our own read transaction is one of the readers: it holds the newest snapshot,
         // which sees no freed page, so the horizon is the same with or without it.
         let saved = saved_states(&snap.pages, &snap.meta.savepoints)?;
-        let ids: Vec<u64> = saved.iter().map(|(_, s)| s.txnid).collect();
+        // The meta beside the head, for the savepoints a writer still protects.
+        let len = inner.storage.len()?;
+        let other = read_meta_pair(inner.storage.as_ref(), len, Some(inner.page_size))
+            .ok()
+            .and_then(|p| p.other);
+        let durable = inner.durable_txnid.load(Ordering::SeqCst);
+        // (That meta is read outside the writer lock: should its tree not read, the
+        // head's savepoints still give the horizon.)
+        let ids = protected_savepoints(&snap.pages, &snap.meta, other, durable)
+            .unwrap_or_else(|_| saved.iter().map(|(_, s)| s.txnid).collect());
         let horizon = inner.reuse_horizon(snap.meta.txnid, &ids);
         let readers = inner.readers.list();
         let others: Vec<_> = readers.iter().filter(|r| r.slot != rtx.slot()).collect();
