@@ -235,6 +235,44 @@ enum CursorAct {
     Insert { key: Key, fill: u8 },
 }
 
+/// A step of a writing cursor over a dup-sort table's pairs.
+#[derive(Arbitrary, Debug)]
+enum DupCursorAct {
+    Next,
+    Prev,
+    Delete,
+    Put { key: KeyRef, val: ValRef },
+}
+
+/// Where a model dup-sort cursor stands (`DupCursorMut`'s positions).
+#[derive(Clone, Debug)]
+enum PairPos {
+    Unset,
+    On((Vec<u8>, Vec<u8>)),
+    Gap((Vec<u8>, Vec<u8>)),
+    End,
+    Start,
+}
+
+/// The pair a model dup-sort cursor moves to from `at`.
+fn pair_move(s: &BTreeSet<(Vec<u8>, Vec<u8>)>, at: &PairPos, forward: bool) -> PairPos {
+    let found = match (at, forward) {
+        (PairPos::Unset | PairPos::Start, true) => s.iter().next().cloned(),
+        (PairPos::End, true) | (PairPos::Start, false) => None,
+        (PairPos::Unset | PairPos::End, false) => s.iter().next_back().cloned(),
+        (PairPos::On(p) | PairPos::Gap(p), true) => s
+            .range::<(Vec<u8>, Vec<u8>), _>((Bound::Excluded(p), Bound::Unbounded))
+            .next()
+            .cloned(),
+        (PairPos::On(p) | PairPos::Gap(p), false) => s.range(..p.clone()).next_back().cloned(),
+    };
+    match found {
+        Some(p) => PairPos::On(p),
+        None if forward => PairPos::End,
+        None => PairPos::Start,
+    }
+}
+
 #[derive(Arbitrary, Debug)]
 enum Op {
     Put {
@@ -311,6 +349,11 @@ enum Op {
     DupDeleteKey {
         table: u8,
         key: KeyRef,
+    },
+    /// Moves, puts and deletes of a writing cursor over dup-sort table `table % 2`.
+    DupCursorWrites {
+        table: u8,
+        acts: Vec<DupCursorAct>,
     },
     /// `delete_range` of the keys between two keys, or (`retain` given) `retain` of
     /// the pairs whose value bytes' xor has that bit clear.
@@ -1702,6 +1745,66 @@ fn apply_dup(w: &mut WriteTxn, db: &mut Db, op: Op, max: usize) {
             }
             let want = m.map.get(&key).map_or(0, |s| s.len() as u64);
             assert_eq!(tab.count(&key).expect("count"), want);
+        }
+        Op::DupCursorWrites { table, acts } => {
+            let d = table % 2;
+            let Some(mut tab) = dup_open(w, db, d) else {
+                return;
+            };
+            let m = db.dups.get_mut(&d).unwrap();
+            let mut set: BTreeSet<(Vec<u8>, Vec<u8>)> = m.flat().into_iter().collect();
+            let mut c = tab.cursor_mut();
+            let mut at = PairPos::Unset;
+            for act in acts.into_iter().take(64) {
+                match act {
+                    DupCursorAct::Next | DupCursorAct::Prev => {
+                        let forward = matches!(act, DupCursorAct::Next);
+                        at = pair_move(&set, &at, forward);
+                        let got = if forward { c.next() } else { c.prev() };
+                        let got = got
+                            .expect("dup cursor move")
+                            .map(|(k, v)| (k.to_vec(), v.to_vec()));
+                        let want = match &at {
+                            PairPos::On(p) => Some(p.clone()),
+                            _ => None,
+                        };
+                        assert_eq!(got, want, "dup cursor move");
+                    }
+                    DupCursorAct::Delete => match &at {
+                        PairPos::On(p) => {
+                            c.delete_current().expect("dup delete_current");
+                            set.remove(p);
+                            if let Some(s) = m.map.get_mut(&p.0) {
+                                s.remove(&p.1);
+                                if s.is_empty() {
+                                    m.map.remove(&p.0);
+                                }
+                            }
+                            at = PairPos::Gap(p.clone());
+                        }
+                        _ => assert!(c.delete_current().is_err(), "dup delete off a pair"),
+                    },
+                    DupCursorAct::Put { key, val } => {
+                        let key = key.resolve(Some(m), max);
+                        let value = val.resolve(Some(m), &key, d == 1, max);
+                        let refusal = m.refusal(d == 1, &key, &value, max);
+                        let present = m.map.get(&key).is_some_and(|s| s.contains(&value));
+                        match (c.put(&key, &value), refusal) {
+                            (Ok(new), None) => {
+                                assert_eq!(new, !present, "dup cursor put's answer");
+                                m.insert(d == 1, &key, &value);
+                                set.insert((key.clone(), value.clone()));
+                                at = PairPos::On((key, value));
+                            }
+                            (Err(e), Some(want)) => assert_refused(&e, want, &key, &value, max),
+                            (Ok(_), Some(want)) => panic!("cursor put accepted, expected {want:?}"),
+                            (Err(e), None) => panic!("dup cursor put: {e}"),
+                        }
+                    }
+                }
+            }
+            drop(c);
+            assert_eq!(tab.len(), m.pairs());
         }
         Op::DupSweep {
             table,
