@@ -10,7 +10,7 @@
 use std::time::Instant;
 
 use mdbx_lite::{Env, Integer, Key, TableDef};
-use mdbx_lite_benches::{arg_u64, value, Rng, VALUE_LEN};
+use mdbx_lite_benches::{arg_u64, median, value, Rng, VALUE_LEN};
 
 const BYTEWISE: TableDef<u64, [u8; VALUE_LEN]> = TableDef::new("t");
 const INTEGER: TableDef<Integer<u64>, [u8; VALUE_LEN]> = TableDef::new("t");
@@ -89,11 +89,6 @@ fn run<K: for<'a> Key<Ref<'a> = u64>>(
     ms[4] = t.elapsed().as_secs_f64() * 1e3;
     std::hint::black_box(sum);
     Ok(ms)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 fn main() -> mdbx_lite::Result<()> {

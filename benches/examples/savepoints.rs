@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use mdbx_lite::{Env, Result};
-use mdbx_lite_benches::{arg_u64, build, key, value};
+use mdbx_lite_benches::{arg_u64, build, key, median, value};
 
 /// One run of share `share` (of N keys rewritten) on a fresh copy of `base`:
 /// (held pages, rewrite ms, restore ms, check ms).
@@ -56,11 +56,6 @@ fn run(base: &Path, dir: &Path, n: u64, share: f64) -> Result<(u64, f64, f64, f6
     std::fs::remove_file(&path)?;
     let _ = std::fs::remove_file(mdbx_lite::lock_path(&path));
     Ok((held, rewrite, restore, check))
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 fn main() -> Result<()> {

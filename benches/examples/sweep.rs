@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use mdbx_lite::{Env, Result};
-use mdbx_lite_benches::{arg_u64, build};
+use mdbx_lite_benches::{arg_u64, build, median};
 
 /// Half the key space: keys below this are removed by the range cases.
 const HALF: [u8; 1] = [0x80];
@@ -69,11 +69,6 @@ fn run(base: &Path, dir: &Path, case: usize, sweep: bool, keys: &[Vec<u8>]) -> R
     drop(env);
     std::fs::remove_file(&path)?;
     Ok(ms)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 fn main() -> Result<()> {

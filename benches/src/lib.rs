@@ -47,6 +47,12 @@ pub fn value(i: u64) -> [u8; VALUE_LEN] {
     v
 }
 
+/// The median of `v` (the upper one of an even count); `v` must not be empty.
+pub fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
 /// The `i`-th command-line argument (1-based) as a number, or `default` (for the
 /// examples).
 pub fn arg_u64(i: usize, default: u64) -> u64 {

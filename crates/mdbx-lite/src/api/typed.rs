@@ -249,6 +249,24 @@ fn encoded_bound<'a, K: Key>(b: Bound<&'a K::Ref<'_>>) -> Result<Bound<K::Bytes<
     })
 }
 
+/// Run a byte-level `retain` (`run`) with a predicate that decodes each entry for
+/// `keep`. An entry that does not decode is kept, and the first such error returned
+/// once the walk is done.
+fn retain_decoded<K: Key, V: Value>(
+    mut keep: impl FnMut(K::Ref<'_>, V::Ref<'_>) -> bool,
+    run: impl FnOnce(&mut dyn FnMut(&[u8], &[u8]) -> bool) -> Result<u64>,
+) -> Result<u64> {
+    let mut err = None;
+    let n = run(&mut |k, v| match decode_entry::<K, V>((k, v)) {
+        Ok((k, v)) => keep(k, v),
+        Err(e) => {
+            err.get_or_insert(e);
+            true
+        }
+    })?;
+    err.map_or(Ok(n), Err)
+}
+
 fn decode_entry<'a, K: Key, V: Value>(
     (k, v): (&'a [u8], &'a [u8]),
 ) -> Result<(K::Ref<'a>, V::Ref<'a>)> {
@@ -512,16 +530,8 @@ impl<'txn, K: Key, V: Value> TypedTableMut<'txn, K, V> {
     ///
     /// # Errors
     /// As [`TableMut::retain`]; `Error::Decode`.
-    pub fn retain(&mut self, mut keep: impl FnMut(K::Ref<'_>, V::Ref<'_>) -> bool) -> Result<u64> {
-        let mut err = None;
-        let n = self.raw.retain(|k, v| match decode_entry::<K, V>((k, v)) {
-            Ok((k, v)) => keep(k, v),
-            Err(e) => {
-                err.get_or_insert(e);
-                true
-            }
-        })?;
-        err.map_or(Ok(n), Err)
+    pub fn retain(&mut self, keep: impl FnMut(K::Ref<'_>, V::Ref<'_>) -> bool) -> Result<u64> {
+        retain_decoded::<K, V>(keep, |keep| self.raw.retain(keep))
     }
 
     /// Remove and return the entry with the smallest key.
@@ -824,16 +834,8 @@ impl<'txn, K: Key, V: Key> MultimapTableMut<'txn, K, V> {
     ///
     /// # Errors
     /// As [`DupTableMut::retain`]; `Error::Decode`.
-    pub fn retain(&mut self, mut keep: impl FnMut(K::Ref<'_>, V::Ref<'_>) -> bool) -> Result<u64> {
-        let mut err = None;
-        let n = self.raw.retain(|k, v| match decode_entry::<K, V>((k, v)) {
-            Ok((k, v)) => keep(k, v),
-            Err(e) => {
-                err.get_or_insert(e);
-                true
-            }
-        })?;
-        err.map_or(Ok(n), Err)
+    pub fn retain(&mut self, keep: impl FnMut(K::Ref<'_>, V::Ref<'_>) -> bool) -> Result<u64> {
+        retain_decoded::<K, V>(keep, |keep| self.raw.retain(keep))
     }
 
     /// The byte-level handle of the same table.

@@ -178,15 +178,33 @@ impl Reclaimer {
         self.young_floor = Some(self.young_floor.map_or(g, |f| f.min(g)));
         self.consumed.push(g);
         let protected = self.protected.take().unwrap_or_default();
-        let mut held = Vec::new();
         prefetch_headers(
             pager,
             entries.iter().filter(|e| unseen_by(&protected, e.1, g)),
             g,
         );
+        let r = self.consume_young(pager, g, entries, &protected, &|_| false);
+        self.protected = Some(protected);
+        r.map(|_| true)
+    }
+
+    /// Consume young group `g` (its `entries`: page, birth, leaf): pages `live` names
+    /// are dropped (counted), those no snapshot in `protected` sees go to the pool, the
+    /// rest are held, to be saved back under `g` at commit.
+    fn consume_young(
+        &mut self,
+        pager: &mut Pager,
+        g: u64,
+        entries: Vec<(u64, u64, u64)>,
+        protected: &[u64],
+        live: &dyn Fn(u64) -> bool,
+    ) -> Result<u64> {
+        let (mut held, mut dropped) = (Vec::new(), 0);
         for (p, birth, leaf) in entries {
             take_free_entry(pager, p, birth, g, leaf)?;
-            if unseen_by(&protected, birth, g) {
+            if live(p) {
+                dropped += 1;
+            } else if unseen_by(protected, birth, g) {
                 check_reuse(pager, p, birth, g)?;
                 pager.space.add_reclaimed(p)?;
             } else {
@@ -196,8 +214,7 @@ impl Reclaimer {
         if !held.is_empty() {
             self.young_held.push((g, held));
         }
-        self.protected = Some(protected);
-        Ok(true)
+        Ok(dropped)
     }
 
     /// Take the protected snapshots from `snapshots`, starting the young search at the
@@ -267,20 +284,12 @@ impl Reclaimer {
         for (g, entries) in groups {
             self.consumed.push(g);
             self.restored.insert(g);
-            let mut held = Vec::new();
-            for (p, birth, leaf) in entries {
-                take_free_entry(pager, p, birth, g, leaf)?;
-                if live(p) {
-                    dropped += 1;
-                } else if unseen_by(&protected, birth, g) {
-                    check_reuse(pager, p, birth, g)?;
-                    pager.space.add_reclaimed(p)?;
-                } else {
-                    held.push((p, birth));
+            match self.consume_young(pager, g, entries, &protected, live) {
+                Ok(n) => dropped += n,
+                Err(e) => {
+                    self.protected = Some(protected);
+                    return Err(e);
                 }
-            }
-            if !held.is_empty() {
-                self.young_held.push((g, held));
             }
         }
         self.protected = Some(protected);
