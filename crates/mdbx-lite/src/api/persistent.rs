@@ -222,7 +222,7 @@ impl WriteTxn {
         if state.txnid == base {
             return Ok(());
         }
-        self.restore_state(&state).map(|_| ())
+        self.restore_state(&state)
     }
 
     /// The persistent savepoints as this transaction sees them, sorted by name.

@@ -968,7 +968,7 @@ impl WriteTxn {
     /// Make `saved`'s state the transaction's (see `txn::restore`): every table as it
     /// was then. Only for an untouched transaction; table handles opened before are
     /// refused from now on.
-    pub(crate) fn restore_state(&mut self, saved: &SavedState) -> Result<(u64, u64)> {
+    pub(crate) fn restore_state(&mut self, saved: &SavedState) -> Result<()> {
         let main = self.tables[0].rec;
         let r = crate::txn::restore::restore_state(&mut self.pages, &main, &self.catalog, saved);
         if r.is_err() {

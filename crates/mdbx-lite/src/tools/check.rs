@@ -675,6 +675,8 @@ fn check_savepoints(pages: &MappedPages, meta: &Meta, walker: &Walker<'_>, c: &m
         }
     };
     let free = c.free_entries.take().unwrap_or_default();
+    // Pages already visited in the saved state being checked (one bitmap for all).
+    let mut seen = vec![false; meta.high_water as usize];
     for (name, s) in saved {
         if s.txnid >= meta.txnid {
             c.problem(
@@ -686,7 +688,7 @@ fn check_savepoints(pages: &MappedPages, meta: &Meta, walker: &Walker<'_>, c: &m
             );
             continue;
         }
-        let mut seen = vec![false; meta.high_water as usize];
+        seen.fill(false);
         let (mut unkept, mut first, mut twice) = (0u64, None, None);
         let r = visit_state(
             pages,

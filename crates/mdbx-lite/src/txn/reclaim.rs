@@ -185,12 +185,12 @@ impl Reclaimer {
         );
         let r = self.consume_young(pager, g, entries, &protected, &|_| false);
         self.protected = Some(protected);
-        r.map(|_| true)
+        r.map(|()| true)
     }
 
     /// Consume young group `g` (its `entries`: page, birth, leaf): pages `live` names
-    /// are dropped (counted), those no snapshot in `protected` sees go to the pool, the
-    /// rest are held, to be saved back under `g` at commit.
+    /// are dropped, those no snapshot in `protected` sees go to the pool, the rest are
+    /// held, to be saved back under `g` at commit.
     fn consume_young(
         &mut self,
         pager: &mut Pager,
@@ -198,13 +198,14 @@ impl Reclaimer {
         entries: Vec<(u64, u64, u64)>,
         protected: &[u64],
         live: &dyn Fn(u64) -> bool,
-    ) -> Result<u64> {
-        let (mut held, mut dropped) = (Vec::new(), 0);
+    ) -> Result<()> {
+        let mut held = Vec::new();
         for (p, birth, leaf) in entries {
             take_free_entry(pager, p, birth, g, leaf)?;
             if live(p) {
-                dropped += 1;
-            } else if unseen_by(protected, birth, g) {
+                continue;
+            }
+            if unseen_by(protected, birth, g) {
                 check_reuse(pager, p, birth, g)?;
                 pager.space.add_reclaimed(p)?;
             } else {
@@ -214,7 +215,7 @@ impl Reclaimer {
         if !held.is_empty() {
             self.young_held.push((g, held));
         }
-        Ok(dropped)
+        Ok(())
     }
 
     /// Take the protected snapshots from `snapshots`, starting the young search at the
@@ -238,14 +239,13 @@ impl Reclaimer {
     /// current again) leave the free tree. They were freed after `after` (the savepoint
     /// kept them from reuse), so they sit in younger groups; each group listing one is
     /// consumed here: its live pages are dropped, its pages no protected snapshot sees
-    /// go to the pool, the rest are held, as `load_young_group` does. Returns how many
-    /// entries were dropped.
+    /// go to the pool, the rest are held, as `load_young_group` does.
     pub fn restore_live(
         &mut self,
         pager: &mut Pager,
         after: u64,
         live: &dyn Fn(u64) -> bool,
-    ) -> Result<u64> {
+    ) -> Result<()> {
         self.init_protected(pager);
         let base = pager.txnid - 1;
         // Every group listing a live page.
@@ -280,20 +280,17 @@ impl Reclaimer {
             }
         }
         let protected = self.protected.take().unwrap_or_default();
-        let mut dropped = 0;
+        let mut r = Ok(());
         for (g, entries) in groups {
             self.consumed.push(g);
             self.restored.insert(g);
-            match self.consume_young(pager, g, entries, &protected, live) {
-                Ok(n) => dropped += n,
-                Err(e) => {
-                    self.protected = Some(protected);
-                    return Err(e);
-                }
+            r = self.consume_young(pager, g, entries, &protected, live);
+            if r.is_err() {
+                break;
             }
         }
         self.protected = Some(protected);
-        Ok(dropped)
+        r
     }
 
     /// Move the next reusable free-tree group into the pool. False if there is none.

@@ -52,14 +52,13 @@ impl PageSet {
 
 /// Free the pages of the state (`main`, `catalog`) the transaction holds now that
 /// `saved` does not reach, and take the pages `saved` reaches out of the free tree; the
-/// caller then makes `saved`'s trees the transaction's. Returns the pages freed and the
-/// pages taken back.
+/// caller then makes `saved`'s trees the transaction's.
 pub(crate) fn restore_state(
     pages: &mut WritePages,
     main: &TableRecord,
     catalog: &TableRecord,
     saved: &SavedState,
-) -> Result<(u64, u64)> {
+) -> Result<()> {
     let high_water = pages.pager.space.committed_high_water();
     // (pages the saved state reaches, a page reached twice or out of range)
     let seen = RefCell::new((PageSet::new(high_water), None::<u64>));
@@ -104,17 +103,14 @@ pub(crate) fn restore_state(
         &mut |p| !live.contains(p),
         &mut |run| freed.push(run),
     )?;
-    let mut count = 0;
     for run in freed {
         for p in run.pgno..run.pgno.saturating_add(run.count) {
             pages.pager.space.record_freed(p, run.birth);
-            count += 1;
         }
     }
-    let taken = pages
+    pages
         .reclaim
-        .restore_live(&mut pages.pager, saved.txnid, &|p| live.contains(p))?;
-    Ok((count, taken))
+        .restore_live(&mut pages.pager, saved.txnid, &|p| live.contains(p))
 }
 
 #[cfg(test)]
