@@ -45,6 +45,7 @@ fn meta_json(m: &MetaSlot) -> Value {
             "valid": true,
             "txnid": i.txnid,
             "steady": i.steady,
+            "one_sync_pages": i.one_sync_pages,
             "stale": i.stale,
             "high_water": i.high_water,
             "main": tree_json(&i.main),
@@ -393,10 +394,11 @@ pub fn run(a: &StatArgs, out: &mut dyn Write) -> CliResult<i32> {
                     m.slot,
                     i.txnid,
                     num(i.high_water),
-                    match (i.steady, i.stale) {
-                        (true, _) => "steady",
-                        (false, false) => "weak",
-                        (false, true) => "weak, from before a restart (ignored)",
+                    match (i.steady, i.stale, i.one_sync_pages) {
+                        (true, _, Some(n)) => format!("steady, one sync ({n} pages listed)"),
+                        (true, _, None) => "steady".to_string(),
+                        (false, false, _) => "weak".to_string(),
+                        (false, true, _) => "weak, from before a restart (ignored)".to_string(),
                     }
                 )?,
                 Err(e) => writeln!(out, "  Meta {}: INVALID: {e}{cur}", m.slot)?,

@@ -231,9 +231,19 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(b[at..at + 8].try_into().unwrap())
 }
 
-/// Recompute the checksum of node page `pgno` (or, for a meta, of its first 256 bytes).
+/// Recompute the checksum of node page `pgno` (or, for a meta, of its record and the
+/// pages a one-sync meta lists: 256 bytes, then a checksum and 4 bytes per page, their
+/// count at byte 252).
 fn seal(db: &Path, pgno: u64) {
-    let len = if pgno < 2 { 256 } else { PS as usize };
+    let len = if pgno < 2 {
+        let count = read_at(db, pgno * PS + 252, 4);
+        match u32::from_le_bytes(count[..].try_into().unwrap()) as usize {
+            0 => 256,
+            n => 260 + 4 * n,
+        }
+    } else {
+        PS as usize
+    };
     let mut page = read_at(db, pgno * PS, len);
     let crc = crc32fast::hash(&page[4..]);
     page[..4].copy_from_slice(&crc.to_le_bytes());

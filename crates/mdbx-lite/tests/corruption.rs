@@ -247,7 +247,10 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
 
 #[derive(Clone, Debug, PartialEq)]
 enum Role {
-    Meta,
+    /// A meta slot; its first `len` bytes (record and page list) are checksummed.
+    Meta {
+        len: usize,
+    },
     /// A branch or leaf page; `used[i]`: byte `i` is read when the page is read.
     Node {
         tree: String,
@@ -299,8 +302,12 @@ impl Layout {
             high_water,
             pages: vec![Role::Unallocated; npages],
         };
-        l.pages[0] = Role::Meta;
-        l.pages[1] = Role::Meta;
+        l.pages[0] = Role::Meta {
+            len: meta_len(&file[..PS]),
+        };
+        l.pages[1] = Role::Meta {
+            len: meta_len(&file[PS..2 * PS]),
+        };
         let rec = |at: usize| (u64_at(m, at), u32_at(m, at + 40) as u32);
         let (root, depth) = rec(64);
         l.walk(file, root, depth, 0, Tree::User, "");
@@ -431,8 +438,8 @@ enum Expect {
 fn expectation(l: &Layout, off: usize) -> Expect {
     let (p, b) = (off / PS, off % PS);
     match &l.pages[p] {
-        Role::Meta if b < META_LEN => Expect::BadMeta { slot: p as u64 },
-        Role::Meta | Role::Free | Role::Unallocated => Expect::Harmless,
+        Role::Meta { len } if b < *len => Expect::BadMeta { slot: p as u64 },
+        Role::Meta { .. } | Role::Free | Role::Unallocated => Expect::Harmless,
         Role::Node { used, .. } => Expect::Detected {
             page: p as u64,
             alt: p as u64,
@@ -618,7 +625,7 @@ fn offsets(l: &Layout, len: usize) -> Vec<usize> {
     let mut out = Vec::new();
     for (p, role) in l.pages.iter().enumerate() {
         let kind = match role {
-            Role::Meta => format!("meta {p}"),
+            Role::Meta { .. } => format!("meta {p}"),
             Role::Node { tree, leaf, .. } => {
                 let tree = if tree.starts_with('<') || tree.is_empty() {
                     tree.as_str()
@@ -957,9 +964,19 @@ fn seal_page(file: &mut [u8], pgno: u64) {
     p[..4].copy_from_slice(&c.to_le_bytes());
 }
 
+/// Bytes of the meta page `m` its checksum covers: the record and, for a one-sync
+/// meta, the list of pages it names (count at byte 252; a checksum and 4 bytes a page).
+fn meta_len(m: &[u8]) -> usize {
+    match u32::from_le_bytes(m[252..256].try_into().unwrap()) as usize {
+        0 => META_LEN,
+        n => META_LEN + 4 + 4 * n,
+    }
+}
+
 /// Set the transaction id of meta `slot` and recompute its checksum.
 fn set_meta_txnid(file: &mut [u8], slot: usize, txnid: u64) {
-    let m = &mut file[slot * PS..slot * PS + META_LEN];
+    let len = meta_len(&file[slot * PS..]);
+    let m = &mut file[slot * PS..slot * PS + len];
     m[16..24].copy_from_slice(&txnid.to_le_bytes());
     let c = crc32(&m[4..]);
     m[..4].copy_from_slice(&c.to_le_bytes());

@@ -293,6 +293,37 @@ fn workload_with(seed: u64, durability: Durability, txns: usize, keys: Keys) -> 
     workload_full(seed, durability, txns, keys, false, false)
 }
 
+/// [`workload`] with `Full` commits always synced twice (data, then the meta).
+fn workload_two_sync(seed: u64, txns: usize) -> Run {
+    workload_opts(
+        seed,
+        Durability::Full,
+        txns,
+        Keys::Short,
+        false,
+        false,
+        false,
+    )
+}
+
+/// Meta writes in the log that list their pages (one-sync commits).
+fn one_sync_metas(run: &Run) -> usize {
+    const META_FLAGS: usize = 32 + 32 + 3 * 48;
+    run.log
+        .iter()
+        .filter(|op| match op {
+            // A meta page: kind 1 and the magic.
+            Op::Write { data, .. } => {
+                data.len() > META_FLAGS
+                    && data[4] == 1
+                    && &data[32..40] == b"MDBXLITE"
+                    && data[META_FLAGS] & 2 != 0
+            }
+            _ => false,
+        })
+        .count()
+}
+
 /// [`workload_with`], with a dup-sort table `d` among the tables when `dups`: pairs put
 /// and deleted, keys deleted, runs of values that move a key into a nested tree and
 /// out again, the table dropped; and persistent savepoints taken, deleted and restored
@@ -305,11 +336,25 @@ fn workload_full(
     dups: bool,
     savepoints: bool,
 ) -> Run {
+    workload_opts(seed, durability, txns, keys, dups, savepoints, true)
+}
+
+/// [`workload_full`], small `Full` commits syncing once when `one_sync`.
+fn workload_opts(
+    seed: u64,
+    durability: Durability,
+    txns: usize,
+    keys: Keys,
+    dups: bool,
+    savepoints: bool,
+    one_sync: bool,
+) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let log = Arc::new(Mutex::new(Vec::new()));
     let l2 = log.clone();
     let env = Env::builder()
         .durability(durability)
+        .one_sync(one_sync)
         .growth_step(16 * 1024)
         // `NoSync` checkpoints on its own every few commits of this workload.
         .auto_sync_bytes(160 * 1024)
@@ -662,15 +707,35 @@ fn seeds() -> u64 {
         .unwrap_or(3)
 }
 
+/// `Full` commits, small ones syncing once (their meta lists the pages they wrote, and
+/// an open verifies those before trusting it): torn data pages, a meta on the disk
+/// before its pages, crashes during the verifying open.
 #[test]
 fn full_durability_survives_any_crash() {
     let mut total = 0;
+    let mut listing = 0;
     for seed in 1..=seeds() {
         let run = workload(seed, Durability::Full, 40);
+        listing += one_sync_metas(&run);
         total += crash_everywhere(&run, Durability::Full, 12, 512, seed * 7);
         total += crash_everywhere(&run, Durability::Full, 3, 4096, seed * 11);
     }
-    eprintln!("checked {total} crash images");
+    eprintln!("checked {total} crash images; {listing} one-sync metas written");
+    assert!(total >= 10_000, "only {total} crash images");
+    assert!(listing >= 60, "only {listing} one-sync commits");
+}
+
+/// `Full` commits with two syncs each (data, then the meta), as large transactions make.
+#[test]
+fn full_durability_two_sync_survives_any_crash() {
+    let mut total = 0;
+    for seed in 1..=seeds() {
+        let run = workload_two_sync(seed + 100, 40);
+        assert_eq!(one_sync_metas(&run), 0);
+        total += crash_everywhere(&run, Durability::Full, 12, 512, seed * 13);
+        total += crash_everywhere(&run, Durability::Full, 3, 4096, seed * 17);
+    }
+    eprintln!("checked {total} two-sync crash images");
     assert!(total >= 10_000, "only {total} crash images");
 }
 

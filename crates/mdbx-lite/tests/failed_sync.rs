@@ -95,9 +95,14 @@ impl Hooks for LosingSync {
 }
 
 fn open(path: &Path, durability: Durability, disk: &Arc<Mutex<Disk>>) -> Env {
+    open_with(path, durability, true, disk)
+}
+
+fn open_with(path: &Path, durability: Durability, one_sync: bool, disk: &Arc<Mutex<Disk>>) -> Env {
     let disk = disk.clone();
     Env::builder()
         .durability(durability)
+        .one_sync(one_sync)
         .auto_sync_bytes(u64::MAX)
         .storage_layer(layer(LosingSync { disk }))
         .open(path)
@@ -191,20 +196,21 @@ fn acknowledge(disk: &Arc<Mutex<Disk>>, commits: usize) {
     disk.lock().unwrap().acknowledged = commits;
 }
 
-/// `Full`: the meta sync fails. The reopen must not count that meta as durable just
-/// because its own sync succeeds (the meta page was dropped and marked clean); otherwise
-/// the next commit reuses the pages of the meta before it, which is all the disk has.
+/// `Full`, two syncs: the meta sync fails. The reopen must not count that meta as durable
+/// just because its own sync succeeds (the meta page was dropped and marked clean);
+/// otherwise the next commit reuses the pages of the meta before it, which is all the disk
+/// has.
 #[test]
 fn full_failed_meta_sync_is_not_trusted_after_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db");
     let disk = Arc::new(Mutex::new(Disk::default()));
-    let mut env = open(&path, Durability::Full, &disk);
+    let mut env = open_with(&path, Durability::Full, false, &disk);
     for _ in 0..5 {
         commit_next(&env).unwrap();
         acknowledge(&disk, count(&env));
     }
-    // A Full commit syncs twice: data, then meta. Fail the second.
+    // A two-sync commit syncs data, then the meta. Fail the second.
     fail_sync(&disk, syncs(&disk) + 2);
     assert!(commit_next(&env).is_err());
     env = reopen_after_failure(env, &path, Durability::Full, &disk);
@@ -214,6 +220,48 @@ fn full_failed_meta_sync_is_not_trusted_after_reopen() {
     }
     drop(env);
     check_images(&disk);
+}
+
+/// `Full`, one sync: the only sync of a commit fails, dropping its pages and its meta
+/// alike. The page cache still holds both, and the reopen (same boot) must not build on
+/// them as if they were on the disk: it writes them again or falls back to the meta
+/// before, and every later commit is durable when acknowledged.
+#[test]
+fn full_failed_one_sync_is_rewritten_or_dropped_on_reopen() {
+    for failing in 1..=3 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let disk = Arc::new(Mutex::new(Disk::default()));
+        let mut env = open(&path, Durability::Full, &disk);
+        for _ in 0..5 {
+            commit_next(&env).unwrap();
+            acknowledge(&disk, count(&env));
+        }
+        // Each small commit is one sync: fail the `failing`-th from here.
+        let before = syncs(&disk);
+        fail_sync(&disk, before + failing);
+        let mut failed = false;
+        for _ in 0..failing {
+            if commit_next(&env).is_err() {
+                failed = true;
+                break;
+            }
+            acknowledge(&disk, count(&env));
+        }
+        assert!(failed, "the injected sync failure reached no commit");
+        assert_eq!(
+            syncs(&disk) - before,
+            failing,
+            "a small Full commit syncs once"
+        );
+        env = reopen_after_failure(env, &path, Durability::Full, &disk);
+        for _ in 0..10 {
+            commit_next(&env).unwrap();
+            acknowledge(&disk, count(&env));
+        }
+        drop(env);
+        check_images(&disk);
+    }
 }
 
 /// `NoMetaSync`: the data sync that makes the previous meta durable fails. At most the

@@ -1,6 +1,6 @@
 //! Files of older format versions (1: node pages without a page prefix; 2: no dup-sort
 //! tables) are read as they are, and a writable open marks them with the current version
-//! (5) before writing prefixed pages, dup-sort tables, integer slot heads or savepoints;
+//! (6) before writing prefixed pages, dup-sort tables, integer slot heads, savepoints or one-sync metas;
 //! version 3 files' integer-ordered pages (bytewise slot heads) are read as they are.
 //!
 //! `data/format-v1.db` was written by the version-1 build: `mdbx-lite load` of the
@@ -90,7 +90,7 @@ fn a_writable_open_marks_both_metas_with_the_current_version_then_writes_new_fea
     let path = dir.path().join("v1.db");
     std::fs::copy(FIXTURE, &path).unwrap();
     let env = Env::open(&path).unwrap();
-    assert_eq!(meta_versions(&path), [5, 5]);
+    assert_eq!(meta_versions(&path), [6, 6]);
     assert_contents(&env);
     // New keys beside the old ones: pages split and get prefixes.
     let mut w = env.begin_write().unwrap();
@@ -251,7 +251,7 @@ fn a_version_3_file_with_integer_trees_reads_and_grows_with_integer_heads() {
     }
     assert_eq!(meta_versions(&path), [3, 3]);
     let env = Env::open(&path).unwrap();
-    assert_eq!(meta_versions(&path), [5, 5]);
+    assert_eq!(meta_versions(&path), [6, 6]);
     // New keys among the old ones: old pages split beside new pages of integer heads.
     let mut w = env.begin_write().unwrap();
     {

@@ -5,6 +5,10 @@
 //!
 //! - A write to pages 0/1 must be a whole meta record, newer than the one it replaces
 //!   (or the same one turned steady), and never replace the durable meta.
+//! - A meta must list every page it reaches that was written since the last sync: a
+//!   one-sync meta reaches the disk in the same sync as its pages, and opening trusts it
+//!   only after those listed pages verify; a two-sync meta follows a sync, so there are
+//!   none to list.
 //! - Any other write must not touch a page reachable from a snapshot that is still
 //!   needed: a meta that a crash at this moment could make current, or the snapshot of
 //!   a live read transaction.
@@ -31,7 +35,7 @@
 mod common;
 use common::{Hooks, Layer, Rng};
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::FileExt;
@@ -43,8 +47,11 @@ use mdbx_lite::io::Storage;
 use mdbx_lite::{Durability, Env, ReadTxn};
 
 const PAGE: usize = 4096;
-/// Bytes of a meta page that carry the meta record.
-const META_LEN: usize = 256;
+/// Bytes of a meta page that carry the meta record and its list of written pages.
+const META_LEN: usize = 512;
+/// Offsets in a meta of the count of listed pages and of the list (u32 page numbers).
+const META_LISTED: usize = 252;
+const META_LIST: usize = 260;
 
 #[derive(Default, Debug, Clone, Copy)]
 struct Counts {
@@ -53,6 +60,9 @@ struct Counts {
     meta_writes: u64,
     syncs: u64,
     reach_computed: u64,
+    /// Metas written with a list of pages (one sync per commit), and pages listed.
+    one_sync_metas: u64,
+    listed_pages: u64,
     /// Largest number of snapshots protected at one write.
     max_protected: usize,
 }
@@ -73,7 +83,9 @@ struct State {
     /// Newest steady meta covered by a sync.
     durable: Option<u64>,
     /// Pages reachable from each meta of interest (indexed by page number).
-    reach: HashMap<u64, Arc<Vec<bool>>>,
+    reach: HashMap<u64, Arc<Vec<Reach>>>,
+    /// Pages written since the last sync.
+    unsynced: BTreeSet<u64>,
     /// Snapshot ids of the live read transactions (maintained by the driver).
     readers: Arc<Mutex<Vec<u64>>>,
     strict: bool,
@@ -93,6 +105,28 @@ const META_FLAGS: usize = 32 + 32 + 3 * 48;
 
 fn meta_steady(page: &[u8]) -> bool {
     u32::from_le_bytes(page[META_FLAGS..META_FLAGS + 4].try_into().unwrap()) & 1 == 0
+}
+
+fn u32_at(page: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(page[at..at + 4].try_into().unwrap())
+}
+
+/// The pages a meta lists as written by its transaction (empty for a two-sync meta).
+fn meta_listed(page: &[u8]) -> Vec<u64> {
+    let n = u32_at(page, META_LISTED) as usize;
+    (0..n)
+        .map(|i| u64::from(u32_at(page, META_LIST + 4 * i)))
+        .collect()
+}
+
+/// How a meta reaches a page.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Reach {
+    No,
+    /// A branch, leaf or the first page of an overflow run: carries its own checksum.
+    Head,
+    /// A later page of an overflow run, covered by the run's checksum.
+    Continuation,
 }
 
 impl State {
@@ -124,6 +158,7 @@ impl State {
             slot_steady: [true; 2],
             durable: None,
             reach: HashMap::new(),
+            unsynced: BTreeSet::new(),
             readers,
             strict,
             counts: Counts::default(),
@@ -185,10 +220,11 @@ impl State {
                 "meta {t}: page {} invalid",
                 p.pgno
             );
-            reach.push(matches!(
-                p.role,
-                PageRole::Branch | PageRole::Leaf | PageRole::Overflow | PageRole::OverflowCont
-            ));
+            reach.push(match p.role {
+                PageRole::Branch | PageRole::Leaf | PageRole::Overflow => Reach::Head,
+                PageRole::OverflowCont => Reach::Continuation,
+                _ => Reach::No,
+            });
         }
         drop(env);
         self.shadow.write_all_at(&self.slots[0], 0).unwrap();
@@ -233,6 +269,7 @@ impl State {
         self.counts.data_writes += 1;
         self.counts.max_protected = self.counts.max_protected.max(protected.len());
         for p in first..=last {
+            self.unsynced.insert(p);
             self.counts.pages_checked += 1;
             for &(why, t) in &protected {
                 let reach = self
@@ -240,12 +277,37 @@ impl State {
                     .get(&t)
                     .unwrap_or_else(|| panic!("no reachability for {why} {t}"));
                 assert!(
-                    !reach.get(p as usize).copied().unwrap_or(false),
+                    reach.get(p as usize).is_none_or(|&r| r == Reach::No),
                     "write-order violation: write of {len} bytes at offset {offset} \
                      overwrites page {p}, reachable from the {why} (txn {t}); \
                      metas in the file {:?}, durable {:?}",
                     self.slot_txn,
                     self.durable
+                );
+            }
+        }
+    }
+
+    /// Every page meta `t` reaches that was written since the last sync is in its list:
+    /// a crash before the sync may keep the meta and lose any unlisted page unnoticed.
+    fn check_listed(&mut self, t: u64) {
+        let meta = &self.metas[&t].1;
+        if !meta_steady(meta) {
+            // A weak meta is dropped by an open after a crash.
+            return;
+        }
+        let listed = meta_listed(meta);
+        if !listed.is_empty() {
+            self.counts.one_sync_metas += 1;
+            self.counts.listed_pages += listed.len() as u64;
+        }
+        let reach = &self.reach[&t];
+        for &p in &self.unsynced {
+            if reach.get(p as usize) == Some(&Reach::Head) {
+                assert!(
+                    listed.contains(&p),
+                    "meta {t} reaches page {p}, written since the last sync, without \
+                     listing it (listed: {listed:?})"
                 );
             }
         }
@@ -308,6 +370,7 @@ impl Hooks for Checker {
             let written: Vec<u64> = buf.chunks(PAGE).filter_map(meta_txn).collect();
             for t in written {
                 st.compute_reach(t);
+                st.check_listed(t);
             }
             st.evict();
         }
@@ -316,6 +379,7 @@ impl Hooks for Checker {
     fn sync_data(&self, inner: &dyn Storage) -> io::Result<()> {
         let mut st = self.state.lock().unwrap();
         st.counts.syncs += 1;
+        st.unsynced.clear();
         let newest = st.newest_steady();
         if newest > st.durable {
             st.durable = newest;
@@ -502,6 +566,8 @@ fn add(total: &mut Counts, c: Counts) {
     total.meta_writes += c.meta_writes;
     total.syncs += c.syncs;
     total.reach_computed += c.reach_computed;
+    total.one_sync_metas += c.one_sync_metas;
+    total.listed_pages += c.listed_pages;
     total.max_protected = total.max_protected.max(c.max_protected);
 }
 
@@ -529,6 +595,12 @@ fn run_with(
         total.max_protected >= 3,
         "readers never overlapped: {total:?}"
     );
+    if durability == Durability::Full {
+        assert!(
+            total.one_sync_metas > 100,
+            "few one-sync commits: {total:?}"
+        );
+    }
 }
 
 #[test]

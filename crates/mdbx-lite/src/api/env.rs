@@ -15,8 +15,9 @@ use crate::os::files::{fsync_parent, open_lock_file, real_path};
 use crate::os::io::{FileStorage, Storage, StorageLayer};
 use crate::os::map::{lock_exclusive, unlock, Mapping, ReadAhead};
 use crate::storage::metas::{
-    check_length, init_file, needs_upgrade, never_initialised, read_meta_pair, read_metas,
-    roll_back_weak_meta, upgrade_metas, write_meta, MetaPair, LMDB_HINT,
+    check_length, init_file, needs_upgrade, never_initialised, read_meta_page, read_meta_pair,
+    read_metas, rewrite_listed_pages, roll_back_stale_meta, upgrade_metas, write_meta, MetaPair,
+    MetaTrust, LMDB_HINT,
 };
 use crate::storage::readers::{ReaderInfo, ReaderTable};
 use crate::storage::snapshot::{MappedPages, Snapshot};
@@ -28,7 +29,9 @@ use crate::txn::WriterState;
 /// differ in how many of the latest commits a power loss may take back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Durability {
-    /// Sync data, then the meta: a commit that returned survives power loss.
+    /// A commit that returned survives power loss. Small commits write their pages and
+    /// a meta listing them, then sync once; large ones sync the pages, then the meta
+    /// (see [`EnvBuilder::one_sync`]).
     #[default]
     Full,
     /// Sync data but not the meta: the latest commit may be lost on power loss (it
@@ -53,6 +56,7 @@ pub struct EnvBuilder {
     auto_sync_bytes: u64,
     spare_buffer_limit: usize,
     dirty_limit: usize,
+    one_sync: bool,
     storage_layer: Option<StorageLayer>,
 }
 
@@ -69,6 +73,7 @@ impl Default for EnvBuilder {
             auto_sync_bytes: 64 << 20,
             spare_buffer_limit: 256 << 20,
             dirty_limit: 512 << 20,
+            one_sync: true,
             storage_layer: None,
         }
     }
@@ -140,6 +145,18 @@ impl EnvBuilder {
         self.dirty_limit = bytes;
         self
     }
+    /// Whether small `Full` commits sync once (default `true`): their pages and meta are
+    /// written, then one sync makes both durable. The meta lists the pages with their
+    /// checksums, and opening after a restart trusts it only when each one holds what
+    /// was written (otherwise the commit before it is the committed state, as when a
+    /// crash interrupts any commit). A commit that writes more than 63 pages (or 1,024
+    /// counting each page of its overflow values), whose base may not be on disk yet,
+    /// or any commit when this is `false`, syncs its pages before writing its meta and
+    /// then syncs the meta: two syncs, nothing to verify.
+    pub fn one_sync(mut self, yes: bool) -> Self {
+        self.one_sync = yes;
+        self
+    }
     /// Wrap the file's storage (fault injection and crash simulation in tests).
     pub fn storage_layer(
         mut self,
@@ -171,6 +188,7 @@ pub(crate) struct Options {
     pub auto_sync_bytes: u64,
     pub spare_buffer_limit: usize,
     pub dirty_limit: usize,
+    pub one_sync: bool,
 }
 
 pub(crate) struct EnvInner {
@@ -192,6 +210,8 @@ pub(crate) struct EnvInner {
     pub weak_bytes: AtomicU64,
     /// Set when a commit failed after its meta may have reached the disk.
     pub poisoned: AtomicBool,
+    /// Verdicts on one-sync metas from an earlier boot (verified once each).
+    pub meta_trust: MetaTrust,
     /// The thread running this environment's write transaction (`WriteTxn` is not
     /// `Send`), so that thread's own `sync` or `begin_write` cannot deadlock on it.
     pub writer_thread: Mutex<Option<std::thread::ThreadId>>,
@@ -329,7 +349,8 @@ impl Env {
             created?;
             len = storage.len()?;
         }
-        let mut pair = read_meta_pair(storage.as_ref(), len, b.page_size)?;
+        let meta_trust = MetaTrust::default();
+        let mut pair = read_meta_pair(storage.as_ref(), len, b.page_size, &meta_trust)?;
         // Only now, with the file known to be a database, is anything created beside it.
         let lpath = lock_path_of(&real_path(&file, path));
         // A read-only open uses the shared reader table when the lock file exists and is
@@ -346,17 +367,18 @@ impl Env {
         };
         // Meta rewrites a writable open makes before anything else, each under the file
         // lock; a failed write or sync marks the shared failed-sync flag.
-        let rewrite = |step: fn(&dyn Storage, u64) -> Result<MetaPair>| -> Result<MetaPair> {
-            lock_exclusive(&file, true)?;
-            let done = step(storage.as_ref(), len);
-            unlock(&file)?;
-            if matches!(done, Err(Error::Io(_))) {
-                readers.mark_sync_failed();
-            }
-            done
-        };
-        if pair.stale_weak.is_some() && !b.read_only {
-            pair = rewrite(roll_back_weak_meta)?;
+        let rewrite =
+            |step: fn(&dyn Storage, u64, &MetaTrust) -> Result<MetaPair>| -> Result<MetaPair> {
+                lock_exclusive(&file, true)?;
+                let done = step(storage.as_ref(), len, &meta_trust);
+                unlock(&file)?;
+                if matches!(done, Err(Error::Io(_))) {
+                    readers.mark_sync_failed();
+                }
+                done
+            };
+        if pair.stale.is_some() && !b.read_only {
+            pair = rewrite(roll_back_stale_meta)?;
         }
         if needs_upgrade(&pair) && !b.read_only {
             pair = rewrite(upgrade_metas)?;
@@ -413,6 +435,7 @@ impl Env {
                 auto_sync_bytes: b.auto_sync_bytes,
                 spare_buffer_limit: b.spare_buffer_limit,
                 dirty_limit: b.dirty_limit,
+                one_sync: b.one_sync,
             },
             page_size,
             current: Mutex::new(snapshot),
@@ -428,6 +451,7 @@ impl Env {
             durable_txnid: AtomicU64::new(durable),
             weak_bytes: AtomicU64::new(0),
             poisoned: AtomicBool::new(false),
+            meta_trust,
             writer_thread: Mutex::new(None),
             file_id: (data.dev(), data.ino()),
         };
@@ -563,7 +587,12 @@ impl EnvInner {
         let mut attempt = 0;
         let (disk, len) = loop {
             let len = self.storage.len()?;
-            match read_metas(self.storage.as_ref(), len, Some(self.page_size)) {
+            match read_metas(
+                self.storage.as_ref(),
+                len,
+                Some(self.page_size),
+                &self.meta_trust,
+            ) {
                 Ok(m) if m.txnid >= hint || attempt >= 3 => break (m, len),
                 Err(e) if attempt >= 3 => return Err(e),
                 _ => attempt += 1,
@@ -610,7 +639,12 @@ impl EnvInner {
             ws.map.measure()?;
         }
         ws.file_len = len;
-        let pair = read_meta_pair(self.storage.as_ref(), len, Some(self.page_size))?;
+        let pair = read_meta_pair(
+            self.storage.as_ref(),
+            len,
+            Some(self.page_size),
+            &self.meta_trust,
+        )?;
         let disk = pair.head;
         ws.other_meta = pair.other;
         self.durable_txnid
@@ -737,9 +771,12 @@ impl EnvInner {
     /// again and syncing. Rewriting dirties the meta page again, so this sync really
     /// writes it (syncing alone would not: the failed one marked it clean).
     ///
-    /// A steady head had its pages synced before its meta was written (every protocol
-    /// syncs data first), so rewriting its meta suffices. A weak head (`NoSync`) had
-    /// not: its pages may be lost, so the state rolls back to the steady meta beside it,
+    /// A steady head had its pages synced before its meta was written, so rewriting its
+    /// meta suffices. A one-sync head was synced with its pages, by the sync that may
+    /// have failed: its listed pages are written again too when they all still read
+    /// back as written; if one does not, its commit cannot have been reported durable
+    /// and is rolled back as a weak one is. A weak head (`NoSync`) had its pages never
+    /// synced: they may be lost, so the state rolls back to the steady meta beside it,
     /// re-recorded under a newer id — what a power loss would have done, and what
     /// `NoSync` promises. That roll-back waits until no reader holds a lost snapshot.
     pub(crate) fn recover_failed_sync(&self, ws: &mut WriterState) -> Result<()> {
@@ -747,16 +784,21 @@ impl EnvInner {
             return Ok(());
         }
         let len = self.storage.len()?;
-        let pair = read_meta_pair(self.storage.as_ref(), len, Some(self.page_size))?;
+        let storage = self.storage.as_ref();
+        let pair = read_meta_pair(storage, len, Some(self.page_size), &self.meta_trust)?;
         let head = pair.head;
-        let durable = if head.steady {
+        let rewritten = match read_meta_page(storage, &head)? {
+            Some(raw) if head.one_sync => rewrite_listed_pages(storage, &head, &raw)?,
+            _ => false,
+        };
+        let durable = if rewritten || (head.steady && !head.one_sync) {
             head
         } else {
             let Some(steady) = pair.other.filter(|m| m.steady) else {
                 return Err(Error::corrupted(
                     Corruption::Meta,
                     head.slot,
-                    "a weak meta without a steady one beside it",
+                    "an unsynced meta without a steady one beside it",
                 ));
             };
             if let Some(t) = self
@@ -775,12 +817,18 @@ impl EnvInner {
             Meta {
                 txnid,
                 slot: head.slot,
+                one_sync: false,
                 boot_id: self.storage.boot_id().unwrap_or_default(),
                 ..steady
             }
         };
-        let written = write_meta(self.storage.as_ref(), &durable)
-            .and_then(|_| self.storage.sync_data().map_err(Error::from));
+        // (A rewritten one-sync head's meta is written already, with its list.)
+        let written = if rewritten {
+            Ok(())
+        } else {
+            write_meta(storage, &durable)
+        }
+        .and_then(|_| self.storage.sync_data().map_err(Error::from));
         if let Err(e) = written {
             self.poison();
             return Err(e);

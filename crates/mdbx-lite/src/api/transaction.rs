@@ -8,10 +8,10 @@ use crate::api::env::{Durability, EnvInner, ANOTHER_ENV_WRITES};
 use crate::api::order::{bind_order, order_name, KeyOrder, Orders};
 use crate::api::persistent::protected_savepoints;
 use crate::error::{Corruption, Error, Result};
-use crate::format::meta::{Meta, TableRecord, DUP_KIND_MASK, MAX_COMPARATOR_NAME};
+use crate::format::meta::{Meta, TableRecord, WrittenPage, DUP_KIND_MASK, MAX_COMPARATOR_NAME};
 use crate::format::order::Comparator;
 use crate::format::savepoint::SavedState;
-use crate::storage::metas::write_meta;
+use crate::storage::metas::write_meta_listing;
 use crate::storage::snapshot::{MappedPages, PageSource, Snapshot};
 use crate::tree::btree::{self, PutMode};
 use crate::tree::cursor::{BoundKey, Cursor, Range, RawCursor};
@@ -1097,11 +1097,34 @@ impl WriteTxn {
         self.pages.save_free_tree()?;
         self.pages.pager.write_dirty()?;
         let base = self.base_now();
-        let steady = self.sync_pages_if_needed(&base)?;
-        let meta = self.next_meta(&base, steady, catalog);
-        self.write_meta(&meta)?;
+        // One sync for the pages and the meta when the meta can list the pages; two
+        // (pages, then meta) otherwise.
+        let listed = self.one_sync_pages(&base);
+        let steady = match listed {
+            Some(_) => true,
+            None => self.sync_pages_if_needed(&base)?,
+        };
+        let meta = self.next_meta(&base, steady, listed.is_some(), catalog);
+        self.write_meta(&meta, listed.as_deref().unwrap_or_default())?;
         self.publish(meta);
         Ok(())
+    }
+
+    /// The pages a one-sync meta lists, when this commit may sync once: a `Full` commit
+    /// (with [`EnvBuilder::one_sync`](crate::EnvBuilder::one_sync) on) whose writes fit a
+    /// meta's list and whose base is on disk. The base must be: a crash that loses part
+    /// of this commit falls back to it, and its own pages are not in the list.
+    fn one_sync_pages(&self, base: &Meta) -> Option<Vec<WrittenPage>> {
+        let env = &self.env;
+        let eligible = env.opts.one_sync
+            && env.opts.durability == Durability::Full
+            && base.steady
+            && base.txnid <= env.durable_txnid.load(Ordering::SeqCst)
+            && !env.readers.sync_failed();
+        if !eligible {
+            return None;
+        }
+        self.pages.pager.written_pages()
     }
 
     /// Refuse a commit after an earlier failure of this transaction or environment.
@@ -1184,7 +1207,7 @@ impl WriteTxn {
     /// The meta this commit writes. It goes to the slot that does not hold the newest
     /// steady meta: beside a steady base, over a weak one (whose steady predecessor
     /// sits in the other slot).
-    fn next_meta(&self, base: &Meta, steady: bool, catalog: TableRecord) -> Meta {
+    fn next_meta(&self, base: &Meta, steady: bool, one_sync: bool, catalog: TableRecord) -> Meta {
         let pager = &self.pages.pager;
         Meta {
             txnid: pager.txnid,
@@ -1195,6 +1218,7 @@ impl WriteTxn {
                 base.slot
             },
             steady,
+            one_sync,
             boot_id: self.env.storage.boot_id().unwrap_or_default(),
             page_size: self.env.page_size as u32,
             high_water: pager.space.high_water(),
@@ -1206,18 +1230,28 @@ impl WriteTxn {
         }
     }
 
-    /// Write the meta (and, for `Full` durability, sync it). From here on a failure
-    /// leaves the on-disk state unknown: the environment is poisoned.
-    fn write_meta(&mut self, meta: &Meta) -> Result<()> {
+    /// Write the meta (listing `listed` when one-sync) and, for `Full` durability, sync
+    /// it. From here on a failure leaves the on-disk state unknown: the environment is
+    /// poisoned.
+    fn write_meta(&mut self, meta: &Meta, listed: &[WrittenPage]) -> Result<()> {
         let env = &self.env;
         let durability = env.opts.durability;
-        let written = write_meta(env.storage.as_ref(), meta).and_then(|_| match durability {
-            Durability::Full => env.storage.sync_data().map_err(Error::from),
-            _ => Ok(()),
-        });
+        let written =
+            write_meta_listing(env.storage.as_ref(), meta, listed).and_then(|_| match durability {
+                Durability::Full => env.storage.sync_data().map_err(Error::from),
+                _ => Ok(()),
+            });
         if let Err(e) = written {
             env.poison();
             return Err(e);
+        }
+        if meta.one_sync && env.readers.sync_failed() {
+            // As in `sync_pages_if_needed`: another handle's failed sync may have dropped
+            // pages this one's sync then did not write.
+            env.poison();
+            return Err(Error::Io(std::io::Error::other(
+                "a sync of the database file failed in another handle during this commit",
+            )));
         }
         if durability == Durability::Full {
             env.durable_txnid.fetch_max(meta.txnid, Ordering::SeqCst);

@@ -10,6 +10,14 @@
 //! boot id matches): until then the OS page cache holds all of its pages, after a power
 //! loss any of them may be missing. The steady meta in the other slot is never
 //! overwritten while a weak meta depends on it.
+//!
+//! A *one-sync* meta (small `Full` commits) was written together with its pages and
+//! synced once with them, so its pages may be missing after a power loss even though
+//! the meta is there. It lists every page its transaction wrote with the checksum it
+//! was written with, and is trusted only once each listed page holds exactly that
+//! (`storage::metas`); the page numbers and checksums come from the meta, never from
+//! the pages, because a lost write leaves the page's older, validly checksummed
+//! content in place.
 
 use crate::error::{Corruption, Error, Result};
 use crate::format::order::{Comparator, Order};
@@ -20,19 +28,31 @@ pub const MAGIC: [u8; 8] = *b"MDBXLITE";
 /// pages, version 3 dup-sort tables (catalog records with a pair count, leaf entries
 /// holding several values or a nested tree), version 4 integer slot heads on the pages
 /// of integer-ordered trees, version 5 the savepoint tree (persistent savepoints, named
-/// in the meta) (`docs/format.md`).
-pub const FORMAT_VERSION: u32 = 5;
+/// in the meta), version 6 one-sync metas (a meta listing the pages its commit wrote)
+/// (`docs/format.md`).
+pub const FORMAT_VERSION: u32 = 6;
 /// The oldest format this build reads. A version-1 node page is a version-2 one with an
 /// empty prefix (its u32 holes count at offset 28 is below 65,536, so the prefix length
 /// at 30 reads 0), a version-2 file is a version-3 one without dup-sort tables, and a
 /// version-3 file a version-4 one whose integer-ordered pages have bytewise heads, and a
 /// version-4 file a version-5 one without savepoints (its meta's savepoint bytes are
-/// zero), so older files are read as they are; a writable open marks both metas with the current
+/// zero), and a version-5 file a version-6 one without one-sync metas (its list count is
+/// a reserved zero), so older files are read as they are; a writable open marks both metas with the current
 /// version before anything else (`storage::metas::upgrade_metas`), so an older build
 /// refuses the file instead of misreading what this one writes.
 pub const OLDEST_READABLE_VERSION: u32 = 1;
-/// Bytes of a meta covered by its checksum (the rest of the page is zero).
+/// Bytes of a meta's fixed record; a one-sync meta's page list follows it, and the
+/// checksum covers both (the rest of the page is zero).
 pub const META_LEN: usize = 256;
+/// Where a one-sync meta's list ends at most: the record and the list share the first
+/// 512 bytes of the meta page, one disk sector, so a torn write never leaves a meta
+/// with half a list.
+pub const META_LISTED_END: usize = 512;
+/// Bytes of a meta page read to decode it.
+pub const META_READ_LEN: usize = META_LISTED_END;
+/// Most pages a one-sync meta lists (after the list checksum, 4 bytes per page number).
+/// A commit that writes more pages syncs them before its meta instead.
+pub const MAX_LISTED: usize = (META_LISTED_END - META_LEN - 4) / 4;
 pub const MIN_PAGE_SIZE: usize = 4096;
 pub const MAX_PAGE_SIZE: usize = 65536;
 /// Pages 0 and 1 are the metas; the first tree page is 2.
@@ -140,9 +160,9 @@ const O_FLAGS: usize = O_FREE + TABLE_RECORD_LEN;
 const O_BOOT_ID: usize = O_FLAGS + 4;
 /// Savepoint tree record, in its short form ([`SAVEPOINTS_RECORD_LEN`] bytes).
 const O_SAVEPOINTS: usize = O_BOOT_ID + BOOT_ID_LEN;
-/// Start of the reserved (zero) bytes up to [`META_LEN`].
-const O_RESERVED: usize = O_SAVEPOINTS + SAVEPOINTS_RECORD_LEN;
-const _: () = assert!(O_RESERVED <= META_LEN);
+/// Number of listed pages (u32; 0 unless one-sync), the list itself at [`META_LEN`].
+const O_LISTED: usize = O_SAVEPOINTS + SAVEPOINTS_RECORD_LEN;
+const _: () = assert!(O_LISTED + 4 == META_LEN);
 
 const BOOT_ID_LEN: usize = 16;
 /// Bytes of the savepoint tree's record in a meta: root (u64), entries, branch pages,
@@ -150,6 +170,9 @@ const BOOT_ID_LEN: usize = 16;
 pub const SAVEPOINTS_RECORD_LEN: usize = 24;
 /// Flag bit: the meta is weak (written without syncing its pages first).
 const FLAG_WEAK: u32 = 1;
+/// Flag bit: the meta is one-sync (written with its pages, one sync for both; it lists
+/// the pages). Never with [`FLAG_WEAK`].
+const FLAG_ONE_SYNC: u32 = 2;
 
 // Table record fields, from the record's start.
 /// Root page (u64).
@@ -412,8 +435,12 @@ pub struct Meta {
     pub version: u32,
     /// The meta page this meta lives in (0 or 1); stored as the page header's number.
     pub slot: u64,
-    /// Written after its pages were synced (see the module docs).
+    /// Written after its pages were synced, or (`one_sync`) synced with them (see the
+    /// module docs).
     pub steady: bool,
+    /// Written with its pages and synced once with them; lists them (see the module
+    /// docs). Only ever set on a steady meta.
+    pub one_sync: bool,
     /// Boot id of the machine when it was written (all zero when unknown).
     pub boot_id: [u8; 16],
     pub page_size: u32,
@@ -428,6 +455,36 @@ pub struct Meta {
     pub free: TableRecord,
     /// Savepoint name -> the committed state it names (`format::savepoint`).
     pub savepoints: TableRecord,
+}
+
+/// A page a one-sync commit wrote, as its meta lists it: the page (for an overflow run,
+/// its first page) and the checksum it was written with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WrittenPage {
+    pub pgno: u64,
+    pub checksum: u32,
+}
+
+/// Bytes of a meta listing `n` pages: the record, then (when `n > 0`) the checksum over
+/// the listed pages' checksums and their page numbers (u32 each).
+fn listing_len(n: usize) -> usize {
+    if n == 0 {
+        META_LEN
+    } else {
+        META_LEN + 4 + 4 * n
+    }
+}
+
+/// The checksum a one-sync meta keeps over the checksums of the pages it lists, in list
+/// order: crc32 of their little-endian bytes. Verifying it needs each page's own
+/// checksum, computed from the page's bytes, so a page holding anything but what was
+/// written (an older page left by a lost write, validly checksummed) fails it.
+pub fn fold_checksums(checksums: impl Iterator<Item = u32>) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    for c in checksums {
+        h.update(&c.to_le_bytes());
+    }
+    h.finalize()
 }
 
 /// Why a meta slot was rejected (reported by `check` and open).
@@ -451,32 +508,81 @@ impl std::fmt::Display for MetaProblem {
 }
 
 impl Meta {
-    /// Encode into the first `META_LEN` bytes of meta page `self.slot`.
+    /// Encode into the first `META_LEN` bytes of meta page `self.slot`, listing no page.
     pub fn encode(&self) -> [u8; META_LEN] {
         let mut b = [0u8; META_LEN];
-        let mut h = page::header_mut(&mut b);
+        self.encode_into(&mut b, &[]);
+        b
+    }
+
+    /// Encode with the pages a one-sync commit wrote (at most [`MAX_LISTED`], page
+    /// numbers below 2^32, none unless `one_sync`): [`Meta::encoded_len`] bytes.
+    pub fn encode_listing(&self, listed: &[WrittenPage]) -> Vec<u8> {
+        debug_assert!(listed.len() <= MAX_LISTED && (self.one_sync || listed.is_empty()));
+        let mut b = vec![0u8; listing_len(listed.len())];
+        self.encode_into(&mut b, listed);
+        b
+    }
+
+    fn encode_into(&self, b: &mut [u8], listed: &[WrittenPage]) {
+        let mut h = page::header_mut(b);
         h.set_kind(PageKind::Meta);
         h.set_identity(self.slot, self.txnid);
         b[O_MAGIC..O_MAGIC + MAGIC.len()].copy_from_slice(&MAGIC);
-        wr_u32(&mut b, O_VERSION, FORMAT_VERSION);
-        wr_u32(&mut b, O_PAGE_SIZE, self.page_size);
-        wr_u64(&mut b, O_HIGH_WATER, self.high_water);
-        wr_u64(&mut b, O_GROWTH, self.growth_step);
+        wr_u32(b, O_VERSION, FORMAT_VERSION);
+        wr_u32(b, O_PAGE_SIZE, self.page_size);
+        wr_u64(b, O_HIGH_WATER, self.high_water);
+        wr_u64(b, O_GROWTH, self.growth_step);
         b[O_MAIN..O_MAIN + TABLE_RECORD_LEN].copy_from_slice(&self.main.encode());
         b[O_CATALOG..O_CATALOG + TABLE_RECORD_LEN].copy_from_slice(&self.catalog.encode());
         b[O_FREE..O_FREE + TABLE_RECORD_LEN].copy_from_slice(&self.free.encode());
-        wr_u32(&mut b, O_FLAGS, if self.steady { 0 } else { FLAG_WEAK });
+        let flags = match (self.steady, self.one_sync) {
+            (false, _) => FLAG_WEAK,
+            (true, false) => 0,
+            (true, true) => FLAG_ONE_SYNC,
+        };
+        wr_u32(b, O_FLAGS, flags);
         b[O_BOOT_ID..O_BOOT_ID + BOOT_ID_LEN].copy_from_slice(&self.boot_id);
         let sp = &self.savepoints;
         let short = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
-        wr_u64(&mut b, O_SAVEPOINTS, sp.root);
-        wr_u32(&mut b, O_SAVEPOINTS + 8, short(sp.entries));
-        wr_u32(&mut b, O_SAVEPOINTS + 12, short(sp.branch_pages));
-        wr_u32(&mut b, O_SAVEPOINTS + 16, short(sp.leaf_pages));
-        wr_u32(&mut b, O_SAVEPOINTS + 20, sp.depth);
-        let crc = page::compute_checksum(&b);
-        page::header_mut(&mut b).set_checksum(crc);
-        b
+        wr_u64(b, O_SAVEPOINTS, sp.root);
+        wr_u32(b, O_SAVEPOINTS + 8, short(sp.entries));
+        wr_u32(b, O_SAVEPOINTS + 12, short(sp.branch_pages));
+        wr_u32(b, O_SAVEPOINTS + 16, short(sp.leaf_pages));
+        wr_u32(b, O_SAVEPOINTS + 20, sp.depth);
+        wr_u32(b, O_LISTED, listed.len() as u32);
+        if !listed.is_empty() {
+            wr_u32(
+                b,
+                META_LEN,
+                fold_checksums(listed.iter().map(|w| w.checksum)),
+            );
+            for (i, w) in listed.iter().enumerate() {
+                wr_u32(b, META_LEN + 4 + 4 * i, w.pgno as u32);
+            }
+        }
+        let crc = page::compute_checksum(b);
+        page::header_mut(b).set_checksum(crc);
+    }
+
+    /// The pages the one-sync meta in `b` lists and the checksum over theirs
+    /// ([`fold_checksums`]); `b` decoded without error.
+    pub fn listed(b: &[u8]) -> (Vec<u64>, u32) {
+        let n = (rd_u32(b, O_LISTED) as usize).min(MAX_LISTED);
+        if n == 0 || b.len() < listing_len(n) {
+            return (Vec::new(), 0);
+        }
+        let pages = (0..n)
+            .map(|i| u64::from(rd_u32(b, META_LEN + 4 + 4 * i)))
+            .collect();
+        (pages, rd_u32(b, META_LEN))
+    }
+
+    /// Bytes the meta in `b` covers with its checksum (its record and list), or `None`
+    /// when its list count is out of range.
+    pub fn encoded_len(b: &[u8]) -> Option<usize> {
+        let n = rd_u32(b.get(..META_LEN)?, O_LISTED) as usize;
+        (n <= MAX_LISTED).then(|| listing_len(n))
     }
 
     /// Decode and validate the meta in `b` (at least `META_LEN` bytes) read from `slot`.
@@ -484,12 +590,20 @@ impl Meta {
         if b.len() < META_LEN {
             return Err(MetaProblem::Field("meta page truncated".into()));
         }
-        let b = &b[..META_LEN];
         // `META_LEN` bytes hold the common header.
         let h = page::header(b);
         if b[O_MAGIC..O_MAGIC + MAGIC.len()] != MAGIC {
             return Err(MetaProblem::BadMagic);
         }
+        let Some(len) = Meta::encoded_len(b) else {
+            return Err(MetaProblem::Field(format!(
+                "lists {} pages, more than {MAX_LISTED}",
+                rd_u32(b, O_LISTED)
+            )));
+        };
+        let Some(b) = b.get(..len) else {
+            return Err(MetaProblem::Field("meta page truncated".into()));
+        };
         if page::compute_checksum(b) != h.checksum() {
             return Err(MetaProblem::BadChecksum);
         }
@@ -515,8 +629,14 @@ impl Meta {
                 .map_err(|e| MetaProblem::Field(e.to_string()))
         };
         let flags = rd_u32(b, O_FLAGS);
-        if flags & !FLAG_WEAK != 0 {
+        if flags & !(FLAG_WEAK | FLAG_ONE_SYNC) != 0 || flags == FLAG_WEAK | FLAG_ONE_SYNC {
             return Err(MetaProblem::Field(format!("unknown flags {flags:#x}")));
+        }
+        let listed = rd_u32(b, O_LISTED);
+        if listed != 0 && flags & FLAG_ONE_SYNC == 0 {
+            return Err(MetaProblem::Field(format!(
+                "lists {listed} pages without being one-sync"
+            )));
         }
         let txnid = h.txnid();
         if txnid > MAX_TXNID {
@@ -529,6 +649,7 @@ impl Meta {
             version,
             slot,
             steady: flags & FLAG_WEAK == 0,
+            one_sync: flags & FLAG_ONE_SYNC != 0,
             boot_id: b[O_BOOT_ID..O_BOOT_ID + BOOT_ID_LEN]
                 .try_into()
                 .unwrap_or_default(),
@@ -573,6 +694,16 @@ impl Meta {
                 )));
             }
         }
+        if let Some(p) = Meta::listed(b)
+            .0
+            .into_iter()
+            .find(|&p| p < FIRST_PAGE || p >= meta.high_water)
+        {
+            return Err(MetaProblem::Field(format!(
+                "listed page {p} outside [2, {})",
+                meta.high_water
+            )));
+        }
         Ok(meta)
     }
 
@@ -590,6 +721,7 @@ impl Meta {
             version: FORMAT_VERSION,
             slot: txnid,
             steady: true,
+            one_sync: false,
             boot_id: [0; 16],
             page_size,
             high_water: FIRST_PAGE,
@@ -640,7 +772,7 @@ mod tests {
                 O_FLAGS,
                 O_BOOT_ID,
                 O_SAVEPOINTS,
-                O_RESERVED,
+                O_LISTED,
             ],
             [32, 40, 44, 48, 56, 64, 112, 160, 208, 212, 228, 252]
         );
@@ -717,6 +849,7 @@ mod tests {
             version: FORMAT_VERSION,
             slot: 1,
             steady: false,
+            one_sync: false,
             boot_id: *b"0123456789abcdef",
             page_size: 8192,
             high_water: 500,
@@ -743,7 +876,7 @@ mod tests {
         assert_eq!(h.kind(), Some(PageKind::Meta));
         assert_eq!((h.pgno(), h.txnid()), (1, 77));
         assert_eq!(h.checksum(), crc32fast::hash(&b[4..]));
-        assert!(b[O_RESERVED..].iter().all(|&x| x == 0));
+        assert!(b[O_LISTED..].iter().all(|&x| x == 0));
         // The same record read back from its place in the meta.
         let main = TableRecord::decode(&b[O_MAIN..O_MAIN + TABLE_RECORD_LEN], 1).unwrap();
         assert_eq!(main, meta.main);
@@ -752,5 +885,68 @@ mod tests {
         let mut bad = b;
         bad[O_FLAGS] ^= 2;
         assert_eq!(Meta::decode(&bad, 1), Err(MetaProblem::BadChecksum));
+    }
+
+    #[test]
+    fn a_one_sync_meta_carries_its_list_under_its_checksum() {
+        let meta = Meta {
+            steady: true,
+            one_sync: true,
+            ..sample()
+        };
+        let listed: Vec<WrittenPage> = (0..MAX_LISTED as u64)
+            .map(|i| WrittenPage {
+                pgno: 2 + i * 3,
+                checksum: i as u32 * 7,
+            })
+            .collect();
+        let b = meta.encode_listing(&listed);
+        assert_eq!(b.len(), META_LISTED_END);
+        assert_eq!(Meta::decode(&b, 1), Ok(meta));
+        let pages: Vec<u64> = listed.iter().map(|w| w.pgno).collect();
+        let fold = fold_checksums(listed.iter().map(|w| w.checksum));
+        assert_eq!(Meta::listed(&b), (pages, fold));
+        assert_eq!(Meta::encoded_len(&b), Some(META_LISTED_END));
+        // Any byte of the list is covered by the checksum.
+        for at in [META_LEN, META_LEN + 5, META_LISTED_END - 1] {
+            let mut bad = b.clone();
+            bad[at] ^= 1;
+            assert_eq!(Meta::decode(&bad, 1), Err(MetaProblem::BadChecksum));
+        }
+        // A list cut short by a short read, a count out of range, a listed page outside
+        // the file, a list on a meta that is not one-sync: invalid.
+        assert!(Meta::decode(&b[..b.len() - 1], 1).is_err());
+        let mut too_many = b.clone();
+        too_many[O_LISTED..O_LISTED + 4].copy_from_slice(&(MAX_LISTED as u32 + 1).to_le_bytes());
+        assert!(matches!(
+            Meta::decode(&too_many, 1),
+            Err(MetaProblem::Field(_))
+        ));
+        let outside = Meta {
+            high_water: 10,
+            ..meta
+        }
+        .encode_listing(&listed[..20]);
+        assert!(matches!(
+            Meta::decode(&outside, 1),
+            Err(MetaProblem::Field(_))
+        ));
+        let mut not_one_sync = meta.encode_listing(&listed[..3]);
+        not_one_sync[O_FLAGS] = 0;
+        let crc = page::compute_checksum(&not_one_sync);
+        page::header_mut(&mut not_one_sync).set_checksum(crc);
+        assert!(matches!(
+            Meta::decode(&not_one_sync, 1),
+            Err(MetaProblem::Field(_))
+        ));
+        // A weak meta is never one-sync.
+        let weak = Meta {
+            steady: false,
+            ..meta
+        };
+        assert_eq!(
+            Meta::decode(&weak.encode(), 1).map(|m| m.one_sync),
+            Ok(false)
+        );
     }
 }

@@ -19,6 +19,7 @@
 //! what it cannot follow (a page reached twice, a wild page number, a page of the wrong
 //! kind); this module judges each page the walker visits.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use crate::api::persistent::saved_states;
@@ -26,9 +27,10 @@ use crate::api::transaction::TableStat;
 use crate::error::{Error, Result};
 use crate::format::dups::DupBlock;
 use crate::format::free::{parse_free_entries, parse_free_key};
-use crate::format::meta::{Meta, TableRecord, MAX_TXNID, META_LEN, TABLE_DUPFIXED};
+use crate::format::meta::{Meta, TableRecord, MAX_TXNID, META_READ_LEN, TABLE_DUPFIXED};
 use crate::format::order::{is_integer_size, Comparator, Order};
 use crate::format::page::{self, common_prefix, head_at, LeafValue, Node, HEADER, SLOT};
+use crate::storage::metas::{check_listed_pages, ListedPages};
 use crate::storage::snapshot::{verify_checksum, MappedPages};
 use crate::tools::walk::{
     At, Claim, Fault, FreeChunk, Run, Tally, Tree, TreeKind, Visitor, Walker,
@@ -623,13 +625,16 @@ fn check_metas(pages: &MappedPages, chosen: &Meta, file_bytes: u64, c: &mut Chec
     for slot in 0..2u64 {
         let Some(bytes) = pages
             .map
-            .get(slot as usize * ps, META_LEN, file_bytes as usize)
+            .get(slot as usize * ps, META_READ_LEN, file_bytes as usize)
         else {
             c.problem(Some(slot), "meta page missing (file too short)");
             continue;
         };
         match Meta::decode(bytes, slot) {
             Ok(m) => {
+                if m.one_sync && m.txnid == chosen.txnid {
+                    check_one_sync_pages(pages, &m, bytes, file_bytes, c);
+                }
                 if m.page_size as usize != ps {
                     c.problem(
                         Some(slot),
@@ -657,6 +662,32 @@ fn check_metas(pages: &MappedPages, chosen: &Meta, file_bytes: u64, c: &mut Chec
     c.report.pages.meta = 2;
     if chosen.high_water.saturating_mul(ps as u64) > file_bytes {
         c.problem(None, "high-water mark beyond the end of the file");
+    }
+}
+
+/// Check that every page the chosen one-sync meta lists holds what its commit wrote.
+fn check_one_sync_pages(
+    pages: &MappedPages,
+    meta: &Meta,
+    raw: &[u8],
+    file_bytes: u64,
+    c: &mut Checker<'_>,
+) {
+    let ps = pages.page_size as u64;
+    let mut read =
+        |pgno: u64, n: u64| -> Result<Cow<'_, [u8]>> { pages.run(pgno, n).map(Cow::Borrowed) };
+    let what = format!("the one-sync meta {}", meta.txnid);
+    match check_listed_pages(meta, raw, file_bytes / ps, &mut read) {
+        Ok(ListedPages::Hold) => {}
+        Ok(ListedPages::PageDiffers(p)) => c.problem(
+            Some(p),
+            format!("page {p}, listed by {what}, does not hold what that commit wrote"),
+        ),
+        Ok(ListedPages::ContentDiffers) => c.problem(
+            Some(meta.slot),
+            format!("a page listed by {what} holds other content than that commit wrote"),
+        ),
+        Err(e) => c.error(&e),
     }
 }
 

@@ -151,6 +151,7 @@ impl Env {
                 txnid: id,
                 slot: slot as u64,
                 steady: true,
+                one_sync: false,
                 ..meta
             };
             head[slot * ps..slot * ps + META_LEN].copy_from_slice(&m.encode());

@@ -10,7 +10,7 @@
 //! verdicts, use [`Env::check`].
 
 use crate::error::{Error, Result};
-use crate::format::meta::{Meta, TableRecord, FIRST_PAGE, META_LEN};
+use crate::format::meta::{Meta, TableRecord, FIRST_PAGE, META_LEN, META_READ_LEN};
 use crate::format::page::{self, LeafValue, Node, PageKind, HEADER, MAX_DEPTH};
 use crate::storage::snapshot::{MappedPages, Snapshot};
 use crate::tools::walk::{At, Claim, Fault, FaultKind, Tree, TreeKind, Visitor, Walker};
@@ -57,6 +57,10 @@ pub struct MetaInfo {
     /// A weak meta written before the machine restarted: ignored, and replaced by the
     /// next writable open.
     pub stale: bool,
+    /// For a one-sync meta (written with its pages, one sync for both), how many pages
+    /// and overflow runs it lists for verification after a restart; `None` for a meta
+    /// written after its pages were synced.
+    pub one_sync_pages: Option<usize>,
     /// Bytes per page.
     pub page_size: u32,
     /// First never-allocated page.
@@ -77,6 +81,7 @@ impl From<Meta> for MetaInfo {
             txnid: m.txnid,
             steady: m.steady,
             stale: false,
+            one_sync_pages: None,
             page_size: m.page_size,
             high_water: m.high_water,
             growth_step: m.growth_step,
@@ -650,7 +655,9 @@ impl Env {
         let kind_byte = page::header(bytes).kind_byte();
         let kind = page::header_kind(bytes);
         let computed_checksum = match (summary.role, kind) {
-            (PageRole::Meta, _) => Some(page::compute_checksum(&bytes[..META_LEN])),
+            (PageRole::Meta, _) => Meta::encoded_len(bytes)
+                .and_then(|n| bytes.get(..n))
+                .map(page::compute_checksum),
             (_, Some(PageKind::Overflow)) => {
                 let n = page::overflow_run_len(bytes).max(1);
                 snap.pages.run(pgno, n).ok().map(page::compute_checksum)
@@ -901,11 +908,12 @@ fn decode_meta(
     let bytes = snap
         .pages
         .map
-        .get(slot as usize * ps, META_LEN, file_bytes as usize)
+        .get(slot as usize * ps, META_READ_LEN, file_bytes as usize)
         .ok_or_else(|| "meta page missing (file too short)".to_string())?;
     Meta::decode(bytes, slot)
         .map(|m| MetaInfo {
             stale: !m.trusted(boot),
+            one_sync_pages: m.one_sync.then(|| Meta::listed(bytes).0.len()),
             ..MetaInfo::from(m)
         })
         .map_err(|e| e.to_string())

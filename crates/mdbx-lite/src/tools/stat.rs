@@ -78,9 +78,14 @@ impl Env {
         let saved = saved_states(&snap.pages, &snap.meta.savepoints)?;
         // The meta beside the head, for the savepoints a writer still protects.
         let len = inner.storage.len()?;
-        let other = read_meta_pair(inner.storage.as_ref(), len, Some(inner.page_size))
-            .ok()
-            .and_then(|p| p.other);
+        let other = read_meta_pair(
+            inner.storage.as_ref(),
+            len,
+            Some(inner.page_size),
+            &inner.meta_trust,
+        )
+        .ok()
+        .and_then(|p| p.other);
         let durable = inner.durable_txnid.load(Ordering::SeqCst);
         // (That meta is read outside the writer lock: should its tree not read, the
         // head's savepoints still give the horizon.)

@@ -13,6 +13,7 @@ use parking_lot::lock_api::ArcMutexGuard;
 use parking_lot::RawMutex;
 
 use crate::error::Result;
+use crate::format::meta::{WrittenPage, MAX_LISTED};
 use crate::format::page::{self, HEADER};
 use crate::os::io::Storage;
 use crate::os::map::{Mapping, ReadAhead};
@@ -29,6 +30,11 @@ pub(crate) const WRITE_CHUNK: usize = 32 << 10;
 
 /// Bytes a commit writes between two writeback hints (see `Storage::start_writeback`).
 const WRITEBACK_STEP: usize = 8 << 20;
+
+/// Most pages a one-sync commit writes (overflow runs count all their pages): opening
+/// after a restart reads each of them once to verify the commit, so this bounds that
+/// work (4 MiB of 4 KiB pages). A commit also lists at most `MAX_LISTED` pages and runs.
+pub(crate) const ONE_SYNC_MAX_PAGES: u64 = 1024;
 
 /// Address space to reserve for a file of `len` bytes: room to double, at least 1 GiB.
 pub(crate) fn reservation_for(len: u64) -> usize {
@@ -50,6 +56,10 @@ pub(crate) struct FileWriter {
     page_size: usize,
     /// Bytes this transaction wrote so far (pages and overflow runs).
     pub bytes_written: u64,
+    /// Every page and overflow run written so far, in write order, as (first page,
+    /// pages, checksum), for a one-sync meta's list; `None` once more was written than
+    /// one could list.
+    written: Option<Vec<(u64, u64, u32)>>,
 }
 
 impl FileWriter {
@@ -69,7 +79,55 @@ impl FileWriter {
             growth_step,
             page_size,
             bytes_written: 0,
+            written: Some(Vec::new()),
         }
+    }
+
+    /// Note a write of `n` pages at `pgno` with checksum `crc`. Recording stops once the
+    /// writes, even with every rewrite of a page dropped, could not be listed.
+    fn record(&mut self, pgno: u64, n: u64, crc: u32) {
+        if let Some(w) = &mut self.written {
+            w.push((pgno, n, crc));
+            if w.len() > 4 * MAX_LISTED {
+                self.written = None;
+            }
+        }
+    }
+
+    /// What a one-sync meta lists for this transaction: the last write of every page
+    /// the committed state uses (a page or run written again, or partly covered by a
+    /// later write, is listed as that later write; one with a page `is_free` at commit
+    /// is left out, as the next transaction may reuse it), or `None` when that is more
+    /// than [`MAX_LISTED`] entries or [`ONE_SYNC_MAX_PAGES`] pages.
+    pub fn written_pages(&self, is_free: &dyn Fn(u64) -> bool) -> Option<Vec<WrittenPage>> {
+        let written = self.written.as_ref()?;
+        let mut kept: Vec<(u64, u64, u32)> = Vec::with_capacity(written.len());
+        let mut covered: Vec<(u64, u64)> = Vec::with_capacity(written.len());
+        let mut pages = 0u64;
+        for &(pgno, n, crc) in written.iter().rev() {
+            let end = pgno + n;
+            if n > ONE_SYNC_MAX_PAGES || pgno > u64::from(u32::MAX) {
+                return None; // (a meta lists page numbers as u32)
+            }
+            if covered.iter().any(|&(p, e)| p < end && pgno < e) {
+                continue; // rewritten later: the later write is listed
+            }
+            covered.push((pgno, end));
+            if (pgno..end).any(is_free) {
+                continue;
+            }
+            pages += n;
+            kept.push((pgno, n, crc));
+            if kept.len() > MAX_LISTED || pages > ONE_SYNC_MAX_PAGES {
+                return None;
+            }
+        }
+        kept.sort_unstable_by_key(|w| w.0);
+        Some(
+            kept.into_iter()
+                .map(|(pgno, _, checksum)| WrittenPage { pgno, checksum })
+                .collect(),
+        )
     }
 
     /// Grow the file (in steps) so it holds at least `len` bytes; remap if needed.
@@ -103,7 +161,9 @@ impl FileWriter {
         hasher.update(page::checksum_input(&head));
         hasher.update(value);
         hasher.update(&vec![0u8; pad]);
-        page::header_mut(&mut head).set_checksum(hasher.finalize());
+        let crc = hasher.finalize();
+        page::header_mut(&mut head).set_checksum(crc);
+        self.record(pgno, n, crc);
         self.ensure_len((pgno + n) * self.page_size as u64)?;
         let off = pgno * self.page_size as u64;
         self.storage.write_at(&head, off)?;
@@ -142,6 +202,8 @@ impl FileWriter {
                 continue;
             };
             page::stamp_checksum(page);
+            let crc = page::header(page).checksum();
+            self.record(pgno, (page.len() / ps) as u64, crc);
             if run_len > 0 && (pgno != run_start + run_len || buf.len() >= WRITE_CHUNK) {
                 let at = run_start * ps as u64;
                 self.storage.write_at(&buf, at)?;

@@ -16,7 +16,7 @@ use parking_lot::lock_api::ArcMutexGuard;
 use parking_lot::RawMutex;
 
 use crate::error::{Corruption, Error, Result};
-use crate::format::meta::{Meta, TableRecord, FIRST_PAGE};
+use crate::format::meta::{Meta, TableRecord, WrittenPage, FIRST_PAGE};
 use crate::format::page::{self, PageKind, HEADER};
 use crate::os::io::Storage;
 use crate::os::map::ReadAhead;
@@ -240,6 +240,23 @@ impl Pager {
     }
 
     /// Write every dirty page to the file.
+    /// What a one-sync meta lists for this transaction (see
+    /// [`FileWriter::written_pages`]), once its free tree is saved: pages free at commit
+    /// are those left in the pool and those it allocated and freed again.
+    pub fn written_pages(&self) -> Option<Vec<WrittenPage>> {
+        let txnid = self.txnid;
+        let own_freed: std::collections::HashSet<u64> = self
+            .space
+            .freed()
+            .iter()
+            .filter(|f| f.1 == txnid)
+            .map(|f| f.0)
+            .collect();
+        let pool = self.space.pool();
+        self.file
+            .written_pages(&|p| pool.contains(&p) || own_freed.contains(&p))
+    }
+
     pub fn write_dirty(&mut self) -> Result<()> {
         self.file
             .write_dirty(&mut self.dirty, self.space.high_water())
