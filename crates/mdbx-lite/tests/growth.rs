@@ -148,3 +148,60 @@ fn two_gib_of_values_survive_growth_and_reopen() {
     assert!(report.pages.overflow >= BIG * 257, "{:?}", report.pages);
     eprintln!("reopened and verified in {:?}", t1.elapsed());
 }
+
+/// Two environments on one file: one grows the file in a transaction it aborts, the
+/// other (which saw no commit since its last one, so it does not measure the file when
+/// it begins) then grows it too. The file never shrinks under the first one's mapping,
+/// and both keep reading and writing every entry.
+#[test]
+fn a_grown_and_aborted_file_never_shrinks_under_another_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let open = || {
+        Env::builder()
+            .growth_step(64 * 1024)
+            .dirty_limit(0)
+            .open(&path)
+            .unwrap()
+    };
+    let (a, b) = (open(), open());
+    let value = vec![7u8; 3000];
+    let mut next = 0u64;
+    let mut put = |env: &Env, n: u64, commit: bool| {
+        let mut w = env.begin_write().unwrap();
+        for i in next..next + n {
+            w.main_table().put(&small_key(i), &value).unwrap();
+        }
+        if commit {
+            w.commit().unwrap();
+            next += n;
+        } else {
+            w.abort();
+        }
+    };
+    put(&b, 10, true);
+    put(&b, 10, true);
+    let len = || std::fs::metadata(&path).unwrap().len();
+    for round in 0..4u64 {
+        // `a` spills (the smallest dirty limit) and grows the file, then aborts.
+        put(&a, 2000 + 500 * round, false);
+        let grown = len();
+        put(&b, 20 + 200 * round, true);
+        assert!(
+            len() >= grown,
+            "round {round}: the file shrank from {grown} to {}",
+            len()
+        );
+        put(&a, 10, true);
+        assert!(len() >= grown);
+    }
+    for env in [&a, &b] {
+        let r = env.begin_read().unwrap();
+        assert_eq!(r.main_table().len(), next);
+        for (i, e) in r.main_table().iter().enumerate() {
+            let (k, v) = e.unwrap();
+            assert!(k == &small_key(i as u64)[..] && v == &value[..]);
+        }
+        assert!(env.check().unwrap().is_ok());
+    }
+}

@@ -1,5 +1,6 @@
 //! The environment: one open database file, its metas, locks, readers and writer.
 
+use std::borrow::Cow;
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -10,14 +11,14 @@ use parking_lot::Mutex;
 
 use crate::api::transaction::{ReadTxn, WriteTxn};
 use crate::error::{io_context, Corruption, Error, Result};
-use crate::format::meta::{Meta, MAX_PAGE_SIZE, MIN_PAGE_SIZE};
+use crate::format::meta::{Meta, MAX_PAGE_SIZE, META_READ_LEN, MIN_PAGE_SIZE};
 use crate::os::files::{fsync_parent, open_lock_file, real_path};
 use crate::os::io::{FileStorage, Storage, StorageLayer};
 use crate::os::map::{lock_exclusive, unlock, Mapping, ReadAhead};
 use crate::storage::metas::{
-    check_length, init_file, needs_upgrade, never_initialised, read_meta_page, read_meta_pair,
-    read_metas, rewrite_listed_pages, roll_back_stale_meta, upgrade_metas, write_meta, MetaPair,
-    MetaTrust, LMDB_HINT,
+    check_length, classify_meta_pair, init_file, needs_upgrade, never_initialised, read_meta_page,
+    read_meta_pair, read_metas, rewrite_listed_pages, roll_back_stale_meta, upgrade_metas,
+    write_meta, MetaPair, MetaTrust, LMDB_HINT,
 };
 use crate::storage::readers::{ReaderInfo, ReaderTable};
 use crate::storage::snapshot::{MappedPages, Snapshot};
@@ -447,6 +448,7 @@ impl Env {
                 young_floor: None,
                 spare_pages: Vec::new(),
                 other_meta: None,
+                head_seen: None,
             })),
             durable_txnid: AtomicU64::new(durable),
             weak_bytes: AtomicU64::new(0),
@@ -632,13 +634,23 @@ impl EnvInner {
     }
 
     pub(crate) fn adopt_newer_meta(&self, ws: &mut WriterState) -> Result<()> {
+        if self.head_unchanged(ws)? {
+            return Ok(());
+        }
         let len = self.storage.len()?;
         // Under the file lock the real length is authoritative: another handle may have
-        // grown the file (a stale, shorter length would make this writer shrink it).
+        // grown the file.
         if len > ws.file_len {
             ws.map.measure()?;
         }
         ws.file_len = len;
+        if ws.file_len as usize > ws.map.reserved() {
+            ws.map = Arc::new(Mapping::new(
+                &self.file,
+                reservation_for(ws.file_len),
+                self.opts.read_ahead,
+            )?);
+        }
         let pair = read_meta_pair(
             self.storage.as_ref(),
             len,
@@ -654,19 +666,15 @@ impl EnvInner {
             // Another environment turned the head steady (`Env::sync`): the next commit
             // must not overwrite it in place.
             cur.meta = disk;
+            ws.head_seen = Some(disk.key());
             return Ok(());
         }
         if disk.txnid <= cur.meta.txnid {
+            ws.head_seen = (disk.key() == cur.meta.key()).then(|| disk.key());
             return Ok(());
         }
         check_length(&disk, len)?;
-        if ws.file_len as usize > ws.map.reserved() {
-            ws.map = Arc::new(Mapping::new(
-                &self.file,
-                reservation_for(ws.file_len),
-                self.opts.read_ahead,
-            )?);
-        }
+        ws.head_seen = Some(disk.key());
         *cur = Snapshot {
             meta: disk,
             pages: MappedPages {
@@ -677,6 +685,35 @@ impl EnvInner {
             },
         };
         Ok(())
+    }
+
+    /// Whether the metas, read through the map (no system call; under the writer lock
+    /// nobody writes them), still have this environment's head on top; if so, the
+    /// other slot's meta and the durable id are refreshed from them. The file length is
+    /// then not measured: it changes only with a commit, or with a transaction that grew
+    /// the file and aborted, and `FileWriter::ensure_len` measures before it grows.
+    fn head_unchanged(&self, ws: &mut WriterState) -> Result<bool> {
+        let map = ws.map.clone();
+        let bound = 2 * self.page_size;
+        let read = |off: u64| -> Result<Option<Cow<'_, [u8]>>> {
+            Ok(map
+                .get(off as usize, META_READ_LEN, bound)
+                .map(Cow::Borrowed))
+        };
+        let pair = classify_meta_pair(
+            self.storage.as_ref(),
+            ws.file_len,
+            Some(self.page_size),
+            &self.meta_trust,
+            &read,
+        )?;
+        if ws.head_seen != Some(pair.head.key()) {
+            return Ok(false);
+        }
+        ws.other_meta = pair.other;
+        self.durable_txnid
+            .fetch_max(pair.durable_txnid(), Ordering::SeqCst);
+        Ok(true)
     }
 
     /// Sync the file and turn a weak head meta steady in place (a torn rewrite leaves

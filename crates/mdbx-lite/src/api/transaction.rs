@@ -1256,6 +1256,8 @@ impl WriteTxn {
         if durability == Durability::Full {
             env.durable_txnid.fetch_max(meta.txnid, Ordering::SeqCst);
         }
+        // The file's length is the one this writer gave it or measured.
+        self.pages.pager.file.ws.head_seen = Some(meta.key());
         let bytes = self.pages.pager.file.bytes_written;
         if meta.steady {
             env.weak_bytes.store(0, Ordering::SeqCst);

@@ -457,6 +457,10 @@ pub struct Meta {
     pub savepoints: TableRecord,
 }
 
+/// What tells two readings of a meta slot apart: the transaction, the slot, and whether
+/// it is steady and one-sync (a weak meta turned steady in place keeps its id).
+pub type MetaKey = (u64, u64, bool, bool);
+
 /// A page a one-sync commit wrote, as its meta lists it: the page (for an overflow run,
 /// its first page) and the checksum it was written with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -508,6 +512,11 @@ impl std::fmt::Display for MetaProblem {
 }
 
 impl Meta {
+    /// This meta's [`MetaKey`].
+    pub fn key(&self) -> MetaKey {
+        (self.txnid, self.slot, self.steady, self.one_sync)
+    }
+
     /// Encode into the first `META_LEN` bytes of meta page `self.slot`, listing no page.
     pub fn encode(&self) -> [u8; META_LEN] {
         let mut b = [0u8; META_LEN];

@@ -339,14 +339,27 @@ pub(crate) fn read_meta_pair(
     page_size: Option<usize>,
     trust: &MetaTrust,
 ) -> Result<MetaPair> {
-    let read = |off: u64| -> Result<Option<Vec<u8>>> {
+    let read = |off: u64| -> Result<Option<Cow<'_, [u8]>>> {
         if off + META_LEN as u64 > len {
             return Ok(None);
         }
         let mut b = vec![0u8; (len - off).min(META_READ_LEN as u64) as usize];
         storage.read_at(&mut b, off)?;
-        Ok(Some(b))
+        Ok(Some(Cow::Owned(b)))
     };
+    classify_meta_pair(storage, len, page_size, trust, &read)
+}
+
+/// Classify both meta slots as `read(offset)` returns them (the bytes of a meta page
+/// from `offset`, at most [`META_READ_LEN`], or `None` past the end of a file of `len`
+/// bytes); `storage` serves the checks of one-sync metas from an earlier boot.
+pub(crate) fn classify_meta_pair<'a>(
+    storage: &dyn Storage,
+    len: u64,
+    page_size: Option<usize>,
+    trust: &MetaTrust,
+    read: &dyn Fn(u64) -> Result<Option<Cow<'a, [u8]>>>,
+) -> Result<MetaPair> {
     let Some(m0) = read(0)? else {
         return Err(Error::NotADatabase(format!(
             "file of {len} bytes is too short to hold a meta page"
@@ -359,7 +372,7 @@ pub(crate) fn read_meta_pair(
         (Err(_), None) => (12..=16).map(|s| 1usize << s).collect(),
     };
     let mut second: std::result::Result<Meta, MetaProblem> = Err(MetaProblem::BadMagic);
-    let mut m1 = Vec::new();
+    let mut m1 = Cow::Borrowed(&[][..]);
     for ps in candidates {
         if let Some(b) = read(ps as u64)? {
             match Meta::decode(&b, 1) {

@@ -135,12 +135,26 @@ impl FileWriter {
         if len <= self.ws.file_len {
             return Ok(());
         }
+        // The writer's length is a lower bound (it is not measured at every begin):
+        // another environment's transaction may have grown the file and aborted. Measure
+        // before growing, so that the file never shrinks under other mappings.
+        let real = self.storage.len()?;
+        if real >= len {
+            return self.adopt_len(real);
+        }
+        let known = self.ws.file_len.max(real);
         let step = self
             .growth_step
-            .max((self.ws.file_len / 8).min(1 << 30))
+            .max((known / 8).min(1 << 30))
             .max(self.page_size as u64);
         let new_len = len.div_ceil(step) * step;
         self.storage.set_len(new_len)?;
+        self.adopt_len(new_len)
+    }
+
+    /// Take `new_len` as the file's length: map it (a larger reservation when it
+    /// outgrew this one) and let the map hand out its pages.
+    fn adopt_len(&mut self, new_len: u64) -> Result<()> {
         self.ws.file_len = new_len;
         if new_len as usize > self.ws.map.reserved() {
             let reserve = reservation_for(new_len);

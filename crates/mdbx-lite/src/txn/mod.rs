@@ -53,4 +53,9 @@ pub(crate) struct WriterState {
     /// The meta in the slot beside the head, as last read under the writer lock: the
     /// state a crash may fall back to when the head is not yet durable.
     pub other_meta: Option<crate::format::meta::Meta>,
+    /// The head meta (`Meta::key`) when this writer last knew the file's
+    /// length for certain (it measured it, or committed on top of it): while the file's
+    /// head is still that meta, no other environment committed, and the next write
+    /// transaction need not measure the file.
+    pub head_seen: Option<crate::format::meta::MetaKey>,
 }
