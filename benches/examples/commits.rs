@@ -1,6 +1,7 @@
 //! Profiling aid: bulk load, then many durable commits of `PUTS` random inserts each
-//! (default 1; `perf record -D`). Usage: `commits [N] [COMMITS] [PUTS] [nosync]`; with
-//! `nosync` the commits run with `Durability::NoSync` (the load stays durable).
+//! (default 1; `perf record -D`). Usage: `commits [N] [COMMITS] [PUTS] [nosync|twosync]`;
+//! with `nosync` the commits run with `Durability::NoSync` (the load stays durable), with
+//! `twosync` every `Full` commit syncs its pages, then its meta.
 use std::time::{Duration, Instant};
 
 use mdbx_lite_benches::{build, key, value};
@@ -12,12 +13,14 @@ fn main() -> mdbx_lite::Result<()> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("db");
     drop(build(&path, n)?);
-    let durability = match std::env::args().nth(4).as_deref() {
+    let mode = std::env::args().nth(4);
+    let durability = match mode.as_deref() {
         Some("nosync") => mdbx_lite::Durability::NoSync,
         _ => mdbx_lite::Durability::Full,
     };
     let env = mdbx_lite::Env::builder()
         .durability(durability)
+        .one_sync(mode.as_deref() != Some("twosync"))
         .open(&path)?;
     eprintln!("PROFILE START hw {:?}", env.stat()?.high_water_pages);
     let (mut tb, mut tp, mut tc) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);

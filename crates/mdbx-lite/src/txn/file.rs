@@ -194,15 +194,20 @@ impl FileWriter {
     /// file first grows to `high_water` pages.
     pub fn write_dirty(&mut self, dirty: &mut DirtyPages, high_water: u64) -> Result<()> {
         let pages = dirty.sorted();
-        self.write_some(dirty, &pages, high_water)
+        self.write_some(dirty, &pages, high_water, true)
     }
 
-    /// Write the dirty pages `pages` (ascending), as `write_dirty` does.
+    /// Write the dirty pages `pages` (ascending), as `write_dirty` does. With
+    /// `writeback_hints`, every `WRITEBACK_STEP` written asks the kernel to start writing
+    /// them to the device; pages written early (spilled) go without, because the
+    /// transaction may change them again, and a page the device already wrote would
+    /// then be written twice.
     pub fn write_some(
         &mut self,
         dirty: &mut DirtyPages,
         pages: &[u64],
         high_water: u64,
+        writeback_hints: bool,
     ) -> Result<()> {
         self.ensure_len(high_water * self.page_size as u64)?;
         let ps = self.page_size;
@@ -224,7 +229,7 @@ impl FileWriter {
                 self.bytes_written += buf.len() as u64;
                 let from = *hint_from.get_or_insert(at);
                 unhinted += buf.len();
-                if unhinted >= WRITEBACK_STEP {
+                if writeback_hints && unhinted >= WRITEBACK_STEP {
                     let end = at + buf.len() as u64;
                     self.storage.start_writeback(from, end - from);
                     hint_from = Some(end);

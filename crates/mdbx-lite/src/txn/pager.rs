@@ -125,7 +125,7 @@ impl Pager {
         let mut pages = pages;
         pages.sort_unstable();
         self.file
-            .write_some(&mut self.dirty, &pages, self.space.high_water())?;
+            .write_some(&mut self.dirty, &pages, self.space.high_water(), false)?;
         for p in pages {
             self.dirty.mark_spilled(p);
         }
