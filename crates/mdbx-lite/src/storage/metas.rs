@@ -169,10 +169,10 @@ pub(crate) enum ListedPages {
     ContentDiffers,
 }
 
-/// Check the pages the one-sync meta `meta` (read from `raw`) lists: each whole (its
-/// header names it, its checksum matches its bytes, an overflow run's over the whole
-/// run, inside the high-water mark and the file's `file_pages`), and the checksum over
-/// their checksums the one the meta keeps. `read(pgno, n)` returns the `n` pages from
+/// Check the pages the one-sync meta `meta` (read from `raw`) lists: the file's
+/// `file_pages` reach its high-water mark, each listed page is whole (its header names
+/// it, its checksum matches its bytes, an overflow run's over the whole run, inside the
+/// high-water mark), and the checksum over their checksums is the one the meta keeps. `read(pgno, n)` returns the `n` pages from
 /// `pgno`.
 pub(crate) fn check_listed_pages<'a>(
     meta: &Meta,
@@ -180,7 +180,12 @@ pub(crate) fn check_listed_pages<'a>(
     file_pages: u64,
     read: &mut dyn FnMut(u64, u64) -> Result<Cow<'a, [u8]>>,
 ) -> Result<ListedPages> {
-    let limit = file_pages.min(meta.high_water);
+    if file_pages < meta.high_water {
+        // The commit grew the file and the new length was lost with the crash (it is
+        // synced with the pages): the first page the meta counts on is missing.
+        return Ok(ListedPages::PageDiffers(file_pages));
+    }
+    let limit = meta.high_water;
     let (pages, want) = Meta::listed(raw);
     let mut sums = Vec::with_capacity(pages.len());
     for pgno in pages {
