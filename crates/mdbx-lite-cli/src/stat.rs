@@ -395,7 +395,11 @@ pub fn run(a: &StatArgs, out: &mut dyn Write) -> CliResult<i32> {
                     i.txnid,
                     num(i.high_water),
                     match (i.steady, i.stale, i.one_sync_pages) {
-                        (true, _, Some(n)) => format!("steady, one sync ({n} pages listed)"),
+                        (true, false, Some(n)) => format!("steady, one sync ({n} pages listed)"),
+                        (true, true, Some(n)) => format!(
+                            "one sync ({n} pages listed), from before a restart, a page \
+                             did not reach the disk (ignored)"
+                        ),
                         (true, _, None) => "steady".to_string(),
                         (false, false, _) => "weak".to_string(),
                         (false, true, _) => "weak, from before a restart (ignored)".to_string(),

@@ -1,5 +1,5 @@
-//! `NoSync` checkpoints and weak metas: what survives a restart, and API misuse that
-//! must not deadlock.
+//! `NoSync` checkpoints, weak metas and one-sync metas: what survives a restart, and
+//! API misuse that must not deadlock.
 
 mod common;
 use common::{under_boot, Rng};
@@ -214,4 +214,59 @@ fn no_sync_releases_held_pages_at_the_next_checkpoint() {
         "file keeps growing: {samples:?}"
     );
     assert!(env.check().unwrap().is_ok());
+}
+
+/// A one-sync commit whose listed page did not reach the disk (here: changed after it
+/// was written) is not trusted after a restart: the state is the commit before, `metas`
+/// marks the meta stale, and a writable open replaces it.
+#[test]
+fn a_one_sync_meta_whose_page_does_not_hold_is_ignored_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let env = under_boot(Env::builder(), BOOT_A).open(&path).unwrap();
+    put(&env, b"k1", b"one");
+    put(&env, b"k2", b"two");
+    let head = env
+        .metas()
+        .unwrap()
+        .into_iter()
+        .find(|m| m.current)
+        .unwrap();
+    let info = head.meta.unwrap();
+    assert_eq!((info.steady, info.stale), (true, false));
+    assert!(
+        info.one_sync_pages.unwrap() > 0,
+        "a small commit syncs once"
+    );
+    let ps = env.page_size();
+    drop(env);
+    // The meta's first listed page (u32 page numbers from byte 260): flip its last byte.
+    let mut bytes = std::fs::read(&path).unwrap();
+    let at = head.slot as usize * ps + 260;
+    let pgno = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+    bytes[pgno * ps + ps - 1] ^= 0x5a;
+    std::fs::write(&path, &bytes).unwrap();
+
+    let env = under_boot(Env::builder().read_only(true), BOOT_B)
+        .open(&path)
+        .unwrap();
+    assert_eq!(get(&env, b"k1").as_deref(), Some(&b"one"[..]));
+    assert_eq!(
+        get(&env, b"k2"),
+        None,
+        "the commit whose page does not hold"
+    );
+    let metas = env.metas().unwrap();
+    let stale = metas.iter().find(|m| m.slot == head.slot).unwrap();
+    assert!(!stale.current && stale.meta.as_ref().unwrap().stale);
+    drop(env);
+
+    let env = under_boot(Env::builder(), BOOT_B).open(&path).unwrap();
+    assert!(steady_flags(&env)
+        .iter()
+        .all(|&(_, steady, stale)| steady && !stale));
+    assert!(env.check().unwrap().is_ok());
+    put(&env, b"k3", b"three");
+    assert_eq!(get(&env, b"k2"), None);
+    assert_eq!(get(&env, b"k3").as_deref(), Some(&b"three"[..]));
 }

@@ -54,8 +54,9 @@ pub struct MetaInfo {
     /// Written after its pages were synced; a weak meta (`NoSync`) is trusted only
     /// until the machine restarts.
     pub steady: bool,
-    /// A weak meta written before the machine restarted: ignored, and replaced by the
-    /// next writable open.
+    /// Not trusted, so ignored and replaced by the next writable open: a weak meta
+    /// written before the machine restarted, or a one-sync meta from before it with a
+    /// listed page that does not hold what its commit wrote.
     pub stale: bool,
     /// For a one-sync meta (written with its pages, one sync for both), how many pages
     /// and overflow runs it lists for verification after a restart; `None` for a meta
@@ -577,7 +578,12 @@ impl Env {
         Ok((0..2u64)
             .map(|slot| MetaSlot {
                 slot,
-                meta: decode_meta(snap, slot, file_bytes, boot),
+                // A valid meta newer than the snapshot was not trusted: a weak one from
+                // before a restart, or a one-sync one with a page that does not hold.
+                meta: decode_meta(snap, slot, file_bytes, boot).map(|m| MetaInfo {
+                    stale: m.stale || m.txnid > snap.meta.txnid,
+                    ..m
+                }),
                 current: snap.meta.slot == slot,
             })
             .collect())
