@@ -196,6 +196,14 @@ fn acknowledge(disk: &Arc<Mutex<Disk>>, commits: usize) {
     disk.lock().unwrap().acknowledged = commits;
 }
 
+/// `n` `Full` commits, each acknowledged as durable once it returns.
+fn commit_durably(env: &Env, disk: &Arc<Mutex<Disk>>, n: usize) {
+    for _ in 0..n {
+        commit_next(env).unwrap();
+        acknowledge(disk, count(env));
+    }
+}
+
 /// `Full`, two syncs: the meta sync fails. The reopen must not count that meta as durable
 /// just because its own sync succeeds (the meta page was dropped and marked clean);
 /// otherwise the next commit reuses the pages of the meta before it, which is all the disk
@@ -206,18 +214,12 @@ fn full_failed_meta_sync_is_not_trusted_after_reopen() {
     let path = dir.path().join("db");
     let disk = Arc::new(Mutex::new(Disk::default()));
     let mut env = open_with(&path, Durability::Full, false, &disk);
-    for _ in 0..5 {
-        commit_next(&env).unwrap();
-        acknowledge(&disk, count(&env));
-    }
+    commit_durably(&env, &disk, 5);
     // A two-sync commit syncs data, then the meta. Fail the second.
     fail_sync(&disk, syncs(&disk) + 2);
     assert!(commit_next(&env).is_err());
     env = reopen_after_failure(env, &path, Durability::Full, &disk);
-    for _ in 0..10 {
-        commit_next(&env).unwrap();
-        acknowledge(&disk, count(&env));
-    }
+    commit_durably(&env, &disk, 10);
     drop(env);
     check_images(&disk);
 }
@@ -233,10 +235,7 @@ fn full_failed_one_sync_is_rewritten_or_dropped_on_reopen() {
         let path = dir.path().join("db");
         let disk = Arc::new(Mutex::new(Disk::default()));
         let mut env = open(&path, Durability::Full, &disk);
-        for _ in 0..5 {
-            commit_next(&env).unwrap();
-            acknowledge(&disk, count(&env));
-        }
+        commit_durably(&env, &disk, 5);
         // Each small commit is one sync: fail the `failing`-th from here.
         let before = syncs(&disk);
         fail_sync(&disk, before + failing);
@@ -255,10 +254,7 @@ fn full_failed_one_sync_is_rewritten_or_dropped_on_reopen() {
             "a small Full commit syncs once"
         );
         env = reopen_after_failure(env, &path, Durability::Full, &disk);
-        for _ in 0..10 {
-            commit_next(&env).unwrap();
-            acknowledge(&disk, count(&env));
-        }
+        commit_durably(&env, &disk, 10);
         drop(env);
         check_images(&disk);
     }
