@@ -242,7 +242,8 @@ impl Pager {
     /// Write every dirty page to the file.
     /// What a one-sync meta lists for this transaction (see
     /// [`FileWriter::written_pages`]), once its free tree is saved: pages free at commit
-    /// are those left in the pool and those it allocated and freed again.
+    /// are those left in the pool, those it allocated and freed again, and those at or
+    /// past the high-water mark (given back when the top of the file came free).
     pub fn written_pages(&self) -> Option<Vec<WrittenPage>> {
         let txnid = self.txnid;
         let own_freed: std::collections::HashSet<u64> = self
@@ -253,8 +254,9 @@ impl Pager {
             .map(|f| f.0)
             .collect();
         let pool = self.space.pool();
+        let high_water = self.space.high_water();
         self.file
-            .written_pages(&|p| pool.contains(&p) || own_freed.contains(&p))
+            .written_pages(&|p| p >= high_water || pool.contains(&p) || own_freed.contains(&p))
     }
 
     pub fn write_dirty(&mut self) -> Result<()> {
