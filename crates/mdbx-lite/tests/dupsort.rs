@@ -475,6 +475,64 @@ fn a_key_moves_into_a_nested_tree_and_back_as_it_grows_and_shrinks() {
     assert!(report.is_ok(), "{:?}", report.problems);
 }
 
+/// A block takes a value in at every position and gives any one back, in both kinds of
+/// block; the last value but one leaves a plain entry (`check` refuses a block of one).
+#[test]
+fn block_values_go_in_and_out_at_every_position() {
+    for fixed in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let env = Env::open(dir.path().join("db")).unwrap();
+        let kind = if fixed {
+            DupSort::new().fixed()
+        } else {
+            DupSort::new()
+        };
+        let value = |i: u8| {
+            if fixed {
+                vec![b'a' + i; 4]
+            } else {
+                vec![b'a' + i; 1 + usize::from(i % 3)]
+            }
+        };
+        for n in 2..6u8 {
+            for gone in 0..n {
+                let mut wtx = env.begin_write().unwrap();
+                let mut t = wtx.create_dup_table("d", kind).unwrap();
+                t.delete_key(b"k").unwrap();
+                // One value, then one in front, one at the back, the rest in between.
+                let mid = n / 2;
+                let mut order = vec![mid];
+                for i in [0, n - 1].into_iter().chain(1..n - 1) {
+                    if !order.contains(&i) {
+                        order.push(i);
+                    }
+                }
+                for &i in &order {
+                    assert!(t.put(b"k", &value(i)).unwrap());
+                    assert!(!t.put(b"k", &value(i)).unwrap());
+                }
+                assert!(t.delete(b"k", &value(gone)).unwrap());
+                assert!(!t.delete(b"k", &value(gone)).unwrap());
+                let want: Vec<Vec<u8>> = (0..n).filter(|&i| i != gone).map(value).collect();
+                let got: Vec<Vec<u8>> = t
+                    .values(b"k")
+                    .unwrap()
+                    .map(|v| v.unwrap().to_vec())
+                    .collect();
+                assert_eq!(got, want, "fixed {fixed}, {n} values, removed {gone}");
+                assert_eq!(t.count(b"k").unwrap(), u64::from(n - 1));
+                wtx.commit().unwrap();
+                let report = env.check().unwrap();
+                assert!(
+                    report.is_ok(),
+                    "fixed {fixed}, {n} values, removed {gone}: {:?}",
+                    report.problems
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn dup_fixed_runs_cover_a_large_key_in_any_insert_order() {
     let dir = tempfile::tempdir().unwrap();

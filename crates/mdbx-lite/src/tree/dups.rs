@@ -211,15 +211,25 @@ pub(crate) fn put(
             }
             F_DUPS => {
                 let block = DupBlock::new(&bytes, fixed, order, 0);
-                if block.seek(value)?.1 {
+                let (at, found) = block.seek(value)?;
+                if found {
                     return Ok((Update::Keep, false));
+                }
+                if let Some((first, _)) = block.at(0)? {
+                    check_value_like(rec, value, first)?;
+                }
+                let size = bytes.len() + dups::encoded_len(value.len(), fixed);
+                if size <= limit {
+                    // The block with the value spliced in where the seek stopped.
+                    let mut grown = Vec::with_capacity(size);
+                    grown.extend_from_slice(&bytes[..at]);
+                    dups::encode([value], fixed, &mut grown);
+                    grown.extend_from_slice(&bytes[at..]);
+                    return Ok((Update::Put(F_DUPS, EntryBytes::Heap(grown)), true));
                 }
                 let mut values = Vec::with_capacity(block.count()? + 1);
                 for v in block.values() {
                     values.push(v?);
-                }
-                if let Some(first) = values.first() {
-                    check_value_like(rec, value, first)?;
                 }
                 let idx = values.partition_point(|v| order.less(v, value));
                 values.insert(idx, value);
@@ -339,17 +349,26 @@ pub(crate) fn delete_pair(
             0 => Ok((Update::Keep, false)),
             F_DUPS => {
                 let block = DupBlock::new(&bytes, rec.fixed_value_size(), rec.dup_order(), 0);
-                if !block.seek(value)?.1 {
+                let (at, found) = block.seek(value)?;
+                let Some((_, after)) = block.at(at)?.filter(|_| found) else {
                     return Ok((Update::Keep, false));
+                };
+                // The block without the value; a single value left becomes a plain entry.
+                let (left, right) = (&bytes[..at], &bytes[after..]);
+                let one = match (block.at(0)?, left.is_empty()) {
+                    (Some((v, end)), false) if end == at && right.is_empty() => Some(v),
+                    _ => match block.at(after)? {
+                        Some((v, end)) if left.is_empty() && end == bytes.len() => Some(v),
+                        _ => None,
+                    },
+                };
+                if let Some(v) = one {
+                    return Ok((Update::Put(0, EntryBytes::new(v)), true));
                 }
-                let mut values = Vec::with_capacity(block.count()?);
-                for v in block.values() {
-                    let v = v?;
-                    if v != value {
-                        values.push(v);
-                    }
-                }
-                Ok((rebuilt(p, rec, limit, &values)?, true))
+                let mut shrunk = Vec::with_capacity(left.len() + right.len());
+                shrunk.extend_from_slice(left);
+                shrunk.extend_from_slice(right);
+                Ok((Update::Put(F_DUPS, EntryBytes::Heap(shrunk)), true))
             }
             F_NESTED => {
                 let mut n = nested_record(&bytes, rec)?;
@@ -380,7 +399,7 @@ fn shrink_nested(
     mut n: TableRecord,
 ) -> Result<Update> {
     let fixed = rec.fixed_value_size();
-    if n.depth <= 1 {
+    if n.depth <= 1 && fits_in(&btree::node_at(&*p, n.root, true)?, fixed, limit / 2) {
         // (The record's count is not trusted for the capacity: a damaged one is huge.)
         let mut values: Vec<Vec<u8>> = Vec::new();
         let mut size = 0;
@@ -403,6 +422,20 @@ fn shrink_nested(
         }
     }
     Ok(Update::Put(F_NESTED, EntryBytes::new(&n.encode())))
+}
+
+/// Whether the values of the nested leaf `node` take at most `room` bytes as a dup
+/// block. Read from the slots' lengths alone, so a removal that keeps the tree (the
+/// common case) reads no value.
+fn fits_in(node: &Node<'_>, fixed: usize, room: usize) -> bool {
+    let mut size = 0;
+    for i in 0..node.count() {
+        size += dups::encoded_len(node.key_len(i), fixed);
+        if size > room {
+            return false;
+        }
+    }
+    true
 }
 
 /// Remove `key` with all its values (freeing its nested tree); returns how many there
@@ -833,7 +866,11 @@ impl<'a, S: PageSource + ?Sized> KeyValues<'a, S> {
         Ok(match stored(src, rec, key)? {
             None => KeyValues::Empty,
             Some(Stored::One(v)) => KeyValues::One(v),
-            Some(Stored::Block(b)) => KeyValues::Block(b.values()),
+            Some(Stored::Block(b)) => {
+                // The walk reads the whole block: ask for all its lines at once.
+                crate::os::map::prefetch(b.bytes());
+                KeyValues::Block(b.values())
+            }
             Some(Stored::Nested(n)) => KeyValues::Nested(RawCursor::new(src, n), false),
         })
     }
