@@ -446,7 +446,7 @@ impl Env {
                 file_len: len,
                 map,
                 young_floor: None,
-                spare_pages: Vec::new(),
+                spare_pages: crate::txn::page_slab::PageSlab::new(page_size),
                 other_meta: None,
                 head_seen: None,
             })),

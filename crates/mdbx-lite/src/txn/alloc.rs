@@ -293,7 +293,7 @@ mod tests {
     use super::*;
 
     fn no_dirty() -> DirtyPages {
-        DirtyPages::new(64, 0, Vec::new())
+        DirtyPages::new(64, 0, crate::txn::page_slab::PageSlab::new(64))
     }
 
     fn corrupted_page(e: &Error) -> Option<u64> {
@@ -354,8 +354,7 @@ mod tests {
             a.add_reclaimed(p).unwrap();
         }
         let mut dirty = no_dirty();
-        let b = dirty.buffer();
-        dirty.insert(51, b).unwrap();
+        dirty.insert_zeroed(51).unwrap();
         let e = a.take_pooled_run(2, &dirty).unwrap_err();
         assert_eq!(corrupted_page(&e), Some(51), "{e:?}");
     }
@@ -389,8 +388,7 @@ mod tests {
 
         // A held-back page that was handed out.
         let mut dirty = no_dirty();
-        let b = dirty.buffer();
-        dirty.insert(19, b).unwrap();
+        dirty.insert_zeroed(19).unwrap();
         let a = Allocator::new(9, 100);
         let e = a.check_freed(&held, &dirty).unwrap_err();
         assert_eq!(corrupted_page(&e), Some(19), "{e:?}");

@@ -15,6 +15,7 @@ pub(crate) mod dirty;
 pub(crate) mod file;
 pub(crate) mod free_save;
 pub(crate) mod horizon;
+pub(crate) mod page_slab;
 pub(crate) mod pager;
 pub(crate) mod reclaim;
 pub(crate) mod restore;
@@ -48,8 +49,8 @@ pub(crate) struct WriterState {
     /// What the last commit learned about groups above the reuse limit.
     pub young_floor: Option<reclaim::YoungFloor>,
     /// Page buffers of finished transactions, kept for the next ones (see
-    /// `dirty::DirtyPages`).
-    pub spare_pages: Vec<Box<[u8]>>,
+    /// `page_slab`).
+    pub spare_pages: page_slab::PageSlab,
     /// The meta in the slot beside the head, as last read under the writer lock: the
     /// state a crash may fall back to when the head is not yet durable.
     pub other_meta: Option<crate::format::meta::Meta>,

@@ -24,6 +24,7 @@ use crate::storage::snapshot::{overflow_run, PageSource};
 use crate::txn::alloc::Allocator;
 use crate::txn::dirty::DirtyPages;
 use crate::txn::file::FileWriter;
+use crate::txn::page_slab::PageSlab;
 use crate::txn::{WriterGauges, WriterState};
 
 /// What the environment hands a new write transaction.
@@ -60,7 +61,7 @@ pub(crate) struct Pager {
 impl Pager {
     /// The pages of transaction `txnid`, which builds on `setup.base`.
     pub fn new(mut setup: PagerSetup, txnid: u64) -> Pager {
-        let spares = std::mem::take(&mut setup.ws.spare_pages);
+        let spares = std::mem::replace(&mut setup.ws.spare_pages, PageSlab::new(setup.page_size));
         let base = setup.base;
         let mut dirty = DirtyPages::new(setup.page_size, setup.spare_limit, spares);
         dirty.set_limit(setup.dirty_limit);
@@ -107,9 +108,8 @@ impl Pager {
 
     /// Read spilled page `pgno` back into a buffer.
     fn unspill(&mut self, pgno: u64) -> Result<()> {
-        let mut buf = self.dirty.buffer();
-        buf.copy_from_slice(self.page(pgno)?);
-        self.dirty.unspill(pgno, buf);
+        let file = mapped_page(&self.file, &self.space, true, pgno, self.page_size)?;
+        self.dirty.unspill(pgno, file);
         Ok(())
     }
 
@@ -136,26 +136,28 @@ impl Pager {
     /// Copy committed page `pgno` to `new` (just handed out), which this transaction
     /// then owns; `pgno` is recorded as freed.
     pub fn copy_page(&mut self, pgno: u64, new: u64) -> Result<()> {
-        let mut copy = self.dirty.buffer();
-        copy.copy_from_slice(self.page(pgno)?);
-        let birth = page::header_txnid(&copy);
-        page::set_identity(&mut copy, new, self.txnid);
+        if self.dirty.contains(pgno) {
+            return Err(Error::Internal(format!(
+                "page {pgno} is this transaction's own: nothing to copy on write"
+            )));
+        }
+        let committed = mapped_page(&self.file, &self.space, false, pgno, self.page_size)?;
+        let copy = self.dirty.insert_copy(new, committed)?;
+        let birth = page::header_txnid(copy);
+        page::set_identity(copy, new, self.txnid);
         self.space.record_freed(pgno, birth);
-        self.dirty.insert(new, copy)?;
         self.report();
         self.spill_if_needed()
     }
 
     /// Make `pgno` (just handed out) a new empty node page, counted in `rec`.
     pub fn init_node(&mut self, pgno: u64, kind: PageKind, rec: &mut TableRecord) -> Result<()> {
-        let mut buf = self.dirty.buffer();
-        buf.fill(0);
-        page::init_header(&mut buf, kind, pgno, self.txnid);
+        let buf = self.dirty.insert_zeroed(pgno)?;
+        page::init_header(buf, kind, pgno, self.txnid);
         if rec.key_order() == crate::format::order::Order::Integer {
             // Integer-ordered trees get integer slot heads on every page they create.
-            page::header_mut(&mut buf).set_flags(page::F_INTEGER_HEADS);
+            page::header_mut(buf).set_flags(page::F_INTEGER_HEADS);
         }
-        self.dirty.insert(pgno, buf)?;
         match kind {
             PageKind::Leaf => rec.leaf_pages += 1,
             _ => rec.branch_pages += 1,
@@ -207,7 +209,7 @@ impl Pager {
     pub fn reserve_overflow_at(&mut self, pgno: u64, n: u64, rec: &mut TableRecord) -> Result<()> {
         let mut run = vec![0u8; n as usize * self.page_size].into_boxed_slice();
         run[..HEADER].copy_from_slice(&page::overflow_head(pgno, self.txnid, n)?);
-        self.dirty.insert(pgno, run)?;
+        self.dirty.insert_run(pgno, run)?;
         self.space.note_run(pgno, n);
         rec.overflow_pages += n;
         Ok(())
@@ -268,8 +270,40 @@ impl Pager {
 impl Drop for Pager {
     fn drop(&mut self) {
         self.gauges.set(0, 0);
-        self.file.ws.spare_pages = self.dirty.take_spares();
+        self.file.ws.spare_pages = self.dirty.take_slab();
     }
+}
+
+/// Page `pgno` as the file holds it, through the map: a committed page, or (`spilled`)
+/// one this transaction wrote early, which may lie past the committed high-water mark.
+/// (Takes the pager's parts, so a caller can copy it into a dirty buffer.)
+#[inline]
+fn mapped_page<'a>(
+    file: &'a FileWriter,
+    space: &Allocator,
+    spilled: bool,
+    pgno: u64,
+    page_size: usize,
+) -> Result<&'a [u8]> {
+    if pgno >= space.committed_high_water() && !spilled {
+        return Err(Error::corrupted(
+            Corruption::Bounds,
+            pgno,
+            "page number past the committed high-water mark",
+        ));
+    }
+    let ws = &file.ws;
+    if pgno >= ws.file_len / page_size as u64 {
+        return Err(Error::corrupted(
+            Corruption::Bounds,
+            pgno,
+            "page lies beyond the end of the file",
+        ));
+    }
+    let off = pgno as usize * page_size;
+    ws.map
+        .get(off, page_size, ws.file_len as usize)
+        .ok_or_else(|| Error::corrupted(Corruption::Bounds, pgno, "page lies beyond the mapping"))
 }
 
 impl PageSource for Pager {
@@ -278,27 +312,8 @@ impl PageSource for Pager {
         if let Some(p) = self.dirty.get(pgno) {
             return Ok(p);
         }
-        if pgno >= self.space.committed_high_water() && !self.dirty.is_spilled(pgno) {
-            return Err(Error::corrupted(
-                Corruption::Bounds,
-                pgno,
-                "page number past the committed high-water mark",
-            ));
-        }
-        let ws = &self.file.ws;
-        if pgno >= ws.file_len / self.page_size as u64 {
-            return Err(Error::corrupted(
-                Corruption::Bounds,
-                pgno,
-                "page lies beyond the end of the file",
-            ));
-        }
-        let off = pgno as usize * self.page_size;
-        ws.map
-            .get(off, self.page_size, ws.file_len as usize)
-            .ok_or_else(|| {
-                Error::corrupted(Corruption::Bounds, pgno, "page lies beyond the mapping")
-            })
+        let spilled = self.dirty.is_spilled(pgno);
+        mapped_page(&self.file, &self.space, spilled, pgno, self.page_size)
     }
 
     fn overflow(&self, pgno: u64, len: usize) -> Result<&[u8]> {
