@@ -17,6 +17,14 @@ use crate::tree::small_bytes::SmallBytes;
 /// a scan then waits for memory once per few entries instead of once per entry.
 const LOOKAHEAD: usize = 4;
 
+/// Bytes of the next leaf a walk of a nested tree asks for ahead: its header and first
+/// slots.
+const NEXT_LEAF_HEAD: usize = 256;
+
+/// Most bytes of a leaf's entries a walk of a nested tree asks for at once (a 4 KiB
+/// page's whole entry area).
+const WALK_PREFETCH: usize = 4096;
+
 /// A key/value pair borrowed from the transaction.
 pub type Entry<'a> = (&'a [u8], &'a [u8]);
 
@@ -63,6 +71,9 @@ impl<'a, S: PageSource + ?Sized> RawCursor<'a, S> {
         for level in from..depth {
             let leaf = level + 1 == depth;
             let node = node_at(self.src, pgno, leaf)?;
+            if leaf && matches!(edge, Edge::First) && node.is_keys_only() {
+                self.prefetch_walk(level, &node);
+            }
             let idx = match edge {
                 Edge::First => 0,
                 Edge::Last => node.count() - 1,
@@ -75,6 +86,22 @@ impl<'a, S: PageSource + ?Sized> RawCursor<'a, S> {
             }
         }
         Ok(())
+    }
+
+    /// A cursor entering a nested tree's leaf at its first value walks the whole leaf
+    /// (a key's values are read together): ask for all of its entries at once, whose
+    /// order in the page follows the order they were inserted in, and for the head of
+    /// the next leaf.
+    fn prefetch_walk(&self, level: usize, leaf: &Node<'a>) {
+        let b = leaf.bytes();
+        let entries = &b[leaf.header().upper().min(b.len())..];
+        crate::os::map::prefetch(&entries[..entries.len().min(WALK_PREFETCH)]);
+        let parent = level.checked_sub(1).and_then(|l| self.stack.get(l));
+        if let Some(&(parent, i)) = parent.filter(|(p, i)| i + 1 < p.count()) {
+            if let Ok(next) = parent.child(i + 1).and_then(|c| self.src.page(c)) {
+                crate::os::map::prefetch(&next[..next.len().min(NEXT_LEAF_HEAD)]);
+            }
+        }
     }
 
     /// The entry under the cursor.
