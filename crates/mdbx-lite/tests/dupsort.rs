@@ -251,6 +251,14 @@ fn a_key_with_a_million_values_stays_a_tree_and_deleting_it_frees_every_page() {
     assert!(prev.as_slice() < v);
     assert!(t.contains(b"hot", &probe).unwrap());
     assert!(!t.contains(b"hot", b"00000000").unwrap());
+    // Every value, in order, across all the nested tree's leaves, and nothing after.
+    let mut want: Vec<[u8; 8]> = (0..n).map(|i| common::splitmix(i).to_be_bytes()).collect();
+    want.sort_unstable();
+    let mut values = t.values(b"hot").unwrap();
+    for (i, w) in want.iter().enumerate() {
+        assert_eq!(values.next().unwrap().unwrap(), w, "value {i}");
+    }
+    assert!(values.next().is_none() && values.next().is_none());
     drop(rtx);
     let before = env.stat().unwrap();
     let mut wtx = env.begin_write().unwrap();

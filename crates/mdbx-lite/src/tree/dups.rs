@@ -858,7 +858,10 @@ pub(crate) enum KeyValues<'a, S: PageSource + ?Sized> {
     Empty,
     One(&'a [u8]),
     Block(DupValues<'a>),
-    Nested(RawCursor<'a, S>, bool),
+    /// A cursor on the nested tree, and the leaf it stands on with the index of the
+    /// next value to hand out (None before the first). Values are read from the leaf
+    /// directly; the cursor only moves from leaf to leaf.
+    Nested(RawCursor<'a, S>, Option<(Node<'a>, usize)>),
 }
 
 impl<'a, S: PageSource + ?Sized> KeyValues<'a, S> {
@@ -871,7 +874,7 @@ impl<'a, S: PageSource + ?Sized> KeyValues<'a, S> {
                 crate::os::map::prefetch(b.bytes());
                 KeyValues::Block(b.values())
             }
-            Some(Stored::Nested(n)) => KeyValues::Nested(RawCursor::new(src, n), false),
+            Some(Stored::Nested(n)) => KeyValues::Nested(RawCursor::new(src, n), None),
         })
     }
 }
@@ -888,21 +891,36 @@ impl<'a, S: PageSource + ?Sized> Iterator for KeyValues<'a, S> {
                 Some(Ok(v))
             }
             KeyValues::Block(it) => it.next(),
-            KeyValues::Nested(c, started) => {
-                let r = if *started {
-                    c.next_raw()
-                } else {
-                    c.first_raw()
-                };
-                *started = true;
-                match r {
-                    Ok(Some((v, _))) => Some(Ok(v)),
-                    Ok(None) => None,
-                    Err(e) => {
-                        *self = KeyValues::Empty;
-                        Some(Err(e))
+            KeyValues::Nested(c, at) => {
+                let moved = match at {
+                    Some((leaf, i)) if *i < leaf.count() => Ok(()),
+                    Some((leaf, _)) => {
+                        // This leaf is done: on to the first value of the next one.
+                        c.set_leaf_index(leaf.count() - 1);
+                        c.next_raw().map(drop)
                     }
+                    None => c.first_raw().map(drop),
+                };
+                if let Err(e) = moved {
+                    *self = KeyValues::Empty;
+                    return Some(Err(e));
                 }
+                if !matches!(at, Some((leaf, i)) if *i < leaf.count()) {
+                    // The cursor stands on its leaf's first value (a node page is never
+                    // empty), or past the last leaf.
+                    *at = c.leaf_position();
+                }
+                let Some((leaf, i)) = at.as_mut() else {
+                    *self = KeyValues::Empty;
+                    return None;
+                };
+                // A nested tree's leaves hold keys only: each key is a value.
+                let v = leaf.key(*i);
+                *i += 1;
+                if v.is_err() {
+                    *self = KeyValues::Empty;
+                }
+                Some(v)
             }
         }
     }
