@@ -869,11 +869,7 @@ impl<'a, S: PageSource + ?Sized> KeyValues<'a, S> {
         Ok(match stored(src, rec, key)? {
             None => KeyValues::Empty,
             Some(Stored::One(v)) => KeyValues::One(v),
-            Some(Stored::Block(b)) => {
-                // The walk reads the whole block: ask for all its lines at once.
-                crate::os::map::prefetch(b.bytes());
-                KeyValues::Block(b.values())
-            }
+            Some(Stored::Block(b)) => KeyValues::Block(b.values()),
             Some(Stored::Nested(n)) => KeyValues::Nested(RawCursor::new(src, n), None),
         })
     }
