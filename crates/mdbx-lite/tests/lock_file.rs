@@ -221,3 +221,95 @@ fn a_failed_open_of_a_file_that_is_not_a_database_leaves_no_lock_file() {
     let entries: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert_eq!(entries.len(), 1, "the open left something beside the file");
 }
+
+/// The writer lock lives in the lock file, so a database renamed (or whose lock file is
+/// removed) while open would give a later open a lock file of its own and a second
+/// writer: such an open is refused until the first environment closes.
+#[test]
+fn an_open_through_another_lock_file_is_refused_while_a_writer_may_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let moved = dir.path().join("moved");
+    let env = new_db(&db);
+    std::fs::rename(&db, &moved).unwrap();
+    let why = expect_invalid(Env::open(&moved), "another lock file");
+    assert!(why.contains("moved-lock"), "{why}");
+    // Read-only opens take no writer lock and may read.
+    let ro = Env::builder().read_only(true).open(&moved).unwrap();
+    assert_eq!(
+        ro.begin_read().unwrap().main_table().get(b"k").unwrap(),
+        Some(&b"v"[..])
+    );
+    drop(ro);
+    // The first environment still writes, through the name it was opened by.
+    let mut w = env.begin_write().unwrap();
+    w.main_table().put(b"k2", b"v2").unwrap();
+    w.commit().unwrap();
+    drop(env);
+    let env = Env::open(&moved).unwrap();
+    assert_eq!(
+        env.begin_read().unwrap().main_table().get(b"k2").unwrap(),
+        Some(&b"v2"[..])
+    );
+
+    // The same for a lock file removed while the database is open.
+    std::fs::remove_file(lock_path(&moved)).unwrap();
+    expect_invalid(Env::open(&moved), "another lock file");
+    drop(env);
+    drop(Env::open(&moved).unwrap());
+}
+
+/// Lock files of version 1 (made by builds whose writers lock the database file) keep
+/// that protocol, so processes of both builds exclude each other; a version this build
+/// does not know is refused with its number.
+#[test]
+fn a_version_1_lock_file_keeps_the_database_file_lock() {
+    use std::os::unix::fs::FileExt;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    drop(new_db(&db));
+    let set_version = |v: u32| {
+        let lock = OpenOptions::new().write(true).open(lock_path(&db)).unwrap();
+        lock.write_all_at(&v.to_le_bytes(), 8).unwrap();
+    };
+    set_version(1);
+    let a = Env::open(&db).unwrap();
+    let b = Env::open(&db).unwrap();
+    let w = a.begin_write().unwrap();
+    assert!(matches!(b.try_begin_write(), Err(Error::Busy)));
+    // The lock is a record lock on the database file, as older builds take it.
+    assert!(
+        whole_file_record_lock(&db),
+        "the writer of a version-1 lock file does not lock the database file"
+    );
+    drop(w);
+    assert!(!whole_file_record_lock(&db));
+    assert!(b.try_begin_write().is_ok());
+    drop((a, b));
+    // A version-2 lock file (what this build creates) holds the lock in a word instead.
+    std::fs::remove_file(lock_path(&db)).unwrap();
+    let a = Env::open(&db).unwrap();
+    let w = a.begin_write().unwrap();
+    assert!(!whole_file_record_lock(&db));
+    drop(w);
+    drop(a);
+    set_version(3);
+    expect_invalid(Env::open(&db), "version 3");
+}
+
+/// Whether some open holds an open-file-description write lock on the whole of `path`
+/// (from 0 to the end, as the version-1 writer lock is), per the kernel's lock table.
+fn whole_file_record_lock(path: &Path) -> bool {
+    let ino = std::fs::metadata(path).unwrap().ino();
+    let locks = std::fs::read_to_string("/proc/locks").unwrap();
+    locks.lines().any(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        // "N: OFDLCK ADVISORY WRITE -1 MAJ:MIN:INODE START END"
+        f.len() >= 8
+            && f[1] == "OFDLCK"
+            && f[3] == "WRITE"
+            && f[5].rsplit(':').next() == Some(&ino.to_string())
+            && f[6] == "0"
+            && f[7] == "EOF"
+    })
+}

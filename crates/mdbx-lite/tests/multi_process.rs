@@ -18,6 +18,8 @@ const WRITER_TXNS: u64 = 2_000;
 /// reader read its latest commit: the readers see the writer's progress however the
 /// processes are scheduled.
 const CHECKPOINT_EVERY: u64 = 200;
+/// Transactions each `counter` child commits.
+const COUNTER_TXNS: u64 = 2_000;
 /// How long a reader waits for the writer to finish; only a hang reaches it.
 const HANG_GUARD: Duration = Duration::from_secs(300);
 
@@ -209,6 +211,23 @@ fn child() {
             println!("in-transaction");
             // `w` stays open (never committed) until the kill.
             wait_to_be_killed();
+        }
+        "counter" => {
+            // Increments one counter in many small transactions, racing other
+            // processes that do the same: a lost increment means two writers ran at once.
+            let env = Env::builder()
+                .durability(Durability::NoSync)
+                .open(&db)
+                .unwrap();
+            for _ in 0..COUNTER_TXNS {
+                let mut w = env.begin_write().unwrap();
+                let n = w.main_table().get(b"counter").unwrap().map_or(0, balance);
+                w.main_table()
+                    .put(b"counter", &(n + 1).to_le_bytes())
+                    .unwrap();
+                w.commit().unwrap();
+            }
+            println!("counted");
         }
         other => panic!("unknown role {other}"),
     }
@@ -440,4 +459,26 @@ fn database_growing_in_another_handle_is_remapped() {
         assert!(v.iter().step_by(4096).all(|&b| b == n));
     }
     assert_eq!(early.main_table().len(), 0);
+}
+
+#[test]
+fn writers_in_several_processes_exclude_each_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    drop(Env::open(&db).unwrap());
+    let mut children: Vec<Child> = (0..3).map(|_| spawn("counter", &db)).collect();
+    for c in &mut children {
+        let mut out = BufReader::new(c.stdout.take().unwrap()).lines();
+        expect_line(&mut out, "counted");
+        assert!(c.wait().unwrap().success());
+    }
+    let env = Env::open(&db).unwrap();
+    let r = env.begin_read().unwrap();
+    let n = r.main_table().get(b"counter").unwrap().map_or(0, balance);
+    assert_eq!(
+        n,
+        3 * COUNTER_TXNS,
+        "increments were lost: writers overlapped"
+    );
+    assert!(env.check().unwrap().is_ok());
 }

@@ -235,6 +235,21 @@ pub struct Env {
     pub(crate) inner: Arc<EnvInner>,
 }
 
+/// The writer lock: the lock file's word when its table holds one (no system call unless
+/// contended), else a record lock on the database file itself (lock files of version 1).
+fn lock_writer(readers: &ReaderTable, file: &File, wait: bool) -> std::io::Result<bool> {
+    match readers.lock_writer(wait) {
+        Some(taken) => taken,
+        None => lock_exclusive(file, wait),
+    }
+}
+
+fn unlock_writer(readers: &ReaderTable, file: &File) {
+    if !readers.unlock_writer() {
+        let _ = unlock(file);
+    }
+}
+
 /// Path of the lock file that sits beside the database: the file's real path (every
 /// symbolic link resolved, so that every name of one file finds the same lock file)
 /// followed by `-lock`. For a path that does not exist, `<path>-lock`.
@@ -359,20 +374,34 @@ impl Env {
         // reads alone (see `ReaderTable`), and it never creates the lock file.
         let lock_file = open_lock_file(&lpath, &data, b.read_only)?;
         let readers = match &lock_file {
-            Some(lock) => ReaderTable::shared(lock, b.max_readers).map_err(|e| match e {
-                Error::Io(e) => io_context(e, "cannot set up the reader table in", &lpath),
-                Error::Invalid(why) => Error::Invalid(format!("{}: {why}", lpath.display())),
-                e => e,
-            })?,
+            Some(lock) => {
+                ReaderTable::shared(lock, b.max_readers, !b.read_only).map_err(|e| match e {
+                    Error::Io(e) => io_context(e, "cannot set up the reader table in", &lpath),
+                    Error::Invalid(why) => Error::Invalid(format!("{}: {why}", lpath.display())),
+                    e => e,
+                })?
+            }
             None => ReaderTable::private(b.max_readers),
         };
+        if !readers
+            .claim_database(&file)
+            .map_err(|e| io_context(e, "cannot lock", path))?
+        {
+            return Err(Error::Invalid(format!(
+                "{}: the database is open for writing through another lock file than {} \
+                 (renamed, or its lock file removed, while in use); close every program \
+                 using it and open it again",
+                path.display(),
+                lpath.display()
+            )));
+        }
         // Meta rewrites a writable open makes before anything else, each under the file
         // lock; a failed write or sync marks the shared failed-sync flag.
         let rewrite =
             |step: fn(&dyn Storage, u64, &MetaTrust) -> Result<MetaPair>| -> Result<MetaPair> {
-                lock_exclusive(&file, true)?;
+                lock_writer(&readers, &file, true)?;
                 let done = step(storage.as_ref(), len, &meta_trust);
-                unlock(&file)?;
+                unlock_writer(&readers, &file);
                 if matches!(done, Err(Error::Io(_))) {
                     readers.mark_sync_failed();
                 }
@@ -758,15 +787,15 @@ impl EnvInner {
         result
     }
 
-    /// Exclude writers of every environment on this file, in any process: a write lock
-    /// on the database file itself, so that it holds whatever name the file was opened
-    /// by. Returns false when `wait` is false and another writer holds it.
+    /// Exclude writers of every environment on this file, in any process. Returns false
+    /// when `wait` is false and another writer holds the lock.
     pub(crate) fn lock_writer(&self, wait: bool) -> Result<bool> {
-        lock_exclusive(&self.file, wait).map_err(|e| io_context(e, "cannot lock", &self.path))
+        lock_writer(&self.readers, &self.file, wait)
+            .map_err(|e| io_context(e, "cannot lock", &self.path))
     }
 
     pub(crate) fn unlock_writer(&self) {
-        let _ = unlock(&self.file);
+        unlock_writer(&self.readers, &self.file);
     }
 
     /// Sync the file. A failed sync is final: the kernel may have dropped the pages it

@@ -2,8 +2,8 @@
 //!
 //! Besides the map itself it holds the other calls that need `unsafe` and concern the
 //! file's pages in memory: `mincore` (residency), the CPU prefetch hint, the kernel
-//! writeback hint, the huge-page hint for the writer's page buffers, and the writer lock
-//! (an open-file-description record lock).
+//! writeback hint, the huge-page hint for the writer's page buffers, record locks
+//! (open-file-description locks) and the futex calls the writer lock sleeps in.
 //!
 //! # Safety contract
 //!
@@ -255,53 +255,146 @@ pub(crate) fn start_writeback(file: &File, offset: u64, len: u64) {
 /// open file description, like `flock`: two opens in one process exclude each other, and
 /// closing the descriptor releases it.
 pub(crate) fn lock_exclusive(file: &File, wait: bool) -> io::Result<bool> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: `flock` is a plain C struct of integers, for which all-zero bytes are valid.
-    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
-    fl.l_type = libc::F_WRLCK as libc::c_short;
-    fl.l_whence = libc::SEEK_SET as libc::c_short;
-    // l_start = 0 and l_len = 0: the whole file, however long it grows; l_pid must be 0.
+    // l_start = 0 and l_len = 0: the whole file, however long it grows.
+    lock_range(file, 0, 0, wait)
+}
+
+/// Release the lock [`lock_exclusive`] took.
+pub(crate) fn unlock(file: &File) -> io::Result<()> {
+    unlock_range(file, 0, 0)
+}
+
+/// Take the exclusive record lock on bytes `[start, start + len)` of `file` (`len` 0: to
+/// the end, however far the file grows). Returns false when `wait` is false and another
+/// open of the file holds a lock there. The bytes need not exist.
+pub(crate) fn lock_range(file: &File, start: u64, len: u64, wait: bool) -> io::Result<bool> {
     let cmd = if wait {
         libc::F_OFD_SETLKW
     } else {
         libc::F_OFD_SETLK
     };
     loop {
-        // SAFETY: fcntl reads the `flock` record we pass by pointer, which lives across
-        // the call; the descriptor stays open while `file` is borrowed.
-        let rc = unsafe { libc::fcntl(file.as_raw_fd(), cmd, &fl as *const libc::flock) };
-        if rc == 0 {
-            return Ok(true);
-        }
-        let e = io::Error::last_os_error();
-        match e.raw_os_error() {
-            Some(libc::EINTR) => continue,
-            Some(libc::EAGAIN) | Some(libc::EACCES) if !wait => return Ok(false),
-            _ => return Err(e),
+        match record_lock(file, cmd, libc::F_WRLCK, start, len) {
+            Ok(_) => return Ok(true),
+            Err(e) => match e.raw_os_error() {
+                Some(libc::EINTR) => continue,
+                Some(libc::EAGAIN) | Some(libc::EACCES) if !wait => return Ok(false),
+                _ => return Err(e),
+            },
         }
     }
 }
 
-/// Release the lock [`lock_exclusive`] took.
-pub(crate) fn unlock(file: &File) -> io::Result<()> {
+/// Release this open's record lock on `[start, start + len)` (`len` 0: to the end).
+pub(crate) fn unlock_range(file: &File, start: u64, len: u64) -> io::Result<()> {
+    record_lock(file, libc::F_OFD_SETLK, libc::F_UNLCK, start, len).map(|_| ())
+}
+
+/// Whether another open file description holds a record lock on any byte of
+/// `[start, start + len)` of `file` (`F_OFD_GETLK`; locks of the descriptor asked
+/// through never count).
+pub(crate) fn locked_by_another(file: &File, start: u64, len: u64) -> io::Result<bool> {
+    let fl = record_lock(file, libc::F_OFD_GETLK, libc::F_WRLCK, start, len)?;
+    Ok(fl.l_type != libc::F_UNLCK as libc::c_short)
+}
+
+/// One `fcntl` record-lock command on `[start, start + len)`; returns the record as the
+/// kernel left it (what `F_OFD_GETLK` reports).
+fn record_lock(
+    file: &File,
+    cmd: libc::c_int,
+    kind: libc::c_int,
+    start: u64,
+    len: u64,
+) -> io::Result<libc::flock> {
     use std::os::fd::AsRawFd;
-    // SAFETY: as in `lock_exclusive`.
-    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
-    fl.l_type = libc::F_UNLCK as libc::c_short;
-    fl.l_whence = libc::SEEK_SET as libc::c_short;
-    // SAFETY: as in `lock_exclusive`.
-    let rc = unsafe {
-        libc::fcntl(
-            file.as_raw_fd(),
-            libc::F_OFD_SETLK,
-            &fl as *const libc::flock,
-        )
+    let (Ok(start), Ok(len)) = (i64::try_from(start), i64::try_from(len)) else {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "lock range beyond the largest file offset",
+        ));
     };
+    // SAFETY: `flock` is a plain C struct of integers, for which all-zero bytes are valid.
+    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+    fl.l_type = kind as libc::c_short;
+    fl.l_whence = libc::SEEK_SET as libc::c_short;
+    fl.l_start = start as libc::off_t;
+    fl.l_len = len as libc::off_t;
+    // l_pid stays 0, as open-file-description locks require.
+    // SAFETY: fcntl reads (and for F_OFD_GETLK writes) the `flock` record we pass by
+    // pointer, which lives across the call; the descriptor stays open while `file` is
+    // borrowed.
+    let rc = unsafe { libc::fcntl(file.as_raw_fd(), cmd, &mut fl as *mut libc::flock) };
     if rc == 0 {
-        Ok(())
+        Ok(fl)
     } else {
         Err(io::Error::last_os_error())
     }
+}
+
+/// The 32-bit half of `word` that holds its low-order bits (what a futex watches).
+#[cfg(target_os = "linux")]
+fn low_half(word: &AtomicU64) -> *const u32 {
+    let p = word.as_ptr() as *const u32;
+    if cfg!(target_endian = "big") {
+        p.wrapping_add(1)
+    } else {
+        p
+    }
+}
+
+/// Sleep until another process calls [`futex_wake_all`] on `word`, `timeout` passes, or
+/// the low 32 bits of `word` no longer equal `expected` (checked by the kernel atomically
+/// with going to sleep, so a wake between the caller's check and the sleep is not lost).
+/// May also return early for no reason; callers re-check what they wait for.
+pub(crate) fn futex_wait(word: &AtomicU64, expected: u32, timeout: std::time::Duration) {
+    #[cfg(target_os = "linux")]
+    {
+        let ts = libc::timespec {
+            tv_sec: timeout.as_secs().min(i32::MAX as u64) as libc::time_t,
+            tv_nsec: timeout.subsec_nanos() as libc::c_long,
+        };
+        // SAFETY: the futex address is the low half of an `AtomicU64` that `word` keeps
+        // alive across the call (in a shared mapping, hence the non-private FUTEX_WAIT);
+        // the kernel only reads that u32 atomically and the `timespec`, which lives across
+        // the call. Every outcome (woken, timed out, value changed, interrupted) is fine.
+        unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                low_half(word),
+                libc::FUTEX_WAIT,
+                expected,
+                &ts as *const libc::timespec,
+                std::ptr::null::<u32>(),
+                0u32,
+            );
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        if word.load(Ordering::SeqCst) as u32 == expected {
+            std::thread::sleep(timeout.min(std::time::Duration::from_millis(1)));
+        }
+    }
+}
+
+/// Wake every process sleeping in [`futex_wait`] on `word`.
+pub(crate) fn futex_wake_all(word: &AtomicU64) {
+    #[cfg(target_os = "linux")]
+    // SAFETY: as in `futex_wait`; FUTEX_WAKE reads no memory but the address's identity.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            low_half(word),
+            libc::FUTEX_WAKE,
+            i32::MAX,
+            std::ptr::null::<libc::timespec>(),
+            std::ptr::null::<u32>(),
+            0u32,
+        );
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = word;
 }
 
 /// The effective user id of this process (who owns the files it creates).

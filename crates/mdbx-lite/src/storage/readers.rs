@@ -14,7 +14,10 @@
 //! | 1 | version (low 32 bits), slot count (high 32 bits) |
 //! | 2 | id of the latest commit (a hint: written by the writer after each commit) |
 //! | 3 | 1 while a failed sync or meta write of any process awaits recovery, else 0 |
-//! | 4..8 | reserved |
+//! | 4 | writer lock: owner (see `writer_lock`; version 2) |
+//! | 5 | writer lock: wake-up counter (version 2) |
+//! | 6 | writer lock: last liveness id handed out (version 2) |
+//! | 7 | reserved |
 //! | 8 + 8i | slot i: snapshot id + 1 (0 = free, `u64::MAX` = being claimed) |
 //! | 9 + 8i | slot i: process id |
 //! | 10 + 8i | slot i: process start time (clock ticks since boot, from /proc) |
@@ -28,21 +31,34 @@
 //! may reuse pages `T` can see — starts after it and sees our slot. If the hint moved,
 //! the reader republishes the newer snapshot and checks again. (A writer concurrent with
 //! the publication builds on `T` itself and never reuses pages `T` can reach.)
+//!
+//! Versions: a version-2 table holds the writer lock (words 4–6, `writer_lock`). In a
+//! version-1 table, which older builds created, those words are unused and writers lock
+//! the database file instead (`WriterLock` is then absent); this build follows whichever
+//! protocol the file's version names, so it shares a lock file with the builds that
+//! created it. An older build refuses a version-2 table.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 
 use crate::error::{Error, Result};
-use crate::os::map::{lock_exclusive, unlock, SharedWords};
+use crate::os::map::{lock_range, unlock_range, SharedWords};
 use crate::os::process::{process_alive, process_start};
+use crate::storage::writer_lock::{LockWords, WriterLock, LIVENESS_BASE};
 
 const MAGIC: u64 = u64::from_le_bytes(*b"MDBXLOCK");
-const VERSION: u64 = 1;
+/// The version new lock files get.
+const VERSION: u64 = 2;
+/// The version whose writers lock the database file rather than a word of the table.
+const VERSION_FILE_LOCK: u64 = 1;
 const HEADER_WORDS: usize = 8;
 const SLOT_WORDS: usize = 8;
 const W_HINT: usize = 2;
 const W_SYNC_FAILED: usize = 3;
+const W_WRITER_OWNER: usize = 4;
+const W_WRITER_WAKE: usize = 5;
+const W_WRITER_NEXT_ID: usize = 6;
 const CLAIMED: u64 = u64::MAX;
 /// Most reader slots a lock file may declare.
 const MAX_SLOTS: usize = 1 << 20;
@@ -58,6 +74,9 @@ pub(crate) struct ReaderTable {
     pid: u64,
     start: u64,
     next_token: AtomicU64,
+    /// This environment's part in the writer lock, for a writable open of a version-2
+    /// table; `None` when writers lock the database file (version 1) or never write.
+    writer: Option<WriterLock>,
 }
 
 /// One reader slot, for statistics and `mdbx-lite readers`.
@@ -80,8 +99,9 @@ fn words_for(slots: usize) -> usize {
     HEADER_WORDS + SLOT_WORDS * slots
 }
 
-/// Read the header of a lock file: its slot count if the file holds a valid table.
-fn valid_table(file: &File) -> Result<Option<usize>> {
+/// Read the header of a lock file: its slot count and version if the file holds a valid
+/// table.
+fn valid_table(file: &File) -> Result<Option<(usize, u64)>> {
     let len = file.metadata()?.len();
     if len < (HEADER_WORDS * 8) as u64 {
         return Ok(None);
@@ -94,11 +114,12 @@ fn valid_table(file: &File) -> Result<Option<usize>> {
     if magic != MAGIC {
         return Ok(None);
     }
-    if word1 & 0xffff_ffff != VERSION {
+    let version = word1 & 0xffff_ffff;
+    if version != VERSION && version != VERSION_FILE_LOCK {
         return Err(Error::Invalid(format!(
-            "lock file of reader-table version {} (this build uses {VERSION}); close every \
-             program using the database and remove the lock file",
-            word1 & 0xffff_ffff
+            "lock file of reader-table version {version} (this build reads versions \
+             {VERSION_FILE_LOCK} and {VERSION}); close every program using the database and \
+             remove the lock file"
         )));
     }
     if slots == 0 || slots > MAX_SLOTS || len < (words_for(slots) * 8) as u64 {
@@ -106,7 +127,7 @@ fn valid_table(file: &File) -> Result<Option<usize>> {
             "lock file header names {slots} reader slots in a file of {len} bytes"
         )));
     }
-    Ok(Some(slots))
+    Ok(Some((slots, version)))
 }
 
 /// Whether a lock file without a valid table may be (re)initialised: it is empty, or it
@@ -126,8 +147,10 @@ fn initialisable(file: &File) -> Result<bool> {
     file.read_exact_at(&mut head, 0)?;
     let word = |i: usize| u64::from_le_bytes(head[i * 8..i * 8 + 8].try_into().unwrap_or_default());
     let slots = (word(1) >> 32) as usize;
-    let version_ok =
-        word(1) == 0 || (word(1) & 0xffff_ffff == VERSION && words_for(slots) * 8 == len as usize);
+    let version = word(1) & 0xffff_ffff;
+    let version_ok = word(1) == 0
+        || ((version == VERSION || version == VERSION_FILE_LOCK)
+            && words_for(slots) * 8 == len as usize);
     Ok(word(0) == 0 && version_ok && (2..HEADER_WORDS).all(|i| word(i) == 0))
 }
 impl ReaderTable {
@@ -139,6 +162,7 @@ impl ReaderTable {
             pid,
             start: process_start(pid).unwrap_or(0),
             next_token: AtomicU64::new(1),
+            writer: None,
         }
     }
 
@@ -153,14 +177,16 @@ impl ReaderTable {
     /// must pass a writable lock file; initialisation takes the file's write lock so
     /// that two processes never initialise it at once. A file that holds neither a table
     /// nor the remains of an interrupted initialisation is refused, not overwritten.
-    pub fn shared(lock: &File, max: usize) -> Result<ReaderTable> {
-        let slots = match valid_table(lock)? {
-            Some(n) => n,
+    /// With `writer`, this environment also joins the writer lock (version 2), holding
+    /// its liveness byte through `lock` for as long as the table lives.
+    pub fn shared(lock: &File, max: usize, writer: bool) -> Result<ReaderTable> {
+        let (slots, version) = match valid_table(lock)? {
+            Some(table) => table,
             None => {
-                lock_exclusive(lock, true)?;
-                let init = (|| -> Result<usize> {
-                    if let Some(n) = valid_table(lock)? {
-                        return Ok(n);
+                lock_range(lock, 0, LIVENESS_BASE, true)?;
+                let init = (|| -> Result<(usize, u64)> {
+                    if let Some(table) = valid_table(lock)? {
+                        return Ok(table);
                     }
                     if !initialisable(lock)? {
                         return Err(Error::Invalid(
@@ -177,14 +203,60 @@ impl ReaderTable {
                     lock.write_all_at(&head, 0)?;
                     // The magic goes last: a half-initialised file stays invalid.
                     lock.write_all_at(&MAGIC.to_le_bytes(), 0)?;
-                    Ok(n)
+                    Ok((n, VERSION))
                 })();
-                unlock(lock)?;
+                unlock_range(lock, 0, LIVENESS_BASE)?;
                 init?
             }
         };
         let words = SharedWords::new(lock, words_for(slots))?;
-        Ok(ReaderTable::new(Memory::Shared(words), slots))
+        let mut table = ReaderTable::new(Memory::Shared(words), slots);
+        if writer && version == VERSION {
+            table.writer = Some(WriterLock::register(
+                lock.try_clone()?,
+                &table.lock_words(),
+            )?);
+        }
+        Ok(table)
+    }
+
+    fn lock_words(&self) -> LockWords<'_> {
+        let w = self.words();
+        LockWords {
+            owner: &w[W_WRITER_OWNER],
+            wake: &w[W_WRITER_WAKE],
+            next_id: &w[W_WRITER_NEXT_ID],
+        }
+    }
+
+    /// Take the writer lock held in this table (`wait` false: return `Ok(false)` at once
+    /// if another live writer has it). `None` when writers lock the database file
+    /// instead: a version-1 table, or an open that never writes.
+    pub fn lock_writer(&self, wait: bool) -> Option<std::io::Result<bool>> {
+        let writer = self.writer.as_ref()?;
+        Some(writer.lock(&self.lock_words(), wait))
+    }
+
+    /// Claim `db` for this lock file's writer lock; false if the file is open for
+    /// writing through another lock file (see [`WriterLock::claim_database`]). True
+    /// when this table holds no writer lock.
+    pub fn claim_database(&self, db: &File) -> std::io::Result<bool> {
+        match &self.writer {
+            Some(writer) => writer.claim_database(db),
+            None => Ok(true),
+        }
+    }
+
+    /// Release what [`ReaderTable::lock_writer`] took; false when this table holds no
+    /// writer lock.
+    pub fn unlock_writer(&self) -> bool {
+        match &self.writer {
+            Some(writer) => {
+                writer.unlock(&self.lock_words());
+                true
+            }
+            None => false,
+        }
     }
 
     fn words(&self) -> &[AtomicU64] {
