@@ -337,9 +337,28 @@ fn killed_writer_releases_the_lock_and_loses_nothing_committed() {
     expect_line(&mut out, "in-transaction");
     let env = Env::open(&db).unwrap();
     assert!(matches!(env.try_begin_write(), Err(Error::Busy)));
+    // Another writer goes to sleep waiting for the lock before the holder dies.
+    let waiter = {
+        let db = db.clone();
+        std::thread::spawn(move || {
+            let env = Env::open(&db).unwrap();
+            let mut w = env.begin_write().unwrap();
+            w.main_table().put(b"waited", b"for the dead").unwrap();
+            w.commit().unwrap();
+        })
+    };
+    let started = Instant::now();
+    while !writer_lock_contended(&db) {
+        assert!(
+            started.elapsed() < HANG_GUARD,
+            "the waiter never marked the lock"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
     writer.kill().unwrap();
     writer.wait().unwrap();
-    // The OS dropped the dead writer's lock.
+    // The waiter finds the holder's liveness lock gone and takes over.
+    waiter.join().unwrap();
     let mut w = env.begin_write().unwrap();
     w.main_table().put(b"after", b"kill").unwrap();
     w.commit().unwrap();
@@ -354,7 +373,8 @@ fn killed_writer_releases_the_lock_and_loses_nothing_committed() {
         );
     }
     assert_eq!(t.get(b"partial0").unwrap(), None);
-    assert_eq!(t.len(), 21);
+    assert_eq!(t.get(b"waited").unwrap(), Some(&b"for the dead"[..]));
+    assert_eq!(t.len(), 22);
 }
 
 #[test]
@@ -481,4 +501,14 @@ fn writers_in_several_processes_exclude_each_other() {
         "increments were lost: writers overlapped"
     );
     assert!(env.check().unwrap().is_ok());
+}
+
+/// Whether a writer sleeps waiting for the writer lock: bit 63 of the lock file's word 4
+/// (`docs/format.md`, "Lock file").
+fn writer_lock_contended(db: &Path) -> bool {
+    use std::os::unix::fs::FileExt;
+    let lock = std::fs::File::open(mdbx_lite::lock_path(db)).unwrap();
+    let mut word = [0u8; 8];
+    lock.read_exact_at(&mut word, 4 * 8).unwrap();
+    u64::from_ne_bytes(word) >> 63 == 1
 }

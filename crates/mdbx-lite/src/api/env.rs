@@ -14,7 +14,7 @@ use crate::error::{io_context, Corruption, Error, Result};
 use crate::format::meta::{Meta, MAX_PAGE_SIZE, META_READ_LEN, MIN_PAGE_SIZE};
 use crate::os::files::{fsync_parent, open_lock_file, real_path};
 use crate::os::io::{FileStorage, Storage, StorageLayer};
-use crate::os::map::{lock_exclusive, unlock, Mapping, ReadAhead};
+use crate::os::map::{lock_exclusive, lock_range, unlock, unlock_range, Mapping, ReadAhead};
 use crate::storage::metas::{
     check_length, classify_meta_pair, init_file, needs_upgrade, never_initialised, read_meta_page,
     read_meta_pair, read_metas, rewrite_listed_pages, roll_back_stale_meta, upgrade_metas,
@@ -22,6 +22,7 @@ use crate::storage::metas::{
 };
 use crate::storage::readers::{ReaderInfo, ReaderTable};
 use crate::storage::snapshot::{MappedPages, Snapshot};
+use crate::storage::writer_lock::DATA_LOCK_LEN;
 use crate::txn::file::reservation_for;
 use crate::txn::horizon::ReuseHorizon;
 use crate::txn::WriterState;
@@ -351,7 +352,9 @@ impl Env {
             if b.read_only {
                 return Err(Error::NotADatabase("the file is empty".into()));
             }
-            lock_exclusive(&file, true)?;
+            // Initialisers exclude each other with the data bytes' record lock, which
+            // never reaches the claims open environments hold (`writer_lock`).
+            lock_range(&file, 0, DATA_LOCK_LEN, true)?;
             let created = (|| -> Result<()> {
                 let len = storage.len()?;
                 if len == 0 || never_initialised(storage.as_ref(), len)? {
@@ -361,7 +364,7 @@ impl Env {
                 }
                 Ok(())
             })();
-            unlock(&file)?;
+            unlock_range(&file, 0, DATA_LOCK_LEN)?;
             created?;
             len = storage.len()?;
         }

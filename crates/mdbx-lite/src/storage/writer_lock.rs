@@ -36,6 +36,9 @@ use crate::os::map::{futex_wait, futex_wake_all, lock_range, locked_by_another};
 pub(crate) const LIVENESS_BASE: u64 = 1 << 32;
 /// Where the claims on the database file start (see [`WriterLock::claim_database`]).
 const CLAIM_BASE: u64 = 1 << 61;
+/// How far a record lock on the database file's data reaches (initialisation takes
+/// one): up to the claims, never over them.
+pub(crate) const DATA_LOCK_LEN: u64 = CLAIM_BASE;
 const CONTENDED: u64 = 1 << 63;
 /// How often a waiter checks that the holder still lives, when nothing wakes it.
 const LIVENESS_POLL: Duration = Duration::from_millis(100);
