@@ -284,6 +284,21 @@ fn a_version_1_lock_file_keeps_the_database_file_lock() {
     );
     drop(w);
     assert!(!whole_file_record_lock(&db));
+    // Its reader slots name no liveness id (older builds would neither set nor clear
+    // one), so they are judged by pid, as older builds judge them.
+    let r = b.begin_read().unwrap();
+    let lock = File::open(lock_path(&db)).unwrap();
+    let word = |i: u64| {
+        let mut v = [0u8; 8];
+        lock.read_exact_at(&mut v, i * 8).unwrap();
+        u64::from_ne_bytes(v)
+    };
+    let slot = (0..126u64)
+        .find(|s| word(8 + 8 * s) == r.id() + 1)
+        .expect("the reader's slot");
+    assert_eq!(word(12 + 8 * slot), 0);
+    assert_eq!(word(9 + 8 * slot), u64::from(std::process::id()));
+    drop(r);
     assert!(b.try_begin_write().is_ok());
     drop((a, b));
     // A version-2 lock file (what this build creates) holds the lock in a word instead.
@@ -312,4 +327,42 @@ fn whole_file_record_lock(path: &Path) -> bool {
             && f[6] == "0"
             && f[7] == "EOF"
     })
+}
+
+/// A reader slot is judged by the kernel's record of its environment, not by its pid: a
+/// reader in another pid namespace (a container sharing the volume) shows a pid this
+/// process cannot see, and clearing its slot would let a writer reuse pages it reads.
+/// Slots without a liveness id (older builds') are still judged by pid.
+#[test]
+fn a_reader_whose_pid_is_not_visible_keeps_its_slot() {
+    use std::os::unix::fs::FileExt;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let env = new_db(&db);
+    let reader = env.begin_read().unwrap();
+    let lock = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(lock_path(&db))
+        .unwrap();
+    let word = |i: u64| {
+        let mut b = [0u8; 8];
+        lock.read_exact_at(&mut b, i * 8).unwrap();
+        u64::from_ne_bytes(b)
+    };
+    let set = |i: u64, v: u64| lock.write_all_at(&v.to_ne_bytes(), i * 8).unwrap();
+    let slot = (0..126u64)
+        .find(|s| word(8 + 8 * s) == reader.id() + 1)
+        .expect("the reader's slot");
+    // No process can have this pid (above the kernel's largest pid_max).
+    set(9 + 8 * slot, 1 << 30);
+    set(10 + 8 * slot, 12345);
+    let other = Env::open(&db).unwrap();
+    assert_eq!(other.reader_check(), 0, "a live reader's slot was cleared");
+    assert!(other.readers().iter().all(|r| r.alive));
+    // Without its liveness id the slot is an older build's, judged by the pid: stale.
+    set(12 + 8 * slot, 0);
+    assert!(other.readers().iter().any(|r| !r.alive));
+    assert_eq!(other.reader_check(), 1);
+    drop(reader);
 }

@@ -16,13 +16,14 @@
 //! | 3 | 1 while a failed sync or meta write of any process awaits recovery, else 0 |
 //! | 4 | writer lock: owner (see `writer_lock`; version 2) |
 //! | 5 | writer lock: wake-up counter (version 2) |
-//! | 6 | writer lock: last liveness id handed out (version 2) |
+//! | 6 | last liveness id handed out (`liveness`) |
 //! | 7 | reserved |
 //! | 8 + 8i | slot i: snapshot id + 1 (0 = free, `u64::MAX` = being claimed) |
 //! | 9 + 8i | slot i: process id |
 //! | 10 + 8i | slot i: process start time (clock ticks since boot, from /proc) |
 //! | 11 + 8i | slot i: owner token (unique per read transaction in its process) |
-//! | 12..16 + 8i | reserved (a slot fills one 64-byte cache line) |
+//! | 12 + 8i | slot i: the owning environment's liveness id (`liveness`; 0: none) |
+//! | 13..16 + 8i | reserved (a slot fills one 64-byte cache line) |
 //!
 //! Registration (why a writer scanning without a lock never misses a reader that needs
 //! protecting): a reader claims a slot, publishes the id `T` of the newest commit it
@@ -32,9 +33,14 @@
 //! the reader republishes the newer snapshot and checks again. (A writer concurrent with
 //! the publication builds on `T` itself and never reuses pages `T` can reach.)
 //!
-//! Versions: a version-2 table holds the writer lock (words 4–6, `writer_lock`). In a
+//! Liveness (version 2): a slot names its environment's liveness id, and a slot whose id
+//! the kernel no longer holds is stale. Slots of a private table and of a version-1
+//! table are judged by pid and start time, as `/proc` shows them: older builds sharing
+//! a version-1 table would neither write nor clear the id.
+//!
+//! Versions: a version-2 table holds the writer lock (words 4 and 5, `writer_lock`). In a
 //! version-1 table, which older builds created, those words are unused and writers lock
-//! the database file instead (`WriterLock` is then absent); this build follows whichever
+//! the database file instead; this build follows whichever
 //! protocol the file's version names, so it shares a lock file with the builds that
 //! created it. An older build refuses a version-2 table.
 
@@ -45,7 +51,8 @@ use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use crate::error::{Error, Result};
 use crate::os::map::{lock_range, unlock_range, SharedWords};
 use crate::os::process::{process_alive, process_start};
-use crate::storage::writer_lock::{LockWords, WriterLock, LIVENESS_BASE};
+use crate::storage::liveness::{Liveness, LIVENESS_BASE};
+use crate::storage::writer_lock::{LockWords, WriterLock};
 
 const MAGIC: u64 = u64::from_le_bytes(*b"MDBXLOCK");
 /// The version new lock files get.
@@ -58,7 +65,9 @@ const W_HINT: usize = 2;
 const W_SYNC_FAILED: usize = 3;
 const W_WRITER_OWNER: usize = 4;
 const W_WRITER_WAKE: usize = 5;
-const W_WRITER_NEXT_ID: usize = 6;
+const W_NEXT_LIVENESS_ID: usize = 6;
+/// Slot word: the owner's liveness id.
+const S_LIVENESS: usize = 4;
 const CLAIMED: u64 = u64::MAX;
 /// Most reader slots a lock file may declare.
 const MAX_SLOTS: usize = 1 << 20;
@@ -74,9 +83,12 @@ pub(crate) struct ReaderTable {
     pid: u64,
     start: u64,
     next_token: AtomicU64,
-    /// This environment's part in the writer lock, for a writable open of a version-2
-    /// table; `None` when writers lock the database file (version 1) or never write.
-    writer: Option<WriterLock>,
+    /// This environment's liveness, when its slots and the writer lock name owners by
+    /// it (a version-2 table; `None` for a private or a version-1 table).
+    liveness: Option<Liveness>,
+    /// Whether this environment writes under the table's writer lock (a writable open of
+    /// a version-2 table); otherwise writers lock the database file, or it never writes.
+    word_lock: bool,
 }
 
 /// One reader slot, for statistics and `mdbx-lite readers`.
@@ -162,7 +174,8 @@ impl ReaderTable {
             pid,
             start: process_start(pid).unwrap_or(0),
             next_token: AtomicU64::new(1),
-            writer: None,
+            liveness: None,
+            word_lock: false,
         }
     }
 
@@ -177,8 +190,8 @@ impl ReaderTable {
     /// must pass a writable lock file; initialisation takes the file's write lock so
     /// that two processes never initialise it at once. A file that holds neither a table
     /// nor the remains of an interrupted initialisation is refused, not overwritten.
-    /// With `writer`, this environment also joins the writer lock (version 2), holding
-    /// its liveness byte through `lock` for as long as the table lives.
+    /// In a version-2 table the environment registers its liveness through `lock` for as
+    /// long as the table lives, and with `writer` joins the table's writer lock.
     pub fn shared(lock: &File, max: usize, writer: bool) -> Result<ReaderTable> {
         let (slots, version) = match valid_table(lock)? {
             Some(table) => table,
@@ -211,11 +224,10 @@ impl ReaderTable {
         };
         let words = SharedWords::new(lock, words_for(slots))?;
         let mut table = ReaderTable::new(Memory::Shared(words), slots);
-        if writer && version == VERSION {
-            table.writer = Some(WriterLock::register(
-                lock.try_clone()?,
-                &table.lock_words(),
-            )?);
+        if version == VERSION {
+            let next_id = &table.words()[W_NEXT_LIVENESS_ID];
+            table.liveness = Some(Liveness::register(lock.try_clone()?, next_id)?);
+            table.word_lock = writer;
         }
         Ok(table)
     }
@@ -225,15 +237,22 @@ impl ReaderTable {
         LockWords {
             owner: &w[W_WRITER_OWNER],
             wake: &w[W_WRITER_WAKE],
-            next_id: &w[W_WRITER_NEXT_ID],
         }
+    }
+
+    /// This environment's writer lock, if it writes under the table's.
+    fn writer(&self) -> Option<WriterLock<'_>> {
+        self.liveness
+            .as_ref()
+            .filter(|_| self.word_lock)
+            .map(WriterLock::new)
     }
 
     /// Take the writer lock held in this table (`wait` false: return `Ok(false)` at once
     /// if another live writer has it). `None` when writers lock the database file
     /// instead: a version-1 table, or an open that never writes.
     pub fn lock_writer(&self, wait: bool) -> Option<std::io::Result<bool>> {
-        let writer = self.writer.as_ref()?;
+        let writer = self.writer()?;
         Some(writer.lock(&self.lock_words(), wait))
     }
 
@@ -241,7 +260,7 @@ impl ReaderTable {
     /// writing through another lock file (see [`WriterLock::claim_database`]). True
     /// when this table holds no writer lock.
     pub fn claim_database(&self, db: &File) -> std::io::Result<bool> {
-        match &self.writer {
+        match self.writer() {
             Some(writer) => writer.claim_database(db),
             None => Ok(true),
         }
@@ -250,7 +269,7 @@ impl ReaderTable {
     /// Release what [`ReaderTable::lock_writer`] took; false when this table holds no
     /// writer lock.
     pub fn unlock_writer(&self) -> bool {
-        match &self.writer {
+        match self.writer() {
             Some(writer) => {
                 writer.unlock(&self.lock_words());
                 true
@@ -320,6 +339,8 @@ impl ReaderTable {
                 if s[0].load(SeqCst) == 0
                     && s[0].compare_exchange(0, CLAIMED, SeqCst, SeqCst).is_ok()
                 {
+                    let live = self.liveness.as_ref().map_or(0, Liveness::id);
+                    s[S_LIVENESS].store(live, SeqCst);
                     s[1].store(self.pid, SeqCst);
                     s[2].store(self.start, SeqCst);
                     s[3].store(token, SeqCst);
@@ -345,6 +366,9 @@ impl ReaderTable {
         }
         let s = self.slot(slot);
         if s[3].load(SeqCst) == token && s[1].load(SeqCst) == self.pid {
+            // A free slot names no liveness id, so an older build that claims it (and
+            // knows nothing of the word) leaves it 0 and is judged by its pid.
+            s[S_LIVENESS].store(0, SeqCst);
             s[3].store(0, SeqCst);
             s[0].store(0, SeqCst);
         }
@@ -359,29 +383,48 @@ impl ReaderTable {
             .collect()
     }
 
+    /// Whether the owner of slot `s` (holding `t`, not 0) may still use it: by its
+    /// liveness id when a published slot names one, else by pid and start time. Slots
+    /// of this process count as live (it frees its own). An error asking the kernel
+    /// counts as live: a slot is only ever cleared on proof.
+    fn slot_alive(&self, s: &[AtomicU64], t: u64) -> bool {
+        let pid = s[1].load(SeqCst);
+        let live_id = s[S_LIVENESS].load(SeqCst);
+        if let (Some(live), true) = (&self.liveness, t != CLAIMED && live_id != 0) {
+            return live_id == live.id() || live.is_alive(live_id).unwrap_or(true);
+        }
+        pid == self.pid || process_alive(pid, s[2].load(SeqCst))
+    }
+
+    /// Clear slot `s` of a dead owner if it still holds `t`. Its liveness id goes first,
+    /// so a free slot never names one (see `release`).
+    fn clear_slot(s: &[AtomicU64], t: u64) -> bool {
+        s[S_LIVENESS].store(0, SeqCst);
+        s[0].compare_exchange(t, 0, SeqCst, SeqCst).is_ok()
+    }
+
     /// Clear the slots of processes that no longer run. Returns how many were cleared.
     pub fn clear_stale(&self) -> usize {
         let mut cleared = 0;
         for i in 0..self.slots {
             let s = self.slot(i);
             let t = s[0].load(SeqCst);
-            let pid = s[1].load(SeqCst);
-            if t == 0 || pid == self.pid {
+            if t == 0 || self.slot_alive(s, t) {
                 continue;
             }
-            if !process_alive(pid, s[2].load(SeqCst))
-                && s[0].compare_exchange(t, 0, SeqCst, SeqCst).is_ok()
-            {
+            if Self::clear_slot(s, t) {
                 cleared += 1;
             }
         }
         cleared
     }
 
-    /// If the oldest reader belongs to a process that is gone, clear it (and repeat):
-    /// called by writers, so a killed reader never pins space for long. One /proc look-up
-    /// per write transaction at most, and only when the oldest reader is foreign.
+    /// If the oldest reader belongs to an environment that is gone, clear it (and
+    /// repeat): called by writers, so a killed reader never pins space for long. One
+    /// liveness question per write transaction at most, and only when the oldest reader
+    /// is another environment's.
     pub fn clear_stale_oldest(&self) {
+        let own = self.liveness.as_ref().map(Liveness::id);
         for _ in 0..self.slots {
             let oldest = (0..self.slots)
                 .filter_map(|i| {
@@ -391,11 +434,12 @@ impl ReaderTable {
                 .min();
             let Some((t, i)) = oldest else { return };
             let s = self.slot(i);
-            let pid = s[1].load(SeqCst);
-            if pid == self.pid || process_alive(pid, s[2].load(SeqCst)) {
+            let mine = own.is_some_and(|id| s[S_LIVENESS].load(SeqCst) == id)
+                || s[1].load(SeqCst) == self.pid;
+            if mine || self.slot_alive(s, t) {
                 return;
             }
-            let _ = s[0].compare_exchange(t, 0, SeqCst, SeqCst);
+            let _ = Self::clear_slot(s, t);
         }
     }
 
@@ -413,7 +457,7 @@ impl ReaderTable {
                     txnid: t - 1,
                     pid: pid as u32,
                     this_process: pid == self.pid,
-                    alive: pid == self.pid || process_alive(pid, s[2].load(SeqCst)),
+                    alive: self.slot_alive(s, t),
                 })
             })
             .collect()

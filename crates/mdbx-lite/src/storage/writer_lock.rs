@@ -5,17 +5,13 @@
 //! Words (of the lock file's header, see `readers`):
 //! - `owner`: 0 when free, else the holder's liveness id; bit 63 (`CONTENDED`) set by a
 //!   process that went to sleep waiting, so the holder knows to wake it;
-//! - `wake`: a counter the holder bumps at every release; waiters sleep on it (futex);
-//! - `next_id`: the last liveness id handed out.
+//! - `wake`: a counter the holder bumps at every release; waiters sleep on it (futex).
 //!
-//! **Liveness.** Every environment that may write takes, for as long as it is open, an
-//! exclusive record lock on one byte of the lock file, at `LIVENESS_BASE + id`, where
-//! `id` is unique to it (drawn from `next_id`). The kernel drops that lock when the
-//! process dies, however it dies, and knows it across pid namespaces and reboots. A
-//! waiter that finds the owner's byte unlocked knows the holder is gone and takes the
+//! **A dead holder.** The owner word names the holder by its environment's liveness id
+//! (`liveness`). A waiter that finds that id dead knows the holder is gone and takes the
 //! lock over; its unfinished transaction was never visible (a commit becomes visible
 //! only by its meta, and a writer re-reads the metas when it takes the lock). Only a
-//! waiter asks (`F_OFD_GETLK`), so only contention costs system calls.
+//! waiter asks, so only contention costs system calls.
 //!
 //! **No lost wake-up.** A waiter reads `wake`, marks the owner word `CONTENDED`, checks
 //! the owner is still the one it saw, and sleeps only while `wake` still holds what it
@@ -30,10 +26,8 @@ use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::time::Duration;
 
 use crate::os::map::{futex_wait, futex_wake_all, lock_range, locked_by_another};
+use crate::storage::liveness::Liveness;
 
-/// Where the liveness bytes start in the lock file: past any reader table (at most
-/// 64 MiB), so they never overlap the bytes the table's initialisation locks.
-pub(crate) const LIVENESS_BASE: u64 = 1 << 32;
 /// Where the claims on the database file start (see [`WriterLock::claim_database`]).
 const CLAIM_BASE: u64 = 1 << 61;
 /// How far a record lock on the database file's data reaches (initialisation takes
@@ -43,38 +37,20 @@ const CONTENDED: u64 = 1 << 63;
 /// How often a waiter checks that the holder still lives, when nothing wakes it.
 const LIVENESS_POLL: Duration = Duration::from_millis(100);
 
-/// The three header words the lock uses.
+/// The two header words the lock uses.
 pub(crate) struct LockWords<'a> {
     pub owner: &'a AtomicU64,
     pub wake: &'a AtomicU64,
-    pub next_id: &'a AtomicU64,
 }
 
-/// One environment's part in the writer lock: its liveness id and the open lock file
-/// through which it holds that id's byte.
-pub(crate) struct WriterLock {
-    file: File,
-    id: u64,
+/// One environment's part in the writer lock: its liveness, which names it in the word.
+pub(crate) struct WriterLock<'a> {
+    live: &'a Liveness,
 }
 
-impl WriterLock {
-    /// Draw a liveness id and lock its byte for the life of the returned value (the
-    /// lock goes with `file`, which must be this environment's own open of the lock file).
-    pub fn register(file: File, words: &LockWords) -> io::Result<WriterLock> {
-        for _ in 0..64 {
-            let id = words.next_id.fetch_add(1, SeqCst).wrapping_add(1) & !CONTENDED;
-            let Some(at) = LIVENESS_BASE.checked_add(id).filter(|_| id != 0) else {
-                continue;
-            };
-            // Ids are unique while the counter is not tampered with; a byte still held
-            // (a counter reset by hand, say) is skipped.
-            if lock_range(&file, at, 1, false)? {
-                return Ok(WriterLock { file, id });
-            }
-        }
-        Err(io::Error::other(
-            "no free liveness id in the lock file (its counter was tampered with?)",
-        ))
+impl<'a> WriterLock<'a> {
+    pub fn new(live: &'a Liveness) -> WriterLock<'a> {
+        WriterLock { live }
     }
 
     /// Claim the database file for this lock file, and tell whether it is already
@@ -89,44 +65,38 @@ impl WriterLock {
         use std::os::unix::fs::MetadataExt;
         const REGION_BITS: u32 = 24;
         const REGIONS_END: u64 = CLAIM_BASE + (1 << (32 + REGION_BITS));
-        let region = CLAIM_BASE + ((self.file.metadata()?.ino() & 0xffff_ffff) << REGION_BITS);
+        let region =
+            CLAIM_BASE + ((self.live.file().metadata()?.ino() & 0xffff_ffff) << REGION_BITS);
         let region_end = region + (1 << REGION_BITS);
         // Another environment of this lock file may hold the byte (ids wrap at 2^24);
         // the region is claimed for the lock file either way.
-        lock_range(db, region + (self.id & ((1 << REGION_BITS) - 1)), 1, false)?;
+        lock_range(
+            db,
+            region + (self.live.id() & ((1 << REGION_BITS) - 1)),
+            1,
+            false,
+        )?;
         let other = locked_by_another(db, CLAIM_BASE, region - CLAIM_BASE)?
             || locked_by_another(db, region_end, REGIONS_END - region_end)?;
         Ok(!other)
-    }
-
-    /// Whether the environment with liveness id `id` is still open somewhere.
-    fn alive(&self, id: u64) -> io::Result<bool> {
-        if id == self.id {
-            // Our own byte (a release this environment never made, e.g. a transaction
-            // leaked with `mem::forget`): nobody else can hold the word under our id.
-            return Ok(false);
-        }
-        match LIVENESS_BASE.checked_add(id) {
-            Some(at) => locked_by_another(&self.file, at, 1),
-            None => Ok(false), // not an id we hand out: garbage in the word
-        }
     }
 
     /// Take the lock; with `wait` false, return false at once if a live holder has it.
     /// The caller makes sure this environment does not hold it already.
     pub fn lock(&self, w: &LockWords, wait: bool) -> io::Result<bool> {
         // After sleeping, take the word marked, since other waiters may sleep too.
-        let mut mine = self.id;
+        let me = self.live.id();
+        let mut mine = me;
         loop {
             let cur = match w.owner.compare_exchange(0, mine, SeqCst, SeqCst) {
                 Ok(_) => return Ok(true),
                 Err(cur) => cur,
             };
-            if !self.alive(cur & !CONTENDED)? {
+            if !self.live.is_alive(cur & !CONTENDED)? {
                 // The holder is gone: take the word over from it, marked, so that our
                 // release wakes whoever else waits.
                 if w.owner
-                    .compare_exchange(cur, self.id | CONTENDED, SeqCst, SeqCst)
+                    .compare_exchange(cur, me | CONTENDED, SeqCst, SeqCst)
                     .is_ok()
                 {
                     return Ok(true);
@@ -149,7 +119,7 @@ impl WriterLock {
             if still_held {
                 futex_wait(w.wake, seen, LIVENESS_POLL);
             }
-            mine = self.id | CONTENDED;
+            mine = me | CONTENDED;
         }
     }
 
@@ -157,7 +127,7 @@ impl WriterLock {
     /// if the lock file was tampered with) is left alone.
     pub fn unlock(&self, w: &LockWords) {
         let mut cur = w.owner.load(SeqCst);
-        while cur & !CONTENDED == self.id {
+        while cur & !CONTENDED == self.live.id() {
             match w.owner.compare_exchange(cur, 0, SeqCst, SeqCst) {
                 Ok(_) => {
                     w.wake.fetch_add(1, SeqCst);
@@ -174,7 +144,7 @@ impl WriterLock {
     /// Whether this environment holds the lock.
     #[cfg(test)]
     pub fn held(&self, w: &LockWords) -> bool {
-        w.owner.load(SeqCst) & !CONTENDED == self.id
+        w.owner.load(SeqCst) & !CONTENDED == self.live.id()
     }
 }
 
@@ -191,32 +161,33 @@ mod tests {
         LockWords {
             owner: &a[0],
             wake: &a[1],
-            next_id: &a[2],
         }
     }
 
-    fn open(path: &std::path::Path) -> File {
-        std::fs::OpenOptions::new()
+    fn live(path: &std::path::Path, w: &[AtomicU64; 3]) -> Liveness {
+        let f = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
             .open(path)
-            .unwrap()
+            .unwrap();
+        Liveness::register(f, &w[2]).unwrap()
     }
 
     #[test]
     fn two_opens_exclude_each_other_and_a_closed_holder_is_taken_over() {
         let f = tempfile::NamedTempFile::new().unwrap();
         let w = words();
-        let a = WriterLock::register(open(f.path()), &view(&w)).unwrap();
-        let b = WriterLock::register(open(f.path()), &view(&w)).unwrap();
-        assert_ne!(a.id, b.id);
+        let (la, lb) = (live(f.path(), &w), live(f.path(), &w));
+        assert_ne!(la.id(), lb.id());
+        let (a, b) = (WriterLock::new(&la), WriterLock::new(&lb));
         assert!(a.lock(&view(&w), false).unwrap());
         assert!(!b.lock(&view(&w), false).unwrap());
         a.unlock(&view(&w));
         assert!(b.lock(&view(&w), false).unwrap());
         assert!(!a.lock(&view(&w), false).unwrap());
-        // `b` goes away holding the word (its descriptor closed, as when a process dies).
-        drop(b);
+        // `b`'s environment goes away holding the word (its lock file closed, as when
+        // its process dies).
+        drop(lb);
         assert!(a.lock(&view(&w), false).unwrap());
         assert!(a.held(&view(&w)));
         a.unlock(&view(&w));
@@ -227,12 +198,14 @@ mod tests {
     fn a_waiter_sleeps_until_the_holder_releases() {
         let f = tempfile::NamedTempFile::new().unwrap();
         let w = words();
-        let a = WriterLock::register(open(f.path()), &view(&w)).unwrap();
-        let b = WriterLock::register(open(f.path()), &view(&w)).unwrap();
+        let la = live(f.path(), &w);
+        let lb = live(f.path(), &w);
+        let a = WriterLock::new(&la);
         assert!(a.lock(&view(&w), true).unwrap());
         let counter = Arc::new(AtomicU64::new(0));
         let (w2, c2) = (w.clone(), counter.clone());
         let t = std::thread::spawn(move || {
+            let b = WriterLock::new(&lb);
             for _ in 0..200 {
                 assert!(b.lock(&view(&w2), true).unwrap());
                 let v = c2.load(SeqCst);
