@@ -800,7 +800,11 @@ impl WriteTxn {
 
     /// The unnamed default table.
     pub fn main_table(&mut self) -> TableMut<'_> {
-        TableMut { txn: self, slot: 0 }
+        TableMut {
+            txn: self,
+            slot: 0,
+            append_hint: None,
+        }
     }
 
     /// A named table, in the key order it was created with; `Error::TableNotFound` if
@@ -813,7 +817,11 @@ impl WriteTxn {
     /// long; `Error::Corrupted` or `Error::Io` reading the catalog.
     pub fn open_table(&mut self, name: &str) -> Result<TableMut<'_>> {
         let slot = self.slot_in(name, None, Orders::default(), Some(Some(0)))?;
-        Ok(TableMut { txn: self, slot })
+        Ok(TableMut {
+            txn: self,
+            slot,
+            append_hint: None,
+        })
     }
 
     /// A named table that must have key order `order` (for a user comparator: one of
@@ -824,7 +832,11 @@ impl WriteTxn {
     /// order.
     pub fn open_table_with(&mut self, name: &str, order: KeyOrder) -> Result<TableMut<'_>> {
         let slot = self.slot_in(name, None, Orders::keys(Some(order)), Some(Some(0)))?;
-        Ok(TableMut { txn: self, slot })
+        Ok(TableMut {
+            txn: self,
+            slot,
+            append_hint: None,
+        })
     }
 
     /// The record of the table in `slot` as this transaction has changed it.
@@ -878,7 +890,11 @@ impl WriteTxn {
 
     /// The byte handle of slot `slot`.
     pub(crate) fn table_at(&mut self, slot: usize) -> TableMut<'_> {
-        TableMut { txn: self, slot }
+        TableMut {
+            txn: self,
+            slot,
+            append_hint: None,
+        }
     }
 
     /// The slot a `TableMut` stands for.
@@ -1012,7 +1028,11 @@ impl WriteTxn {
             Orders::keys(Some(order)),
             Some(Some(0)),
         )?;
-        Ok(TableMut { txn: self, slot })
+        Ok(TableMut {
+            txn: self,
+            slot,
+            append_hint: None,
+        })
     }
 
     /// Delete a named table and all its entries. Returns false if it did not exist.
@@ -1297,6 +1317,9 @@ impl Drop for WriteTxn {
 pub struct TableMut<'txn> {
     txn: &'txn mut WriteTxn,
     slot: usize,
+    /// Where this handle's last append ended (see `btree::append`); every other write
+    /// through the handle drops it, and while the handle lives nothing else can write.
+    append_hint: Option<btree::AppendHint>,
 }
 
 impl TableMut<'_> {
@@ -1314,7 +1337,20 @@ impl TableMut<'_> {
         &mut self,
         f: impl FnOnce(&mut WritePages, &mut TableRecord) -> Result<bool>,
     ) -> Result<bool> {
+        self.append_hint = None;
         self.txn.update(self.slot, f)
+    }
+
+    /// An append through `btree::append`, which keeps the handle's hint.
+    fn append_hinted(&mut self, key: &[u8], value: &[u8]) -> Result<bool> {
+        let hint = &mut self.append_hint;
+        let result = self
+            .txn
+            .update(self.slot, |p, r| btree::append(p, r, key, value, hint));
+        if result.is_err() {
+            self.append_hint = None;
+        }
+        result
     }
 
     /// The value under `key`, including this transaction's changes.
@@ -1347,9 +1383,10 @@ impl TableMut<'_> {
     /// `Error::KeyTooLarge`, `Error::ValueTooLarge`: the transaction stays usable.
     /// `Error::Io` or `Error::Corrupted`: the transaction can only be aborted.
     pub fn put_with(&mut self, key: &[u8], value: &[u8], flags: PutFlags) -> Result<bool> {
-        let mode = if flags.append {
-            PutMode::Append
-        } else if flags.no_overwrite {
+        if flags.append {
+            return self.append_hinted(key, value);
+        }
+        let mode = if flags.no_overwrite {
             PutMode::NoOverwrite
         } else {
             PutMode::Upsert
@@ -1363,8 +1400,7 @@ impl TableMut<'_> {
     /// `Error::KeyNotGreater` when `key` does not sort after the table's last key; the
     /// others as [`TableMut::put_with`].
     pub fn append(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
-        self.update(|p, r| btree::put(p, r, key, value, PutMode::Append))
-            .map(|_| ())
+        self.append_hinted(key, value).map(|_| ())
     }
 
     /// Remove `key`; returns true if it was present.

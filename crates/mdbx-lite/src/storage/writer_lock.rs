@@ -195,6 +195,37 @@ mod tests {
     }
 
     #[test]
+    fn a_mark_left_by_a_waiter_that_died_costs_one_wake_up() {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        let w = words();
+        let la = live(f.path(), &w);
+        let a = WriterLock::new(&la);
+        assert!(a.lock(&view(&w), false).unwrap());
+        // A waiter marked the word, then died before sleeping.
+        w[0].fetch_or(CONTENDED, SeqCst);
+        let wake = w[1].load(SeqCst);
+        a.unlock(&view(&w));
+        assert_eq!(w[0].load(SeqCst), 0, "the marked word was not released");
+        assert_eq!(w[1].load(SeqCst), wake + 1);
+        assert!(a.lock(&view(&w), false).unwrap());
+        assert_eq!(w[0].load(SeqCst), la.id(), "the mark outlived its release");
+        a.unlock(&view(&w));
+    }
+
+    #[test]
+    fn garbage_in_the_owner_word_is_taken_over_not_waited_for() {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        let w = words();
+        let la = live(f.path(), &w);
+        for junk in [u64::MAX, 1 << 62, la.id() + 1000] {
+            w[0].store(junk, SeqCst);
+            assert!(WriterLock::new(&la).lock(&view(&w), true).unwrap());
+            WriterLock::new(&la).unlock(&view(&w));
+            assert_eq!(w[0].load(SeqCst), 0);
+        }
+    }
+
+    #[test]
     fn a_waiter_sleeps_until_the_holder_releases() {
         let f = tempfile::NamedTempFile::new().unwrap();
         let w = words();

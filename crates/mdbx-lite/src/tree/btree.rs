@@ -716,6 +716,104 @@ pub(crate) fn put_tagged(
     put_value(p, rec, key, NewValue::Bytes(value), mode, tag)
 }
 
+/// Where the last append into a table ended: the rightmost path, every page of it owned
+/// by the transaction, and the table's record as that append left it. Valid only while
+/// nothing else changed the table: [`append`] uses it only when the record is still
+/// that one and every page is still where it was, and the caller drops it at any other
+/// write.
+#[derive(Clone, Copy)]
+pub(crate) struct AppendHint {
+    path: Path,
+    levels: usize,
+    leaf: u64,
+    rec: TableRecord,
+}
+
+/// Append `key` (greater than every key of the table; `Error::KeyNotGreater` otherwise),
+/// as `put` in `PutMode::Append` does, but without descending from the root when `hint`
+/// still names the rightmost path: sorted loads and compacting copies then cost one
+/// look at the last leaf per entry. `hint` is renewed for the next append (or cleared).
+pub(crate) fn append(
+    p: &mut impl PageWrite,
+    rec: &mut TableRecord,
+    key: &[u8],
+    value: &[u8],
+    hint: &mut Option<AppendHint>,
+) -> Result<bool> {
+    if let Some(h) = hint.take() {
+        if h.rec == *rec && append_along(p, rec, key, value, &h, hint)? {
+            return Ok(true);
+        }
+    }
+    put_value_hinted(
+        p,
+        rec,
+        key,
+        NewValue::Bytes(value),
+        PutMode::Append,
+        0,
+        Some(hint),
+    )
+}
+
+/// The hinted append: false (changing nothing) when the path is not the rightmost one
+/// of this transaction's pages any more, so the caller takes the whole descent.
+fn append_along(
+    p: &mut impl PageWrite,
+    rec: &mut TableRecord,
+    key: &[u8],
+    value: &[u8],
+    h: &AppendHint,
+    hint: &mut Option<AppendHint>,
+) -> Result<bool> {
+    let order = rec.key_order();
+    if rec.root == 0 || !order.searchable() || h.levels + 1 != checked_depth(rec)? {
+        return Ok(false);
+    }
+    // Every branch on the path is ours and leads through its last child to the next.
+    let mut expect = rec.root;
+    for &(pg, idx) in &h.path[..h.levels] {
+        if pg != expect || !p.is_dirty(pg) {
+            return Ok(false);
+        }
+        let node = Node::new(p.page(pg)?, pg)?;
+        if node.is_leaf() || node.count() != idx + 1 {
+            return Ok(false);
+        }
+        expect = node.child(idx)?;
+    }
+    if expect != h.leaf || !p.is_dirty(h.leaf) {
+        return Ok(false);
+    }
+    check_key(key, p.page_size())?;
+    check_key_size(rec, None, key)?;
+    if value.len() > u32::MAX as usize {
+        return Err(Error::ValueTooLarge { len: value.len() });
+    }
+    let count = {
+        let node = node_at(p, h.leaf, true)?;
+        // The rightmost leaf has no upper separator, so no page prefix (`split_prefixes`).
+        if node.count() == 0 || node.prefix_len() != 0 {
+            return Ok(false);
+        }
+        leaf_layout(rec, &node)?;
+        if order.cmp(key, node.key(node.count() - 1)?) != std::cmp::Ordering::Greater {
+            return Err(Error::KeyNotGreater);
+        }
+        check_key_size(rec, Some(&node), key)?;
+        node.count()
+    };
+    rec.entries += 1;
+    let body = leaf_body(p, rec, key, NewValue::Bytes(value), 0)?;
+    let shape = (rec.root, rec.depth, rec.leaf_pages, rec.branch_pages);
+    insert_up(p, rec, &h.path[..h.levels], h.leaf, count, key, body)?;
+    if shape == (rec.root, rec.depth, rec.leaf_pages, rec.branch_pages) {
+        // No split: the path is unchanged (a shift to the left neighbour keeps it too).
+        *hint = Some(AppendHint { rec: *rec, ..*h });
+    }
+    Ok(true)
+}
+
 /// [`put_tagged`] of a value given as bytes or reserved.
 fn put_value(
     p: &mut impl PageWrite,
@@ -724,6 +822,20 @@ fn put_value(
     value: NewValue<'_>,
     mode: PutMode,
     tag: u8,
+) -> Result<bool> {
+    put_value_hinted(p, rec, key, value, mode, tag, None)
+}
+
+/// [`put_value`], leaving in `hint` (when given) the path of an append that did not
+/// split, for the next [`append`].
+fn put_value_hinted(
+    p: &mut impl PageWrite,
+    rec: &mut TableRecord,
+    key: &[u8],
+    value: NewValue<'_>,
+    mode: PutMode,
+    tag: u8,
+    hint: Option<&mut Option<AppendHint>>,
 ) -> Result<bool> {
     check_key(key, p.page_size())?;
     check_key_size(rec, None, key)?;
@@ -787,7 +899,21 @@ fn put_value(
         rec.entries += 1;
     }
     let body = leaf_body(p, rec, key, value, tag)?;
+    let shape = (rec.root, rec.depth, rec.leaf_pages, rec.branch_pages);
     insert_up(p, rec, path, leaf, idx, key, body)?;
+    if let Some(hint) = hint {
+        let split = shape != (rec.root, rec.depth, rec.leaf_pages, rec.branch_pages);
+        *hint = (mode == PutMode::Append && !split).then(|| {
+            let mut kept = [(0u64, 0usize); MAX_DEPTH];
+            kept[..levels].copy_from_slice(path);
+            AppendHint {
+                path: kept,
+                levels,
+                leaf,
+                rec: *rec,
+            }
+        });
+    }
     Ok(!found)
 }
 
@@ -2028,6 +2154,60 @@ mod tests {
         }
         // Nothing changed: the table still holds all it did.
         assert_eq!(contents(&mem, rec).len(), 200);
+    }
+
+    /// The hinted append (no descent) builds exactly the tree the descending one does,
+    /// pages and record alike, across splits, overflow values and a hint dropped midway.
+    #[test]
+    fn hinted_appends_build_the_tree_descending_appends_build() {
+        let (mut a, mut ra) = (MemPages::new(), TableRecord::default());
+        let (mut b, mut rb) = (MemPages::new(), TableRecord::default());
+        let mut hint = None;
+        for i in 0..30_000u32 {
+            // Keys sharing long prefixes, of varied lengths; now and then a value that
+            // needs an overflow run.
+            let k = format!(
+                "tenant/{:03}/user/{:06}/{}",
+                i / 1000,
+                i,
+                "x".repeat((i % 7) as usize)
+            );
+            let v = vec![
+                i as u8;
+                if i % 997 == 0 {
+                    3 * PS
+                } else {
+                    (i % 60) as usize
+                }
+            ];
+            assert!(put(&mut a, &mut ra, k.as_bytes(), &v, PutMode::Append).unwrap());
+            assert!(append(&mut b, &mut rb, k.as_bytes(), &v, &mut hint).unwrap());
+            if i % 5003 == 0 {
+                hint = None;
+            }
+        }
+        assert!(hint.is_some(), "no append left a hint");
+        assert_eq!(ra, rb);
+        assert_eq!(a.pages, b.pages, "the two trees differ page by page");
+        assert_eq!(contents(&a, ra), contents(&b, rb));
+        // Out of order, with the hint: refused, nothing changed.
+        let before = rb;
+        for k in [&b"tenant/000"[..], b"", b"tenant/029/user/029999/xxxx"] {
+            assert!(matches!(
+                append(&mut b, &mut rb, k, b"v", &mut hint),
+                Err(Error::KeyNotGreater)
+            ));
+        }
+        assert_eq!(rb, before);
+        // A hint from before another change is not trusted.
+        let last = b"tenant/029/user/029999/xxxx";
+        let stale = hint;
+        assert!(delete(&mut b, &mut rb, last).unwrap());
+        let mut h = stale;
+        assert!(append(&mut b, &mut rb, b"tenant/029/user/029999/xxx", b"1", &mut h).unwrap());
+        assert!(append(&mut b, &mut rb, last, b"2", &mut h).unwrap());
+        assert_eq!(get(&b, &rb, last).unwrap(), Some(&b"2"[..]));
+        assert_eq!(rb.entries, 30_001);
     }
 
     #[test]
