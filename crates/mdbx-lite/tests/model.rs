@@ -117,6 +117,16 @@ enum Op {
         t: usize,
         key: Vec<u8>,
     },
+    /// `n` appends through one table handle (which skips the descent while the
+    /// rightmost path holds), with, every `every` of them, a delete of the last key or an
+    /// overwrite of an earlier one through the same handle (which drops that hint).
+    AppendRun {
+        t: usize,
+        n: usize,
+        every: usize,
+        len: usize,
+        seed: u64,
+    },
     /// `n` puts of random keys over a wider alphabet (splits, deeper trees); when
     /// `stemmed`, of keys under the shared stems and of maximum-length keys (long page
     /// prefixes, shortened and rebuilt).
@@ -225,6 +235,8 @@ fn op_strategy(max: usize) -> impl Strategy<Value = Op> {
         3 => (t.clone(), key_strategy(max), any::<bool>(), len_strategy(), any::<u64>())
             .prop_map(|(t, suffix, bump, len, seed)| Op::Append { t, suffix, bump, len, seed }),
         10 => (t.clone(), key_strategy(max)).prop_map(|(t, key)| Op::Delete { t, key }),
+        2 => (t.clone(), 1..600usize, 2..50usize, len_strategy(), any::<u64>())
+            .prop_map(|(t, n, every, len, seed)| Op::AppendRun { t, n, every, len, seed }),
         3 => (t.clone(), 1..400usize, any::<u64>(), prop::bool::weighted(0.5))
             .prop_map(|(t, n, seed, stemmed)| Op::BulkPut { t, n, seed, stemmed }),
         2 => (t.clone(), 10..100u64, any::<u64>())
@@ -635,6 +647,62 @@ impl Runner {
                     );
                 }
                 assert_eq!(tbl.len(), m.len() as u64, "{ctx}: len");
+            }
+            Op::AppendRun {
+                t,
+                n,
+                every,
+                len,
+                seed,
+            } => {
+                let exists = self.pending.tables[*t].is_some();
+                let max = self.env().max_key_size();
+                let (w, pending) = self.parts();
+                let mut tbl = match table(w, *t, false) {
+                    Err(Error::TableNotFound(_)) if !exists => return,
+                    other => other.unwrap(),
+                };
+                let m = pending.tables[*t].as_mut().unwrap();
+                let mut x = *seed | 1;
+                for j in 0..*n {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    // Keys that grow: the last key and one more byte, or the last key
+                    // with its last byte raised (shorter keys and shared prefixes).
+                    let mut key = m.keys().next_back().cloned().unwrap_or_default();
+                    match key.last_mut() {
+                        Some(b) if *b < 255 && x % 3 == 0 => *b += 1,
+                        _ => key.push((x >> 8) as u8),
+                    }
+                    if key.len() > max {
+                        key.truncate(max);
+                        if m.keys().next_back().is_some_and(|last| key <= *last) {
+                            continue;
+                        }
+                    }
+                    let vlen = if x % 17 == 0 { *len } else { (x % 64) as usize };
+                    let v = pseudo_random_bytes(x, vlen);
+                    let r = tbl.append(&key, &v);
+                    assert!(r.is_ok(), "{ctx}: append {j} of {key:?}: {r:?}");
+                    m.insert(key, v);
+                    if j % every == every - 1 {
+                        if x % 2 == 0 {
+                            let last = m.keys().next_back().cloned().unwrap();
+                            assert!(tbl.delete(&last).unwrap(), "{ctx}: delete {last:?}");
+                            m.remove(&last);
+                        } else {
+                            let k = m.keys().nth((x as usize >> 3) % m.len()).cloned().unwrap();
+                            tbl.put(&k, b"overwritten").unwrap();
+                            m.insert(k, b"overwritten".to_vec());
+                        }
+                    }
+                }
+                assert_eq!(tbl.len(), m.len() as u64, "{ctx}: len");
+                let last = m.iter().next_back().map(|(k, v)| (k.clone(), v.clone()));
+                if let Some((k, v)) = last {
+                    assert_eq!(tbl.get(&k).unwrap(), Some(&v[..]), "{ctx}: last key");
+                }
             }
             Op::Delete { t, key } => {
                 let exists = self.pending.tables[*t].is_some();
