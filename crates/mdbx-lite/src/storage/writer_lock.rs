@@ -76,8 +76,7 @@ impl<'a> WriterLock<'a> {
             1,
             false,
         )?;
-        let other = locked_by_another(db, CLAIM_BASE, region - CLAIM_BASE)?
-            || locked_by_another(db, region_end, REGIONS_END - region_end)?;
+        let other = claimed_in(db, CLAIM_BASE, region)? || claimed_in(db, region_end, REGIONS_END)?;
         Ok(!other)
     }
 
@@ -148,6 +147,16 @@ impl<'a> WriterLock<'a> {
     }
 }
 
+/// Whether another open holds a claim in `[start, end)` of the database file. An empty
+/// range holds none (and must not be asked about: a record lock's length 0 means "to
+/// the end", which would take in this lock file's own region).
+fn claimed_in(db: &File, start: u64, end: u64) -> io::Result<bool> {
+    if start >= end {
+        return Ok(false);
+    }
+    locked_by_another(db, start, end - start)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,13 +173,16 @@ mod tests {
         }
     }
 
-    fn live(path: &std::path::Path, w: &[AtomicU64; 3]) -> Liveness {
-        let f = std::fs::OpenOptions::new()
+    fn open(path: &std::path::Path) -> File {
+        std::fs::OpenOptions::new()
             .read(true)
             .write(true)
             .open(path)
-            .unwrap();
-        Liveness::register(f, &w[2]).unwrap()
+            .unwrap()
+    }
+
+    fn live(path: &std::path::Path, w: &[AtomicU64; 3]) -> Liveness {
+        Liveness::register(open(path), &w[2]).unwrap()
     }
 
     #[test]
@@ -192,6 +204,22 @@ mod tests {
         assert!(a.held(&view(&w)));
         a.unlock(&view(&w));
         assert_eq!(w[0].load(SeqCst), 0);
+    }
+
+    #[test]
+    fn claims_see_other_regions_and_never_their_own() {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        let db = open(f.path());
+        let other = open(f.path());
+        // The first and the last region: their empty neighbour ranges are not asked.
+        assert!(!claimed_in(&db, CLAIM_BASE, CLAIM_BASE).unwrap());
+        lock_range(&other, CLAIM_BASE + 5, 1, false).unwrap();
+        assert!(claimed_in(&db, CLAIM_BASE, CLAIM_BASE + 6).unwrap());
+        assert!(!claimed_in(&db, CLAIM_BASE + 6, CLAIM_BASE + (1 << 56)).unwrap());
+        assert!(
+            !claimed_in(&other, CLAIM_BASE, CLAIM_BASE + 6).unwrap(),
+            "its own lock"
+        );
     }
 
     #[test]
