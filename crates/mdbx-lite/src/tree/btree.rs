@@ -740,11 +740,21 @@ pub(crate) fn append(
     value: &[u8],
     hint: &mut Option<AppendHint>,
 ) -> Result<bool> {
-    if let Some(h) = hint.take() {
-        if h.rec == *rec && append_along(p, rec, key, value, &h, hint)? {
-            return Ok(true);
+    // The hint is renewed in place: it is a few hundred bytes, not worth copying per entry.
+    if let Some(h) = hint.as_mut().filter(|h| h.rec == *rec) {
+        match append_along(p, rec, key, value, h) {
+            Ok(Some(false)) => {
+                h.rec = *rec;
+                return Ok(true);
+            }
+            Ok(None) => {}
+            done => {
+                *hint = None;
+                return done.map(|_| true);
+            }
         }
     }
+    *hint = None;
     put_value_hinted(
         p,
         rec,
@@ -756,34 +766,34 @@ pub(crate) fn append(
     )
 }
 
-/// The hinted append: false (changing nothing) when the path is not the rightmost one
-/// of this transaction's pages any more, so the caller takes the whole descent.
+/// The hinted append: `None` (changing nothing) when the path is not the rightmost one
+/// of this transaction's pages any more, so the caller takes the whole descent; else
+/// whether the append split a page (which changes the path).
 fn append_along(
     p: &mut impl PageWrite,
     rec: &mut TableRecord,
     key: &[u8],
     value: &[u8],
     h: &AppendHint,
-    hint: &mut Option<AppendHint>,
-) -> Result<bool> {
+) -> Result<Option<bool>> {
     let order = rec.key_order();
     if rec.root == 0 || !order.searchable() || h.levels + 1 != checked_depth(rec)? {
-        return Ok(false);
+        return Ok(None);
     }
     // Every branch on the path is ours and leads through its last child to the next.
     let mut expect = rec.root;
     for &(pg, idx) in &h.path[..h.levels] {
         if pg != expect || !p.is_dirty(pg) {
-            return Ok(false);
+            return Ok(None);
         }
         let node = Node::new(p.page(pg)?, pg)?;
         if node.is_leaf() || node.count() != idx + 1 {
-            return Ok(false);
+            return Ok(None);
         }
         expect = node.child(idx)?;
     }
     if expect != h.leaf || !p.is_dirty(h.leaf) {
-        return Ok(false);
+        return Ok(None);
     }
     check_key(key, p.page_size())?;
     check_key_size(rec, None, key)?;
@@ -794,7 +804,7 @@ fn append_along(
         let node = node_at(p, h.leaf, true)?;
         // The rightmost leaf has no upper separator, so no page prefix (`split_prefixes`).
         if node.count() == 0 || node.prefix_len() != 0 {
-            return Ok(false);
+            return Ok(None);
         }
         leaf_layout(rec, &node)?;
         if order.cmp(key, node.key(node.count() - 1)?) != std::cmp::Ordering::Greater {
@@ -807,11 +817,10 @@ fn append_along(
     let body = leaf_body(p, rec, key, NewValue::Bytes(value), 0)?;
     let shape = (rec.root, rec.depth, rec.leaf_pages, rec.branch_pages);
     insert_up(p, rec, &h.path[..h.levels], h.leaf, count, key, body)?;
-    if shape == (rec.root, rec.depth, rec.leaf_pages, rec.branch_pages) {
-        // No split: the path is unchanged (a shift to the left neighbour keeps it too).
-        *hint = Some(AppendHint { rec: *rec, ..*h });
-    }
-    Ok(true)
+    // Without a split the path is unchanged (a shift to the left neighbour keeps it).
+    Ok(Some(
+        shape != (rec.root, rec.depth, rec.leaf_pages, rec.branch_pages),
+    ))
 }
 
 /// [`put_tagged`] of a value given as bytes or reserved.
