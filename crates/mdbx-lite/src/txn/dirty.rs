@@ -20,6 +20,7 @@ use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::error::{Corruption, Error, Result};
+use crate::txn::page_index::PageIndex;
 use crate::txn::page_slab::{PageSlab, Slot};
 
 /// Hashes page numbers for the dirty-page maps: one multiply (Fibonacci hashing).
@@ -66,7 +67,7 @@ type Undo = PageMap<Option<Buf>>;
 /// of the slab, except a reserved overflow run's (`Pager::reserve_overflow_at`), which
 /// spans the run and is kept under its first page.
 pub(crate) struct DirtyPages {
-    pages: PageMap<Slot>,
+    pages: PageIndex,
     /// Reserved overflow runs, by first page.
     runs: PageMap<Box<[u8]>>,
     /// Pages written to the file early, their buffers given back.
@@ -96,7 +97,7 @@ impl DirtyPages {
             PageSlab::new(page_size)
         };
         DirtyPages {
-            pages: PageMap::default(),
+            pages: PageIndex::default(),
             runs: PageMap::default(),
             spilled: PageMap::default(),
             order: VecDeque::new(),
@@ -134,7 +135,7 @@ impl DirtyPages {
     /// Whether this transaction owns `pgno` (in memory or spilled).
     #[inline]
     pub fn contains(&self, pgno: u64) -> bool {
-        self.pages.contains_key(&pgno)
+        self.pages.contains(pgno)
             || (!self.runs.is_empty() && self.runs.contains_key(&pgno))
             || self.is_spilled(pgno)
     }
@@ -158,7 +159,7 @@ impl DirtyPages {
             let Some(p) = self.order.pop_front() else {
                 break;
             };
-            if self.pages.contains_key(&p) && chosen.insert(p, ()).is_none() {
+            if self.pages.contains(p) && chosen.insert(p, ()).is_none() {
                 out.push(p);
             }
         }
@@ -167,7 +168,7 @@ impl DirtyPages {
 
     /// Page `pgno` was written to the file: give its buffer back, keep it as spilled.
     pub fn mark_spilled(&mut self, pgno: u64) {
-        if let Some(slot) = self.pages.remove(&pgno) {
+        if let Some(slot) = self.pages.remove(pgno) {
             self.spilled.insert(pgno, ());
             self.slab.release(slot);
         }
@@ -195,8 +196,8 @@ impl DirtyPages {
 
     #[inline]
     pub fn get(&self, pgno: u64) -> Option<&[u8]> {
-        match self.pages.get(&pgno) {
-            Some(&slot) => Some(self.slab.get(slot)),
+        match self.pages.get(pgno) {
+            Some(slot) => Some(self.slab.get(slot)),
             None if self.runs.is_empty() => None,
             None => self.runs.get(&pgno).map(|b| &b[..]),
         }
@@ -207,8 +208,8 @@ impl DirtyPages {
         if !self.levels.is_empty() {
             self.remember(pgno);
         }
-        match self.pages.get(&pgno) {
-            Some(&slot) => Some(self.slab.get_mut(slot)),
+        match self.pages.get(pgno) {
+            Some(slot) => Some(self.slab.get_mut(slot)),
             None if self.runs.is_empty() => None,
             None => self.runs.get_mut(&pgno).map(|b| &mut b[..]),
         }
@@ -222,8 +223,8 @@ impl DirtyPages {
         if undo.contains_key(&pgno) {
             return;
         }
-        let image = match self.pages.get(&pgno) {
-            Some(&slot) => {
+        let image = match self.pages.get(pgno) {
+            Some(slot) => {
                 let copy = self.slab.alloc();
                 self.slab.copy(slot, copy);
                 Some(Buf::Page(copy))
@@ -246,7 +247,7 @@ impl DirtyPages {
 
     /// Drop whatever buffer `pgno` has now (page or run).
     fn forget(&mut self, pgno: u64) {
-        if let Some(slot) = self.pages.remove(&pgno) {
+        if let Some(slot) = self.pages.remove(pgno) {
             self.slab.release(slot);
         }
         if !self.runs.is_empty() {
@@ -356,7 +357,7 @@ impl DirtyPages {
         self.order.push_back(pgno);
         if self.order.len() > 2 * self.pages.len() + 1024 {
             let pages = &self.pages;
-            self.order.retain(|p| pages.contains_key(p));
+            self.order.retain(|&p| pages.contains(p));
         }
     }
 
@@ -367,7 +368,7 @@ impl DirtyPages {
         if self.levels.is_empty() && self.spilled.remove(&pgno).is_some() {
             return true;
         }
-        let buf = match self.pages.remove(&pgno) {
+        let buf = match self.pages.remove(pgno) {
             Some(slot) => Buf::Page(slot),
             None => match self.runs.remove(&pgno) {
                 Some(run) => Buf::Run(run),
@@ -386,7 +387,7 @@ impl DirtyPages {
 
     /// The dirty page numbers (pages and reserved runs), ascending.
     pub fn sorted(&self) -> Vec<u64> {
-        let mut pgnos: Vec<u64> = self.pages.keys().chain(self.runs.keys()).copied().collect();
+        let mut pgnos: Vec<u64> = self.pages.keys().chain(self.runs.keys().copied()).collect();
         pgnos.sort_unstable();
         pgnos
     }

@@ -15,6 +15,7 @@ pub(crate) mod dirty;
 pub(crate) mod file;
 pub(crate) mod free_save;
 pub(crate) mod horizon;
+pub(crate) mod page_index;
 pub(crate) mod page_slab;
 pub(crate) mod pager;
 pub(crate) mod reclaim;

@@ -39,6 +39,23 @@ pub(crate) struct Slot {
     index: u32,
 }
 
+impl Slot {
+    /// The slot as one number (for compact tables of slots).
+    #[inline]
+    pub fn to_bits(self) -> u64 {
+        (u64::from(self.chunk) << 32) | u64::from(self.index)
+    }
+
+    /// The slot [`Slot::to_bits`] gave.
+    #[inline]
+    pub fn from_bits(bits: u64) -> Slot {
+        Slot {
+            chunk: (bits >> 32) as u32,
+            index: bits as u32,
+        }
+    }
+}
+
 /// Page-sized buffers in chunks, handed out and taken back by slot.
 pub(crate) struct PageSlab {
     page_size: usize,
